@@ -1,0 +1,1 @@
+"""Graph transforms and exporters (BatchNorm folding, head stripping, quantization, TFLite/ONNX)."""

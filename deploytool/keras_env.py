@@ -1,0 +1,49 @@
+"""Pins the whole process to Keras 2 (``tf_keras``) before TensorFlow resolves ``tf.keras``.
+
+tensorflow-model-optimization only works with Keras 2, so every part of deploytool builds and loads
+models with ``tf_keras``. Import ``keras`` and ``tf`` from here, never ``import keras`` directly.
+
+TensorFlow's native start-up lines (oneDNN, CUDA probing) are written straight to file descriptor 2
+before its log level applies; they are silenced while TensorFlow imports and enumerates devices.
+Set ``DEPLOYTOOL_TF_LOGS=1`` to see them.
+"""
+
+import contextlib
+import os
+import sys
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the duration (unless DEPLOYTOOL_TF_LOGS is set)."""
+    if os.environ.get("DEPLOYTOOL_TF_LOGS"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+with native_stderr_silenced():
+    import tensorflow as tf  # noqa: E402
+    import tf_keras as keras  # noqa: E402
+
+    tf.config.list_physical_devices()
+
+if tf.keras.layers.Dense is not keras.layers.Dense:  # pragma: no cover - depends on import order
+    raise ImportError(
+        "tf.keras already resolved to Keras 3 in this process; import deploytool (or set "
+        "TF_USE_LEGACY_KERAS=1) before anything touches tf.keras"
+    )
+
+__all__ = ["keras", "tf", "native_stderr_silenced"]
