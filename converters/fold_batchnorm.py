@@ -40,8 +40,10 @@ class FoldReport:
 
     def as_dict(self) -> dict:
         """Plain-JSON form, with the counts up front."""
-        return {"folded": self.folded, "kept": len(self.kept_as_scale_shift) + len(self.kept_as_batchnorm),
-                **asdict(self)}
+        pairs = {key: [list(pair) for pair in value] if isinstance(value, list) else value
+                 for key, value in asdict(self).items()}
+        return {"folded": self.folded,
+                "kept": len(self.kept_as_scale_shift) + len(self.kept_as_batchnorm), **pairs}
 
     def summary(self) -> str:
         """One line for the terminal."""

@@ -13,7 +13,7 @@ from .errors import UserError
 
 # Piped output gets the full table width instead of rich's 80-column default.
 stdout = Console(width=None if sys.stdout.isatty() else 160)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class DeploytoolGroup(click.Group):
@@ -94,6 +94,64 @@ def models_command(names, input_shape, num_classes, width, as_json):
         table.add_row(row["name"], row["family"], f"{row['params']:,}",
                       f"{reference:,}" if reference else "-", f"{row['macs'] / 1e6:,.0f} M",
                       str(row["batchnorm_layers"]), ", ".join(extras) or "-")
+    stdout.print(table)
+
+
+@main.command("convert")
+@click.argument("model")
+@click.option("--to", "to", type=click.Choice(["tflite", "onnx"]), default="tflite", show_default=True)
+@click.option("--int8", "quantization", flag_value="int8", help="Full integer int8 (calibrated).")
+@click.option("--fp16", "quantization", flag_value="fp16", help="Float16 weights (TFLite).")
+@click.option("--dynamic", "quantization", flag_value="dynamic", help="Dynamic-range int8 weights (TFLite).")
+@click.option("--int8-io", type=click.Choice(["int8", "float"]), default="int8", show_default=True,
+              help="Input/output type of a full-int8 TFLite model.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
+@click.option("--out", "out_dir", default="artifacts", show_default=True, type=click.Path(file_okay=False))
+@click.option("--calib-data", help="Calibration data: a data set name (digits, mnist, ...) or a .npy of preprocessed images.")
+@click.option("--calib-samples", default=300, show_default=True, type=int)
+@click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 21), help="ONNX opset.")
+@click.option("--nchw", is_flag=True, help="ONNX: take NCHW input (for runtimes that want it).")
+@click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
+@click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
+@click.option("--input-shape", default="224,224,3", callback=parse_shape, show_default=True,
+              help="Zoo models: HEIGHT,WIDTH,CHANNELS.")
+@click.option("--num-classes", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Zoo models: classes.")
+@click.option("--width", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Zoo models: channel-width multiplier.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def convert_command(model, to, quantization, int8_io, weights, out_dir, calib_data, calib_samples,
+                    opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe, as_json):
+    """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
+    from .convert import ConvertOptions, convert
+    from .sources import load_source
+
+    options = ConvertOptions(to=to, quantization=quantization or "none", int8_io=int8_io,
+                             calib_data=calib_data, calib_samples=calib_samples, opset=opset,
+                             nchw=nchw, fold=not no_fold, keep_softmax=keep_softmax,
+                             out_dir=out_dir, seed=seed)
+    options.check()
+    source = load_source(model, weights=weights, input_shape=input_shape,
+                         num_classes=num_classes, width=width, unsafe=unsafe, seed=seed)
+    result = convert(source, options, log=lambda message: stderr.print(f"[dim]·[/dim] {message}"))
+    if as_json:
+        click.echo(json.dumps(result.manifest, indent=2))
+        return
+    entry = result.manifest
+    parity = entry["parity"]
+    figures = parity["figures"]
+    table = Table(show_header=False, box=None)
+    table.add_row("artifact", str(result.artifact))
+    table.add_row("size", f"{entry['artifact']['size_bytes'] / 1e6:.2f} MB")
+    table.add_row("sha256", entry["artifact"]["sha256"])
+    table.add_row("conversion", f"{entry['conversion_seconds']:.1f} s")
+    table.add_row("parity", f"{'pass' if parity['passed'] else 'FAIL'} on {figures['samples']} "
+                            f"{parity['images']} images ({parity['runtime']}): max abs "
+                            f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, "
+                            f"top-1 {figures['top1_agreement']:.3f}")
+    table.add_row("manifest", str(result.artifact) + ".json")
     stdout.print(table)
 
 

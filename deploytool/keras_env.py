@@ -8,33 +8,15 @@ before its log level applies; they are silenced while TensorFlow imports and enu
 Set ``DEPLOYTOOL_TF_LOGS=1`` to see them.
 """
 
-import contextlib
 import os
-import sys
+
+from .quiet import native_output_silenced
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """Send file descriptor 2 to /dev/null for the duration (unless DEPLOYTOOL_TF_LOGS is set)."""
-    if os.environ.get("DEPLOYTOOL_TF_LOGS"):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-with native_stderr_silenced():
+with native_output_silenced():
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402
 
@@ -46,4 +28,4 @@ if tf.keras.layers.Dense is not keras.layers.Dense:  # pragma: no cover - depend
         "TF_USE_LEGACY_KERAS=1) before anything touches tf.keras"
     )
 
-__all__ = ["keras", "tf", "native_stderr_silenced"]
+__all__ = ["keras", "tf"]

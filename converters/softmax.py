@@ -1,0 +1,67 @@
+"""Move a trailing softmax out of the exported graph and into post-processing.
+
+A full-int8 TFLite softmax output has the fixed scale 1/256: every probability below ~0.2 % becomes
+0, so a 1000-class model's output is mostly zeros and its int8 parity cannot be judged. Exported
+models therefore end at the logits; the manifest records ``postprocess: softmax`` and every
+consumer (verify, the Android core) applies it in float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from deploytool.keras_env import keras
+
+from .graph import GraphRewriter
+
+
+@dataclass
+class SoftmaxReport:
+    """Which layer's softmax was detached (None if the model did not end in one)."""
+
+    detached_from: str | None = None
+
+    @property
+    def postprocess(self) -> str | None:
+        """"softmax" when consumers must apply it, else None."""
+        return "softmax" if self.detached_from else None
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"detached_from": self.detached_from, "postprocess": self.postprocess}
+
+
+def _is_softmax(layer) -> bool:
+    activation = getattr(layer, "activation", None)
+    return activation is keras.activations.softmax or \
+        getattr(activation, "__name__", "") == "softmax" or isinstance(layer, keras.layers.Softmax)
+
+
+def detach_softmax(model, custom_objects=None):
+    """Return ``(model, SoftmaxReport)``: the model ending at its logits if its single output was a
+    softmax (an Activation/Softmax layer, or a Dense with softmax activation); otherwise unchanged."""
+    if len(model.outputs) != 1:
+        return model, SoftmaxReport()
+    last = model.get_layer(model.output_names[0])
+    if not _is_softmax(last) or len(last.input.shape) != 2:
+        return model, SoftmaxReport()
+    graph = GraphRewriter(model, custom_objects)
+    if isinstance(last, (keras.layers.Activation, keras.layers.Softmax)):
+        graph.bypass(last.name)
+    else:
+        graph.update_layer(last.name, activation="linear")
+    return graph.build(), SoftmaxReport(detached_from=last.name)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis, in float32."""
+    logits = np.asarray(logits, np.float64)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def postprocess(outputs: np.ndarray, step: str | None) -> np.ndarray:
+    """Apply the manifest's post-processing step (None or "softmax") to raw model outputs."""
+    return softmax(outputs) if step == "softmax" else np.asarray(outputs, np.float32)

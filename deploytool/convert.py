@@ -1,0 +1,192 @@
+"""The conversion pipeline: strip training heads -> fold BatchNorm -> (calibrate) -> export ->
+write atomically -> quick parity check -> manifest. Each step is a pass ``model -> (model, report)``
+or a plain function; this module only composes them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from converters.calibration import DEFAULT_CALIBRATION_SAMPLES, calibration_set
+from converters.fold_batchnorm import fold_batchnorm
+from converters.softmax import detach_softmax, postprocess
+from converters.onnx_export import DEFAULT_OPSET, INPUT_NAME, export_onnx, quantize_onnx_int8
+from converters.strip_training import strip_training_heads
+from converters.tflite_export import export_tflite
+
+from .compare import compare_outputs, judge, tolerance_for
+from .errors import UserError
+from .fileio import atomic_path, sha256_file, size_of, write_bytes
+from .manifest import tool_versions, write_manifest
+from .runtimes import runner_for
+from .runtimes.keras_runner import KerasRunner
+from .sources import ModelSource
+
+FORMATS = {"tflite": ("none", "fp16", "dynamic", "int8"), "onnx": ("none", "int8")}
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
+PARITY_SAMPLES = 16
+
+
+@dataclass
+class ConvertOptions:
+    """Settings of one conversion (every one of them lands in the manifest)."""
+
+    to: str = "tflite"
+    quantization: str = "none"  # none | fp16 | dynamic | int8
+    int8_io: str = "int8"  # int8 | float: the full-int8 TFLite model's input/output type
+    calib_data: str | None = None
+    calib_samples: int = DEFAULT_CALIBRATION_SAMPLES
+    opset: int = DEFAULT_OPSET
+    nchw: bool = False
+    fold: bool = True
+    keep_softmax: bool = False
+    out_dir: Path = Path("artifacts")
+    seed: int = 0
+
+    @property
+    def precision(self) -> str:
+        """fp32, fp16, dynamic or int8."""
+        return "fp32" if self.quantization == "none" else self.quantization
+
+    def check(self) -> None:
+        """Refuse combinations no exporter offers, with the alternative."""
+        if self.to not in FORMATS:
+            raise UserError(f"unknown target {self.to!r}; choose tflite or onnx")
+        if self.quantization not in FORMATS[self.to]:
+            raise UserError(f"--{self.quantization} is not offered for {self.to}: ONNX exports "
+                            "float32 or int8 (QDQ); use --to tflite for float16 or dynamic range")
+        if self.calib_samples < 1:
+            raise UserError(f"--calib-samples must be at least 1, got {self.calib_samples}")
+        if self.int8_io not in ("int8", "float"):
+            raise UserError(f"--int8-io must be int8 or float, got {self.int8_io!r}")
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"to": self.to, "quantization": self.quantization, "precision": self.precision,
+                "int8_io": self.int8_io if self.quantization == "int8" and self.to == "tflite" else None,
+                "calib_data": self.calib_data, "calib_samples": self.calib_samples,
+                "opset": self.opset if self.to == "onnx" else None, "nchw_input": self.nchw,
+                "fold_batchnorm": self.fold, "keep_softmax": self.keep_softmax, "seed": self.seed}
+
+
+@dataclass
+class ConvertResult:
+    """What :func:`convert` wrote and measured."""
+
+    artifact: Path
+    manifest: dict
+    messages: list[str] = field(default_factory=list)
+
+
+def export_artifact(model, options: ConvertOptions, calibration) -> bytes:
+    """The serialized artifact of ``model`` for ``options`` (TFLite flatbuffer or ONNX proto)."""
+    images = calibration.images if calibration is not None else None
+    if options.to == "tflite":
+        return export_tflite(model, options.quantization, images, options.int8_io)
+    proto = export_onnx(model, options.opset, options.nchw)
+    if options.quantization == "int8":
+        proto = quantize_onnx_int8(proto, images, options.nchw)
+    return proto.SerializeToString()
+
+
+def parity_images(source: ModelSource, options: ConvertOptions, calibration) -> tuple[np.ndarray, str]:
+    """Images for the quick parity check: held-out images of the calibration data set."""
+    data = options.calib_data or source.dataset
+    if data and data.endswith(".npy") and calibration is not None:
+        return calibration.images[:PARITY_SAMPLES], data
+    held_out = calibration_set(data, source.preprocessing, PARITY_SAMPLES, options.seed + 1,
+                               split="test")
+    return held_out.images, held_out.description["source"]
+
+
+def save_reference(source: ModelSource, model, out_dir: Path) -> Path:
+    """The file verify will use as the Keras reference: the source file itself when it reproduces
+    the model, else the (stripped, unfolded) model saved as ``<name>.keras`` in ``out_dir``."""
+    if source.reference_path is not None:
+        return source.reference_path
+    target = out_dir / f"{source.name}.keras"
+    with atomic_path(target) as staging:
+        model.save(staging)
+    return target
+
+
+def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None) -> ConvertResult:
+    """Convert ``source`` as ``options`` say; write the artifact and its manifest into
+    ``options.out_dir``; return both. ``log(message)`` receives progress lines."""
+    options.check()
+    messages = list(source.notes)
+    for note in source.notes:
+        log(note)
+    started = time.perf_counter()
+    model, strip_report = strip_training_heads(source.model)
+    log(strip_report.summary())
+    fold_report = None
+    export_model = model
+    if options.fold:
+        export_model, fold_report = fold_batchnorm(model)
+        log(fold_report.summary())
+    softmax_report = None
+    if not options.keep_softmax:
+        export_model, softmax_report = detach_softmax(export_model)
+        if softmax_report.postprocess:
+            log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
+                "(the artifact outputs logits)")
+    step = softmax_report.postprocess if softmax_report else None
+    calibration = None
+    if options.quantization == "int8":
+        if not options.calib_data and not source.dataset:
+            note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
+                    "the offline 'digits' set, resized to the model's input")
+            messages.append(note)
+            log(note)
+        calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
+                                      options.calib_samples, options.seed)
+    log(f"exporting {options.to} {options.precision}")
+    data = export_artifact(export_model, options, calibration)
+    conversion_seconds = time.perf_counter() - started
+
+    out_dir = Path(options.out_dir)
+    artifact = out_dir / f"{source.name}_{options.precision}{SUFFIX[options.to]}"
+    reference = save_reference(source, model, out_dir)
+    write_bytes(artifact, data)
+
+    images, images_source = parity_images(source, options, calibration)
+    runner = runner_for(artifact).load()
+    figures = compare_outputs(KerasRunner(model=model).infer(images),
+                              postprocess(runner.infer(images), step))
+    tolerance = tolerance_for(options.precision, source.trained)
+    failures = judge(figures, tolerance)
+    log(f"parity on {len(images)} {images_source} images ({runner.name}): max abs "
+        f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
+        f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
+    entry = {
+        "artifact": {"file": artifact.name, "format": options.to, "precision": options.precision,
+                     "size_bytes": size_of(artifact), "sha256": sha256_file(artifact),
+                     "inputs": [i.as_dict() for i in runner.inputs],
+                     "outputs": [o.as_dict() for o in runner.outputs],
+                     "input_layout": "NCHW" if options.nchw else "NHWC", "input_name":
+                         INPUT_NAME if options.to == "onnx" else runner.inputs[0].name},
+        "source": {**source.description, "trained": source.trained,
+                   "reference": str(reference.resolve()),
+                   "reference_sha256": sha256_file(reference)},
+        "postprocess": step,
+        "settings": options.as_dict(),
+        "preprocessing": {**source.preprocessing.as_dict(), "dataset": source.dataset},
+        "labels": source.labels,
+        "strip_report": strip_report.as_dict(),
+        "fold_report": fold_report.as_dict() if fold_report else None,
+        "softmax_report": softmax_report.as_dict() if softmax_report else None,
+        "calibration": calibration.description if calibration is not None else None,
+        "conversion_seconds": round(conversion_seconds, 3),
+        "parity": {"runtime": runner.name, "images": images_source, "figures": figures,
+                   "tolerance": tolerance.as_dict(), "passed": not failures,
+                   "failures": failures},
+        "tool_versions": tool_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_manifest(artifact, entry)
+    return ConvertResult(artifact, entry, messages)

@@ -1,0 +1,120 @@
+"""The runner interface: load an artifact, describe its input/output, infer on float NHWC images.
+
+Every runner takes and returns float32: images (N, H, W, C) normalised as the preprocessing record
+says, outputs (N, classes). Quantized inputs and outputs are converted with the model's own scale
+and zero point; the rounding rule is half away from zero (TFLite's and Java's Math.round for
+positives), applied the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output: name, shape (-1 or None for a free dimension), dtype, and the
+    quantization scale and zero point (scale 0 for float tensors)."""
+
+    name: str
+    shape: tuple
+    dtype: str
+    scale: float = 0.0
+    zero_point: int = 0
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"name": self.name, "shape": [None if d is None or d < 0 else int(d) for d in self.shape],
+                "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
+
+
+def round_half_away(values: np.ndarray) -> np.ndarray:
+    """Round to the nearest integer, halves away from zero."""
+    return np.sign(values) * np.floor(np.abs(values) + 0.5)
+
+
+def quantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """Float -> the tensor's integer type with its scale and zero point (saturating)."""
+    limits = np.iinfo(info.dtype)
+    q = round_half_away(values / info.scale) + info.zero_point
+    return np.clip(q, limits.min, limits.max).astype(info.dtype)
+
+
+def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """The tensor's integers -> float32 with its scale and zero point."""
+    return ((values.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
+
+
+class Runner:
+    """Base class: subclasses set ``name``, implement :meth:`_load` and :meth:`_infer_batch`."""
+
+    name = "runner"
+
+    def __init__(self, path, threads: int = 2):
+        self.path = Path(path)
+        self.threads = threads
+        self.inputs: list[TensorInfo] = []
+        self.outputs: list[TensorInfo] = []
+        self._loaded = False
+
+    def load(self) -> "Runner":
+        """Load the artifact (once); fills :attr:`inputs` and :attr:`outputs`."""
+        if not self._loaded:
+            if not self.path.exists():
+                raise UserError(f"{self.path}: no such file")
+            self._load()
+            self._loaded = True
+        return self
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) the runner expects its NHWC images to have."""
+        raise NotImplementedError
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """Float32 outputs (N, classes) of the artifact's first output for NHWC float32 images."""
+        self.load()
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.input_shape):
+            raise UserError(f"{self.path.name}: expected images shaped (N, "
+                            f"{', '.join(map(str, self.input_shape))}), got {images.shape}")
+        return self._infer_batch(images)
+
+    def time_inference(self, image: np.ndarray, runs: int = 20, warmup: int = 3) -> list[float]:
+        """Seconds per call of :meth:`infer` on one batch, after ``warmup`` calls."""
+        for _ in range(warmup):
+            self.infer(image)
+        timings = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            self.infer(image)
+            timings.append(time.perf_counter() - start)
+        return timings
+
+    def _load(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _infer_batch(self, images):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def runner_for(path, backend: str | None = None, threads: int = 2) -> Runner:
+    """The runner for an artifact: by ``backend`` name ("keras", "tflite", "onnxruntime") or, when
+    None, by the file's kind (.tflite -> tflite, .onnx -> onnxruntime, Keras files -> keras)."""
+    from .keras_runner import KerasRunner
+    from .onnxruntime_runner import OnnxRuntimeRunner
+    from .tflite_runner import TFLiteRunner
+
+    runners = {cls.name: cls for cls in (KerasRunner, TFLiteRunner, OnnxRuntimeRunner)}
+    if backend is None:
+        suffix = Path(path).suffix.lower()
+        backend = {".tflite": "tflite", ".onnx": "onnxruntime"}.get(suffix, "keras")
+    if backend not in runners:
+        raise UserError(f"unknown backend {backend!r}; known: {', '.join(sorted(runners))}")
+    return runners[backend](path, threads=threads)

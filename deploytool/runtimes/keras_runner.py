@@ -1,0 +1,39 @@
+"""The Keras reference: a tf_keras model file (or an in-memory model) in inference mode."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Runner, TensorInfo
+
+
+class KerasRunner(Runner):
+    """Runs a Keras model; its first output is the one compared."""
+
+    name = "keras"
+
+    def __init__(self, path=None, threads: int = 2, model=None):
+        super().__init__(path or getattr(model, "name", "model"), threads)
+        self.model = model
+
+    def load(self):
+        if not self._loaded:
+            if self.model is None:
+                from ..sources import load_keras_file
+
+                self.model = load_keras_file(self.path)
+            self.inputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
+                           for t in self.model.inputs]
+            self.outputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
+                            for t in self.model.outputs]
+            self._loaded = True
+        return self
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self.model.input_shape[1:])
+
+    def _infer_batch(self, images):
+        outputs = self.model.predict_on_batch(images)
+        first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return np.asarray(first, np.float32).reshape(len(images), -1)

@@ -1,0 +1,47 @@
+"""ONNX through ONNX Runtime's CPU execution provider."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from .base import Runner, TensorInfo
+
+
+def _dim(d):
+    return d if isinstance(d, int) else -1
+
+
+class OnnxRuntimeRunner(Runner):
+    """Runs an .onnx batch-wise; NCHW-input models get their images transposed."""
+
+    name = "onnxruntime"
+
+    def _load(self):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise UserError(f"{self.path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+        self.inputs = [TensorInfo(i.name, tuple(_dim(d) for d in i.shape), i.type)
+                       for i in self.session.get_inputs()]
+        self.outputs = [TensorInfo(o.name, tuple(_dim(d) for d in o.shape), o.type)
+                        for o in self.session.get_outputs()]
+        shape = self.inputs[0].shape
+        self.nchw = len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
+
+    @property
+    def input_shape(self):
+        shape = self.inputs[0].shape
+        return tuple(shape[2:]) + (shape[1],) if self.nchw else tuple(shape[1:])
+
+    def _infer_batch(self, images):
+        feed = images.transpose(0, 3, 1, 2) if self.nchw else images
+        output = self.session.run([self.outputs[0].name], {self.inputs[0].name: feed})[0]
+        return np.asarray(output, np.float32).reshape(len(images), -1)

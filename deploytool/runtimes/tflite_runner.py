@@ -1,0 +1,52 @@
+"""TFLite through LiteRT's interpreter (ai-edge-litert), XNNPACK on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from ..quiet import native_output_silenced
+from .base import Runner, TensorInfo, dequantize, quantize
+
+
+def _info(detail) -> TensorInfo:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return TensorInfo(detail["name"], tuple(int(d) for d in detail.get("shape_signature", detail["shape"])),
+                      np.dtype(detail["dtype"]).name, float(scale), int(zero_point))
+
+
+class TFLiteRunner(Runner):
+    """Runs a .tflite one image at a time (batch 1, as on a phone)."""
+
+    name = "tflite"
+
+    def _load(self):
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with native_output_silenced():
+                self.interpreter = Interpreter(model_path=str(self.path), num_threads=self.threads)
+                self.interpreter.allocate_tensors()
+        except Exception as exc:
+            raise UserError(f"{self.path}: not a loadable TFLite model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.inputs = [_info(d) for d in self.interpreter.get_input_details()]
+        self.outputs = [_info(d) for d in self.interpreter.get_output_details()]
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self._input["shape"][1:])
+
+    def _infer_batch(self, images):
+        inp, out = self.inputs[0], self.outputs[0]
+        results = []
+        for image in images:
+            data = image[None]
+            if inp.scale:
+                data = quantize(data, inp)
+            self.interpreter.set_tensor(self._input["index"], data.astype(inp.dtype))
+            self.interpreter.invoke()
+            value = self.interpreter.get_tensor(self._output["index"])
+            results.append(dequantize(value, out) if out.scale else value.astype(np.float32))
+        return np.concatenate(results).reshape(len(images), -1)

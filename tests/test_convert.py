@@ -1,0 +1,198 @@
+"""`deploytool convert`: every precision and format, manifests, and clean failures."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from click.testing import CliRunner
+
+from converters.softmax import postprocess
+from deploytool.cli import main
+from deploytool.convert import ConvertOptions, convert
+from deploytool.data import load_digits
+from deploytool.fileio import sha256_file
+from deploytool.keras_env import keras
+from deploytool.manifest import LAST_CONVERT
+from deploytool.preprocessing import Preprocessing
+from deploytool.runtimes import runner_for
+from deploytool.sources import load_source
+from models import create_model
+from models.weights import randomize_batchnorm
+
+DIGITS = dict(input_shape=(28, 28, 1), num_classes=10)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def trained_lenet(tmp_path_factory):
+    """lenet_bn trained a few epochs on the digits: a model whose decisions mean something."""
+    keras.utils.set_random_seed(0)
+    data = load_digits()
+    pre = Preprocessing.for_input_shape((28, 28, 1))
+    model = create_model("lenet_bn", **DIGITS)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(pre.apply(data.x_train), data.y_train, epochs=8, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("trained") / "lenet_digits.keras"
+    model.save(path)
+    return path, pre.apply(data.x_test), data.y_test
+
+
+def zoo(name, width=0.25, shape=(32, 32, 3)):
+    source = load_source(name, input_shape=shape, num_classes=10, width=width)
+    randomize_batchnorm(source.model, seed=3)
+    return source
+
+
+def test_fp32_tflite_artifact_and_manifest():
+    result = convert(zoo("resnet18"), ConvertOptions(to="tflite"))
+    entry = result.manifest
+    assert result.artifact == Path("artifacts/resnet18_fp32.tflite") and result.artifact.exists()
+    assert entry["artifact"]["sha256"] == sha256_file(result.artifact)
+    assert entry["artifact"]["size_bytes"] == result.artifact.stat().st_size
+    assert entry["fold_report"]["folded"] == 20
+    assert entry["postprocess"] == "softmax"
+    assert entry["parity"]["passed"] and entry["parity"]["figures"]["max_abs"] < 1e-5
+    assert entry["source"]["kind"] == "zoo" and entry["source"]["trained"] is False
+    assert Path(entry["source"]["reference"]).exists()
+    assert entry["tool_versions"]["tensorflow"].startswith("2.21")
+    assert json.loads(Path("artifacts/resnet18_fp32.tflite.json").read_text()) == entry
+    index = json.loads(Path("artifacts/manifest.json").read_text())
+    assert [e["artifact"]["file"] for e in index["artifacts"]] == ["resnet18_fp32.tflite"]
+    assert json.loads(LAST_CONVERT.read_text())["artifacts"] == [str(result.artifact.resolve())]
+
+
+def test_fp16_and_dynamic_range_shrink_the_file():
+    source = zoo("mobilenet_v2", width=1.0)
+    sizes = {q: convert(source, ConvertOptions(quantization=q)).manifest["artifact"]["size_bytes"]
+             for q in ("none", "fp16", "dynamic")}
+    assert 0.45 < sizes["fp16"] / sizes["none"] < 0.55
+    assert sizes["dynamic"] / sizes["none"] < 0.35
+
+
+def test_full_int8_tflite_has_int8_io_with_recorded_scale(trained_lenet):
+    path, _, _ = trained_lenet
+    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", calib_samples=100))
+    tensor = result.manifest["artifact"]["inputs"][0]
+    assert tensor["dtype"] == "int8" and tensor["scale"] > 0
+    assert result.manifest["calibration"]["source"] == "digits"
+    assert result.manifest["calibration"]["samples"] == 100
+    assert any("offline 'digits'" in message for message in result.messages)
+    assert result.manifest["parity"]["passed"], result.manifest["parity"]
+
+
+def test_int8_with_float_io_keeps_a_float_input(trained_lenet):
+    path, _, _ = trained_lenet
+    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", int8_io="float",
+                                                            calib_samples=50))
+    assert result.manifest["artifact"]["inputs"][0]["dtype"] == "float32"
+
+
+def test_int8_ptq_keeps_accuracy_within_one_point_of_float(trained_lenet):
+    path, images, labels = trained_lenet
+    float_accuracy = np.mean(keras.models.load_model(path).predict(images, verbose=0).argmax(1) == labels)
+    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", calib_data="digits"))
+    runner = runner_for(result.artifact).load()
+    int8_accuracy = np.mean(postprocess(runner.infer(images), "softmax").argmax(1) == labels)
+    assert float_accuracy > 0.9
+    assert abs(int8_accuracy - float_accuracy) <= 0.01, (float_accuracy, int8_accuracy)
+
+
+def test_grouped_convolutions_export_to_onnx_as_grouped_conv():
+    result = convert(zoo("resnext50_32x4d"), ConvertOptions(to="onnx"))
+    graph = onnx.load(result.artifact).graph
+    groups = {a.i for n in graph.node if n.op_type == "Conv" for a in n.attribute if a.name == "group"}
+    assert 32 in groups
+    assert not any("PartitionedCall" in n.op_type for n in graph.node)
+    assert result.manifest["parity"]["figures"]["max_abs"] < 1e-5
+
+
+def test_onnx_int8_is_qdq_with_unsigned_activations():
+    result = convert(zoo("resnet18"), ConvertOptions(to="onnx", quantization="int8", calib_samples=50))
+    graph = onnx.load(result.artifact).graph
+    ops = {n.op_type for n in graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    zero_points = [t for t in graph.initializer if t.name.endswith("zero_point")]
+    assert any(t.data_type == onnx.TensorProto.UINT8 for t in zero_points)
+    assert result.manifest["parity"]["passed"], result.manifest["parity"]
+
+
+def test_onnx_nchw_input_on_request():
+    result = convert(zoo("lenet_bn", width=1.0, shape=(28, 28, 1)), ConvertOptions(to="onnx", nchw=True))
+    assert result.manifest["artifact"]["inputs"][0]["shape"] == [None, 1, 28, 28]
+    assert result.manifest["artifact"]["input_layout"] == "NCHW"
+    assert result.manifest["parity"]["figures"]["max_abs"] < 1e-5
+
+
+def test_auxiliary_heads_do_not_reach_the_artifact():
+    result = convert(zoo("bn_inception"), ConvertOptions(to="onnx"))
+    assert result.manifest["strip_report"]["removed_outputs"] == ["aux1", "aux2"]
+    assert len(onnx.load(result.artifact).graph.output) == 1
+
+
+def test_keep_softmax_outputs_probabilities():
+    source = zoo("lenet_bn", width=1.0, shape=(28, 28, 1))
+    result = convert(source, ConvertOptions(keep_softmax=True))
+    outputs = runner_for(result.artifact).infer(np.zeros((2, 28, 28, 1), np.float32))
+    np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
+    assert result.manifest["postprocess"] is None
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_new_user_command_line_converts_a_zoo_model_to_int8(tmp_path):
+    process = subprocess.run(
+        [sys.executable, "-m", "deploytool", "convert", "lenet_bn", "--to", "tflite", "--int8",
+         "--input-shape", "28,28,1", "--num-classes", "10", "--calib-samples", "50"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert "untrained lenet_bn" in process.stderr
+    assert "calibrating on 50 images of the offline 'digits' set" in process.stderr
+    assert "Traceback" not in process.stderr
+    assert (tmp_path / "artifacts" / "lenet_bn_int8.tflite").exists()
+    assert "parity" in process.stdout and "pass" in process.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuchmodel"], "unknown model"),
+    (["lenet_bn", "--to", "onnx", "--fp16"], "--fp16 is not offered for onnx"),
+    (["lenet_bn", "--int8", "--calib-samples", "0"], "--calib-samples must be at least 1"),
+])
+def test_bad_requests_exit_2_with_one_line_and_no_artifact(args, message):
+    result = run_cli("convert", *args, "--input-shape", "28,28,1", "--num-classes", "10")
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not Path("artifacts").exists()
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((4, 32, 32, 1), np.float32), "has shape"),
+    (np.full((4, 28, 28, 1), np.nan, np.float32), "NaN"),
+    (np.zeros((0, 28, 28, 1), np.float32), "empty"),
+])
+def test_bad_calibration_data_is_refused_before_anything_is_written(array, message):
+    np.save("calib.npy", array)
+    result = run_cli("convert", "lenet_bn", "--int8", "--calib-data", "calib.npy",
+                     "--input-shape", "28,28,1", "--num-classes", "10")
+    assert result.exit_code == 2 and message in result.stderr
+    assert not list(Path("artifacts").glob("*.tflite")) if Path("artifacts").exists() else True
+
+
+def test_nan_weights_are_refused(tmp_path):
+    model = create_model("lenet_bn", **DIGITS)
+    weights = model.get_layer("logits").get_weights()
+    weights[0][0, 0] = np.nan
+    model.get_layer("logits").set_weights(weights)
+    model.save(tmp_path / "nan.keras")
+    result = run_cli("convert", str(tmp_path / "nan.keras"))
+    assert result.exit_code == 2 and "NaN" in result.stderr
+    assert not Path("artifacts").exists()
