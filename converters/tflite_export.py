@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -19,7 +20,8 @@ class ConversionError(UserError):
 
 def first_error_line(exc: Exception) -> str:
     """The most telling line of a converter's (often multi-page) error."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [re.sub(r"^\S+:\d+:\d+: ", "", line.strip()) for line in str(exc).splitlines()
+             if line.strip()]
     for line in lines:
         if "error:" in line.lower() or "not supported" in line.lower():
             return line

@@ -105,6 +105,8 @@ def models_command(names, input_shape, num_classes, width, as_json):
 @click.option("--dynamic", "quantization", flag_value="dynamic", help="Dynamic-range int8 weights (TFLite).")
 @click.option("--int8-io", type=click.Choice(["int8", "float"]), default="int8", show_default=True,
               help="Input/output type of a full-int8 TFLite model.")
+@click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning (tfmot) before full-int8 TFLite export.")
+@click.option("--qat-epochs", default=1, show_default=True, type=int)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
 @click.option("--out", "out_dir", default="artifacts", show_default=True, type=click.Path(file_okay=False))
 @click.option("--calib-data", help="Calibration data: a data set name (digits, mnist, ...) or a .npy of preprocessed images.")
@@ -122,13 +124,14 @@ def models_command(names, input_shape, num_classes, width, as_json):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def convert_command(model, to, quantization, int8_io, weights, out_dir, calib_data, calib_samples,
+def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, out_dir, calib_data, calib_samples,
                     opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe, as_json):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from .convert import ConvertOptions, convert
     from .sources import load_source
 
-    options = ConvertOptions(to=to, quantization=quantization or "none", int8_io=int8_io,
+    options = ConvertOptions(to=to, quantization=quantization or ("int8" if qat else "none"),
+                             int8_io=int8_io, qat=qat, qat_epochs=qat_epochs,
                              calib_data=calib_data, calib_samples=calib_samples, opset=opset,
                              nchw=nchw, fold=not no_fold, keep_softmax=keep_softmax,
                              out_dir=out_dir, seed=seed)
@@ -151,6 +154,11 @@ def convert_command(model, to, quantization, int8_io, weights, out_dir, calib_da
                             f"{parity['images']} images ({parity['runtime']}): max abs "
                             f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, "
                             f"top-1 {figures['top1_agreement']:.3f}")
+    if entry["qat_report"]:
+        report = entry["qat_report"]
+        table.add_row("accuracy", f"float {report['float_accuracy']:.4f}, QAT int8 "
+                                  f"{report['qat_int8_accuracy']:.4f}, PTQ int8 after the same "
+                                  f"fine-tuning {report['ptq_int8_accuracy_after_same_finetuning']:.4f}")
     table.add_row("manifest", str(result.artifact) + ".json")
     stdout.print(table)
 

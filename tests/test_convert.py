@@ -196,3 +196,20 @@ def test_nan_weights_are_refused(tmp_path):
     result = run_cli("convert", str(tmp_path / "nan.keras"))
     assert result.exit_code == 2 and "NaN" in result.stderr
     assert not Path("artifacts").exists()
+
+
+def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_finetuning(trained_lenet):
+    path, _, _ = trained_lenet
+    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", qat=True,
+                                                            qat_epochs=2, calib_data="digits",
+                                                            calib_samples=100))
+    report = result.manifest["qat_report"]
+    assert report["float_accuracy"] > 0.9
+    assert abs(report["qat_int8_accuracy"] - report["float_accuracy"]) <= 0.005, report
+    assert 0 <= report["ptq_int8_accuracy_after_same_finetuning"] <= 1
+    assert result.manifest["artifact"]["inputs"][0]["dtype"] == "int8"
+
+
+def test_qat_needs_an_int8_tflite_target():
+    result = run_cli("convert", "lenet_bn", "--qat", "--to", "onnx")
+    assert result.exit_code == 2 and "--qat produces a full-int8 TFLite model" in result.stderr
