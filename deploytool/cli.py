@@ -163,5 +163,56 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
     stdout.print(table)
 
 
+@main.command("verify")
+@click.argument("artifacts", nargs=-1, type=click.Path())
+@click.option("--backend", type=click.Choice(["all", "tflite", "opencv", "onnxruntime"]), default="all",
+              show_default=True)
+@click.option("--data", help="Data set for the comparison images (default: the model's own, else digits).")
+@click.option("--samples", default=64, show_default=True, type=int, help="Images compared.")
+@click.option("--atol", type=float, help="Override: max abs error on probabilities.")
+@click.option("--min-cosine", type=float, help="Override: minimum cosine similarity.")
+@click.option("--min-top1", type=float, help="Override: minimum top-1 agreement.")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--timeout", default=300, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds each backend may take before it is killed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1, threads, timeout,
+                   as_json):
+    """Run ARTIFACTS (default: what `convert` wrote last) on TFLite, OpenCV dnn and ONNX Runtime
+    and compare with the Keras reference. Exit 0 when all pass, 1 on a parity failure."""
+    from .compare import Tolerance
+    from .verify import verify
+
+    tolerance = None
+    if any(v is not None for v in (atol, min_cosine, min_top1)):
+        tolerance = Tolerance(atol, min_cosine, min_top1)
+    report = verify(artifacts or None, backend, data, samples, tolerance, threads, timeout,
+                    log=lambda message: stderr.print(f"[dim]· verifying {message}[/dim]"))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        table = Table(title="deploytool verify: artifacts against their Keras reference")
+        for column in ("artifact", "backend", "engine / layout", "result", "max abs", "cosine",
+                       "top-1", "accuracy", "why"):
+            table.add_column(column)
+        for row in report.rows:
+            f = row.figures or {}
+            accuracy = (f"{f['accuracy']:.3f} (ref {f['accuracy_reference']:.3f})"
+                        if "accuracy" in f else "-")
+            style = {"pass": "green", "fail": "bold red", "n/a": "yellow"}[row.status]
+            table.add_row(row.artifact, row.backend,
+                          " / ".join(x for x in (row.engine, row.input_layout) if x) or "-",
+                          f"[{style}]{row.status.upper()}[/{style}]",
+                          f"{f['max_abs']:.2e}" if f else "-", f"{f['min_cosine']:.6f}" if f else "-",
+                          f"{f['top1_agreement']:.3f}" if f else "-", accuracy,
+                          "; ".join(row.failures) or "-")
+        stdout.print(table)
+        images = "; ".join(f"{name}: {d['samples']} {d['dataset']} test images"
+                           for name, d in report.images.items())
+        stdout.print(f"compared on {images}")
+    if not report.passed:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -104,17 +104,19 @@ class Runner:
         raise NotImplementedError
 
 
-def runner_for(path, backend: str | None = None, threads: int = 2) -> Runner:
-    """The runner for an artifact: by ``backend`` name ("keras", "tflite", "onnxruntime") or, when
+def runner_for(path, backend: str | None = None, threads: int = 2, **options) -> Runner:
+    """The runner for an artifact: by ``backend`` name ("keras", "tflite", "onnxruntime", "opencv";
+    ``options`` go to its constructor, e.g. ``engine`` for OpenCV) or, when
     None, by the file's kind (.tflite -> tflite, .onnx -> onnxruntime, Keras files -> keras)."""
     from .keras_runner import KerasRunner
     from .onnxruntime_runner import OnnxRuntimeRunner
+    from .opencv_runner import OpenCVRunner
     from .tflite_runner import TFLiteRunner
 
-    runners = {cls.name: cls for cls in (KerasRunner, TFLiteRunner, OnnxRuntimeRunner)}
+    runners = {cls.name: cls for cls in (KerasRunner, TFLiteRunner, OnnxRuntimeRunner, OpenCVRunner)}
     if backend is None:
         suffix = Path(path).suffix.lower()
         backend = {".tflite": "tflite", ".onnx": "onnxruntime"}.get(suffix, "keras")
     if backend not in runners:
         raise UserError(f"unknown backend {backend!r}; known: {', '.join(sorted(runners))}")
-    return runners[backend](path, threads=threads)
+    return runners[backend](path, threads=threads, **options)

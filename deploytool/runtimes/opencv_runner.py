@@ -1,0 +1,101 @@
+"""OpenCV's dnn module: its ONNX and TFLite importers, in the engine that works.
+
+Each importer gets the layout it really expects: the TFLite importer takes NCHW blobs whatever the
+model says (an NHWC blob fails or, worse, runs on garbage); the ONNX importer takes the model's own
+declared layout (tf2onnx keeps NHWC unless exported with an NCHW input). Images are fed one at a
+time through one Net, which never meets a larger batch than it was first run with (the CLASSIC
+engine crashes when a Net is reused with a larger batch). Outputs are reshaped to (N, classes):
+CLASSIC returns (N, 1, C) where the others return (N, C).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import UserError
+from .base import Runner, TensorInfo
+
+ENGINES = ("new", "classic")
+
+
+def _last_line(exc: Exception) -> str:
+    """OpenCV's message without its source path: "<what> (<error class>)"."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    match = re.search(r"error: \(-?\d+:([^)]*)\) (.*)", line)
+    return f"{match.group(2)} ({match.group(1).strip()})" if match else line
+
+
+class OpenCVRunner(Runner):
+    """Runs .onnx or .tflite through cv2.dnn with ``engine`` "new", "classic" or "auto"."""
+
+    name = "opencv"
+
+    def __init__(self, path, threads: int = 2, engine: str = "new"):
+        super().__init__(path, threads)
+        if engine not in ("auto", *ENGINES):
+            raise UserError(f"unknown OpenCV engine {engine!r}; choose auto, new or classic")
+        self.engine = engine
+
+    def _load(self):
+        import cv2
+
+        cv2.setNumThreads(self.threads)
+        engine = getattr(cv2.dnn, f"ENGINE_{self.engine.upper()}")
+        suffix = self.path.suffix.lower()
+        try:
+            if suffix == ".onnx":
+                self.net = cv2.dnn.readNetFromONNX(str(self.path), engine)
+            elif suffix == ".tflite":
+                self.net = cv2.dnn.readNetFromTFLite(str(self.path), engine)
+            else:
+                raise UserError(f"{self.path}: OpenCV dnn runs .onnx and .tflite files")
+        except cv2.error as exc:
+            raise RuntimeError(f"cannot load: {_last_line(exc)}") from None
+        self._layout, self._shape = self._declared_input()
+        self.inputs = [TensorInfo("input", (-1, *self._shape_in_layout()), "float32")]
+        self.outputs = [TensorInfo("output", (-1, -1), "float32")]
+
+    def _declared_input(self):
+        """The input's layout and (H, W, C), read from the file itself."""
+        if self.path.suffix.lower() == ".tflite":
+            from ai_edge_litert.interpreter import Interpreter
+
+            shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
+            return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
+        import onnx
+
+        dims = onnx.load(str(self.path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        shape = tuple(d.dim_value for d in dims[1:])
+        if shape[0] in (1, 3) and shape[-1] not in (1, 3):
+            return "NCHW", (shape[1], shape[2], shape[0])
+        return "NHWC", shape
+
+    def _shape_in_layout(self):
+        height, width, channels = self._shape
+        return (channels, height, width) if self._layout == "NCHW" else (height, width, channels)
+
+    @property
+    def input_layout(self) -> str:
+        """The layout fed to the importer: NCHW or NHWC."""
+        self.load()
+        return self._layout
+
+    @property
+    def input_shape(self):
+        return self._shape
+
+    def _infer_batch(self, images):
+        import cv2
+
+        results = []
+        for image in images:
+            blob = image[None].transpose(0, 3, 1, 2) if self._layout == "NCHW" else image[None]
+            try:
+                self.net.setInput(np.ascontiguousarray(blob))
+                results.append(np.asarray(self.net.forward(), np.float32).reshape(1, -1))
+            except cv2.error as exc:
+                raise RuntimeError(f"failed to run: {_last_line(exc)}") from None
+        return np.concatenate(results)

@@ -1,0 +1,46 @@
+"""Child-process entry point: run one artifact on one backend, write the outputs, exit.
+
+    python -m deploytool.runtimes.worker REQUEST.json
+
+The request names the artifact, backend, options, images (.npy) and where to write the outputs
+(.npy) and metadata (.json). Exit 0 on success; otherwise the last stderr line says why. Nothing
+here imports TensorFlow, so a child starts in well under a second.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def main(request_path: str) -> int:
+    from ..errors import UserError
+    from . import runner_for
+
+    request = json.loads(open(request_path).read())
+    try:
+        started = time.perf_counter()
+        runner = runner_for(request["artifact"], request["backend"], request.get("threads", 2),
+                            **request.get("options", {})).load()
+        loaded = time.perf_counter()
+        outputs = runner.infer(np.load(request["images"]))
+        finished = time.perf_counter()
+    except (UserError, RuntimeError, ValueError) as exc:
+        print(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
+              file=sys.stderr)
+        return 3
+    np.save(request["outputs"], outputs)
+    meta = {"inputs": [i.as_dict() for i in runner.inputs],
+            "outputs": [o.as_dict() for o in runner.outputs],
+            "load_seconds": loaded - started, "infer_seconds": finished - loaded}
+    for extra in ("engine", "input_layout"):
+        if hasattr(runner, extra):
+            meta[extra] = getattr(runner, extra)
+    with open(request["meta"], "w") as handle:
+        json.dump(meta, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,204 @@
+"""Verification: run every artifact on every runtime that can execute it, each in its own child
+process, and compare with the Keras reference named by the artifact's manifest."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from converters.calibration import calibration_set
+from converters.softmax import postprocess
+
+from .compare import Tolerance, compare_outputs, judge, tolerance_for
+from .data import load_dataset
+from .errors import UserError
+from .fileio import sha256_file
+from .isolation import DEFAULT_TIMEOUT, run_isolated
+from .manifest import LAST_CONVERT, read_manifest
+from .preprocessing import Preprocessing
+
+BACKENDS = {".tflite": ("tflite", "opencv"), ".onnx": ("onnxruntime", "opencv")}
+ALL_BACKENDS = ("tflite", "opencv", "onnxruntime")
+OPENCV_ENGINES = ("new", "classic")
+DEFAULT_SAMPLES = 64
+
+
+@dataclass
+class VerifyRow:
+    """One artifact on one backend."""
+
+    artifact: str
+    backend: str
+    precision: str
+    status: str  # pass | fail | n/a (the backend cannot run it and was not asked for by name)
+    figures: dict | None = None
+    failures: list[str] = field(default_factory=list)
+    engine: str | None = None
+    input_layout: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class VerifyReport:
+    """Every row, the tolerance each artifact was judged by, and the images used."""
+
+    rows: list[VerifyRow]
+    images: dict
+    tolerances: dict
+
+    @property
+    def passed(self) -> bool:
+        """True when no row failed."""
+        return all(row.status != "fail" for row in self.rows)
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"passed": self.passed, "images": self.images, "tolerances": self.tolerances,
+                "rows": [asdict(row) for row in self.rows]}
+
+
+def last_converted() -> list[Path]:
+    """The artifacts `deploytool convert` wrote last (from .deploytool/last-convert.json)."""
+    if not LAST_CONVERT.exists():
+        raise UserError(f"no artifact given and no conversion recorded in {LAST_CONVERT}; "
+                        "run `deploytool convert` first or name the artifacts")
+    return [Path(p) for p in json.loads(LAST_CONVERT.read_text())["artifacts"]]
+
+
+def _manifest_of(artifact: Path) -> dict:
+    if not artifact.exists():
+        raise UserError(f"{artifact}: no such file")
+    if artifact.suffix.lower() not in BACKENDS:
+        raise UserError(f"{artifact}: not a .tflite or .onnx artifact")
+    manifest = read_manifest(artifact)
+    if manifest is None:
+        raise UserError(f"{artifact}: no manifest ({artifact.name}.json) next to it, so no "
+                        "reference model to compare with; convert it with `deploytool convert`")
+    return manifest
+
+
+def _backends(artifact: Path, requested: str) -> list[tuple[str, bool]]:
+    """(backend, asked for by name) pairs to run; a named backend that cannot run this kind of
+    file is still returned, so that it is reported."""
+    usable = BACKENDS[artifact.suffix.lower()]
+    if requested == "all":
+        return [(backend, False) for backend in usable]
+    if requested not in ALL_BACKENDS:
+        raise UserError(f"unknown backend {requested!r}; choose from {', '.join(ALL_BACKENDS)} or all")
+    return [(requested, True)]
+
+
+class _References:
+    """Keras reference outputs, computed once per reference model and image set."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def outputs(self, reference: str, images: np.ndarray, key: str) -> np.ndarray:
+        if (reference, key) not in self._cache:
+            from .runtimes.keras_runner import KerasRunner
+            from .sources import load_keras_file
+
+            if not Path(reference).exists():
+                raise UserError(f"{reference}: the reference model named by the manifest is missing")
+            runner = KerasRunner(model=load_keras_file(reference))
+            self._cache[(reference, key)] = runner.infer(images)
+        return self._cache[(reference, key)]
+
+
+def verification_images(manifest: dict, data: str | None, samples: int, seed: int = 0):
+    """Held-out images (and labels when they fit the model) for ``manifest``'s artifact."""
+    preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
+    trained_on = manifest["preprocessing"].get("dataset")
+    name = data or trained_on or (manifest.get("calibration") or {}).get("source") or "digits"
+    if name.endswith(".npy"):
+        name = "digits"
+    dataset = load_dataset(name)
+    count = min(samples, len(dataset.x_test))
+    index = np.sort(np.random.default_rng(seed).choice(len(dataset.x_test), count, replace=False))
+    images = preprocessing.apply(dataset.x_test[index])
+    classes = manifest["artifact"]["outputs"][0]["shape"][-1]
+    labels_fit = classes == dataset.num_classes and (data is not None or trained_on == name)
+    return images, (dataset.y_test[index] if labels_fit else None), {
+        "dataset": name, "split": "test", "samples": count, "seed": seed,
+        "labelled": bool(labels_fit)}
+
+
+def _run_backend(artifact, backend, images, reference, labels, step, tolerance, threads, timeout):
+    """The figures of one backend; OpenCV tries its engines until one agrees with the reference."""
+    engines = OPENCV_ENGINES if backend == "opencv" else (None,)
+    attempts = []
+    for engine in engines:
+        options = {"engine": engine} if engine else {}
+        started = time.perf_counter()
+        run = run_isolated(artifact, backend, images, threads=threads, timeout=timeout, **options)
+        seconds = time.perf_counter() - started
+        if not run.ok:
+            attempts.append((engine, None, [f"{run.kind}: {run.error}"], run.meta, seconds))
+            continue
+        outputs = postprocess(run.outputs, step)
+        if not np.all(np.isfinite(outputs)):
+            attempts.append((engine, None, ["outputs contain NaN or infinity"], run.meta, seconds))
+            continue
+        figures = compare_outputs(reference, outputs, labels)
+        failures = judge(figures, tolerance)
+        attempts.append((engine, figures, failures, run.meta, seconds))
+        if not failures:
+            break
+    # the first engine that passed, else the first that produced figures, else the last error
+    chosen = next((a for a in attempts if a[1] is not None and not a[2]), None) or \
+        next((a for a in attempts if a[1] is not None), None) or attempts[-1]
+    engine, figures, failures, meta, seconds = chosen
+    if figures is None and len(attempts) > 1:  # no engine ran it: say what each answered
+        reasons = {}
+        for attempt in attempts:
+            reasons.setdefault(attempt[2][0], []).append(attempt[0])
+        failures = ["; ".join(f"{' and '.join(engines)} engine{'s' if len(engines) > 1 else ''}: "
+                              f"{reason}" for reason, engines in reasons.items())]
+        engine = None
+    return figures, failures, engine, meta.get("input_layout"), seconds
+
+
+def verify(artifacts=None, backend: str = "all", data: str | None = None,
+           samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
+           threads: int = 2, timeout: float = DEFAULT_TIMEOUT, log=lambda message: None) -> VerifyReport:
+    """Verify ``artifacts`` (default: what `deploytool convert` wrote last) on ``backend``
+    ("all" or one of tflite, opencv, onnxruntime) against their manifests' Keras references.
+    ``tolerance`` overrides the per-precision defaults."""
+    if samples < 1:
+        raise UserError(f"--samples must be at least 1, got {samples}")
+    artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
+    manifests = {artifact: _manifest_of(artifact) for artifact in artifacts}
+    references = _References()
+    rows, used_images, tolerances = [], {}, {}
+    for artifact, manifest in manifests.items():
+        precision = manifest["artifact"]["precision"]
+        judged_by = tolerance or tolerance_for(precision, manifest["source"].get("trained", True))
+        tolerances[artifact.name] = judged_by.as_dict()
+        images, labels, description = verification_images(manifest, data, samples)
+        used_images[artifact.name] = description
+        reference = references.outputs(manifest["source"]["reference"], images,
+                                       json.dumps(description, sort_keys=True))
+        integrity = [] if sha256_file(artifact) == manifest["artifact"]["sha256"] else \
+            ["sha256 differs from the manifest: the file changed after conversion"]
+        for name, named in _backends(artifact, backend):
+            log(f"{artifact.name} on {name}")
+            if name not in BACKENDS[artifact.suffix.lower()]:
+                rows.append(VerifyRow(artifact.name, name, precision, "fail",
+                                      failures=[f"{name} does not run {artifact.suffix} files"]))
+                continue
+            figures, failures, engine, layout, seconds = _run_backend(
+                artifact, name, images, reference, labels, manifest.get("postprocess"),
+                judged_by, threads, timeout)
+            failures = integrity + failures
+            if figures is None and not named and not integrity:
+                status = "n/a"  # cannot run it, and the user did not ask for it by name
+            else:
+                status = "fail" if failures else "pass"
+            rows.append(VerifyRow(artifact.name, name, precision, status, figures, failures,
+                                  engine, layout, round(seconds, 3)))
+    return VerifyReport(rows, used_images, tolerances)
