@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.data import load_dataset
+from deploytool.data import load_dataset_for
 from deploytool.errors import UserError
 from deploytool.preprocessing import Preprocessing
 
@@ -51,7 +51,7 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
             raise UserError(f"{data}: cannot read calibration array ({exc})") from None
         images = check_images(array, preprocessing, data)[:samples]
         return CalibrationSet(images, {"source": data, "samples": len(images)})
-    dataset = load_dataset(data)
+    dataset = load_dataset_for(data, preprocessing)
     pool = dataset.x_train if split == "train" else dataset.x_test
     count = min(samples, len(pool))
     index = np.sort(np.random.default_rng(seed).choice(len(pool), count, replace=False))

@@ -36,7 +36,8 @@ class DeploytoolGroup(click.Group):
         except Exception as exc:  # a bug of ours: still one line unless --debug
             if ctx.params.get("debug"):
                 raise
-            first_line = (str(exc).strip().splitlines() or [""])[0]
+            lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
+            first_line = lines[-1] if lines[0].endswith(":") else lines[0]  # TF: "in user code:"
             click.echo(f"deploytool: internal error: {type(exc).__name__}: {first_line} "
                        "(run with --debug for the traceback)", err=True)
             ctx.exit(1)
@@ -95,6 +96,40 @@ def models_command(names, input_shape, num_classes, width, as_json):
                       f"{reference:,}" if reference else "-", f"{row['macs'] / 1e6:,.0f} M",
                       str(row["batchnorm_layers"]), ", ".join(extras) or "-")
     stdout.print(table)
+
+
+@main.command("train")
+@click.argument("model")
+@click.option("--data", default="digits", show_default=True,
+              help="digits (offline), mnist, fashion_mnist, or folder:PATH (one sub-folder per class).")
+@click.option("--epochs", default=10, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS (default 28,28,1; 224,224,3 for folders).")
+@click.option("--width", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--mixed-precision", is_flag=True, help="float16 compute, float32 variables.")
+@click.option("--early-stopping", type=int, metavar="PATIENCE", help="Stop after PATIENCE epochs without a better validation accuracy.")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default runs/MODEL-DATA).")
+def train_command(model, data, epochs, batch_size, learning_rate, input_shape, width,
+                  mixed_precision, early_stopping, resume, seed, out_dir):
+    """Train zoo MODEL on a data set; writes a run folder that convert and verify accept."""
+    from .train import TrainOptions, train
+
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                           input_shape=input_shape, width=width, mixed_precision=mixed_precision,
+                           early_stopping=early_stopping, resume=resume, seed=seed)
+    safe_data = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
+    out_dir = out_dir or f"runs/{model}-{safe_data}"
+    try:
+        metrics = train(model, data, out_dir, options, console=stderr)
+    except KeyboardInterrupt:
+        click.echo(f"deploytool: interrupted; continue with --resume --out {out_dir}", err=True)
+        sys.exit(130)
+    stdout.print(f"{out_dir}: test accuracy {metrics['test_accuracy']:.4f} on "
+                 f"{metrics['test_images']} images, {metrics['wall_seconds']:.0f} s, "
+                 f"{metrics['images_per_second']:.0f} images/s")
 
 
 @main.command("convert")
@@ -212,6 +247,28 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         stdout.print(f"compared on {images}")
     if not report.passed:
         sys.exit(1)
+
+
+@main.command("matrix")
+@click.argument("names", nargs=-1)
+@click.option("--out", "out_file", default="docs/compatibility.md", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--input-shape", default="32,32,3", callback=parse_shape, show_default=True)
+@click.option("--width", default=0.25, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--samples", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--artifacts", "artifact_dir", default="artifacts/matrix", show_default=True,
+              type=click.Path(file_okay=False))
+def matrix_command(names, out_file, input_shape, width, samples, artifact_dir):
+    """Regenerate the deployability matrix: zoo models (or NAMES) x artifact kinds x runtimes."""
+    from .fileio import write_bytes
+    from .matrix import build_matrix
+
+    cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir, samples,
+                                   log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
+    write_bytes(out_file, markdown.encode())
+    passed = sum(c["status"] == "pass" for c in cells)
+    failed = sum(c["status"] == "fail" for c in cells)
+    stdout.print(f"{out_file}: {passed} cells pass, {failed} fail (each with its cause)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -131,12 +131,12 @@ def qat_model_for(source: ModelSource, logits_model, options: ConvertOptions, lo
     """Fine-tune ``logits_model`` quantization-aware on the training split of the QAT data set;
     returns the QAT model and the labelled data for the report."""
     from converters.qat import qat_finetune
-    from .data import load_dataset
+    from .data import load_dataset_for
 
     name = options.calib_data or source.dataset or "digits"
     if name.endswith(".npy"):
         raise UserError("--qat fine-tunes on labelled data: give a data set name as --calib-data")
-    dataset = load_dataset(name)
+    dataset = load_dataset_for(name, source.preprocessing)
     train = (source.preprocessing.apply(dataset.x_train), dataset.y_train)
     test = (source.preprocessing.apply(dataset.x_test), dataset.y_test)
     log(f"quantization-aware fine-tuning: {options.qat_epochs} epoch(s) on {len(train[0])} "

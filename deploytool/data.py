@@ -1,12 +1,15 @@
 """Named data sets, as raw 8-bit images with integer labels.
 
 ``digits`` (scikit-learn's bundled 8x8 handwritten digits, fixed split) works offline; ``mnist`` and
-``fashion_mnist`` use the real ``keras.datasets`` loaders, which download on first use.
+``fashion_mnist`` use the real ``keras.datasets`` loaders, which download on first use;
+``folder:PATH`` reads an image folder with one sub-folder per class (the flowers layout) and splits
+it into training and validation images with a seeded shuffle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -68,11 +71,83 @@ def load_keras_dataset(name: str) -> Dataset:
                    y_test.astype(np.int64), classes, {"source": f"keras.datasets.{name}"})
 
 
-def load_dataset(name: str) -> Dataset:
-    """The data set called ``name``: digits, mnist or fashion_mnist."""
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+FOLDER_PREFIX = "folder:"
+
+
+def scan_image_folder(root) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names (sorted sub-folder names) and (image file, class index) pairs of an image
+    folder; refuses a missing folder, fewer than two classes and a class without images."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(classes) < 2:
+        raise UserError(f"{root}: an image folder needs at least two class sub-folders, found "
+                        f"{len(classes)}")
+    files = []
+    for index, name in enumerate(classes):
+        images = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise UserError(f"{root / name}: class folder holds no images "
+                            f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files += [(path, index) for path in images]
+    return classes, files
+
+
+def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """One image file as uint8 (H, W, C) at ``size`` (bilinear), grey or RGB."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.resize((size[1], size[0]), Image.BILINEAR)
+            array = np.asarray(image, np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable image ({type(exc).__name__})") from None
+    return array[..., None] if channels == 1 else array
+
+
+def load_image_folder(root, size: tuple[int, int], channels: int = 3,
+                      validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """An image folder (one sub-folder per class) read at ``size`` and split, per class and
+    seeded, into training and validation ("test") images."""
+    classes, files = scan_image_folder(root)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for index in range(len(classes)):
+        members = [f for f in files if f[1] == index]
+        order = rng.permutation(len(members))
+        held_out = max(1, int(round(len(members) * validation_fraction))) if len(members) > 1 else 0
+        test += [members[i] for i in order[:held_out]]
+        train += [members[i] for i in order[held_out:]]
+
+    def stack(items):
+        images = np.stack([read_image(path, size, channels) for path, _ in items]) if items else \
+            np.zeros((0, *size, channels), np.uint8)
+        return images, np.array([label for _, label in items], np.int64)
+
+    x_train, y_train = stack(train)
+    x_test, y_test = stack(test)
+    return Dataset(f"{FOLDER_PREFIX}{root}", x_train, y_train, x_test, y_test, classes,
+                   {"source": str(Path(root).resolve()), "images": len(files),
+                    "split": f"per class, validation fraction {validation_fraction}, seed {seed}"})
+
+
+def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3) -> Dataset:
+    """The data set called ``name``: digits, mnist, fashion_mnist or folder:PATH (read at
+    ``image_size`` with ``channels``, default 224x224 RGB)."""
     if name == "digits":
         return load_digits()
     if name in DOWNLOADED_DATASETS:
         return load_keras_dataset(name)
-    known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS])
+    if name.startswith(FOLDER_PREFIX):
+        return load_image_folder(name[len(FOLDER_PREFIX):], image_size or (224, 224), channels)
+    known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH"])
     raise UserError(f"unknown data set {name!r}; known: {known}")
+
+
+def load_dataset_for(name: str, preprocessing) -> Dataset:
+    """:func:`load_dataset` with an image folder read at the model's input size and channels."""
+    return load_dataset(name, (preprocessing.height, preprocessing.width), preprocessing.channels)

@@ -61,21 +61,25 @@ class Preprocessing:
         except (OSError, ValueError) as exc:
             raise UserError(f"{path}: cannot read preprocessing record ({exc})") from None
 
-    def apply(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (N, H, W, C) of any size and 1 or 3 channels -> float32 model input."""
+    def transform(self, pixels):
+        """The preprocessing as TensorFlow ops on a float32 batch (N, H, W, 1 or 3) of 0..255
+        pixels; :meth:`apply` and the training input pipeline both run exactly this."""
         from .keras_env import tf
 
+        if pixels.shape[1] != self.height or pixels.shape[2] != self.width:
+            pixels = tf.image.resize(pixels, (self.height, self.width), method=self.resize,
+                                     antialias=False)
+        if pixels.shape[-1] == 3 and self.channels == 1:
+            pixels = tf.tensordot(pixels, tf.constant(LUMA), axes=[[3], [0]])[..., None]
+        elif pixels.shape[-1] == 1 and self.channels == 3:
+            pixels = tf.repeat(pixels, 3, axis=-1)
+        return pixels * np.float32(self.scale) + np.float32(self.offset)
+
+    def apply(self, images: np.ndarray) -> np.ndarray:
+        """uint8 images (N, H, W, C) of any size and 1 or 3 channels -> float32 model input."""
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim != 4 or images.shape[-1] not in (1, 3):
             raise UserError(f"expected images shaped (N, H, W, 1 or 3), got {images.shape}")
-        pixels = images.astype(np.float32)
-        if pixels.shape[1:3] != (self.height, self.width):
-            pixels = tf.image.resize(pixels, (self.height, self.width), method=self.resize,
-                                     antialias=False).numpy()
-        if pixels.shape[-1] == 3 and self.channels == 1:
-            pixels = (pixels @ LUMA)[..., None]
-        elif pixels.shape[-1] == 1 and self.channels == 3:
-            pixels = np.repeat(pixels, 3, axis=-1)
-        return (pixels * np.float32(self.scale) + np.float32(self.offset)).astype(np.float32)
+        return np.asarray(self.transform(images.astype(np.float32)), np.float32)

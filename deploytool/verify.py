@@ -14,7 +14,7 @@ from converters.calibration import calibration_set
 from converters.softmax import postprocess
 
 from .compare import Tolerance, compare_outputs, judge, tolerance_for
-from .data import load_dataset
+from .data import load_dataset_for
 from .errors import UserError
 from .fileio import sha256_file
 from .isolation import DEFAULT_TIMEOUT, run_isolated
@@ -117,7 +117,7 @@ def verification_images(manifest: dict, data: str | None, samples: int, seed: in
     name = data or trained_on or (manifest.get("calibration") or {}).get("source") or "digits"
     if name.endswith(".npy"):
         name = "digits"
-    dataset = load_dataset(name)
+    dataset = load_dataset_for(name, preprocessing)
     count = min(samples, len(dataset.x_test))
     index = np.sort(np.random.default_rng(seed).choice(len(dataset.x_test), count, replace=False))
     images = preprocessing.apply(dataset.x_test[index])

@@ -1,0 +1,164 @@
+"""`deploytool train`: real data sets, run folders that convert accepts, distribution, clean errors."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from deploytool import train as train_module
+from deploytool.cli import main
+from deploytool.errors import UserError
+from deploytool.keras_env import keras
+from deploytool.train import TrainOptions, staging_folder, train
+
+
+@pytest.fixture(scope="module")
+def lenet_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lenet"
+    metrics = train("lenet_bn", "digits", out, TrainOptions(epochs=10))
+    return out, metrics
+
+
+def test_lenet_bn_reaches_97_percent_on_digits_in_ten_epochs(lenet_run):
+    _, metrics = lenet_run
+    assert metrics["test_accuracy"] >= 0.97
+    assert [e["epoch"] for e in metrics["epochs"]] == list(range(1, 11))
+
+
+def test_run_folder_holds_every_output(lenet_run):
+    out, metrics = lenet_run
+    assert sorted(p.name for p in out.iterdir()) == [
+        "labels.txt", "metrics.json", "model.keras", "preprocessing.json", "training_curves.png"]
+    assert out.joinpath("labels.txt").read_text().split() == [str(d) for d in range(10)]
+    preprocessing = json.loads(out.joinpath("preprocessing.json").read_text())
+    assert preprocessing["dataset"] == "digits" and preprocessing["height"] == 28
+    saved = json.loads(out.joinpath("metrics.json").read_text())
+    assert saved["test_accuracy"] == metrics["test_accuracy"] and saved["images_per_second"] > 0
+    assert Image.open(out / "training_curves.png").size[0] > 500
+    assert not staging_folder(out).exists()
+
+
+def test_convert_accepts_a_run_folder_and_calibrates_on_its_data(lenet_run, tmp_path, monkeypatch):
+    out, _ = lenet_run
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["convert", str(out), "--int8", "--calib-samples", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["source"]["kind"] == "run" and manifest["labels"][0] == "0"
+    assert manifest["calibration"]["source"] == "digits"
+    assert "offline 'digits'" not in result.stderr  # the run's own data, not the fallback
+
+
+def test_width_reduced_resnet18_reaches_95_percent(tmp_path):
+    metrics = train("resnet18", "digits", tmp_path / "r18", TrainOptions(epochs=10, width=0.25))
+    assert metrics["test_accuracy"] >= 0.95
+
+
+def test_auxiliary_heads_train_with_the_main_head(tmp_path):
+    metrics = train("bn_inception", "digits", tmp_path / "bn", TrainOptions(
+        epochs=1, width=0.25, input_shape=(32, 32, 1)))
+    model = keras.models.load_model(tmp_path / "bn" / "model.keras")
+    assert model.output_names == ["predictions", "aux1", "aux2"]
+    assert 0 <= metrics["test_accuracy"] <= 1
+
+
+def make_image_folder(root: Path, classes=("circle", "square", "stripe"), per_class=12):
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, (40, 48, 3), dtype=np.uint8)
+            pixels[..., index] += 150  # each class its own dominant colour
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def test_image_folder_trains_and_writes_every_output(tmp_path):
+    folder = make_image_folder(tmp_path / "flowers")
+    result = CliRunner().invoke(main, ["train", "lenet_bn", "--data", f"folder:{folder}",
+                                       "--epochs", "3", "--input-shape", "32,32,3",
+                                       "--batch-size", "8", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "labels.txt").read_text().split() == ["circle", "square", "stripe"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test_images"] == 6  # 20 % of each class of 12 held out for validation
+    assert metrics["data"].startswith("folder:")
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    original = train_module.EpochTimer.on_epoch_end
+
+    def interrupt_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.EpochTimer, "on_epoch_end", interrupt_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train("lenet_bn", "digits", out, TrainOptions(epochs=4))
+    assert not out.exists() and staging_folder(out).exists()
+    monkeypatch.setattr(train_module.EpochTimer, "on_epoch_end", original)
+    metrics = train("lenet_bn", "digits", out, TrainOptions(epochs=4, resume=True))
+    assert [e["epoch"] for e in metrics["epochs"]] == [3, 4]
+    assert out.exists() and not staging_folder(out).exists()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_workers_train_with_multiworker_mirrored_strategy_to_identical_weights(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "deploytool", "train", "lenet_bn", "--epochs", "1",
+             "--batch-size", "32", "--out", str(tmp_path / f"worker{index}")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr
+    assert "MultiWorkerMirroredStrategy (2 replicas" in outputs[0][1]
+    first, second = (keras.models.load_model(tmp_path / f"worker{i}" / "model.keras")
+                     for i in range(2))
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "folder:{tmp}/missing"], "no such folder"),
+    (["--data", "folder:{tmp}/one_class"], "at least two class sub-folders, found 1"),
+    (["--data", "folder:{tmp}/broken"], "unreadable image"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--data", "imagenet"], "unknown data set 'imagenet'"),
+    (["--data", "mnist"], "needs a download through keras.datasets"),
+])
+def test_bad_input_exits_2_and_leaves_no_run_folder(tmp_path, args, message, monkeypatch):
+    (tmp_path / "one_class" / "a").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "one_class" / "a" / "x.png")
+    make_image_folder(tmp_path / "broken", per_class=2)
+    (tmp_path / "broken" / "circle" / "bad.png").write_bytes(b"not a png at all")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # no cached MNIST
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "lenet_bn", *[a.format(tmp=tmp_path) for a in args],
+                                       "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not staging_folder(out).exists()
+
+
+def test_unknown_model_is_refused_before_any_data_is_read(tmp_path):
+    with pytest.raises(UserError, match="unknown model"):
+        train("resnet5", "digits", tmp_path / "x", TrainOptions())
