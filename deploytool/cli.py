@@ -271,5 +271,43 @@ def matrix_command(names, out_file, input_shape, width, samples, artifact_dir):
     stdout.print(f"{out_file}: {passed} cells pass, {failed} fail (each with its cause)")
 
 
+@main.command("inspect")
+@click.argument("file", type=click.Path())
+@click.option("--unsafe", is_flag=True, help="Allow Keras files whose Lambda/custom layers run code.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def inspect_command(file, unsafe, as_json):
+    """Show what is inside a .tflite, .onnx or Keras FILE: tensors, ops, weights, manifest."""
+    from .inspect_model import inspect_file
+
+    report = inspect_file(file, unsafe)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+        return
+    stdout.print(f"[bold]{report['file']}[/bold]: {report['format']}, {report['size_bytes'] / 1e6:.2f} MB")
+    tensors = Table(title="inputs and outputs")
+    for column in ("", "name", "shape", "dtype", "scale", "zero point"):
+        tensors.add_column(column)
+    for kind in ("inputs", "outputs"):
+        for tensor in report[kind]:
+            quant = tensor.get("quantization") or {}
+            tensors.add_row(kind[:-1], tensor["name"], str(tensor["shape"]), tensor["dtype"],
+                            str(quant.get("scale", "-")), str(quant.get("zero_point", "-")))
+    stdout.print(tensors)
+    ops = Table(title="ops" if report["format"] != "keras" else "layers")
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, count in report["ops"].items():
+        ops.add_row(op, str(count))
+    stdout.print(ops)
+    weights = ", ".join(f"{dtype} {size / 1e6:.2f} MB" for dtype, size in report["weight_bytes"].items())
+    stdout.print(f"weights: {weights or 'none'}")
+    if report.get("manifest"):
+        manifest = report["manifest"]
+        parity = manifest.get("parity") or {}
+        stdout.print(f"manifest: from {manifest['source'].get('name') or manifest['source'].get('path')}, "
+                     f"{manifest['settings']['precision']}, sha256 {manifest['artifact']['sha256'][:16]}..., "
+                     f"parity {'pass' if parity.get('passed') else 'FAIL'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

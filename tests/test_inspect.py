@@ -1,0 +1,70 @@
+"""`deploytool inspect`: tensors, ops, weights and manifest of .tflite, .onnx and Keras files."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deploytool.cli import main
+from deploytool.convert import ConvertOptions, convert
+from deploytool.sources import load_source
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inspect")
+    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
+    int8 = convert(source, ConvertOptions(quantization="int8", calib_samples=20, out_dir=out)).artifact
+    onnx_file = convert(source, ConvertOptions(to="onnx", out_dir=out)).artifact
+    return {"tflite": int8, "onnx": onnx_file, "keras": out / "lenet_bn.keras"}
+
+
+def inspect(*args):
+    result = CliRunner().invoke(main, ["inspect", *map(str, args)])
+    return result
+
+
+def test_int8_tflite_shows_its_quantized_input_ops_and_manifest(files):
+    result = inspect(files["tflite"], "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (tensor,) = report["inputs"]
+    assert tensor["dtype"] == "int8" and tensor["shape"] == [1, 28, 28, 1]
+    assert tensor["quantization"]["scale"] == pytest.approx(1 / 255, rel=1e-3)
+    assert report["ops"]["CONV_2D"] == 2 and report["ops"]["FULLY_CONNECTED"] == 3
+    assert "int8" in report["weight_bytes"]
+    assert report["manifest"]["artifact"]["sha256"] and report["size_bytes"] == files["tflite"].stat().st_size
+
+
+def test_onnx_shows_ops_and_float_weights(files):
+    report = json.loads(inspect(files["onnx"], "--json").stdout)
+    assert report["inputs"][0]["shape"] == [None, 28, 28, 1]
+    assert report["ops"]["Conv"] == 2 and report["weight_bytes"]["float32"] > 0
+    assert report["opset"][0] == "ai.onnx 17"
+
+
+def test_keras_file_shows_layers_and_parameters(files):
+    result = inspect(files["keras"])
+    assert result.exit_code == 0, result.output
+    assert "BatchNormalization" in result.stdout and "float32" in result.stdout
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("cut.tflite", lambda f: f["tflite"].read_bytes()[:3000], "corrupt TFLite file"),
+    ("text.tflite", lambda f: b"hello world, not a model", "not a TFLite file"),
+    ("cut.onnx", lambda f: f["onnx"].read_bytes()[:500], "not a valid ONNX model"),
+    ("notes.txt", lambda f: b"notes", "not a model file"),
+])
+def test_corrupt_or_non_model_files_exit_2_with_one_line(tmp_path, files, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content(files))
+    result = inspect(path)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_exits_2(tmp_path):
+    result = inspect(Path(tmp_path) / "missing.onnx")
+    assert result.exit_code == 2 and "no such file" in result.stderr
