@@ -309,5 +309,43 @@ def inspect_command(file, unsafe, as_json):
                      f"parity {'pass' if parity.get('passed') else 'FAIL'}")
 
 
+@main.command("bench")
+@click.argument("artifacts", nargs=-1, type=click.Path())
+@click.option("--backend", type=click.Choice(["all", "tflite", "opencv", "onnxruntime"]), default="all",
+              show_default=True)
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--runs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(min=0))
+@click.option("--timeout", default=600, show_default=True, type=click.FloatRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a latency bar chart (PNG).")
+def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_json, plot):
+    """Latency, throughput, peak memory and size of ARTIFACTS (default: what `convert` wrote last)
+    on each runtime, with the Keras model as the baseline."""
+    from .bench import bench, plot_latency, rows_as_dicts
+
+    rows = bench(artifacts or None, backend, threads, batch, runs, warmup, timeout,
+                 log=lambda message: stderr.print(f"[dim]· timing {message}[/dim]"))
+    if plot:
+        plot_latency(rows, plot)
+    if as_json:
+        click.echo(json.dumps(rows_as_dicts(rows), indent=2))
+        return
+    table = Table(title=f"deploytool bench: {threads} threads, batch {batch}, median of {runs} runs")
+    for column in ("artifact", "runtime", "size", "median", "p90", "images/s", "peak memory"):
+        table.add_column(column, justify="left" if column in ("artifact", "runtime") else "right")
+    for row in rows:
+        if row.status != "ok":
+            table.add_row(row.artifact, row.backend, f"{row.size_bytes / 1e6:.2f} MB",
+                          f"[red]{row.error}[/red]", "", "", "")
+            continue
+        table.add_row(row.artifact, row.backend + (f" ({row.engine})" if row.engine else ""),
+                      f"{row.size_bytes / 1e6:.2f} MB", f"{row.median_ms:.2f} ms", f"{row.p90_ms:.2f} ms",
+                      f"{row.images_per_second:.1f}",
+                      f"{row.peak_memory_mb:.0f} MB" if row.peak_memory_mb else "-")
+    stdout.print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -39,14 +39,17 @@ def _signal_name(code: int) -> str:
 
 
 def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
-                 timeout: float = DEFAULT_TIMEOUT, **options) -> IsolatedRun:
-    """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process."""
+                 timeout: float = DEFAULT_TIMEOUT, bench: dict | None = None,
+                 **options) -> IsolatedRun:
+    """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process. With ``bench``
+    ({"runs": N, "warmup": W}) the child also times N calls after W warm-up calls."""
     with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
         tmp = Path(tmp)
         np.save(tmp / "images.npy", np.asarray(images, np.float32))
         request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
                    "threads": threads, "options": options, "images": str(tmp / "images.npy"),
-                   "outputs": str(tmp / "outputs.npy"), "meta": str(tmp / "meta.json")}
+                   "outputs": str(tmp / "outputs.npy"), "meta": str(tmp / "meta.json"),
+                   **({"mode": "bench", **bench} if bench else {})}
         (tmp / "request.json").write_text(json.dumps(request))
         try:
             process = subprocess.run([sys.executable, "-m", "deploytool.runtimes.worker",

@@ -14,6 +14,19 @@ import time
 import numpy as np
 
 
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory: VmHWM, which belongs to this address space (unlike
+    ru_maxrss, which Linux carries over from the parent across fork and exec). None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def main(request_path: str) -> int:
     from ..errors import UserError
     from . import runner_for
@@ -24,7 +37,11 @@ def main(request_path: str) -> int:
         runner = runner_for(request["artifact"], request["backend"], request.get("threads", 2),
                             **request.get("options", {})).load()
         loaded = time.perf_counter()
-        outputs = runner.infer(np.load(request["images"]))
+        images = np.load(request["images"])
+        timings = None
+        if request.get("mode") == "bench":
+            timings = runner.time_inference(images, request.get("runs", 30), request.get("warmup", 5))
+        outputs = runner.infer(images)
         finished = time.perf_counter()
     except (UserError, RuntimeError, ValueError) as exc:
         print(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
@@ -33,7 +50,8 @@ def main(request_path: str) -> int:
     np.save(request["outputs"], outputs)
     meta = {"inputs": [i.as_dict() for i in runner.inputs],
             "outputs": [o.as_dict() for o in runner.outputs],
-            "load_seconds": loaded - started, "infer_seconds": finished - loaded}
+            "load_seconds": loaded - started, "infer_seconds": finished - loaded,
+            "timings": timings, "peak_rss_bytes": peak_rss_bytes()}
     for extra in ("engine", "input_layout"):
         if hasattr(runner, extra):
             meta[extra] = getattr(runner, extra)

@@ -1,0 +1,106 @@
+"""Latency, throughput, memory and size of artifacts on each runtime, with the Keras model as the
+baseline; every measurement runs in its own child process."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .fileio import size_of
+from .isolation import DEFAULT_TIMEOUT, run_isolated
+from .verify import BACKENDS, OPENCV_ENGINES, _manifest_of, last_converted
+
+
+@dataclass
+class BenchRow:
+    """One artifact on one runtime (status "error" with the reason when it could not run)."""
+
+    artifact: str
+    backend: str
+    size_bytes: int
+    status: str = "ok"
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    images_per_second: float | None = None
+    peak_memory_mb: float | None = None
+    engine: str | None = None
+    error: str | None = None
+
+
+def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup, timeout) -> BenchRow:
+    engines = OPENCV_ENGINES if backend == "opencv" else (None,)
+    for engine in engines:
+        options = {"engine": engine} if engine else {}
+        run = run_isolated(path, backend, images, threads=threads, timeout=timeout,
+                           bench={"runs": runs, "warmup": warmup}, **options)
+        if run.ok:
+            timings = sorted(run.meta["timings"])
+            median = statistics.median(timings)
+            return BenchRow(label, backend, size_of(path), median_ms=median * 1e3,
+                            p90_ms=timings[min(len(timings) - 1, int(0.9 * len(timings)))] * 1e3,
+                            images_per_second=len(images) / median,
+                            peak_memory_mb=(run.meta["peak_rss_bytes"] or 0) / 1e6 or None,
+                            engine=engine)
+    return BenchRow(label, backend, size_of(path), status="error", error=f"{run.kind}: {run.error}")
+
+
+def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1, runs: int = 30,
+          warmup: int = 5, timeout: float = DEFAULT_TIMEOUT, log=lambda message: None) -> list[BenchRow]:
+    """Benchmark ``artifacts`` (default: what convert wrote last) on ``backend`` ("all" or one
+    runtime), plus one Keras baseline row per reference model."""
+    if min(batch, runs) < 1 or warmup < 0:
+        raise UserError("--batch and --runs must be at least 1, --warmup at least 0")
+    artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
+    manifests = {artifact: _manifest_of(artifact) for artifact in artifacts}
+    rows, baselines = [], set()
+    for artifact, manifest in manifests.items():
+        shape = manifest["preprocessing"]
+        images = np.random.default_rng(0).random(
+            (batch, shape["height"], shape["width"], shape["channels"]), dtype=np.float32)
+        reference = Path(manifest["source"]["reference"])
+        if reference not in baselines and reference.exists():
+            baselines.add(reference)
+            log(f"{reference.name} on keras")
+            rows.append(_measure(reference, f"{reference.name} (Keras baseline)", "keras", images,
+                                 threads, runs, warmup, timeout))
+        usable = BACKENDS[artifact.suffix.lower()]
+        for name in usable if backend == "all" else [backend]:
+            if name not in usable:
+                rows.append(BenchRow(artifact.name, name, size_of(artifact), status="error",
+                                     error=f"{name} does not run {artifact.suffix} files"))
+                continue
+            log(f"{artifact.name} on {name}")
+            rows.append(_measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout))
+    return rows
+
+
+def plot_latency(rows: list[BenchRow], path) -> None:
+    """A horizontal bar chart of median latency per artifact and runtime, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [row for row in rows if row.status == "ok"]
+    labels = [f"{row.artifact}\n{row.backend}" + (f" ({row.engine})" if row.engine else "")
+              for row in measured]
+    figure, axis = plt.subplots(figsize=(9, 0.55 * len(measured) + 1.2))
+    bars = axis.barh(labels, [row.median_ms for row in measured], color="tab:blue")
+    axis.bar_label(bars, [f"{row.median_ms:.1f} ms" for row in measured], padding=3)
+    axis.invert_yaxis()
+    axis.set(xlabel="median latency (ms)", title="deploytool bench")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:
+    """Plain-JSON form of the rows."""
+    return [asdict(row) for row in rows]
+
+

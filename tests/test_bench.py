@@ -1,0 +1,51 @@
+"""`deploytool bench`: measured latency, throughput, memory and size per artifact and runtime."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from deploytool.cli import main
+from deploytool.convert import ConvertOptions, convert
+from deploytool.sources import load_source
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
+    return [convert(source, ConvertOptions(to=to, out_dir=out)).artifact for to in ("tflite", "onnx")]
+
+
+def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifacts, tmp_path):
+    plot = tmp_path / "latency.png"
+    result = CliRunner().invoke(main, ["bench", *map(str, artifacts), "--runs", "5", "--warmup", "1",
+                                       "--json", "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["artifact"], r["backend"]) for r in rows] == [
+        ("lenet_bn.keras (Keras baseline)", "keras"), ("lenet_bn_fp32.tflite", "tflite"),
+        ("lenet_bn_fp32.tflite", "opencv"), ("lenet_bn_fp32.onnx", "onnxruntime"),
+        ("lenet_bn_fp32.onnx", "opencv")]
+    for row in rows:
+        assert row["status"] == "ok", row
+        assert 0 < row["median_ms"] <= row["p90_ms"]
+        assert row["images_per_second"] == pytest.approx(1000 / row["median_ms"])
+        assert row["size_bytes"] > 0 and row["peak_memory_mb"] > 0
+    tflite_memory = rows[1]["peak_memory_mb"]
+    assert tflite_memory < rows[0]["peak_memory_mb"]  # LiteRT's child never loads TensorFlow
+    assert Image.open(plot).size[0] > 0
+
+
+def test_batch_option_feeds_batches(artifacts):
+    result = CliRunner().invoke(main, ["bench", str(artifacts[1]), "--backend", "onnxruntime",
+                                       "--batch", "4", "--runs", "3", "--json"])
+    rows = json.loads(result.stdout)
+    assert rows[-1]["images_per_second"] == pytest.approx(4000 / rows[-1]["median_ms"])
+
+
+def test_bad_arguments_exit_2(artifacts, tmp_path):
+    assert CliRunner().invoke(main, ["bench", str(artifacts[0]), "--runs", "0"]).exit_code == 2
+    result = CliRunner().invoke(main, ["bench", str(tmp_path / "none.tflite")])
+    assert result.exit_code == 2 and "no such file" in result.stderr
