@@ -13,6 +13,7 @@ import numpy as np
 
 from converters.calibration import DEFAULT_CALIBRATION_SAMPLES, calibration_set
 from converters.fold_batchnorm import fold_batchnorm
+from converters.simplify import centre_tap_convolutions
 from converters.softmax import detach_softmax, postprocess
 from converters.onnx_export import DEFAULT_OPSET, INPUT_NAME, export_onnx, quantize_onnx_int8
 from converters.strip_training import strip_training_heads
@@ -192,6 +193,10 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     if options.fold:
         export_model, fold_report = fold_batchnorm(model)
         log(fold_report.summary())
+    export_model, simplify_report = centre_tap_convolutions(export_model)
+    if simplify_report.centre_tap_convolutions:
+        log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps reduced "
+            "to their centre tap (exact)")
     softmax_report = None
     if not options.keep_softmax or options.qat:
         export_model, softmax_report = detach_softmax(export_model)
@@ -249,6 +254,7 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         "strip_report": strip_report.as_dict(),
         "fold_report": fold_report.as_dict() if fold_report else None,
         "softmax_report": softmax_report.as_dict() if softmax_report else None,
+        "simplify_report": simplify_report.as_dict(),
         "calibration": calibration.description if calibration is not None else None,
         "qat_report": qat,
         "conversion_seconds": round(conversion_seconds, 3),
