@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -345,6 +346,34 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                       f"{row.images_per_second:.1f}",
                       f"{row.peak_memory_mb:.0f} MB" if row.peak_memory_mb else "-")
     stdout.print(table)
+
+
+@main.command("run")
+@click.argument("model")
+@click.option("--data", default="digits", show_default=True, help="Data set to train and verify on.")
+@click.option("--epochs", default=10, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS for training.")
+@click.option("--width", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--weights", type=click.Path(dir_okay=False), help="Use these weights instead of training.")
+@click.option("--samples", default=64, show_default=True, type=click.IntRange(min=1), help="Images verified.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default runs/MODEL-DATA-pipeline).")
+def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir):
+    """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
+    report. Run it again to resume after an interruption."""
+    from .pipeline import PipelineParityError, run_pipeline
+    from .train import TrainOptions
+
+    safe_data = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
+    out_dir = out_dir or f"runs/{Path(model).name}-{safe_data}-pipeline"
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width)
+    try:
+        report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
+                              log=lambda message: stderr.print(f"[bold]▸[/bold] {message}"))
+    except PipelineParityError as exc:
+        click.echo(f"deploytool: {exc}", err=True)
+        sys.exit(1)
+    stdout.print(f"report: {report}")
 
 
 if __name__ == "__main__":  # pragma: no cover

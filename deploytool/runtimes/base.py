@@ -52,7 +52,8 @@ def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
 
 
 class Runner:
-    """Base class: subclasses set ``name``, implement :meth:`_load` and :meth:`_infer_batch`."""
+    """Base class: subclasses set ``name`` and implement :meth:`_load` and :meth:`_run` (and
+    :meth:`_prepare` / :meth:`_finish` where the runtime's input or output needs converting)."""
 
     name = "runner"
 
@@ -77,31 +78,45 @@ class Runner:
         """(height, width, channels) the runner expects its NHWC images to have."""
         raise NotImplementedError
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        """Float32 outputs (N, classes) of the artifact's first output for NHWC float32 images."""
+    def _checked(self, images: np.ndarray) -> np.ndarray:
         self.load()
         images = np.asarray(images, np.float32)
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.input_shape):
             raise UserError(f"{self.path.name}: expected images shaped (N, "
                             f"{', '.join(map(str, self.input_shape))}), got {images.shape}")
-        return self._infer_batch(images)
+        return images
 
-    def time_inference(self, image: np.ndarray, runs: int = 20, warmup: int = 3) -> list[float]:
-        """Seconds per call of :meth:`infer` on one batch, after ``warmup`` calls."""
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """Float32 outputs (N, classes) of the artifact's first output for NHWC float32 images."""
+        images = self._checked(images)
+        return self._finish(self._run(self._prepare(images)), len(images))
+
+    def time_inference(self, images: np.ndarray, runs: int = 20, warmup: int = 3) -> list[float]:
+        """Seconds per runtime call on one batch, after ``warmup`` calls. Input conversion
+        (quantizing, transposing) is done once beforehand, as when calling the runtime by hand."""
+        prepared = self._prepare(self._checked(images))
         for _ in range(warmup):
-            self.infer(image)
+            self._run(prepared)
         timings = []
         for _ in range(runs):
             start = time.perf_counter()
-            self.infer(image)
+            self._run(prepared)
             timings.append(time.perf_counter() - start)
         return timings
 
     def _load(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _infer_batch(self, images):  # pragma: no cover - abstract
+    def _prepare(self, images):
+        """Images in the form the runtime takes (default: as they are)."""
+        return images
+
+    def _run(self, prepared):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _finish(self, raw, count: int) -> np.ndarray:
+        """The runtime's raw output as float32 (count, classes)."""
+        return np.asarray(raw, np.float32).reshape(count, -1)
 
 
 def runner_for(path, backend: str | None = None, threads: int = 2, **options) -> Runner:

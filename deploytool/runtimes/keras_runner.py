@@ -39,7 +39,6 @@ class KerasRunner(Runner):
     def input_shape(self):
         return tuple(int(d) for d in self.model.input_shape[1:])
 
-    def _infer_batch(self, images):
-        outputs = self.model.predict_on_batch(images)
-        first = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        return np.asarray(first, np.float32).reshape(len(images), -1)
+    def _run(self, prepared):
+        outputs = self.model.predict_on_batch(prepared)
+        return outputs[0] if isinstance(outputs, (list, tuple)) else outputs

@@ -41,7 +41,8 @@ class OnnxRuntimeRunner(Runner):
         shape = self.inputs[0].shape
         return tuple(shape[2:]) + (shape[1],) if self.nchw else tuple(shape[1:])
 
-    def _infer_batch(self, images):
-        feed = images.transpose(0, 3, 1, 2) if self.nchw else images
-        output = self.session.run([self.outputs[0].name], {self.inputs[0].name: feed})[0]
-        return np.asarray(output, np.float32).reshape(len(images), -1)
+    def _prepare(self, images):
+        return np.ascontiguousarray(images.transpose(0, 3, 1, 2) if self.nchw else images)
+
+    def _run(self, prepared):
+        return self.session.run([self.outputs[0].name], {self.inputs[0].name: prepared})[0]

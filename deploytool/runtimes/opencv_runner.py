@@ -87,14 +87,17 @@ class OpenCVRunner(Runner):
     def input_shape(self):
         return self._shape
 
-    def _infer_batch(self, images):
+    def _prepare(self, images):
+        return [np.ascontiguousarray(image[None].transpose(0, 3, 1, 2) if self._layout == "NCHW"
+                                     else image[None]) for image in images]
+
+    def _run(self, prepared):
         import cv2
 
         results = []
-        for image in images:
-            blob = image[None].transpose(0, 3, 1, 2) if self._layout == "NCHW" else image[None]
+        for blob in prepared:
             try:
-                self.net.setInput(np.ascontiguousarray(blob))
+                self.net.setInput(blob)
                 results.append(np.asarray(self.net.forward(), np.float32).reshape(1, -1))
             except cv2.error as exc:
                 raise RuntimeError(f"failed to run: {_last_line(exc)}") from None

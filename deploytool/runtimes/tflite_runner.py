@@ -38,15 +38,20 @@ class TFLiteRunner(Runner):
     def input_shape(self):
         return tuple(int(d) for d in self._input["shape"][1:])
 
-    def _infer_batch(self, images):
-        inp, out = self.inputs[0], self.outputs[0]
+    def _prepare(self, images):
+        inp = self.inputs[0]
+        return [(quantize(image[None], inp) if inp.scale else image[None]).astype(inp.dtype)
+                for image in images]
+
+    def _run(self, prepared):
         results = []
-        for image in images:
-            data = image[None]
-            if inp.scale:
-                data = quantize(data, inp)
-            self.interpreter.set_tensor(self._input["index"], data.astype(inp.dtype))
+        for data in prepared:
+            self.interpreter.set_tensor(self._input["index"], data)
             self.interpreter.invoke()
-            value = self.interpreter.get_tensor(self._output["index"])
-            results.append(dequantize(value, out) if out.scale else value.astype(np.float32))
-        return np.concatenate(results).reshape(len(images), -1)
+            results.append(self.interpreter.get_tensor(self._output["index"]))
+        return results
+
+    def _finish(self, raw, count):
+        out = self.outputs[0]
+        values = np.concatenate(raw)
+        return (dequantize(values, out) if out.scale else values.astype(np.float32)).reshape(count, -1)

@@ -1,0 +1,176 @@
+"""`deploytool run`: train (or take a model) -> convert to every artifact -> verify on every runtime
+-> bench -> report, in one run folder. Each finished step is recorded in ``state.json`` and skipped
+when the command is run again, so an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .bench import bench, plot_latency
+from .convert import ConvertOptions, convert
+from .fileio import write_bytes, write_json
+from .sources import RUN_MODEL, load_source
+from .train import TrainOptions, train
+from .verify import verify
+
+ARTIFACTS = (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8"))
+STEPS = ("train", "convert", "verify", "bench", "report")
+
+
+class RunState:
+    """Which steps of a run folder are done, persisted in ``state.json``."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "state.json"
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {"done": {}}
+
+    def done(self, step: str) -> bool:
+        """Whether ``step`` finished in an earlier invocation."""
+        return step in self.data["done"]
+
+    def finish(self, step: str, result) -> None:
+        """Record ``step`` as finished with its ``result``."""
+        self.data["done"][step] = result
+        write_json(self.path, self.data)
+
+    def result(self, step: str):
+        """What ``step`` recorded."""
+        return self.data["done"][step]
+
+
+def plot_parity(rows: list[dict], path: Path) -> None:
+    """Worst-sample cosine and max abs error per artifact and runtime, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [row for row in rows if row["figures"]]
+    labels = [f"{row['artifact']}\n{row['backend']}" for row in measured]
+    figure, (cos_axis, abs_axis) = plt.subplots(1, 2, figsize=(11, 0.5 * len(measured) + 1.5),
+                                                sharey=True)
+    colours = ["tab:green" if row["status"] == "pass" else "tab:red" for row in measured]
+    cos_axis.barh(labels, [1 - row["figures"]["min_cosine"] + 1e-9 for row in measured], color=colours)
+    cos_axis.set(xscale="log", xlabel="1 - worst cosine (lower is better)")
+    abs_axis.barh(labels, [row["figures"]["max_abs"] + 1e-12 for row in measured], color=colours)
+    abs_axis.set(xscale="log", xlabel="max abs error on probabilities")
+    cos_axis.invert_yaxis()
+    for axis in (cos_axis, abs_axis):
+        axis.grid(axis="x", alpha=0.3)
+    figure.suptitle("parity with the Keras reference (green: pass)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def render_report(folder: Path, state: RunState) -> str:
+    """The run's Markdown report: training, artifacts, parity and latency tables, and plots."""
+    lines = [f"# deploytool run: {folder.name}", "",
+             f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.", ""]
+    training = state.result("train")
+    if training.get("test_accuracy") is not None:
+        lines += ["## Training", "", f"`{training['model']}` on `{training['data']}`: test accuracy "
+                  f"{training['test_accuracy']:.4f} after {len(training['epochs'])} epochs, "
+                  f"{training['wall_seconds']:.0f} s, {training['images_per_second']:.0f} images/s.",
+                  "", f"![training curves]({training['model']}/training_curves.png)", ""]
+    lines += ["## Artifacts", "", "| artifact | size | sha256 | conversion |", "|---|---:|---|---:|"]
+    for entry in state.result("convert"):
+        lines.append(f"| {entry['file']} | {entry['size_bytes'] / 1e6:.2f} MB | `{entry['sha256'][:16]}…` "
+                     f"| {entry['conversion_seconds']:.1f} s |")
+    lines += ["", "## Parity with the Keras reference", "",
+              "| artifact | runtime | result | max abs | worst cosine | top-1 agreement | accuracy | why |",
+              "|---|---|---|---:|---:|---:|---:|---|"]
+    for row in state.result("verify")["rows"]:
+        f = row["figures"] or {}
+        figures = (f"{f['max_abs']:.2e} | {f['min_cosine']:.6f} | {f['top1_agreement']:.3f}"
+                   if f else "- | - | -")
+        accuracy = f"{f['accuracy']:.4f}" if "accuracy" in f else "-"
+        lines.append(f"| {row['artifact']} | {row['backend']} | {row['status']} | {figures} | "
+                     f"{accuracy} | {'; '.join(row['failures']) or '-'} |")
+    lines += ["", "![parity](parity.png)", "", "## Latency (2 threads, batch 1)", "",
+              "| artifact | runtime | size | median | p90 | images/s |", "|---|---|---:|---:|---:|---:|"]
+    for row in state.result("bench"):
+        if row["status"] == "ok":
+            lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
+                         f"{row['median_ms']:.2f} ms | {row['p90_ms']:.2f} ms | "
+                         f"{row['images_per_second']:.0f} |")
+        else:
+            lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
+                         f"{row['error']} | | |")
+    lines += ["", "![latency](latency.png)", "",
+              "Bundling into the Android demo app is not available yet (`deploytool bundle`).", ""]
+    return "\n".join(lines)
+
+
+def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weights=None,
+                 samples: int = 64, runs: int = 20, log=lambda message: None) -> Path:
+    """Run (or resume) the whole pipeline into ``out``; returns the report's path."""
+    from models import list_models
+
+    out = Path(out)
+    if model not in list_models() and not Path(model).exists():
+        load_source(model)  # raises the right one-line error
+    train_options.check()
+    out.mkdir(parents=True, exist_ok=True)
+    state = RunState(out)
+    run_folder = out / Path(model).name  # its name becomes the artifacts' stem
+
+    if not state.done("train"):
+        if weights or model not in list_models():
+            log("taking the given model instead of training")
+            state.finish("train", {"model": model, "data": data, "test_accuracy": None})
+        else:
+            log(f"training {model} on {data}")
+            if run_folder.exists():
+                shutil.rmtree(run_folder)
+            state.finish("train", train(model, data, run_folder, train_options))
+    source_spec = str(run_folder) if (run_folder / RUN_MODEL).exists() else model
+
+    if not state.done("convert"):
+        source = load_source(source_spec, weights=weights)
+        entries = []
+        for to, quantization in ARTIFACTS:
+            log(f"converting to {to} {quantization if quantization != 'none' else 'fp32'}")
+            result = convert(source, ConvertOptions(to=to, quantization=quantization,
+                                                    out_dir=out / "artifacts"))
+            entries.append({"path": str(result.artifact), "file": result.artifact.name,
+                            "size_bytes": result.manifest["artifact"]["size_bytes"],
+                            "sha256": result.manifest["artifact"]["sha256"],
+                            "conversion_seconds": result.manifest["conversion_seconds"]})
+        state.finish("convert", entries)
+    artifacts = [entry["path"] for entry in state.result("convert")]
+
+    if not state.done("verify"):
+        log("verifying on every runtime")
+        report = verify(artifacts, "all", data=None, samples=samples)
+        state.finish("verify", report.as_dict())
+        plot_parity(report.as_dict()["rows"], out / "parity.png")
+
+    if not state.done("bench"):
+        log("benchmarking")
+        rows = bench(artifacts, "all", threads=2, batch=1, runs=runs, warmup=3)
+        plot_latency(rows, out / "latency.png")
+        state.finish("bench", [asdict(row) for row in rows])
+
+    report_path = out / "report.md"
+    write_bytes(report_path, render_report(out, state).encode())
+    state.finish("report", str(report_path))
+    if not state.result("verify")["passed"]:
+        failed = [f"{r['artifact']} on {r['backend']}" for r in state.result("verify")["rows"]
+                  if r["status"] == "fail"]
+        raise PipelineParityError(report_path, failed)
+    return report_path
+
+
+class PipelineParityError(Exception):
+    """The run completed but some artifact failed verification."""
+
+    def __init__(self, report: Path, failed: list[str]):
+        super().__init__(f"parity failed for {', '.join(failed)}; see {report}")
+        self.report = report
+
+
