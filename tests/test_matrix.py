@@ -22,4 +22,4 @@ def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     assert opencv.count("✅") == 4  # all but int8 TFLite, which OpenCV's importer cannot load
     assert "lenet_bn · TFLite int8 · OpenCV dnn**: new and classic engines" in text
     assert "upstream limitation" in text
-    assert "13 of 14 runnable cells pass" in text
+    assert "9 of 10 runnable cells pass" in text  # 15 cells less 5 a runtime cannot read

@@ -162,3 +162,12 @@ def test_bad_input_exits_2_and_leaves_no_run_folder(tmp_path, args, message, mon
 def test_unknown_model_is_refused_before_any_data_is_read(tmp_path):
     with pytest.raises(UserError, match="unknown model"):
         train("resnet5", "digits", tmp_path / "x", TrainOptions())
+
+
+def test_mixed_precision_trains_in_float16_keeps_float32_outputs_and_restores_the_policy(tmp_path):
+    metrics = train("lenet_bn", "digits", tmp_path / "mp", TrainOptions(epochs=2, mixed_precision=True))
+    assert keras.mixed_precision.global_policy().name == "float32"
+    model = keras.models.load_model(tmp_path / "mp" / "model.keras")
+    assert model.get_layer("conv1_conv").compute_dtype == "float16"
+    assert model.get_layer("predictions").compute_dtype == "float32"
+    assert metrics["test_accuracy"] > 0.5
