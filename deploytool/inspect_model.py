@@ -79,6 +79,9 @@ def inspect_onnx(path: Path) -> dict:
     import onnx
     from onnx import numpy_helper
 
+    from .untrusted import check_onnx_external_data
+
+    check_onnx_external_data(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)

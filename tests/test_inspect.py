@@ -68,3 +68,23 @@ def test_corrupt_or_non_model_files_exit_2_with_one_line(tmp_path, files, name, 
 def test_missing_file_exits_2(tmp_path):
     result = inspect(Path(tmp_path) / "missing.onnx")
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_onnx_external_data_outside_its_folder_is_refused(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 2), np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 2])],
+                              [weight])
+    model = helper.make_model(graph)
+    onnx.external_data_helper.set_external_data(model.graph.initializer[0], "../../etc/passwd")
+    model.graph.initializer[0].ClearField("raw_data")
+    path = tmp_path / "escape.onnx"
+    path.write_bytes(model.SerializeToString())
+    result = inspect(path)
+    assert result.exit_code == 2
+    assert "outside the model's folder; refused" in result.stderr

@@ -20,6 +20,9 @@ class OnnxRuntimeRunner(Runner):
     def _load(self):
         import onnxruntime as ort
 
+        from ..untrusted import check_onnx_external_data
+
+        check_onnx_external_data(self.path)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1

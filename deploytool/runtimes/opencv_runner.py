@@ -45,6 +45,10 @@ class OpenCVRunner(Runner):
         cv2.setNumThreads(self.threads)
         engine = getattr(cv2.dnn, f"ENGINE_{self.engine.upper()}")
         suffix = self.path.suffix.lower()
+        if suffix == ".onnx":
+            from ..untrusted import check_onnx_external_data
+
+            check_onnx_external_data(self.path)
         try:
             if suffix == ".onnx":
                 self.net = cv2.dnn.readNetFromONNX(str(self.path), engine)
