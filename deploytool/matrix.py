@@ -26,11 +26,11 @@ UPSTREAM = {
     "Lookup table for RELU": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
                              "support (int8 models fail in parseActivation); the int8 ONNX (QDQ) "
                              "form of the same model runs in OpenCV",
-}
-RUNTIME_NAMES = {"tflite": "TFLite interpreter (LiteRT)", "opencv": "OpenCV dnn",
-                 "onnxruntime": "ONNX Runtime"    "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
+    "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
                   "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
 }
+RUNTIME_NAMES = {"tflite": "TFLite interpreter (LiteRT)", "opencv": "OpenCV dnn",
+                 "onnxruntime": "ONNX Runtime"}
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
              "with each other); a deep network of random weights accumulates int8 rounding error")
