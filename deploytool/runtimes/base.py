@@ -8,6 +8,7 @@ positives), applied the same way everywhere.
 
 from __future__ import annotations
 
+import abc
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
     return ((values.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
 
 
-class Runner:
+class Runner(abc.ABC):
     """Base class: subclasses set ``name`` and implement :meth:`_load` and :meth:`_run` (and
     :meth:`_prepare` / :meth:`_finish` where the runtime's input or output needs converting)."""
 
@@ -67,16 +68,20 @@ class Runner:
     def load(self) -> "Runner":
         """Load the artifact (once); fills :attr:`inputs` and :attr:`outputs`."""
         if not self._loaded:
-            if not self.path.exists():
-                raise UserError(f"{self.path}: no such file")
+            self._check_source()
             self._load()
             self._loaded = True
         return self
 
+    def _check_source(self) -> None:
+        """Refuse a missing artifact before any runtime opens it."""
+        if not self.path.exists():
+            raise UserError(f"{self.path}: no such file")
+
     @property
+    @abc.abstractmethod
     def input_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) the runner expects its NHWC images to have."""
-        raise NotImplementedError
 
     def _checked(self, images: np.ndarray) -> np.ndarray:
         self.load()
@@ -104,15 +109,17 @@ class Runner:
             timings.append(time.perf_counter() - start)
         return timings
 
-    def _load(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load(self):
+        """Open the artifact with the runtime and fill :attr:`inputs` and :attr:`outputs`."""
 
     def _prepare(self, images):
         """Images in the form the runtime takes (default: as they are)."""
         return images
 
-    def _run(self, prepared):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _run(self, prepared):
+        """One runtime call on prepared input; returns the raw output."""
 
     def _finish(self, raw, count: int) -> np.ndarray:
         """The runtime's raw output as float32 (count, classes)."""

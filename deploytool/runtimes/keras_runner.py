@@ -16,24 +16,25 @@ class KerasRunner(Runner):
         super().__init__(path or getattr(model, "name", "model"), threads)
         self.model = model
 
-    def load(self):
-        if not self._loaded:
-            if self.model is None:
-                from ..keras_env import tf
-                from ..sources import load_keras_file
+    def _check_source(self) -> None:
+        if self.model is None:  # an in-memory model has no file to check
+            super()._check_source()
 
-                try:  # possible only before TensorFlow's runtime starts (a fresh child process)
-                    tf.config.threading.set_intra_op_parallelism_threads(self.threads)
-                    tf.config.threading.set_inter_op_parallelism_threads(1)
-                except RuntimeError:
-                    pass
-                self.model = load_keras_file(self.path)
-            self.inputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
-                           for t in self.model.inputs]
-            self.outputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
-                            for t in self.model.outputs]
-            self._loaded = True
-        return self
+    def _load(self):
+        if self.model is None:
+            from ..keras_env import tf
+            from ..sources import load_keras_file
+
+            try:  # possible only before TensorFlow's runtime starts (a fresh child process)
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:
+                pass
+            self.model = load_keras_file(self.path)
+        self.inputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
+                       for t in self.model.inputs]
+        self.outputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
+                        for t in self.model.outputs]
 
     @property
     def input_shape(self):
