@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.data import load_dataset_for
+from deploytool.data import load_dataset_for, sample_split
 from deploytool.errors import UserError
 from deploytool.preprocessing import Preprocessing
 
@@ -52,9 +52,7 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
         images = check_images(array, preprocessing, data)[:samples]
         return CalibrationSet(images, {"source": data, "samples": len(images)})
     dataset = load_dataset_for(data, preprocessing)
-    pool = dataset.x_train if split == "train" else dataset.x_test
-    count = min(samples, len(pool))
-    index = np.sort(np.random.default_rng(seed).choice(len(pool), count, replace=False))
-    images = check_images(preprocessing.apply(pool[index]), preprocessing, data)
+    raw, _, count = sample_split(dataset, split, samples, seed)
+    images = check_images(preprocessing.apply(raw), preprocessing, data)
     return CalibrationSet(images, {"source": data, "split": split, "samples": count, "seed": seed,
                                    "dataset": dataset.description})

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import size_of
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .verify import BACKENDS, OPENCV_ENGINES, _manifest_of, last_converted
+from .verify import BACKENDS, OPENCV_ENGINES, manifest_of, last_converted
 
 
 @dataclass
@@ -55,7 +55,7 @@ def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1
     if min(batch, runs) < 1 or warmup < 0:
         raise UserError("--batch and --runs must be at least 1, --warmup at least 0")
     artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
-    manifests = {artifact: _manifest_of(artifact) for artifact in artifacts}
+    manifests = {artifact: manifest_of(artifact) for artifact in artifacts}
     rows, baselines = [], set()
     for artifact, manifest in manifests.items():
         shape = manifest["preprocessing"]

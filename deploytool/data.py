@@ -148,6 +148,16 @@ def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels:
     raise UserError(f"unknown data set {name!r}; known: {known}")
 
 
+def sample_split(dataset: Dataset, split: str, samples: int, seed: int):
+    """``samples`` raw images and their labels drawn from the ``split`` ("train" or "test") of
+    ``dataset``, seeded and without replacement, in their original order; and how many."""
+    images, labels = (dataset.x_train, dataset.y_train) if split == "train" else \
+        (dataset.x_test, dataset.y_test)
+    count = min(samples, len(images))
+    index = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
+    return images[index], labels[index], count
+
+
 def load_dataset_for(name: str, preprocessing) -> Dataset:
     """:func:`load_dataset` with an image folder read at the model's input size and channels."""
     return load_dataset(name, (preprocessing.height, preprocessing.width), preprocessing.channels)

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.calibration import calibration_set
 from converters.softmax import postprocess
 
 from .compare import Tolerance, compare_outputs, judge, tolerance_for
-from .data import load_dataset_for
+from .data import load_dataset_for, sample_split
 from .errors import UserError
 from .fileio import sha256_file
 from .isolation import DEFAULT_TIMEOUT, run_isolated
@@ -69,7 +68,9 @@ def last_converted() -> list[Path]:
     return [Path(p) for p in json.loads(LAST_CONVERT.read_text())["artifacts"]]
 
 
-def _manifest_of(artifact: Path) -> dict:
+def manifest_of(artifact: Path) -> dict:
+    """The manifest of an existing .tflite/.onnx artifact; a missing file, another file type or a
+    missing manifest is a one-line error."""
     if not artifact.exists():
         raise UserError(f"{artifact}: no such file")
     if artifact.suffix.lower() not in BACKENDS:
@@ -118,12 +119,10 @@ def verification_images(manifest: dict, data: str | None, samples: int, seed: in
     if name.endswith(".npy"):
         name = "digits"
     dataset = load_dataset_for(name, preprocessing)
-    count = min(samples, len(dataset.x_test))
-    index = np.sort(np.random.default_rng(seed).choice(len(dataset.x_test), count, replace=False))
-    images = preprocessing.apply(dataset.x_test[index])
+    raw, labels, count = sample_split(dataset, "test", samples, seed)
     classes = manifest["artifact"]["outputs"][0]["shape"][-1]
     labels_fit = classes == dataset.num_classes and (data is not None or trained_on == name)
-    return images, (dataset.y_test[index] if labels_fit else None), {
+    return preprocessing.apply(raw), (labels if labels_fit else None), {
         "dataset": name, "split": "test", "samples": count, "seed": seed,
         "labelled": bool(labels_fit)}
 
@@ -172,7 +171,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
     artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
-    manifests = {artifact: _manifest_of(artifact) for artifact in artifacts}
+    manifests = {artifact: manifest_of(artifact) for artifact in artifacts}
     references = _References()
     rows, used_images, tolerances = [], {}, {}
     for artifact, manifest in manifests.items():
