@@ -57,6 +57,12 @@ def parse_shape(ctx, param, value):
     return shape
 
 
+def default_run_folder(model: str, data: str, suffix: str = "") -> str:
+    """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
+    name = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
+    return f"runs/{Path(model).name}-{name}{suffix}"
+
+
 @click.group(cls=DeploytoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.version_option(package_name="deploytool")
@@ -121,8 +127,7 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
     options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            input_shape=input_shape, width=width, mixed_precision=mixed_precision,
                            early_stopping=early_stopping, resume=resume, seed=seed)
-    safe_data = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
-    out_dir = out_dir or f"runs/{model}-{safe_data}"
+    out_dir = out_dir or default_run_folder(model, data)
     try:
         metrics = train(model, data, out_dir, options, console=stderr)
     except KeyboardInterrupt:
@@ -364,8 +369,7 @@ def run_command(model, data, epochs, batch_size, input_shape, width, weights, sa
     from .pipeline import PipelineParityError, run_pipeline
     from .train import TrainOptions
 
-    safe_data = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
-    out_dir = out_dir or f"runs/{Path(model).name}-{safe_data}-pipeline"
+    out_dir = out_dir or default_run_folder(model, data, "-pipeline")
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width)
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
