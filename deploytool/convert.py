@@ -224,14 +224,15 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     out_dir = Path(options.out_dir)
     artifact = out_dir / f"{source.name}_{options.precision}{SUFFIX[options.to]}"
     reference = save_reference(source, model, out_dir)
-    write_bytes(artifact, data)
-
-    qat = (qat_report(model, logits_model, artifact, options, calibration, qat_data, step, log)
-           if options.qat else None)
-    images, images_source = parity_images(source, options, calibration)
-    runner = runner_for(artifact).load()
-    figures = compare_outputs(KerasRunner(model=model).infer(images),
-                              postprocess(runner.infer(images), step))
+    # Checked on the staged file: if the QAT report or the parity check fails, nothing lands.
+    with atomic_path(artifact) as staged:
+        staged.write_bytes(data)
+        qat = (qat_report(model, logits_model, staged, options, calibration, qat_data, step, log)
+               if options.qat else None)
+        images, images_source = parity_images(source, options, calibration)
+        runner = runner_for(staged).load()
+        figures = compare_outputs(KerasRunner(model=model).infer(images),
+                                  postprocess(runner.infer(images), step))
     tolerance = tolerance_for(options.precision, source.trained)
     failures = judge(figures, tolerance)
     log(f"parity on {len(images)} {images_source} images ({runner.name}): max abs "
