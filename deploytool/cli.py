@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -253,6 +254,36 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         stdout.print(f"compared on {images}")
     if not report.passed:
         sys.exit(1)
+
+
+@main.command("bundle")
+@click.argument("artifact", required=False, type=click.Path())
+@click.option("--app", default="android_demo", show_default=True, type=click.Path(file_okay=False),
+              help="The Android demo app project; the bundle goes to app/src/main/assets/bundle.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Write the bundle folder here instead of into --app.")
+@click.option("--samples", default=4, show_default=True, type=int, help="Golden samples for the app's self-test.")
+@click.option("--labels", "labels_file", type=click.Path(dir_okay=False),
+              help="Labels, one per line (default: the manifest's).")
+@click.option("--data", help="Data set for the golden samples (default: the model's own, else digits).")
+@click.option("--json", "as_json", is_flag=True, help="Print the bundle's file list as JSON.")
+def bundle_command(artifact, app, out_dir, samples, labels_file, data, as_json):
+    """Bundle a .tflite ARTIFACT (default: the last converted) into the Android demo app."""
+    from .bundle import bundle
+
+    report = bundle(artifact, out_dir, app, samples, labels_file, data)
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    table = Table(title=f"deploytool bundle: {report.destination}")
+    for column in ("file", "size", "sha256"):
+        table.add_column(column)
+    for name, entry in report.files.items():
+        table.add_row(name, f"{entry['size_bytes']:,} B", entry["sha256"][:16])
+    stdout.print(table)
+    expected = ", ".join(s["expected_top1"] for s in report.samples)
+    stdout.print(f"{len(report.samples)} golden samples (expected top-1: {expected}); the app's "
+                 f"self-test allows max abs {report.tolerance:.3g}")
 
 
 @main.command("matrix")

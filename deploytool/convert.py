@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from converters.tflite_export import export_tflite
 from .compare import compare_outputs, judge, tolerance_for
 from .errors import UserError
 from .fileio import atomic_path, sha256_file, size_of, write_bytes
-from .manifest import tool_versions, write_manifest
+from .manifest import now, tool_versions, write_manifest
 from .runtimes import runner_for
 from .runtimes.keras_runner import KerasRunner
 from .sources import ModelSource
@@ -263,7 +262,7 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
                    "tolerance": tolerance.as_dict(), "passed": not failures,
                    "failures": failures},
         "tool_versions": tool_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": now(),
     }
     write_manifest(artifact, entry)
     return ConvertResult(artifact, entry, messages)

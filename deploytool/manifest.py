@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def tool_versions() -> dict:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string (seconds), for "created" fields."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def manifest_path(artifact) -> Path:

@@ -16,9 +16,12 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Resize (bilinear, no antialiasing) to ``height`` x ``width``, convert to ``channels``
-    (1: grayscale by BT.601 luma, 3: RGB, grey replicated), then ``pixel * scale + offset`` in
-    float32, NHWC. Pixels are 8-bit (0..255)."""
+    """Resize (bilinear, half-pixel centres, no antialiasing) to ``height`` x ``width``, convert
+    to ``channels`` (1: a grey pixel keeps its value, any other becomes BT.601 luma
+    ``0.299*R + 0.587*G + 0.114*B`` summed left to right; 3: RGB, grey replicated), then
+    ``pixel * scale + offset``, every step in float32, NHWC. Pixels are 8-bit (0..255). The
+    Android core (android_demo/core, Preprocessing.java) does the same operations in the same
+    order, so both sides produce the same bits."""
 
     height: int
     width: int
@@ -70,7 +73,10 @@ class Preprocessing:
             pixels = tf.image.resize(pixels, (self.height, self.width), method=self.resize,
                                      antialias=False)
         if pixels.shape[-1] == 3 and self.channels == 1:
-            pixels = tf.tensordot(pixels, tf.constant(LUMA), axes=[[3], [0]])[..., None]
+            red, green, blue = pixels[..., 0:1], pixels[..., 1:2], pixels[..., 2:3]
+            luma = red * LUMA[0] + green * LUMA[1] + blue * LUMA[2]
+            grey = tf.logical_and(tf.equal(red, green), tf.equal(green, blue))
+            pixels = tf.where(grey, red, luma)
         elif pixels.shape[-1] == 1 and self.channels == 3:
             pixels = tf.repeat(pixels, 3, axis=-1)
         return pixels * np.float32(self.scale) + np.float32(self.offset)

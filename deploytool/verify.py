@@ -111,8 +111,10 @@ class _References:
         return self._cache[(reference, key)]
 
 
-def verification_images(manifest: dict, data: str | None, samples: int, seed: int = 0):
-    """Held-out images (and labels when they fit the model) for ``manifest``'s artifact."""
+def reference_samples(manifest: dict, data: str | None, samples: int, seed: int = 0):
+    """Raw held-out 8-bit images for ``manifest``'s artifact, their labels when they fit the
+    model (else None), and a description; from ``data``, else the data set the model was
+    trained or calibrated on, else digits."""
     preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
     trained_on = manifest["preprocessing"].get("dataset")
     name = data or trained_on or (manifest.get("calibration") or {}).get("source") or "digits"
@@ -122,9 +124,22 @@ def verification_images(manifest: dict, data: str | None, samples: int, seed: in
     raw, labels, count = sample_split(dataset, "test", samples, seed)
     classes = manifest["artifact"]["outputs"][0]["shape"][-1]
     labels_fit = classes == dataset.num_classes and (data is not None or trained_on == name)
-    return preprocessing.apply(raw), (labels if labels_fit else None), {
+    return raw, (labels if labels_fit else None), {
         "dataset": name, "split": "test", "samples": count, "seed": seed,
         "labelled": bool(labels_fit)}
+
+
+def verification_images(manifest: dict, data: str | None, samples: int, seed: int = 0):
+    """:func:`reference_samples`, preprocessed into model input."""
+    raw, labels, description = reference_samples(manifest, data, samples, seed)
+    return Preprocessing.from_dict(manifest["preprocessing"]).apply(raw), labels, description
+
+
+def check_integrity(artifact: Path, manifest: dict) -> list[str]:
+    """[] when the file's sha256 is the manifest's, else the failure."""
+    if sha256_file(artifact) == manifest["artifact"]["sha256"]:
+        return []
+    return ["sha256 differs from the manifest: the file changed after conversion"]
 
 
 def _run_backend(artifact, backend, images, reference, labels, step, tolerance, threads, timeout):
@@ -182,8 +197,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         used_images[artifact.name] = description
         reference = references.outputs(manifest["source"]["reference"], images,
                                        json.dumps(description, sort_keys=True))
-        integrity = [] if sha256_file(artifact) == manifest["artifact"]["sha256"] else \
-            ["sha256 differs from the manifest: the file changed after conversion"]
+        integrity = check_integrity(artifact, manifest)
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
             if name not in BACKENDS[artifact.suffix.lower()]:

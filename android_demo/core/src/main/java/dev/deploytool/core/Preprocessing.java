@@ -1,0 +1,115 @@
+package dev.deploytool.core;
+
+/**
+ * The bundled preprocessing record (deploytool/preprocessing.py) applied to an 8-bit image, in
+ * float32 arithmetic and in the same order as the Python side, so both produce the same bits:
+ * <ol>
+ *   <li>resize each channel to height x width, bilinear with half-pixel centres and no
+ *   antialiasing (TensorFlow's {@code tf.image.resize(method="bilinear")}); skipped when the
+ *   size already matches;</li>
+ *   <li>to one channel: a grey pixel (R == G == B) keeps its value, any other pixel becomes
+ *   BT.601 luma {@code 0.299f*R + 0.587f*G + 0.114f*B}, summed left to right; to three channels:
+ *   R, G, B as they are;</li>
+ *   <li>{@code value * scale + offset}, a float32 multiply then a float32 add.</li>
+ * </ol>
+ * The result is NHWC (batch 1), channels interleaved.
+ */
+public final class Preprocessing {
+    public static final float LUMA_R = 0.299f;
+    public static final float LUMA_G = 0.587f;
+    public static final float LUMA_B = 0.114f;
+
+    public final int height;
+    public final int width;
+    public final int channels;
+    public final float scale;
+    public final float offset;
+
+    public Preprocessing(int height, int width, int channels, float scale, float offset) {
+        if (height <= 0 || width <= 0) {
+            throw new IllegalArgumentException("preprocessing size must be positive, got " + height + "x" + width);
+        }
+        if (channels != 1 && channels != 3) {
+            throw new IllegalArgumentException("preprocessing channels must be 1 or 3, got " + channels);
+        }
+        this.height = height;
+        this.width = width;
+        this.channels = channels;
+        this.scale = scale;
+        this.offset = offset;
+    }
+
+    /** The model input (height * width * channels floats, NHWC) for an image of any size. */
+    public float[] apply(RgbImage image) {
+        float[][] planes = new float[3][image.width * image.height];
+        for (int i = 0; i < image.argb.length; i++) {
+            int pixel = image.argb[i];
+            planes[0][i] = (pixel >> 16) & 0xff;
+            planes[1][i] = (pixel >> 8) & 0xff;
+            planes[2][i] = pixel & 0xff;
+        }
+        if (image.width != width || image.height != height) {
+            for (int c = 0; c < 3; c++) {
+                planes[c] = resizeBilinear(planes[c], image.width, image.height, width, height);
+            }
+        }
+        int pixels = width * height;
+        float[] out = new float[pixels * channels];
+        for (int i = 0; i < pixels; i++) {
+            float r = planes[0][i];
+            float g = planes[1][i];
+            float b = planes[2][i];
+            if (channels == 1) {
+                float grey = (r == g && g == b) ? r : LUMA_R * r + LUMA_G * g + LUMA_B * b;
+                out[i] = grey * scale + offset;
+            } else {
+                out[3 * i] = r * scale + offset;
+                out[3 * i + 1] = g * scale + offset;
+                out[3 * i + 2] = b * scale + offset;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * One channel resized as TensorFlow's CPU kernel does it: source coordinate
+     * {@code (x + 0.5f) * (in / (float) out) - 0.5f}, neighbours clamped to the image, then
+     * {@code top = tl + (tr - tl) * dx; bottom = bl + (br - bl) * dx; top + (bottom - top) * dy}.
+     */
+    public static float[] resizeBilinear(float[] plane, int inWidth, int inHeight, int outWidth, int outHeight) {
+        int[] xLow = new int[outWidth];
+        int[] xHigh = new int[outWidth];
+        float[] xLerp = new float[outWidth];
+        interpolation(inWidth, outWidth, xLow, xHigh, xLerp);
+        int[] yLow = new int[outHeight];
+        int[] yHigh = new int[outHeight];
+        float[] yLerp = new float[outHeight];
+        interpolation(inHeight, outHeight, yLow, yHigh, yLerp);
+        float[] out = new float[outWidth * outHeight];
+        for (int y = 0; y < outHeight; y++) {
+            int top = yLow[y] * inWidth;
+            int bottom = yHigh[y] * inWidth;
+            for (int x = 0; x < outWidth; x++) {
+                float topLeft = plane[top + xLow[x]];
+                float topRight = plane[top + xHigh[x]];
+                float bottomLeft = plane[bottom + xLow[x]];
+                float bottomRight = plane[bottom + xHigh[x]];
+                float upper = topLeft + (topRight - topLeft) * xLerp[x];
+                float lower = bottomLeft + (bottomRight - bottomLeft) * xLerp[x];
+                out[y * outWidth + x] = upper + (lower - upper) * yLerp[y];
+            }
+        }
+        return out;
+    }
+
+    private static void interpolation(int inSize, int outSize, int[] low, int[] high, float[] lerp) {
+        float scale = (float) inSize / (float) outSize;
+        for (int i = 0; i < outSize; i++) {
+            float in = ((float) i + 0.5f) * scale - 0.5f;
+            float inFloor = (float) Math.floor(in);
+            low[i] = Math.max((int) inFloor, 0);
+            high[i] = Math.min((int) Math.ceil(in), inSize - 1);
+            lerp[i] = in - inFloor;
+        }
+    }
+}

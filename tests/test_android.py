@@ -1,0 +1,132 @@
+"""The Android app's pure-Java core on the JVM, and the golden test across languages: the Java
+core preprocesses the bundled PNGs, the Python TFLite interpreter runs on exactly those bytes,
+and bytes, outputs and top-1 labels must equal the Python reference."""
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+
+from conftest import SUMMARY_LINES
+from deploytool.bundle import bundle, check_fits_app
+from deploytool.errors import UserError
+from deploytool.preprocessing import Preprocessing
+from deploytool.runtimes.base import TensorInfo, quantize
+
+ROOT = Path(__file__).resolve().parent.parent
+JVM = ROOT / "android_demo" / "core" / "jvm.sh"
+CLASSES = ROOT / "android_demo" / "core" / "build" / "jvm" / "classes"
+JUNIT = os.environ.get("JUNIT_JAR", "/usr/share/java/junit4.jar")
+
+
+@pytest.fixture(scope="module")
+def java_classes():
+    """The core and its test drivers, compiled with javac (fails, saying why, without a JDK or junit4)."""
+    built = subprocess.run(["bash", str(JVM), "build"], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    return CLASSES
+
+
+def java(classes, *args):
+    return subprocess.run(["java", "-cp", f"{classes}:{JUNIT}", "dev.deploytool.core.GoldenMain", *args],
+                          capture_output=True, text=True)
+
+
+def test_jvm_unit_tests_of_the_core_pass():
+    result = subprocess.run(["bash", str(JVM), "test"], capture_output=True, text=True)
+    last = (result.stdout.strip().splitlines() or [""])[-1]
+    SUMMARY_LINES.append(f"android core, JVM unit tests: {last}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed, failed = (int(part.split()[0]) for part in last.split(","))
+    assert failed == 0 and passed >= 30
+
+
+@pytest.mark.parametrize("size", [(28, 28, 1), (24, 32, 3)])
+def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, size):
+    """Grey and colour PNGs of many sizes (resized up and down, luma and replication): the float32
+    model input from Preprocessing.java equals Preprocessing.apply's, bit for bit."""
+    height, width, channels = size
+    preprocessing = Preprocessing(height, width, channels, scale=1 / 127.5, offset=-1.0)
+    rng = np.random.default_rng(channels)
+    images, paths = {}, []
+    for i, (h, w) in enumerate([(8, 8), (5, 7), (28, 28), (100, 37), (3, 61), (64, 64)]):
+        image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if i % 2:
+            image[..., 1] = image[..., 2] = image[..., 0]
+        images[f"img{i}"] = image
+        paths.append(str(tmp_path / f"img{i}.png"))
+        cv2.imwrite(paths[-1], image[..., ::-1])
+    (tmp_path / "p.properties").write_text(
+        f"height={height}\nwidth={width}\nchannels={channels}\nscale={1 / 127.5!r}\noffset=-1.0\n")
+    result = java(java_classes, "images", str(tmp_path / "p.properties"), str(tmp_path / "out"), *paths)
+    assert result.returncode == 0, result.stderr
+    for name, image in images.items():
+        python = preprocessing.apply(image[None])[0].ravel()
+        from_java = np.fromfile(tmp_path / "out" / f"{name}.bin", "<f4")
+        assert np.array_equal(python.view(np.uint32), from_java.view(np.uint32)), name
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from deploytool.train import TrainOptions, train
+
+    folder = tmp_path_factory.mktemp("android") / "run"
+    train("lenet_bn", "digits", folder, TrainOptions(epochs=3))
+    return folder
+
+
+@pytest.mark.parametrize("quantization", ["int8", None])
+def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run, quantization,
+                                                     monkeypatch):
+    from deploytool.convert import ConvertOptions, convert
+    from deploytool.sources import load_source
+    from deploytool.verify import manifest_of, reference_samples
+
+    monkeypatch.chdir(tmp_path)
+    artifact = convert(load_source(str(trained_run)),
+                       ConvertOptions(to="tflite", quantization=quantization or "none",
+                                      out_dir=tmp_path / "artifacts")).artifact
+    folder = tmp_path / "assets" / "bundle"
+    report = bundle(artifact, folder, samples=8)
+    labels = (folder / "labels.txt").read_text().splitlines()
+
+    # 1. the Java core preprocesses the PNGs
+    result = java(java_classes, "preprocess", str(folder), str(tmp_path / "java"))
+    assert result.returncode == 0, result.stderr
+
+    # 2. the Python reference: raw data set images -> Preprocessing.apply -> the model's quantization
+    interpreter = Interpreter(model_path=str(folder / "model.tflite"))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    info = TensorInfo(inp["name"], tuple(inp["shape"]), np.dtype(inp["dtype"]).name, *inp["quantization"])
+    raw, _, _ = reference_samples(manifest_of(Path(artifact)), None, 8)
+    reference = Preprocessing.load(trained_run / "preprocessing.json").apply(raw)
+
+    replies = tmp_path / "replies"
+    replies.mkdir()
+    checks = []
+    for i, image in enumerate(reference):
+        expected = (quantize(image[None], info) if info.scale else image[None].astype("<f4")).tobytes()
+        from_java = (tmp_path / "java" / f"{i}.input.bin").read_bytes()
+        # 3. the Python interpreter runs on exactly the Java bytes
+        interpreter.set_tensor(inp["index"], np.frombuffer(from_java, inp["dtype"]).reshape(inp["shape"]))
+        interpreter.invoke()
+        raw_output = interpreter.get_tensor(out["index"])
+        (replies / f"{hashlib.sha256(from_java).hexdigest()}.bin").write_bytes(raw_output.tobytes())
+        checks.append(from_java == expected)
+        checks.append(labels[int(np.argmax(raw_output))] == report.samples[i]["expected_top1"])
+
+    # 4. the app's self-test code, with the interpreter's outputs replayed
+    selftest = java(java_classes, "selftest", str(folder), str(replies))
+    checks.append(selftest.returncode == 0)
+    java_labels = [line.rsplit(" ", 1)[-1] for line in selftest.stdout.splitlines()
+                   if line.startswith(("PASS", "FAIL"))]
+    checks.append(java_labels == [s["expected_top1"] for s in report.samples])
+    SUMMARY_LINES.append(f"android golden ({quantization or 'float32'} .tflite, 8 PNGs): "
+                         f"{sum(checks)} passed, {len(checks) - sum(checks)} failed")
+    assert all(checks), selftest.stdout + selftest.stderr
