@@ -1,5 +1,5 @@
 """`deploytool run`: train (or take a model) -> convert to every artifact -> verify on every runtime
--> bench -> report, in one run folder. Each finished step is recorded in ``state.json`` and skipped
+-> bench -> bundle for Android -> report, in one run folder. Each finished step is recorded in ``state.json`` and skipped
 when the command is run again, so an interrupted run resumes where it stopped."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .bench import bench, plot_latency
+from .bundle import app_bundle_folder, bundle
 from .convert import ConvertOptions, convert
 from .fileio import write_bytes, write_json
 from .sources import RUN_MODEL, load_source
@@ -18,7 +19,8 @@ from .train import TrainOptions, train
 from .verify import verify
 
 ARTIFACTS = (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8"))
-STEPS = ("train", "convert", "verify", "bench", "report")
+STEPS = ("train", "convert", "verify", "bench", "bundle", "report")
+BUNDLED = ("tflite", "int8")  # the artifact the Android app gets
 
 
 class RunState:
@@ -101,17 +103,45 @@ def render_report(folder: Path, state: RunState) -> str:
         else:
             lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
                          f"{row['error']} | | |")
-    lines += ["", "![latency](latency.png)", "",
-              "Bundling into the Android demo app is not available yet (`deploytool bundle`).", ""]
+    lines += ["", "![latency](latency.png)", "", "## Android bundle", ""]
+    bundled = state.result("bundle")
+    if bundled.get("skipped"):
+        lines += [f"Not bundled: {bundled['skipped']}.", ""]
+    else:
+        samples = ", ".join(s["expected_top1"] for s in bundled["samples"])
+        lines += [f"`{bundled['artifact']}` with its labels, preprocessing record and "
+                  f"{len(bundled['samples'])} golden samples (expected top-1: {samples}) is in "
+                  f"`{bundled['destination']}` ({bundled['size_bytes'] / 1e6:.2f} MB). The app's "
+                  f"self-test checks the phone against them (max abs {bundled['tolerance']:.3g}).", ""]
+        if not bundled["in_app"]:
+            lines += ["Put it into the Android demo app with "
+                      f"`deploytool bundle {bundled['artifact']} --app android_demo`, or copy the "
+                      "folder to `android_demo/app/src/main/assets/bundle`.", ""]
     return "\n".join(lines)
 
 
+def bundle_step(artifact: str, out: Path, app) -> dict:
+    """Bundle ``artifact`` into ``app`` (else into the run folder); a model without labels is
+    recorded as skipped, with the reason."""
+    from .verify import manifest_of
+
+    if not manifest_of(Path(artifact)).get("labels"):
+        return {"skipped": "the model has no labels (it was not trained here); use "
+                           "`deploytool bundle ARTIFACT --labels FILE`"}
+    destination = app_bundle_folder(app) if app else out / "android_bundle"
+    report = bundle(artifact, destination)
+    return {**asdict(report), "size_bytes": report.size_bytes, "in_app": bool(app)}
+
+
 def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weights=None,
-                 samples: int = 64, runs: int = 20, log=lambda message: None) -> Path:
-    """Run (or resume) the whole pipeline into ``out``; returns the report's path."""
+                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None) -> Path:
+    """Run (or resume) the whole pipeline into ``out``; returns the report's path. The int8
+    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle``."""
     from models import list_models
 
     out = Path(out)
+    if app:
+        app_bundle_folder(app)  # refuse a wrong folder before hours of work
     if model not in list_models() and not Path(model).exists():
         load_source(model)  # raises the right one-line error
     train_options.check()
@@ -155,6 +185,11 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
         rows = bench(artifacts, "all", threads=2, batch=1, runs=runs, warmup=3)
         plot_latency(rows, out / "latency.png")
         state.finish("bench", [asdict(row) for row in rows])
+
+    if not state.done("bundle"):
+        log("bundling the int8 .tflite for Android")
+        entry = next(e for e, kind in zip(state.result("convert"), ARTIFACTS) if kind == BUNDLED)
+        state.finish("bundle", bundle_step(entry["path"], out, app))
 
     report_path = out / "report.md"
     write_bytes(report_path, render_report(out, state).encode())

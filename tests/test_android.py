@@ -13,8 +13,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from conftest import SUMMARY_LINES
-from deploytool.bundle import bundle, check_fits_app
-from deploytool.errors import UserError
+from deploytool.bundle import bundle
 from deploytool.preprocessing import Preprocessing
 from deploytool.runtimes.base import TensorInfo, quantize
 
