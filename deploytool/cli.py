@@ -19,7 +19,8 @@ stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class DeploytoolGroup(click.Group):
-    """Turns every failure into one line on stderr: bad input exits 2, an interrupt 130, a bug 1.
+    """Turns every failure into one line on stderr: bad input or a failing disk exits 2, an
+    interrupt 130, a bug 1.
     ``--debug`` lets the traceback through instead."""
 
     def invoke(self, ctx):
@@ -33,11 +34,16 @@ class DeploytoolGroup(click.Group):
             click.echo(f"deploytool: error: {exc}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
-            click.echo("deploytool: interrupted", err=True)
+            click.echo("deploytool: interrupted; nothing half-written was left behind", err=True)
             ctx.exit(130)
-        except Exception as exc:  # a bug of ours: still one line unless --debug
+        except Exception as exc:
             if ctx.params.get("debug"):
                 raise
+            if isinstance(exc, OSError) and exc.strerror:  # the machine: disk full, read-only
+                where = f"{exc.filename}: " if exc.filename else ""
+                click.echo(f"deploytool: error: {where}{exc.strerror}", err=True)
+                ctx.exit(2)
+            # a bug of ours: still one line unless --debug
             lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
             first_line = lines[-1] if lines[0].endswith(":") else lines[0]  # TF: "in user code:"
             click.echo(f"deploytool: internal error: {type(exc).__name__}: {first_line} "
@@ -251,7 +257,8 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         stdout.print(table)
         images = "; ".join(f"{name}: {d['samples']} {d['dataset']} test images"
                            for name, d in report.images.items())
-        stdout.print(f"compared on {images}")
+        if images:
+            stdout.print(f"compared on {images}")
     if not report.passed:
         sys.exit(1)
 
@@ -319,7 +326,15 @@ def inspect_command(file, unsafe, as_json):
     report = inspect_file(file, unsafe)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
-        return
+    else:
+        print_inspection(report)
+    if report.get("integrity") not in (None, "ok"):
+        click.echo(f"deploytool: {report['file']}: {report['integrity']}", err=True)
+        sys.exit(1)
+
+
+def print_inspection(report: dict) -> None:
+    """The human-readable form of an inspect report."""
     stdout.print(f"[bold]{report['file']}[/bold]: {report['format']}, {report['size_bytes'] / 1e6:.2f} MB")
     tensors = Table(title="inputs and outputs")
     for column in ("", "name", "shape", "dtype", "scale", "zero point"):
@@ -340,10 +355,12 @@ def inspect_command(file, unsafe, as_json):
     stdout.print(f"weights: {weights or 'none'}")
     if report.get("manifest"):
         manifest = report["manifest"]
+        source = manifest.get("source") or {}
         parity = manifest.get("parity") or {}
-        stdout.print(f"manifest: from {manifest['source'].get('name') or manifest['source'].get('path')}, "
-                     f"{manifest['settings']['precision']}, sha256 {manifest['artifact']['sha256'][:16]}..., "
-                     f"parity {'pass' if parity.get('passed') else 'FAIL'}")
+        stdout.print(f"manifest: from {source.get('name') or source.get('path')}, "
+                     f"{(manifest.get('settings') or {}).get('precision')}, sha256 "
+                     f"{str((manifest.get('artifact') or {}).get('sha256'))[:16]}..., "
+                     f"parity {'pass' if parity.get('passed') else 'FAIL'}, file {report['integrity']}")
 
 
 @main.command("bench")

@@ -33,13 +33,45 @@ def size_of(path) -> int:
     return path.stat().st_size
 
 
+TEMP_SUFFIX = ".deploytool-tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temporaries(folder) -> list[Path]:
+    """Remove the temporary folders that killed deploytool processes left in ``folder`` (named
+    ``.NAME.PID.XXXX.deploytool-tmp``, with PID no longer running); returns what was removed."""
+    removed = []
+    for candidate in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+        try:
+            pid = int(candidate.name[: -len(TEMP_SUFFIX)].rsplit(".", 2)[-2])
+        except (ValueError, IndexError):
+            continue
+        if candidate.is_dir() and pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(target, directory: bool = False):
     """Yield a temporary path beside ``target``; when the block succeeds it replaces ``target``
-    in one rename, when it fails (or is interrupted) it is removed and ``target`` is untouched."""
+    in one rename, when it fails (or is interrupted) it is removed and ``target`` is untouched.
+    A process killed outright (SIGKILL) cannot clean up: its temporary folder carries its PID and
+    the next write into the same folder removes it."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    sweep_stale_temporaries(target.parent)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                                      dir=target.parent))
     staging = temporary / target.name
     if directory:
         staging.mkdir()

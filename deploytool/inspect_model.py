@@ -1,8 +1,9 @@
 """What is inside a .tflite, .onnx or Keras file: inputs and outputs (shape, dtype, quantization),
 op histogram, weight sizes by dtype, and the manifest next to it.
 
-TFLite files are read with TensorFlow's flatbuffer schema in pure Python and ONNX files with the
-onnx library: a malformed file raises an error here instead of crashing a native runtime.
+TFLite files are read with LiteRT's flatbuffer schema in pure Python (no TensorFlow import) and
+ONNX files with the onnx library: a malformed file raises an error here instead of crashing a
+native runtime. A file whose sha256 differs from the manifest beside it is reported as such.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ def _tensor_entry(name, shape, dtype, scale=None, zero_point=None) -> dict:
 
 def inspect_tflite(path: Path) -> dict:
     """Parse a .tflite flatbuffer (identifier TFL3)."""
-    from .keras_env import tf  # noqa: F401  (imports TensorFlow quietly first)
-    from tensorflow.lite.python import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema
 
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
@@ -77,17 +77,22 @@ def inspect_tflite(path: Path) -> dict:
 def inspect_onnx(path: Path) -> dict:
     """Parse an .onnx protobuf (without loading external data)."""
     import onnx
-    from onnx import numpy_helper
-
     from .untrusted import check_onnx_external_data
 
     check_onnx_external_data(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
         onnx.checker.check_model(model)
+        return _describe_onnx(model)
     except Exception as exc:
         raise UserError(f"{path}: not a valid ONNX model ({type(exc).__name__}: "
                         f"{(str(exc).strip().splitlines() or [''])[0][:120]})") from None
+
+
+def _describe_onnx(model) -> dict:
+    import onnx
+    from onnx import numpy_helper
+
     graph = model.graph
     initializers = {t.name: t for t in graph.initializer}
     weights = Counter()
@@ -145,7 +150,13 @@ def inspect_file(path, unsafe: bool = False) -> dict:
         report = inspect_keras(path, unsafe)
     else:
         raise UserError(f"{path}: not a model file (.tflite, .onnx, .keras, .h5 or a SavedModel folder)")
-    from .fileio import size_of
+    from .fileio import sha256_file, size_of
 
-    return {"file": str(path), "size_bytes": size_of(path), **report,
-            "manifest": read_manifest(path) if path.is_file() else None}
+    manifest = read_manifest(path) if path.is_file() else None
+    integrity = None
+    if manifest is not None:
+        recorded = (manifest.get("artifact") or {}).get("sha256")
+        integrity = "ok" if recorded == sha256_file(path) else \
+            "sha256 differs from the manifest: the file changed after conversion"
+    return {"file": str(path), "size_bytes": size_of(path), **report, "manifest": manifest,
+            "integrity": integrity}

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .errors import UserError
 from .fileio import write_json
 
 LAST_CONVERT = Path(".deploytool") / "last-convert.json"
@@ -58,7 +59,13 @@ def read_json(path) -> dict | None:
     path = Path(path)
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return value
 
 
 def read_manifest(artifact) -> dict | None:

@@ -18,6 +18,7 @@ from .errors import UserError
 from .fileio import sha256_file
 from .keras_env import keras
 from .preprocessing import Preprocessing
+from .untrusted import check_archive
 
 RUN_MODEL = "model.keras"
 RUN_PREPROCESSING = "preprocessing.json"
@@ -75,10 +76,15 @@ def _refuse_unsafe(path: Path, config: dict, unsafe: bool) -> None:
 def _read_keras_zip(path: Path) -> tuple[dict, dict]:
     try:
         with zipfile.ZipFile(path) as archive:
+            check_archive(path, archive)
             config = json.loads(archive.read("config.json"))
             metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise UserError(f"{path}: not a readable .keras file ({exc})") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError,
+            NotImplementedError, RuntimeError) as exc:
+        raise UserError(f"{path}: not a readable .keras file ({type(exc).__name__}: "
+                        f"{(str(exc).strip().splitlines() or [''])[0][:160]})") from None
+    if not isinstance(config, dict) or not isinstance(metadata, dict):
+        raise UserError(f"{path}: not a readable .keras file (config.json is not an object)")
     return config, metadata
 
 

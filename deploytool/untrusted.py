@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
 
 from .errors import UserError
+
+MAX_ARCHIVE_BYTES = 8 << 30  # uncompressed; no model file of the zoo comes near
+MAX_COMPRESSION_RATIO = 200  # a zip bomb expands by thousands
+
+
+def check_archive(path, archive: zipfile.ZipFile) -> None:
+    """Refuse a zip (.keras) that could write outside a folder it is extracted to, or expand
+    without bound: absolute or '..' member names, symbolic links, an uncompressed size beyond
+    MAX_ARCHIVE_BYTES or a compression ratio beyond MAX_COMPRESSION_RATIO."""
+    total = 0
+    for member in archive.infolist():
+        name = member.filename.replace("\\", "/")
+        parts = PurePosixPath(name).parts
+        if name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in parts:
+            raise UserError(f"{path}: archive member '{member.filename}' points outside the "
+                            "archive's folder; refused")
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise UserError(f"{path}: archive member '{member.filename}' is a symbolic link; refused")
+        if member.compress_size and member.file_size / member.compress_size > MAX_COMPRESSION_RATIO \
+                and member.file_size > (1 << 20):
+            raise UserError(f"{path}: archive member '{member.filename}' expands "
+                            f"{member.file_size // member.compress_size}x (a zip bomb?); refused")
+        total += member.file_size
+    if total > MAX_ARCHIVE_BYTES:
+        raise UserError(f"{path}: archive expands to {total / 2**30:.1f} GiB; refused")
 
 
 def check_onnx_external_data(path) -> None:

@@ -79,6 +79,15 @@ def manifest_of(artifact: Path) -> dict:
     if manifest is None:
         raise UserError(f"{artifact}: no manifest ({artifact.name}.json) next to it, so no "
                         "reference model to compare with; convert it with `deploytool convert`")
+    try:
+        for key in ("sha256", "precision", "outputs"):
+            manifest["artifact"][key]
+        manifest["source"]["reference"]
+        Preprocessing.from_dict(manifest["preprocessing"])
+        int(manifest["artifact"]["outputs"][0]["shape"][-1])
+    except (KeyError, IndexError, TypeError, ValueError, UserError) as exc:
+        raise UserError(f"{artifact}.json: not a deploytool manifest (missing or malformed "
+                        f"{exc})") from None
     return manifest
 
 
@@ -193,11 +202,16 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         precision = manifest["artifact"]["precision"]
         judged_by = tolerance or tolerance_for(precision, manifest["source"].get("trained", True))
         tolerances[artifact.name] = judged_by.as_dict()
+        integrity = check_integrity(artifact, manifest)
+        if integrity:  # not the file that was converted: nothing it computes can be vouched for
+            rows += [VerifyRow(artifact.name, name, precision, "fail",
+                               failures=integrity + ["not run"])
+                     for name, _ in _backends(artifact, backend)]
+            continue
         images, labels, description = verification_images(manifest, data, samples)
         used_images[artifact.name] = description
         reference = references.outputs(manifest["source"]["reference"], images,
                                        json.dumps(description, sort_keys=True))
-        integrity = check_integrity(artifact, manifest)
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
             if name not in BACKENDS[artifact.suffix.lower()]:
@@ -207,8 +221,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
             figures, failures, engine, layout, seconds = _run_backend(
                 artifact, name, images, reference, labels, manifest.get("postprocess"),
                 judged_by, threads, timeout)
-            failures = integrity + failures
-            if figures is None and not named and not integrity:
+            if figures is None and not named:
                 status = "n/a"  # cannot run it, and the user did not ask for it by name
             else:
                 status = "fail" if failures else "pass"
