@@ -260,6 +260,10 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         if images:
             stdout.print(f"compared on {images}")
     if not report.passed:
+        failed = [row for row in report.rows if row.status == "fail"]
+        first = failed[0]
+        click.echo(f"deploytool: verify failed for {len(failed)} of {len(report.rows)} checks; first: "
+                   f"{first.artifact} on {first.backend}: {'; '.join(first.failures)}", err=True)
         sys.exit(1)
 
 

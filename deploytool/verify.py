@@ -21,6 +21,8 @@ from .manifest import LAST_CONVERT, read_manifest
 from .preprocessing import Preprocessing
 
 BACKENDS = {".tflite": ("tflite", "opencv"), ".onnx": ("onnxruntime", "opencv")}
+# the runtime each format is made for: failing to run there is a failure, never "n/a"
+PRIMARY = {".tflite": "tflite", ".onnx": "onnxruntime"}
 ALL_BACKENDS = ("tflite", "opencv", "onnxruntime")
 OPENCV_ENGINES = ("new", "classic")
 DEFAULT_SAMPLES = 64
@@ -221,8 +223,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
             figures, failures, engine, layout, seconds = _run_backend(
                 artifact, name, images, reference, labels, manifest.get("postprocess"),
                 judged_by, threads, timeout)
-            if figures is None and not named:
-                status = "n/a"  # cannot run it, and the user did not ask for it by name
+            if figures is None and not named and name != PRIMARY[artifact.suffix.lower()]:
+                status = "n/a"  # another runtime cannot run it, and was not asked for by name
             else:
                 status = "fail" if failures else "pass"
             rows.append(VerifyRow(artifact.name, name, precision, status, figures, failures,
