@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from .errors import UserError
 
 
 def sha256_file(path) -> str:
@@ -34,6 +37,8 @@ def size_of(path) -> int:
 
 
 TEMP_SUFFIX = ".deploytool-tmp"
+DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG,
+               errno.ENOTDIR, errno.EEXIST, errno.EIO}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -66,23 +71,29 @@ def atomic_path(target, directory: bool = False):
     """Yield a temporary path beside ``target``; when the block succeeds it replaces ``target``
     in one rename, when it fails (or is interrupted) it is removed and ``target`` is untouched.
     A process killed outright (SIGKILL) cannot clean up: its temporary folder carries its PID and
-    the next write into the same folder removes it."""
+    the next write into the same folder removes it. A failing disk (full, read-only, no
+    permission) becomes a one-line error naming ``target``."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temporaries(target.parent)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
-                                      dir=target.parent))
-    staging = temporary / target.name
-    if directory:
-        staging.mkdir()
+    temporary = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_temporaries(target.parent)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.",
+                                          suffix=TEMP_SUFFIX, dir=target.parent))
+        staging = temporary / target.name
+        if directory:
+            staging.mkdir()
         yield staging
         if target.is_dir() and not target.is_symlink():
-            old = temporary / ".previous"
-            os.replace(target, old)
+            os.replace(target, temporary / ".previous")
         os.replace(staging, target)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        raise UserError(f"{target}: cannot write it ({os.strerror(exc.errno)})") from None
     finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 def write_bytes(path, data: bytes) -> Path:
