@@ -56,14 +56,12 @@ public class MainActivity extends Activity {
             engine = new LiteRtEngine(getAssets(), bundle.path(bundle.config.modelFile), 2);
             classifier = new Classifier(bundle, engine);
             modelView.setText(bundle.config.toString());
-        } catch (java.io.FileNotFoundException e) {
-            modelView.setText(R.string.no_bundle);
-            next.setEnabled(false);
-            camera.setEnabled(false);
-            selfTest.setEnabled(false);
-            return;
         } catch (Exception e) {
-            modelView.setText("Cannot load the bundled model: " + e.getMessage());
+            if (e instanceof java.io.FileNotFoundException) {
+                modelView.setText(R.string.no_bundle);
+            } else {
+                modelView.setText("Cannot load the bundled model: " + e.getMessage());
+            }
             next.setEnabled(false);
             camera.setEnabled(false);
             selfTest.setEnabled(false);
