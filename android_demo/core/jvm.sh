@@ -12,11 +12,14 @@ out="$here/build/jvm"
 
 deps() {
   if [[ -f "$junit" && -f "$hamcrest" ]]; then return 0; fi
-  if command -v apt-get >/dev/null; then
-    if [[ $(id -u) -eq 0 ]]; then
-      apt-get install -y -q --no-install-recommends junit4 >/dev/null && return 0
-    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-      sudo apt-get install -y -q --no-install-recommends junit4 >/dev/null && return 0
+  local as_root=()
+  if [[ $(id -u) -ne 0 ]] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then as_root=(sudo -n); fi
+  if command -v apt-get >/dev/null && { [[ $(id -u) -eq 0 ]] || [[ ${#as_root[@]} -gt 0 ]]; }; then
+    # a fresh machine may have no package lists yet: update once if the first try fails
+    if "${as_root[@]}" apt-get install -y -q --no-install-recommends junit4 >/dev/null 2>&1 ||
+       { "${as_root[@]}" apt-get update -q >/dev/null 2>&1 &&
+         "${as_root[@]}" apt-get install -y -q --no-install-recommends junit4 >/dev/null 2>&1; }; then
+      [[ -f "$junit" && -f "$hamcrest" ]] && return 0
     fi
   fi
   echo "android_demo/core: the JVM tests need JDK 17+ and junit4; install Debian's junit4 package" \
