@@ -19,10 +19,10 @@ import numpy as np
 from .errors import UserError
 from .fileio import atomic_path, sha256_file, write_json
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .manifest import now, read_json, tool_versions
+from .manifest import integrity_failures, now, tool_versions
 from .preprocessing import Preprocessing
 from .runtimes.base import TensorInfo, quantize
-from .verify import check_integrity, last_converted, manifest_of, reference_samples
+from .verify import last_converted, manifest_of, reference_samples
 
 FORMAT = "deploytool-bundle/1"
 APP_ASSETS = Path("app") / "src" / "main" / "assets"
@@ -155,7 +155,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         raise UserError(f"{artifact}: the Android app runs .tflite models; convert with --to tflite")
     if not 1 <= samples <= 64:
         raise UserError(f"--samples must be between 1 and 64, got {samples}")
-    integrity = check_integrity(artifact, manifest)
+    integrity = integrity_failures(artifact, manifest)
     if integrity:
         raise UserError(f"{artifact}: {integrity[0]}")
     labels = read_labels(labels_file) if labels_file else list(manifest.get("labels") or [])
@@ -223,7 +223,3 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
             "files": files, "tool_versions": tool_versions(), "created": now()})
     return BundleReport(str(destination), str(artifact), files, described, tolerance)
 
-
-def read_bundle(folder) -> dict | None:
-    """The bundle.json of a bundle folder, or None."""
-    return read_json(Path(folder) / "bundle.json")

@@ -53,7 +53,7 @@ def _pid_alive(pid: int) -> bool:
 
 def sweep_stale_temporaries(folder) -> list[Path]:
     """Remove the temporary folders that killed deploytool processes left in ``folder`` (named
-    ``.NAME.PID.XXXX.deploytool-tmp``, with PID no longer running); returns what was removed."""
+    ``.NAME.PID.RANDOM.deploytool-tmp``, with PID no longer running); returns what was removed."""
     removed = []
     for candidate in Path(folder).glob(f".*{TEMP_SUFFIX}"):
         try:

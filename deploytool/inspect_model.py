@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .manifest import read_manifest
+from .manifest import integrity_failures, read_manifest
 
 TFLITE_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
                 7: "int16", 9: "int8", 10: "float64"}
@@ -150,13 +150,11 @@ def inspect_file(path, unsafe: bool = False) -> dict:
         report = inspect_keras(path, unsafe)
     else:
         raise UserError(f"{path}: not a model file (.tflite, .onnx, .keras, .h5 or a SavedModel folder)")
-    from .fileio import sha256_file, size_of
+    from .fileio import size_of
 
     manifest = read_manifest(path) if path.is_file() else None
     integrity = None
     if manifest is not None:
-        recorded = (manifest.get("artifact") or {}).get("sha256")
-        integrity = "ok" if recorded == sha256_file(path) else \
-            "sha256 differs from the manifest: the file changed after conversion"
+        integrity = (integrity_failures(path, manifest) or ["ok"])[0]
     return {"file": str(path), "size_bytes": size_of(path), **report, "manifest": manifest,
             "integrity": integrity}

@@ -53,8 +53,8 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
         (tmp / "request.json").write_text(json.dumps(request))
         try:
             process = subprocess.run([sys.executable, "-m", "deploytool.runtimes.worker",
-                                      str(tmp / "request.json")], capture_output=True, text=True, errors="replace",
-                                     timeout=timeout)
+                                      str(tmp / "request.json")], capture_output=True, text=True,
+                                     errors="replace", timeout=timeout)
         except subprocess.TimeoutExpired:
             return IsolatedRun(error=f"no answer within {timeout:g} s (killed)", kind="timeout")
         if process.returncode < 0:

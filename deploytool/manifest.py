@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import UserError
-from .fileio import write_json
+from .fileio import sha256_file, write_json
 
 LAST_CONVERT = Path(".deploytool") / "last-convert.json"
 INDEX_NAME = "manifest.json"
@@ -66,6 +66,13 @@ def read_json(path) -> dict | None:
     if not isinstance(value, dict):
         raise UserError(f"{path}: expected a JSON object")
     return value
+
+
+def integrity_failures(artifact, manifest: dict) -> list[str]:
+    """[] when the file's sha256 is the one its manifest records, else the failure."""
+    if sha256_file(artifact) == (manifest.get("artifact") or {}).get("sha256"):
+        return []
+    return ["sha256 differs from the manifest: the file changed after conversion"]
 
 
 def read_manifest(artifact) -> dict | None:

@@ -1,6 +1,7 @@
 """`deploytool run`: train (or take a model) -> convert to every artifact -> verify on every runtime
--> bench -> bundle for Android -> report, in one run folder. Each finished step is recorded in ``state.json`` and skipped
-when the command is run again, so an interrupted run resumes where it stopped."""
+-> bench -> bundle for Android -> report, in one run folder. Each finished step is recorded in
+``state.json`` and skipped when the command is run again, so an interrupted run resumes where it
+stopped."""
 
 from __future__ import annotations
 

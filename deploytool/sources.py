@@ -79,6 +79,7 @@ def _read_keras_zip(path: Path) -> tuple[dict, dict]:
             check_archive(path, archive)
             config = json.loads(archive.read("config.json"))
             metadata = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
+    # what zipfile raises on damaged archives (NotImplementedError: an unknown compression method)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError,
             NotImplementedError, RuntimeError) as exc:
         raise UserError(f"{path}: not a readable .keras file ({type(exc).__name__}: "

@@ -15,9 +15,8 @@ from converters.softmax import postprocess
 from .compare import Tolerance, compare_outputs, judge, tolerance_for
 from .data import load_dataset_for, sample_split
 from .errors import UserError
-from .fileio import sha256_file
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .manifest import LAST_CONVERT, read_manifest
+from .manifest import LAST_CONVERT, integrity_failures, read_manifest
 from .preprocessing import Preprocessing
 
 BACKENDS = {".tflite": ("tflite", "opencv"), ".onnx": ("onnxruntime", "opencv")}
@@ -146,13 +145,6 @@ def verification_images(manifest: dict, data: str | None, samples: int, seed: in
     return Preprocessing.from_dict(manifest["preprocessing"]).apply(raw), labels, description
 
 
-def check_integrity(artifact: Path, manifest: dict) -> list[str]:
-    """[] when the file's sha256 is the manifest's, else the failure."""
-    if sha256_file(artifact) == manifest["artifact"]["sha256"]:
-        return []
-    return ["sha256 differs from the manifest: the file changed after conversion"]
-
-
 def _run_backend(artifact, backend, images, reference, labels, step, tolerance, threads, timeout):
     """The figures of one backend; OpenCV tries its engines until one agrees with the reference."""
     engines = OPENCV_ENGINES if backend == "opencv" else (None,)
@@ -204,7 +196,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         precision = manifest["artifact"]["precision"]
         judged_by = tolerance or tolerance_for(precision, manifest["source"].get("trained", True))
         tolerances[artifact.name] = judged_by.as_dict()
-        integrity = check_integrity(artifact, manifest)
+        integrity = integrity_failures(artifact, manifest)
         if integrity:  # not the file that was converted: nothing it computes can be vouched for
             rows += [VerifyRow(artifact.name, name, precision, "fail",
                                failures=integrity + ["not run"])

@@ -3,6 +3,7 @@
 exit 0 where the mutant is still a valid model), within a time limit: no crash, no hang, no
 traceback."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def corpus(tmp_path_factory):
         shutil.copy(path, copy)
         manifest = read_manifest(path)
         manifest["artifact"]["sha256"] = sha256_file(copy)  # as if a faulty converter had written it
-        manifest_path(copy).write_text(__import__("json").dumps(manifest))
+        manifest_path(copy).write_text(json.dumps(manifest))
         resigned.append(copy)
     return root, files, resigned
 
