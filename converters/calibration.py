@@ -1,4 +1,6 @@
-"""Representative images for int8 calibration: a named data set, a run's own data, or a .npy file."""
+"""Representative images for int8 calibration: a named data set, a run's own data, a plain
+folder of images (images:PATH), or a .npy file. With none named: the digits for a grey model,
+natural photographs for a colour one."""
 
 from __future__ import annotations
 
@@ -7,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.data import load_dataset_for, sample_split
+from deploytool.data import default_data_for, load_dataset_for, sample_split
 from deploytool.errors import UserError
 from deploytool.preprocessing import Preprocessing
 
-DEFAULT_CALIBRATION_DATA = "digits"
 DEFAULT_CALIBRATION_SAMPLES = 300
 
 
@@ -39,11 +40,12 @@ def check_images(images: np.ndarray, preprocessing: Preprocessing, origin: str) 
 def calibration_set(data: str | None, preprocessing: Preprocessing,
                     samples: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0,
                     split: str = "train") -> CalibrationSet:
-    """``samples`` images drawn (seeded, without replacement) from data set ``data`` (default
-    digits) and preprocessed for the model, or read from a .npy file of preprocessed images."""
+    """``samples`` images drawn (seeded, without replacement) from data set ``data`` (default:
+    :func:`default_data_for` the model's channels) and preprocessed for the model, or read from a
+    .npy file of preprocessed images."""
     if samples < 1:
         raise UserError(f"calibration samples must be at least 1, got {samples}")
-    data = data or DEFAULT_CALIBRATION_DATA
+    data = data or default_data_for(preprocessing.channels)
     if data.endswith(".npy"):
         try:
             array = np.load(Path(data), allow_pickle=False)

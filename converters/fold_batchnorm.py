@@ -51,7 +51,7 @@ class FoldReport:
         return (f"folded {self.folded} of {self.batchnorm_layers} BatchNorm layers "
                 f"({len(self.folded_into_previous)} into the preceding layer, "
                 f"{len(self.folded_into_next)} into the following), {kept} kept as scale-and-shift; "
-                f"max abs diff {self.max_abs_diff:.2e}")
+                f"logits differ by at most {self.max_abs_diff:.2e}")
 
 
 def batchnorm_scale_shift(bn) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +148,12 @@ def _next_foldable(graph, bn):
     return None
 
 
-def fold_batchnorm(model, custom_objects=None, check_samples: int = 4, seed: int = 0):
+def fold_batchnorm(model, custom_objects=None, check_samples: int = 4, seed: int = 0,
+                   check_images: np.ndarray | None = None):
     """Return ``(folded_model, FoldReport)``: an equivalent model (inference mode) without
     BatchNormalization layers where they can be folded, and explicit scale-and-shift where not.
-    The report carries the max abs / relative difference of the outputs on random inputs."""
+    The report carries the max abs / relative difference of the logits (a final softmax hides
+    differences) on ``check_images`` (the images the model will see), else on random inputs."""
     graph = GraphRewriter(model, custom_objects)
     report = FoldReport()
     batchnorms = [layer for layer in graph.model.layers
@@ -176,16 +178,23 @@ def fold_batchnorm(model, custom_objects=None, check_samples: int = 4, seed: int
         else:
             report.kept_as_batchnorm.append((bn.name, f"{why_not}; rank-{len(bn.input.shape)} input"))
     folded = graph.build()
-    report.max_abs_diff, report.max_rel_diff = output_difference(model, folded, check_samples, seed)
+    report.max_abs_diff, report.max_rel_diff = output_difference(model, folded, check_samples, seed,
+                                                                 check_images)
     return folded, report
 
 
-def output_difference(reference, candidate, samples: int = 4, seed: int = 0) -> tuple[float, float]:
-    """Max abs and max relative difference of every output of two models on the same random
-    inputs (uniform in [0, 1), like normalised images), in inference mode."""
-    rng = np.random.default_rng(seed)
-    shape = (samples, *reference.input_shape[1:])
-    batch = rng.random(shape, dtype=np.float32)
+def output_difference(reference, candidate, samples: int = 4, seed: int = 0,
+                      images: np.ndarray | None = None) -> tuple[float, float]:
+    """Max abs and max relative difference of every output of two models, compared before a
+    final softmax, on ``images`` or else on random inputs (uniform in [0, 1)), in inference
+    mode."""
+    from .softmax import detach_softmax
+
+    reference, candidate = detach_softmax(reference)[0], detach_softmax(candidate)[0]
+    if images is None:
+        rng = np.random.default_rng(seed)
+        images = rng.random((samples, *reference.input_shape[1:]), dtype=np.float32)
+    batch = np.asarray(images, np.float32)
     expected = reference(batch, training=False)
     actual = candidate(batch, training=False)
     expected = expected if isinstance(expected, (list, tuple)) else [expected]

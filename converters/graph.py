@@ -21,14 +21,11 @@ class GraphRewriter:
                 or not model._is_graph_network:
             raise UserError(f"model {getattr(model, 'name', model)!r} is not a functional or "
                             "Sequential Keras model; only those can be rewritten")
+        if isinstance(model, keras.Sequential):  # its config names no inbound nodes
+            model = keras.Model(model.inputs, model.outputs, name=model.name)
         self.model = model
         self.custom_objects = custom_objects or {}
-        config = copy.deepcopy(model.get_config())
-        if "layers" not in config:  # Sequential: go through its functional form
-            model = keras.Model(model.inputs, model.outputs, name=model.name)
-            self.model = model
-            config = copy.deepcopy(model.get_config())
-        self.config = config
+        self.config = copy.deepcopy(model.get_config())
         self._weights: dict[str, list] = {}
 
     # --- reading the graph -------------------------------------------------------------------
@@ -79,9 +76,13 @@ class GraphRewriter:
     def update_layer(self, name: str, class_name: str | None = None, **config_changes) -> None:
         """Change layer ``name``'s class and/or config keys (its weights must be set to match)."""
         entry = self.entry(name)
-        if class_name:
+        if class_name:  # the new class may not take the old one's call arguments (mask=...)
             entry["class_name"] = class_name
             entry.pop("build_config", None)
+            for node in entry["inbound_nodes"]:
+                for ref in node:
+                    if len(ref) > 3:
+                        ref[3] = {}
         entry["config"].update(config_changes)
 
     def bypass(self, name: str) -> None:

@@ -36,18 +36,26 @@ def plain_grouped_convolutions(model):
 
 
 def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
-    """Convert ``model`` to an ONNX ModelProto with one float input named 'input' (NHWC, or NCHW
-    with ``nchw_input``) and the model's output names."""
+    """Convert ``model`` (tf_keras, or stock Keras 3 through its traced inference function) to an
+    ONNX ModelProto with one float input named 'input' (NHWC, or NCHW with ``nchw_input``)."""
     import tf2onnx
 
-    shape = (None, *model.input_shape[1:])
+    from deploytool.keras3 import is_keras3_model
+
+    shape = (None, *tuple(model.inputs[0].shape)[1:])
     signature = (tf.TensorSpec(shape, tf.float32, name=INPUT_NAME),)
-    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    nchw = [INPUT_NAME] if nchw_input else None
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
     try:
-        with plain_grouped_convolutions(model), native_output_silenced(stdout=True):
-            proto, _ = tf2onnx.convert.from_keras(
-                model, input_signature=signature, opset=opset,
-                inputs_as_nchw=[INPUT_NAME] if nchw_input else None)
+        if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
+            function = tf.function(lambda images: model(images, training=False))
+            with native_output_silenced(stdout=True):
+                proto, _ = tf2onnx.convert.from_function(
+                    function, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
+        else:
+            with plain_grouped_convolutions(model), native_output_silenced(stdout=True):
+                proto, _ = tf2onnx.convert.from_keras(
+                    model, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
     except Exception as exc:
         raise ConversionError(f"tf2onnx failed: {first_error_line(exc)}") from exc
     unsupported = sorted({node.op_type for node in proto.graph.node

@@ -39,11 +39,39 @@ def _is_softmax(layer) -> bool:
         getattr(activation, "__name__", "") == "softmax" or isinstance(layer, keras.layers.Softmax)
 
 
+def _detach_keras3(model):
+    """:func:`detach_softmax` for a stock Keras 3 functional model: a new model on the same
+    layers, ending at the softmax's input, or at a linear copy of a softmax Dense."""
+    from deploytool.keras3 import keras3
+
+    keras = keras3()
+    last = model.outputs[0]._keras_history.operation
+    activation = getattr(last, "activation", None)
+    softmax_layer = isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax")
+    softmax_dense = isinstance(last, keras.layers.Dense) and \
+        getattr(activation, "__name__", "") == "softmax"
+    if not (softmax_layer or softmax_dense) or len(last.input.shape) != 2:
+        return model, SoftmaxReport()
+    if softmax_layer:
+        logits = last.input
+    else:
+        linear = type(last).from_config({**last.get_config(), "activation": "linear"})
+        logits = linear(last.input)
+        linear.set_weights(last.get_weights())
+    return keras.Model(model.inputs, logits, name=model.name), SoftmaxReport(detached_from=last.name)
+
+
 def detach_softmax(model, custom_objects=None):
     """Return ``(model, SoftmaxReport)``: the model ending at its logits if its single output was a
-    softmax (an Activation/Softmax layer, or a Dense with softmax activation); otherwise unchanged."""
+    softmax (an Activation/Softmax layer, or a Dense with softmax activation); otherwise unchanged.
+    Works on tf_keras and stock Keras 3 models."""
+    from deploytool.keras3 import is_keras3_model
+
     if len(model.outputs) != 1:
         return model, SoftmaxReport()
+    if is_keras3_model(model):
+        return _detach_keras3(model)
     last = model.get_layer(model.output_names[0])
     if not _is_softmax(last) or len(last.input.shape) != 2:
         return model, SoftmaxReport()

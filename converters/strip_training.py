@@ -36,7 +36,15 @@ class StripReport:
 def strip_training_heads(model, custom_objects=None):
     """Return ``(model, StripReport)``: the model with its training-only outputs (auxiliary heads,
     and every layer only they used) and its dropout-style layers removed. A model with nothing to
-    strip comes back unchanged."""
+    strip comes back unchanged. A stock Keras 3 model keeps its first output only."""
+    from deploytool.keras3 import is_keras3_model, keras3
+
+    if is_keras3_model(model):  # dropout-style layers are identities in the traced inference graph
+        if len(model.outputs) == 1:
+            return model, StripReport()
+        names = [tensor._keras_history.operation.name for tensor in model.outputs]
+        return (keras3().Model(model.inputs, model.outputs[0], name=model.name),
+                StripReport(removed_outputs=names[1:]))
     report = StripReport(removed_outputs=list(training_only_outputs(model)))
     report.removed_layers = [layer.name for layer in model.layers
                              if isinstance(layer, INFERENCE_IDENTITY)]

@@ -190,8 +190,11 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
             values[f"{prefix}.zero_point"] = int(tensor["zero_point"])
     values.update({
         "preprocess.height": preprocessing.height, "preprocess.width": preprocessing.width,
-        "preprocess.channels": preprocessing.channels, "preprocess.scale": repr(preprocessing.scale),
-        "preprocess.offset": repr(preprocessing.offset), "preprocess.resize": preprocessing.resize,
+        "preprocess.channels": preprocessing.channels,
+        "preprocess.scale": ",".join(repr(v) for v in preprocessing.scale),
+        "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
+        "preprocess.channel_order": preprocessing.channel_order,
+        "preprocess.resize": preprocessing.resize,
         "postprocess": manifest.get("postprocess") or "none",
         "golden.tolerance": _float(tolerance), "golden.count": len(images),
     })

@@ -64,6 +64,43 @@ def parse_shape(ctx, param, value):
     return shape
 
 
+def parse_floats(ctx, param, value):
+    """Click callback: "123.675,116.28,103.53" -> (123.675, 116.28, 103.53)."""
+    if value is None:
+        return None
+    try:
+        return tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {value!r}") from None
+
+
+def preprocess_options(function):
+    """The --preprocess/--mean/--std/--channel-order options: what input the model expects."""
+    from .preprocessing import ALIASES, PRESETS
+
+    presets = ", ".join(f"{name}" for name in [*PRESETS, *ALIASES])
+    options = [
+        click.option("--preprocess", "preset", metavar="PRESET",
+                     help=f"The input the model expects: {presets} (default: 0..1, or what "
+                          "a run folder recorded)."),
+        click.option("--mean", callback=parse_floats, metavar="M[,M,M]",
+                     help="Per-channel mean in pixel units (0..255), subtracted first."),
+        click.option("--std", callback=parse_floats, metavar="S[,S,S]",
+                     help="Per-channel std in pixel units (0..255), divided by after the mean."),
+        click.option("--channel-order", type=click.Choice(["rgb", "bgr"], case_sensitive=False),
+                     help="Colour channel order the model takes (caffe-style models: bgr)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def preprocess_dict(preset, mean, std, channel_order) -> dict:
+    """The preprocessing options as load_source takes them."""
+    return {"preset": preset, "mean": mean, "std": std,
+            "channel_order": channel_order.upper() if channel_order else None}
+
+
 def default_run_folder(model: str, data: str, suffix: str = "") -> str:
     """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
     name = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
@@ -157,7 +194,7 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
 @click.option("--qat-epochs", default=1, show_default=True, type=int)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
 @click.option("--out", "out_dir", default="artifacts", show_default=True, type=click.Path(file_okay=False))
-@click.option("--calib-data", help="Calibration data: a data set name (digits, mnist, ...) or a .npy of preprocessed images.")
+@click.option("--calib-data", help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
 @click.option("--calib-samples", default=300, show_default=True, type=int)
 @click.option("--opset", default=17, show_default=True, type=click.IntRange(11, 21), help="ONNX opset.")
 @click.option("--nchw", is_flag=True, help="ONNX: take NCHW input (for runtimes that want it).")
@@ -171,9 +208,11 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
               help="Zoo models: channel-width multiplier.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
+@preprocess_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, out_dir, calib_data, calib_samples,
-                    opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe, as_json):
+                    opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe,
+                    preset, mean, std, channel_order, as_json):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from .convert import ConvertOptions, convert
     from .sources import load_source
@@ -185,7 +224,8 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
                              out_dir=out_dir, seed=seed)
     options.check()
     source = load_source(model, weights=weights, input_shape=input_shape,
-                         num_classes=num_classes, width=width, unsafe=unsafe, seed=seed)
+                         num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
+                         preprocess=preprocess_dict(preset, mean, std, channel_order))
     result = convert(source, options, log=lambda message: stderr.print(f"[dim]·[/dim] {message}"))
     if as_json:
         click.echo(json.dumps(result.manifest, indent=2))
@@ -198,6 +238,10 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
     table.add_row("size", f"{entry['artifact']['size_bytes'] / 1e6:.2f} MB")
     table.add_row("sha256", entry["artifact"]["sha256"])
     table.add_row("conversion", f"{entry['conversion_seconds']:.1f} s")
+    path = entry["conversion_path"]
+    table.add_row("path", f"{path['framework']} ({path['exporter']})" +
+                  (f"; not run: {', '.join(path['passes_skipped'])}" if path["passes_skipped"] else ""))
+    table.add_row("input", entry["preprocessing"]["formula"])
     table.add_row("parity", f"{'pass' if parity['passed'] else 'FAIL'} on {figures['samples']} "
                             f"{parity['images']} images ({parity['runtime']}): max abs "
                             f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, "
@@ -215,7 +259,7 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
 @click.argument("artifacts", nargs=-1, type=click.Path())
 @click.option("--backend", type=click.Choice(["all", "tflite", "opencv", "onnxruntime"]), default="all",
               show_default=True)
-@click.option("--data", help="Data set for the comparison images (default: the model's own, else digits).")
+@click.option("--data", help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
 @click.option("--samples", default=64, show_default=True, type=int, help="Images compared.")
 @click.option("--atol", type=float, help="Override: max abs error on probabilities.")
 @click.option("--min-cosine", type=float, help="Override: minimum cosine similarity.")
@@ -259,6 +303,11 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
                            for name, d in report.images.items())
         if images:
             stdout.print(f"compared on {images}")
+        for name, used in report.tolerances.items():
+            if used.get("reference_roundoff") is not None:
+                stdout.print(f"{name}: fp32 bar max abs {used['max_abs']:.1e} = 3 x the Keras "
+                             f"reference's own float32 round-off ({used['reference_roundoff']:.1e}, "
+                             "measured against its float64 twin)")
     if not report.passed:
         failed = [row for row in report.rows if row.status == "fail"]
         first = failed[0]
@@ -317,6 +366,33 @@ def matrix_command(names, out_file, input_shape, width, samples, artifact_dir):
     passed = sum(c["status"] == "pass" for c in cells)
     failed = sum(c["status"] == "fail" for c in cells)
     stdout.print(f"{out_file}: {passed} cells pass, {failed} fail (each with its cause)")
+
+
+@main.command("own-models")
+@click.argument("families", nargs=-1)
+@click.option("--out", "out_file", default="docs/own-models.md", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--work", "work_dir", default="artifacts/own-models", show_default=True,
+              type=click.Path(file_okay=False), help="Model files and artifacts (reused on a rerun).")
+@click.option("--layers/--no-layers", default=True, show_default=True,
+              help="Also build and check one tiny model per built-in layer.")
+@click.option("--samples", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--calib-samples", default=100, show_default=True, type=click.IntRange(min=1))
+def own_models_command(families, out_file, work_dir, layers, samples, calib_samples):
+    """Regenerate docs/own-models.md: keras.applications FAMILIES (default: all fourteen) saved
+    by Keras 3, and one tiny model per built-in layer, converted and verified as a user's files."""
+    from .fileio import write_bytes
+    from .matrix import count_summary
+    from .own_models import build_page
+
+    results, layer_cells, page = build_page(
+        families or None, Path(work_dir), samples, calib_samples, layers,
+        log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
+    write_bytes(out_file, page.encode())
+    family_cells = [cell for cells, _ in results.values() for cell in cells]
+    stdout.print(f"{out_file}: families {count_summary(family_cells)}" +
+                 (f"; layers {count_summary([c for c in layer_cells if c['status'] != '-'])}"
+                  if layer_cells else ""))
 
 
 @main.command("inspect")

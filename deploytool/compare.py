@@ -10,11 +10,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Tolerance:
-    """Pass criteria; a criterion set to None is not checked."""
+    """Pass criteria; a criterion set to None is not checked. ``reference_roundoff`` records the
+    Keras reference's own float32 error when the fp32 bar was derived from it."""
 
     max_abs: float | None = None
     min_cosine: float | None = None
     min_top1_agreement: float | None = None
+    reference_roundoff: float | None = None
 
     def as_dict(self) -> dict:
         """Plain-JSON form."""
@@ -32,14 +34,37 @@ TOLERANCES = {
 }
 
 
-def tolerance_for(precision: str, trained: bool = True) -> Tolerance:
+def tolerance_for(precision: str, trained: bool = True, roundoff: float | None = None) -> Tolerance:
     """The default tolerance of a precision. An untrained model's probabilities are nearly uniform,
     so its top-1 decisions are tie-breaks that any rounding flips: for such a model reduced
-    precision is judged by cosine alone."""
+    precision is judged by cosine alone. Given the reference's measured float32 ``roundoff``,
+    the fp32 bar is max(1e-5, 3 x roundoff) (see :mod:`deploytool.roundoff`)."""
+    from .roundoff import fp32_max_abs
+
     tolerance = TOLERANCES[precision]
     if not trained and tolerance.min_top1_agreement is not None:
-        return Tolerance(tolerance.max_abs, tolerance.min_cosine, None)
+        tolerance = Tolerance(tolerance.max_abs, tolerance.min_cosine, None)
+    if precision == "fp32" and roundoff is not None:
+        tolerance = Tolerance(fp32_max_abs(roundoff), tolerance.min_cosine,
+                              tolerance.min_top1_agreement, roundoff)
     return tolerance
+
+
+def judge_parity(figures: dict, precision: str, trained: bool = True,
+                 override: Tolerance | None = None, roundoff=lambda: None):
+    """(failures, tolerance used) for one artifact's figures: ``override`` if given, else the
+    precision's default; an fp32 artifact over the 1e-5 bar is judged again against the
+    reference's own float32 round-off, which ``roundoff()`` measures only when needed."""
+    if override is not None:
+        return judge(figures, override), override
+    tolerance = tolerance_for(precision, trained)
+    failures = judge(figures, tolerance)
+    if failures and precision == "fp32":
+        measured = roundoff()
+        if measured is not None:
+            tolerance = tolerance_for(precision, trained, measured)
+            failures = judge(figures, tolerance)
+    return failures, tolerance
 
 
 def _topk(values: np.ndarray, k: int) -> np.ndarray:

@@ -18,17 +18,27 @@ from converters.onnx_export import DEFAULT_OPSET, INPUT_NAME, export_onnx, quant
 from converters.strip_training import strip_training_heads
 from converters.tflite_export import export_tflite
 
-from .compare import compare_outputs, judge, tolerance_for
+from .compare import compare_outputs, judge_parity
+from .data import default_data_for
 from .errors import UserError
 from .fileio import atomic_path, sha256_file, size_of, write_bytes
 from .manifest import now, tool_versions, write_manifest
 from .runtimes import runner_for
+from .roundoff import float32_roundoff
 from .runtimes.keras_runner import KerasRunner
 from .sources import ModelSource
 
 FORMATS = {"tflite": ("none", "fp16", "dynamic", "int8"), "onnx": ("none", "int8")}
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 PARITY_SAMPLES = 16
+# Passes that work on tf_keras graphs only, and what happens instead on the Keras 3 path.
+KERAS3_SKIPPED_PASSES = {
+    "fold_batchnorm": "Keras 3 path: TFLiteConverter and tf2onnx fold BatchNorm themselves",
+    "centre_tap": "Keras 3 path: the 1x1-map convolution rewrite works on tf_keras graphs",
+    "qat": "Keras 3 path: tensorflow-model-optimization needs a tf_keras model",
+}
+DEFAULT_DATA_WORDS = {"digits": "scikit-learn's handwritten digits",
+                      "photos": "crops of scikit-image's sample photographs"}
 
 
 @dataclass
@@ -89,6 +99,19 @@ class ConvertResult:
     messages: list[str] = field(default_factory=list)
 
 
+def conversion_path(source: ModelSource, options: ConvertOptions, skipped: dict) -> dict:
+    """Which Keras ran the passes and the export, through which converter entry point, and which
+    passes did not run and why (for the manifest)."""
+    keras3_path = source.framework == "keras3"
+    exporter = {("tflite", False): "TFLiteConverter.from_concrete_functions (batch 1)",
+                ("tflite", True): "Keras 3 model.export(tf_saved_model, batch 1) -> "
+                                  "TFLiteConverter.from_saved_model",
+                ("onnx", False): "tf2onnx.convert.from_keras",
+                ("onnx", True): "tf2onnx.convert.from_function (Keras 3 inference function)"}
+    return {"framework": source.framework, "reason": source.framework_reason,
+            "exporter": exporter[(options.to, keras3_path)], "passes_skipped": skipped}
+
+
 def export_artifact(model, options: ConvertOptions, calibration) -> bytes:
     """The serialized artifact of ``model`` for ``options`` (TFLite flatbuffer or ONNX proto)."""
     images = calibration.images if calibration is not None else None
@@ -137,6 +160,9 @@ def qat_model_for(source: ModelSource, logits_model, options: ConvertOptions, lo
     if name.endswith(".npy"):
         raise UserError("--qat fine-tunes on labelled data: give a data set name as --calib-data")
     dataset = load_dataset_for(name, source.preprocessing)
+    if not dataset.labelled:
+        raise UserError(f"--qat fine-tunes on labelled data, and '{name}' has no labels: give a "
+                        "labelled set as --calib-data (digits, mnist, folder:PATH)")
     train = (source.preprocessing.apply(dataset.x_train), dataset.y_train)
     test = (source.preprocessing.apply(dataset.x_test), dataset.y_test)
     log(f"quantization-aware fine-tuning: {options.qat_epochs} epoch(s) on {len(train[0])} "
@@ -179,23 +205,47 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     """Convert ``source`` as ``options`` say; write the artifact and its manifest into
     ``options.out_dir``; return both. ``log(message)`` receives progress lines."""
     options.check()
+    keras3_path = source.framework == "keras3"
+    if options.qat and keras3_path:
+        raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
+                        f"Keras 2 models only), and this model has no exact tf_keras twin: "
+                        f"{source.framework_reason}; convert without --qat (PTQ int8 works)")
     messages = list(source.notes)
     for note in source.notes:
         log(note)
     started = time.perf_counter()
+    calibration = None
+    if options.quantization == "int8":
+        if not options.calib_data and not source.dataset:
+            default = default_data_for(source.preprocessing.channels)
+            note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
+                    f"the offline '{default}' set ({DEFAULT_DATA_WORDS[default]}), resized to the "
+                    "model's input; pass --calib-data images:FOLDER for your own")
+            messages.append(note)
+            log(note)
+        calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
+                                      options.calib_samples, options.seed)
+    images, images_source = parity_images(source, options, calibration)
     model, strip_report = strip_training_heads(source.model)
     log(strip_report.summary())
     fold_report = None
     export_model = model
+    skipped = {}
     # Folding before QAT is exact and leaves tfmot no BatchNorm to handle: its own BN handling
     # broke Dense+BN models (int8 accuracy 0.32 vs 0.98) and refuses BNs that follow no conv.
-    if options.fold:
-        export_model, fold_report = fold_batchnorm(model)
+    if keras3_path:
+        skipped = dict(KERAS3_SKIPPED_PASSES)
+    elif options.fold:
+        export_model, fold_report = fold_batchnorm(model, check_images=images)
         log(fold_report.summary())
-    export_model, simplify_report = centre_tap_convolutions(export_model)
-    if simplify_report.centre_tap_convolutions:
-        log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps reduced "
-            "to their centre tap (exact)")
+    else:
+        skipped["fold_batchnorm"] = "--no-fold"
+    simplify_report = None
+    if not keras3_path:
+        export_model, simplify_report = centre_tap_convolutions(export_model)
+        if simplify_report.centre_tap_convolutions:
+            log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps "
+                "reduced to their centre tap (exact)")
     softmax_report = None
     if not options.keep_softmax or options.qat:
         export_model, softmax_report = detach_softmax(export_model)
@@ -203,15 +253,6 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
             log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
                 "(the artifact outputs logits)")
     step = softmax_report.postprocess if softmax_report else None
-    calibration = None
-    if options.quantization == "int8":
-        if not options.calib_data and not source.dataset:
-            note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
-                    "the offline 'digits' set, resized to the model's input")
-            messages.append(note)
-            log(note)
-        calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
-                                      options.calib_samples, options.seed)
     qat_data = None
     if options.qat:
         logits_model = export_model
@@ -228,12 +269,11 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         staged.write_bytes(data)
         qat = (qat_report(model, logits_model, staged, options, calibration, qat_data, step, log)
                if options.qat else None)
-        images, images_source = parity_images(source, options, calibration)
         runner = runner_for(staged).load()
-        figures = compare_outputs(KerasRunner(model=model).infer(images),
-                                  postprocess(runner.infer(images), step))
-    tolerance = tolerance_for(options.precision, source.trained)
-    failures = judge(figures, tolerance)
+        expected = KerasRunner(model=model).infer(images)
+        figures = compare_outputs(expected, postprocess(runner.infer(images), step))
+    failures, tolerance = judge_parity(figures, options.precision, source.trained,
+                                       roundoff=lambda: float32_roundoff(model, images, expected))
     log(f"parity on {len(images)} {images_source} images ({runner.name}): max abs "
         f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
         f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
@@ -254,7 +294,8 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         "strip_report": strip_report.as_dict(),
         "fold_report": fold_report.as_dict() if fold_report else None,
         "softmax_report": softmax_report.as_dict() if softmax_report else None,
-        "simplify_report": simplify_report.as_dict(),
+        "simplify_report": simplify_report.as_dict() if simplify_report else None,
+        "conversion_path": conversion_path(source, options, skipped),
         "calibration": calibration.description if calibration is not None else None,
         "qat_report": qat,
         "conversion_seconds": round(conversion_seconds, 3),

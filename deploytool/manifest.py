@@ -14,7 +14,7 @@ from .fileio import sha256_file, write_json
 
 LAST_CONVERT = Path(".deploytool") / "last-convert.json"
 INDEX_NAME = "manifest.json"
-TOOLS = ("deploytool", "tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx",
+TOOLS = ("deploytool", "tensorflow", "tf-keras", "keras", "tensorflow-model-optimization", "tf2onnx",
          "onnx", "onnxruntime", "opencv-python-headless", "ai-edge-litert", "numpy")
 
 

@@ -26,6 +26,8 @@ UPSTREAM = {
     "Lookup table for RELU": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
                              "support (int8 models fail in parseActivation); the int8 ONNX (QDQ) "
                              "form of the same model runs in OpenCV",
+    "GemmInt8": "upstream limitation: OpenCV dnn has no int8 Gemm (FULLY_CONNECTED) layer for "
+                "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
     "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
                   "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
 }
@@ -36,40 +38,56 @@ NUMERICAL = ("numerical: the quantized model itself is this far from float (the 
              "with each other); a deep network of random weights accumulates int8 rounding error")
 
 
-def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: int,
-                 calib_samples: int, log=lambda message: None) -> list[dict]:
-    """Convert ``model`` to every artifact kind and verify each on every runtime; one dict per
-    (artifact kind, runtime) cell, with status, figures and the reason of a failure."""
-    source = load_source(model, input_shape=input_shape, num_classes=10, width=width)
-    randomize_batchnorm(source.model, seed=0)
+def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples: int,
+                 kinds=ARTIFACT_KINDS, data: str | None = None, causes=lambda cell: [],
+                 numerical: str = NUMERICAL, log=lambda message: None) -> list[dict]:
+    """Convert ``source`` (a loaded :class:`~deploytool.sources.ModelSource`, shown as ``model``)
+    to every artifact kind in ``kinds`` and verify each on every runtime (on ``data``, default
+    the model's own); one dict per (artifact kind, runtime) cell, with status, figures and the
+    reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
+    precision cell failing on cosine is labelled ``numerical``."""
     cells = []
-    for label, target, quantization in ARTIFACT_KINDS:
+    for label, target, quantization in kinds:
         options = ConvertOptions(to=target, quantization=quantization, out_dir=out_dir / model,
                                  calib_samples=calib_samples)
         log(f"{model}: {label}")
         try:
-            artifact = convert(source, options).artifact
+            result = convert(source, options)
         except UserError as exc:  # the converter itself refused: every runtime cell says why
             cells += [{"model": model, "artifact": label, "runtime": runtime, "status": "fail",
                        "why": f"conversion failed: {exc}"} for runtime in RUNTIMES]
             continue
-        report = verify([artifact], "all", samples=samples)
+        path = result.manifest["conversion_path"]["framework"]
+        report = verify([result.artifact], "all", data=data, samples=samples)
         by_backend = {row.backend: row for row in report.rows}
         for runtime in RUNTIMES:
             row = by_backend.get(runtime)
             if row is None:
-                cells.append({"model": model, "artifact": label, "runtime": runtime,
+                cells.append({"model": model, "artifact": label, "runtime": runtime, "path": path,
                               "status": "-", "why": f"{RUNTIME_NAMES[runtime]} does not read {target} files"})
                 continue
             status = "fail" if row.status == "n/a" else row.status
             why = "; ".join(row.failures) or None
+            cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
+                    "figures": row.figures, "engine": row.engine, "path": path,
+                    "tolerance": report.tolerances.get(result.artifact.name)}
             known = [note for marker, note in UPSTREAM.items() if why and marker in why]
+            if why:
+                known += causes(cell)
             if why and why.startswith("cosine") and quantization != "none":
-                known.append(NUMERICAL)
-            cells.append({"model": model, "artifact": label, "runtime": runtime, "status": status,
-                          "figures": row.figures, "engine": row.engine,
-                          "why": f"{why} — {known[0]}" if known else why})
+                known.append(numerical)
+            cell["why"] = f"{why} — {known[0]}" if known else why
+            cells.append(cell)
     return cells
+
+
+def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: int,
+                 calib_samples: int, log=lambda message: None) -> list[dict]:
+    """Convert zoo ``model`` (random weights, randomised BatchNorm statistics) to every artifact
+    kind and verify each on every runtime: :func:`source_cells`."""
+    source = load_source(model, input_shape=input_shape, num_classes=10, width=width)
+    randomize_batchnorm(source.model, seed=0)
+    return source_cells(source, model, out_dir, samples, calib_samples, log=log)
 
 
 def _cell_text(cell: dict) -> str:
@@ -83,36 +101,27 @@ def _cell_text(cell: dict) -> str:
     return "❌ see below"
 
 
-def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
-                    seconds: float) -> str:
-    """The matrix as Markdown: one table per runtime, then every failure with its reason."""
-    models = sorted({c["model"] for c in cells})
-    kinds = [label for label, _, _ in ARTIFACT_KINDS]
-    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+def versions_line(seconds: float) -> str:
+    """The library versions and when and how fast a page was generated."""
     versions = tool_versions()
-    lines = [
-        "# Deployability matrix",
-        "",
-        "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is built at "
-        f"{'x'.join(map(str, input_shape))} with width {width:g} and 10 classes, given random "
-        "weights with randomised BatchNorm statistics, converted by `deploytool convert` and "
-        f"verified by `deploytool verify` on {samples} held-out digits images against the Keras "
-        "reference. fp32 cells pass at max abs error ≤ 1e-5 on probabilities; fp16 and int8 "
-        "cells are judged by worst-sample cosine similarity (≥ 0.999 / ≥ 0.99): with random "
-        "weights, top-1 decisions are tie-breaks. A ✅ shows the max abs error (fp32) or the "
-        "cosine (fp16/int8) and, for OpenCV, the engine that ran it.",
-        "",
-        f"Versions: TensorFlow {versions['tensorflow']}, tf2onnx {versions['tf2onnx']}, "
-        f"ONNX Runtime {versions['onnxruntime']}, OpenCV {versions['opencv-python-headless']}, "
-        f"LiteRT {versions['ai-edge-litert']}. Generated {datetime.now(timezone.utc):%Y-%m-%d} "
-        f"in {seconds / 60:.0f} min on 2 CPU cores.",
-        "",
-    ]
+    return (f"Versions: TensorFlow {versions['tensorflow']}, Keras {versions.get('keras')}, "
+            f"tf2onnx {versions['tf2onnx']}, ONNX Runtime {versions['onnxruntime']}, OpenCV "
+            f"{versions['opencv-python-headless']}, LiteRT {versions['ai-edge-litert']}. Generated "
+            f"{datetime.now(timezone.utc):%Y-%m-%d} in {seconds / 60:.0f} min on 2 CPU cores.")
+
+
+def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model") -> list[str]:
+    """One Markdown table per runtime (rows: models; columns: artifact kinds), then every
+    failure with its reason and the count of passing cells."""
+    models = list(dict.fromkeys(c["model"] for c in cells))
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    lines = []
     for runtime in RUNTIMES:
-        lines += [f"## {RUNTIME_NAMES[runtime]}", "", "| model | " + " | ".join(kinds) + " |",
+        lines += [f"## {RUNTIME_NAMES[runtime]}", "", f"| {row_label} | " + " | ".join(kinds) + " |",
                   "|---|" + "---|" * len(kinds)]
         for model in models:
-            row = [_cell_text(lookup[(model, kind, runtime)]) for kind in kinds]
+            row = [_cell_text(lookup[(model, kind, runtime)]) if (model, kind, runtime) in lookup
+                   else "–" for kind in kinds]
             lines.append(f"| {model} | " + " | ".join(row) + " |")
         lines.append("")
     failures = [c for c in cells if c["status"] == "fail"]
@@ -122,9 +131,37 @@ def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
     for cell in failures:
         lines.append(f"- **{cell['model']} · {cell['artifact']} · {RUNTIME_NAMES[cell['runtime']]}**: "
                      f"{cell['why']}")
+    lines += ["", f"{count_summary(cells)}.", ""]
+    return lines
+
+
+def count_summary(cells: list[dict]) -> str:
+    """"P of R runnable cells pass"."""
     passed = sum(c["status"] == "pass" for c in cells)
     runnable = sum(c["status"] in ("pass", "fail") for c in cells)
-    lines += ["", f"{passed} of {runnable} runnable cells pass.", ""]
+    return f"{passed} of {runnable} runnable cells pass"
+
+
+def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
+                    seconds: float) -> str:
+    """The matrix as Markdown: one table per runtime, then every failure with its reason."""
+    lines = [
+        "# Deployability matrix",
+        "",
+        "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is built at "
+        f"{'x'.join(map(str, input_shape))} with width {width:g} and 10 classes, given random "
+        "weights with randomised BatchNorm statistics, converted by `deploytool convert` and "
+        f"verified by `deploytool verify` on {samples} held-out digits images against the Keras "
+        "reference. fp32 cells pass at max abs error ≤ 1e-5 on probabilities (or 3x the Keras "
+        "reference's own float32 round-off, where that is larger); fp16 and int8 "
+        "cells are judged by worst-sample cosine similarity (≥ 0.999 / ≥ 0.99): with random "
+        "weights, top-1 decisions are tie-breaks. A ✅ shows the max abs error (fp32) or the "
+        "cosine (fp16/int8) and, for OpenCV, the engine that ran it.",
+        "",
+        versions_line(seconds),
+        "",
+    ]
+    lines += render_tables(cells, [label for label, _, _ in ARTIFACT_KINDS])
     return "\n".join(lines)
 
 

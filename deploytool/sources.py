@@ -1,28 +1,34 @@
 """Where a model comes from: a zoo name (optionally with weights), a run folder written by
 `deploytool train`, or a model file (tf_keras .keras/.h5, a .keras saved by stock Keras 3, a
-SavedModel folder). Every source becomes a ``tf_keras`` model plus what the manifest must record.
+SavedModel folder). Every source becomes a model plus what the manifest must record: a
+``tf_keras`` model wherever one computes the same numbers (deploytool's own passes need it), else
+the Keras 3 model itself, which is then converted through the Keras that saved it.
 
 Model files are screened before loading: a Lambda layer or a custom (non-Keras) layer would run
-code from the file, so such files are refused unless the caller passes ``unsafe=True``.
+code from the file, so such files are refused unless the caller passes ``unsafe=True``. Classes
+Keras ships and registers itself (keras.applications' LayerScale, Keras 3 operations) are safe.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import UserError
 from .fileio import sha256_file
+from .keras3 import RebuildError, keras3_unsafe_layers, load_keras3_model, rebuild_as_tf_keras
 from .keras_env import keras
-from .preprocessing import Preprocessing
+from .preprocessing import Preprocessing, preprocessing_from_options
 from .untrusted import check_archive
 
 RUN_MODEL = "model.keras"
 RUN_PREPROCESSING = "preprocessing.json"
 RUN_LABELS = "labels.txt"
+REBUILD_CHECK_IMAGES = 8
 # Layers whose config names TensorFlow ops rather than holding Python code.
 SAFE_OP_LAYERS = {"TFOpLambda", "SlicingOpLambda"}
 CONTAINERS = {"Functional", "Sequential", "Model"}
@@ -32,7 +38,7 @@ CONTAINERS = {"Functional", "Sequential", "Model"}
 class ModelSource:
     """A loaded source: the model and what convert/verify need to know about it."""
 
-    model: object
+    model: object  # a tf_keras model, or a Keras 3 one where no exact tf_keras twin exists
     kind: str  # zoo | run | keras | keras3 | h5 | savedmodel
     name: str  # stem for artifact file names
     description: dict
@@ -42,6 +48,9 @@ class ModelSource:
     dataset: str | None = None
     reference_path: Path | None = None  # a file that reproduces the model exactly, if any
     notes: list[str] = field(default_factory=list)
+    # which Keras runs the passes and the export, and why (the manifest's conversion path)
+    framework: str = "tf_keras"  # tf_keras | keras3
+    framework_reason: str | None = None
 
 
 # --- screening ---------------------------------------------------------------------------------
@@ -65,8 +74,8 @@ def _unsafe_layers(config) -> list[str]:
     return found
 
 
-def _refuse_unsafe(path: Path, config: dict, unsafe: bool) -> None:
-    risky = _unsafe_layers(config)
+def _refuse_unsafe(path: Path, config: dict, unsafe: bool, keras3_file: bool = False) -> None:
+    risky = keras3_unsafe_layers(config) if keras3_file else _unsafe_layers(config)
     if risky and not unsafe:
         more = f" and {len(risky) - 1} more" if len(risky) > 1 else ""
         raise UserError(f"{path}: {risky[0]}{more} would run code from the file when loaded; "
@@ -102,86 +111,15 @@ def _read_h5_config(path: Path) -> dict:
     return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
 
 
-# --- Keras 3 -> tf_keras -----------------------------------------------------------------------
-def _layer_kwargs(cls) -> set[str]:
-    names = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            names |= set(inspect.signature(klass.__init__).parameters)
-    return names | {"name", "trainable", "dtype"}
-
-
-def _translate_layer_config(class_name: str, config: dict) -> dict:
-    cls = getattr(keras.layers, class_name, None)
-    if cls is None:
-        raise UserError(f"layer type {class_name} of this Keras 3 model has no Keras 2 equivalent")
-    config = dict(config)
-    if isinstance(config.get("dtype"), dict):
-        config["dtype"] = config["dtype"].get("config", {}).get("name", "float32")
-    if class_name == "InputLayer":
-        shape = config.get("batch_shape") or config.get("batch_input_shape")
-        return {"batch_input_shape": shape, "dtype": config.get("dtype", "float32"),
-                "name": config["name"], "sparse": bool(config.get("sparse")),
-                "ragged": bool(config.get("ragged"))}
-    allowed = _layer_kwargs(cls)
-    # weights are copied afterwards, so initializers, regularizers and constraints are not needed
-    return {key: value for key, value in config.items() if key in allowed and
-            not key.endswith(("_initializer", "_regularizer", "_constraint"))}
-
-
-def _tensor_refs(value) -> list:
-    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
-        return [list(value["config"]["keras_history"])]
-    if isinstance(value, (list, tuple)):
-        return [ref for item in value for ref in _tensor_refs(item)]
-    return []
-
-
-def _refs(value) -> list:
-    return [value] if value and isinstance(value[0], str) else list(value)
-
-
-def keras3_config_to_tf_keras(config: dict) -> dict:
-    """Translate a Keras 3 functional config (the ``config`` of config.json) to the tf_keras form:
-    dtype policies become names, ``batch_shape`` becomes ``batch_input_shape``, keyword
-    arguments Keras 2 does not know are dropped, and inbound nodes become [[layer, node, tensor,
-    kwargs]] lists."""
-    layers = []
-    for layer in config["layers"]:
-        nodes = []
-        for node in layer.get("inbound_nodes", []):
-            kwargs = {k: v for k, v in node.get("kwargs", {}).items() if not _tensor_refs(v)}
-            nodes.append([[*ref, kwargs] for ref in _tensor_refs(node.get("args", []))])
-        layers.append({"class_name": layer["class_name"], "name": layer["name"],
-                       "config": _translate_layer_config(layer["class_name"], layer["config"]),
-                       "inbound_nodes": nodes})
-    return {"name": config["name"], "layers": layers,
-            "input_layers": _refs(config["input_layers"]),
-            "output_layers": _refs(config["output_layers"])}
-
-
-def load_keras3_file(path: Path, unsafe: bool = False):
-    """A .keras saved by stock Keras 3, loaded by Keras 3 (safe mode) and rebuilt as tf_keras."""
-    import keras as keras3
-
-    try:
-        original = keras3.saving.load_model(path, compile=False, safe_mode=not unsafe)
-    except Exception as exc:
-        raise UserError(f"{path}: Keras 3 could not load it ({str(exc).splitlines()[0]})") from None
-    if type(original).__name__ == "Sequential":
-        original = keras3.Model(original.inputs, original.outputs, name=original.name)
-    translated = keras3_config_to_tf_keras(original.get_config())
-    model = keras.Model.from_config(translated)
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(original.get_layer(layer.name).get_weights())
-    return model
+def _is_keras3_metadata(metadata: dict) -> bool:
+    return str(metadata.get("keras_version", "2")).startswith("3")
 
 
 # --- loading -----------------------------------------------------------------------------------
 def load_keras_file(path, unsafe: bool = False):
-    """Load a model file (tf_keras or Keras 3 .keras, .h5, SavedModel folder) as a tf_keras model,
-    refusing files that would run code unless ``unsafe``."""
+    """Load a model file (tf_keras or Keras 3 .keras, .h5, SavedModel folder) with the Keras that
+    saved it: a tf_keras model, or a Keras 3 model for a .keras saved by Keras 3. Files that would
+    run code are refused unless ``unsafe``."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or directory")
@@ -192,9 +130,9 @@ def load_keras_file(path, unsafe: bool = False):
     suffix = path.suffix.lower()
     if suffix == ".keras":
         config, metadata = _read_keras_zip(path)
-        _refuse_unsafe(path, config, unsafe)
-        if str(metadata.get("keras_version", "2")).startswith("3"):
-            return load_keras3_file(path, unsafe)
+        _refuse_unsafe(path, config, unsafe, keras3_file=_is_keras3_metadata(metadata))
+        if _is_keras3_metadata(metadata):
+            return load_keras3_model(path, unsafe)
         return _load(path, lambda: keras.models.load_model(path, compile=False, safe_mode=not unsafe))
     if suffix in (".h5", ".hdf5"):
         _refuse_unsafe(path, _read_h5_config(path), unsafe)
@@ -213,39 +151,87 @@ def _load(path, loader):
 
 
 def _model_input_shape(model, path) -> tuple:
-    shape = model.input_shape
-    if isinstance(shape, list):
+    if len(model.inputs) != 1:
         raise UserError(f"{path}: models with several inputs are not supported")
+    shape = tuple(model.inputs[0].shape)
     if len(shape) != 4 or any(d is None for d in shape[1:]):
         raise UserError(f"{path}: expected an image model with input (batch, height, width, "
                         f"channels) of fixed size, got {shape}")
     return tuple(int(d) for d in shape[1:])
 
 
-def _file_source(path: Path, unsafe: bool) -> ModelSource:
+def _preprocessing(input_shape, preprocess: dict | None, default: Preprocessing | None = None):
+    """The user's preprocessing (``preprocess``: preset, mean, std, channel_order) if any, else
+    ``default``, else 0..1."""
+    chosen = preprocessing_from_options(input_shape, **(preprocess or {}))
+    return chosen or default or Preprocessing.for_input_shape(input_shape)
+
+
+def _exact_tf_keras_twin(original, preprocessing: Preprocessing):
+    """The tf_keras rebuild of a Keras 3 model and None, or None and the reason it is not exact:
+    no twin layer, or outputs that differ by more than float32 round-off on a few of the images
+    the model will be calibrated and verified on."""
+    from converters.calibration import calibration_set
+
+    from .roundoff import float32_roundoff, fp32_max_abs
+
+    try:
+        rebuilt = rebuild_as_tf_keras(original)
+    except RebuildError as exc:
+        return None, str(exc)
+    images = calibration_set(None, preprocessing, REBUILD_CHECK_IMAGES, seed=0).images
+    expected = _first(original.predict_on_batch(images))
+    difference = float(np.max(np.abs(_first(rebuilt.predict_on_batch(images)) - expected)))
+    if difference <= fp32_max_abs(None):
+        return rebuilt, None
+    roundoff = float32_roundoff(original, images, expected)
+    if difference <= fp32_max_abs(roundoff):
+        return rebuilt, None
+    return None, (f"the tf_keras rebuild differs by {difference:.1e}, beyond float32 round-off "
+                  f"({roundoff or 0:.1e})")
+
+
+def _first(outputs):
+    return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, np.float64)
+
+
+def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None) -> ModelSource:
     model = load_keras_file(path, unsafe)
     kind = "savedmodel" if path.is_dir() else ("h5" if path.suffix.lower() in (".h5", ".hdf5") else "keras")
-    if kind == "keras" and str(_read_keras_zip(path)[1].get("keras_version", "2")).startswith("3"):
+    if kind == "keras" and _is_keras3_metadata(_read_keras_zip(path)[1]):
         kind = "keras3"
-    preprocessing = Preprocessing.for_input_shape(_model_input_shape(model, path))
+    preprocessing = _preprocessing(_model_input_shape(model, path), preprocess)
+    framework, reason, notes = "tf_keras", None, []
+    if kind == "keras3":
+        rebuilt, reason = _exact_tf_keras_twin(model, preprocessing)
+        if rebuilt is not None:
+            model, reason = rebuilt, "rebuilt layer by layer as tf_keras (outputs checked equal)"
+        else:
+            framework = "keras3"
+            notes.append(f"converting through Keras 3 itself (its SavedModel into the converters, "
+                         f"which fold BatchNorm themselves): no exact tf_keras twin, {reason}")
     return ModelSource(model, kind, path.stem if not path.is_dir() else path.name,
                        {"kind": kind, "path": str(path), "sha256": sha256_file(path)},
-                       preprocessing, reference_path=path if kind != "keras3" else None)
+                       preprocessing, reference_path=path, notes=notes, framework=framework,
+                       framework_reason=reason)
 
 
-def _run_source(path: Path, unsafe: bool) -> ModelSource:
+def _run_source(path: Path, unsafe: bool, preprocess: dict | None = None) -> ModelSource:
     model = load_keras_file(path / RUN_MODEL, unsafe)
     record = json.loads((path / RUN_PREPROCESSING).read_text())
     labels_file = path / RUN_LABELS
     labels = labels_file.read_text().splitlines() if labels_file.exists() else None
+    preprocessing = _preprocessing(_model_input_shape(model, path), preprocess,
+                                   Preprocessing.from_dict(record))
     return ModelSource(model, "run", path.name,
                        {"kind": "run", "path": str(path), "model": RUN_MODEL,
                         "sha256": sha256_file(path / RUN_MODEL)},
-                       Preprocessing.from_dict(record), labels, dataset=record.get("dataset"),
+                       preprocessing, labels, dataset=record.get("dataset"),
                        reference_path=path / RUN_MODEL)
 
 
-def _zoo_source(name: str, weights, input_shape, num_classes, width, seed) -> ModelSource:
+def _zoo_source(name: str, weights, input_shape, num_classes, width, seed,
+                preprocess: dict | None = None) -> ModelSource:
     from models import create_model
 
     keras.utils.set_random_seed(seed)
@@ -262,15 +248,12 @@ def _zoo_source(name: str, weights, input_shape, num_classes, width, seed) -> Mo
     else:
         notes.append(f"converting an untrained {name} (random weights, seed {seed}); "
                      "pass --weights or a run folder for a trained model")
-    return ModelSource(model, "zoo", name, description,
-                       Preprocessing.for_input_shape(input_shape), trained=bool(weights),
-                       notes=notes)
+    return ModelSource(model, "zoo", name, description, _preprocessing(input_shape, preprocess),
+                       trained=bool(weights), notes=notes)
 
 
 def check_finite_weights(model, origin) -> None:
     """Refuse a model with NaN or infinite weights: nothing computed from it means anything."""
-    import numpy as np
-
     for layer in model.layers:
         for weight in layer.weights:
             if not np.all(np.isfinite(weight.numpy())):
@@ -279,20 +262,23 @@ def check_finite_weights(model, origin) -> None:
 
 
 def load_source(spec: str, *, weights=None, input_shape=(224, 224, 3), num_classes: int = 1000,
-                width: float = 1.0, unsafe: bool = False, seed: int = 0) -> ModelSource:
+                width: float = 1.0, unsafe: bool = False, seed: int = 0,
+                preprocess: dict | None = None) -> ModelSource:
     """Resolve ``spec`` (zoo name, run folder or model file) to a :class:`ModelSource`.
-    ``weights``, ``input_shape``, ``num_classes`` and ``width`` apply to zoo names only."""
+    ``weights``, ``input_shape``, ``num_classes`` and ``width`` apply to zoo names only;
+    ``preprocess`` (preset, mean, std, channel_order: see
+    :func:`~deploytool.preprocessing.preprocessing_from_options`) is the input the model expects."""
     from models import get_spec, list_models
 
     path = Path(spec)
     if spec in list_models():
-        source = _zoo_source(spec, weights, input_shape, num_classes, width, seed)
+        source = _zoo_source(spec, weights, input_shape, num_classes, width, seed, preprocess)
     elif weights:
         raise UserError("--weights applies to zoo model names only")
     elif path.is_dir() and (path / RUN_MODEL).exists() and (path / RUN_PREPROCESSING).exists():
-        source = _run_source(path, unsafe)
+        source = _run_source(path, unsafe, preprocess)
     elif path.exists():
-        source = _file_source(path, unsafe)
+        source = _file_source(path, unsafe, preprocess)
     elif "/" not in spec and not path.suffix:
         get_spec(spec)  # raises with the closest zoo names
         raise AssertionError("unreachable")  # pragma: no cover

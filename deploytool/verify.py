@@ -12,8 +12,8 @@ import numpy as np
 
 from converters.softmax import postprocess
 
-from .compare import Tolerance, compare_outputs, judge, tolerance_for
-from .data import load_dataset_for, sample_split
+from .compare import Tolerance, compare_outputs, judge_parity, tolerance_for
+from .data import default_data_for, load_dataset_for, sample_split
 from .errors import UserError
 from .isolation import DEFAULT_TIMEOUT, run_isolated
 from .manifest import LAST_CONVERT, integrity_failures, read_manifest
@@ -104,36 +104,54 @@ def _backends(artifact: Path, requested: str) -> list[tuple[str, bool]]:
 
 
 class _References:
-    """Keras reference outputs, computed once per reference model and image set."""
+    """Keras reference outputs, computed once per reference model and image set by the Keras
+    that saved the reference file, and the reference's own float32 round-off, measured only
+    when an fp32 artifact needs it."""
 
     def __init__(self):
-        self._cache = {}
+        self._models, self._outputs, self._roundoff = {}, {}, {}
 
-    def outputs(self, reference: str, images: np.ndarray, key: str) -> np.ndarray:
-        if (reference, key) not in self._cache:
-            from .runtimes.keras_runner import KerasRunner
+    def model(self, reference: str):
+        if reference not in self._models:
             from .sources import load_keras_file
 
             if not Path(reference).exists():
                 raise UserError(f"{reference}: the reference model named by the manifest is missing")
-            runner = KerasRunner(model=load_keras_file(reference))
-            self._cache[(reference, key)] = runner.infer(images)
-        return self._cache[(reference, key)]
+            self._models[reference] = load_keras_file(reference)
+        return self._models[reference]
+
+    def outputs(self, reference: str, images: np.ndarray, key: str) -> np.ndarray:
+        if (reference, key) not in self._outputs:
+            from .runtimes.keras_runner import KerasRunner
+
+            runner = KerasRunner(model=self.model(reference))
+            self._outputs[(reference, key)] = runner.infer(images)
+        return self._outputs[(reference, key)]
+
+    def roundoff(self, reference: str, images: np.ndarray, key: str) -> float | None:
+        if (reference, key) not in self._roundoff:
+            from .roundoff import float32_roundoff
+
+            self._roundoff[(reference, key)] = float32_roundoff(
+                self.model(reference), images, self.outputs(reference, images, key))
+        return self._roundoff[(reference, key)]
 
 
 def reference_samples(manifest: dict, data: str | None, samples: int, seed: int = 0):
     """Raw held-out 8-bit images for ``manifest``'s artifact, their labels when they fit the
     model (else None), and a description; from ``data``, else the data set the model was
-    trained or calibrated on, else digits."""
+    trained or calibrated on, else the offline default for its channels (digits or photos)."""
     preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
     trained_on = manifest["preprocessing"].get("dataset")
-    name = data or trained_on or (manifest.get("calibration") or {}).get("source") or "digits"
+    name = data or trained_on or (manifest.get("calibration") or {}).get("source") or \
+        default_data_for(preprocessing.channels)
     if name.endswith(".npy"):
-        name = "digits"
+        name = default_data_for(preprocessing.channels)
     dataset = load_dataset_for(name, preprocessing)
     raw, labels, count = sample_split(dataset, "test", samples, seed)
     classes = manifest["artifact"]["outputs"][0]["shape"][-1]
-    labels_fit = classes == dataset.num_classes and (data is not None or trained_on == name)
+    labels_fit = dataset.labelled and classes == dataset.num_classes and \
+        (data is not None or trained_on == name)
     return raw, (labels if labels_fit else None), {
         "dataset": name, "split": "test", "samples": count, "seed": seed,
         "labelled": bool(labels_fit)}
@@ -145,8 +163,9 @@ def verification_images(manifest: dict, data: str | None, samples: int, seed: in
     return Preprocessing.from_dict(manifest["preprocessing"]).apply(raw), labels, description
 
 
-def _run_backend(artifact, backend, images, reference, labels, step, tolerance, threads, timeout):
-    """The figures of one backend; OpenCV tries its engines until one agrees with the reference."""
+def _run_backend(artifact, backend, images, reference, labels, step, judge_figures, threads, timeout):
+    """The figures of one backend; OpenCV tries its engines until one agrees with the reference.
+    ``judge_figures(figures)`` gives the failures of a set of figures."""
     engines = OPENCV_ENGINES if backend == "opencv" else (None,)
     attempts = []
     for engine in engines:
@@ -162,7 +181,7 @@ def _run_backend(artifact, backend, images, reference, labels, step, tolerance, 
             attempts.append((engine, None, ["outputs contain NaN or infinity"], run.meta, seconds))
             continue
         figures = compare_outputs(reference, outputs, labels)
-        failures = judge(figures, tolerance)
+        failures = judge_figures(figures)
         attempts.append((engine, figures, failures, run.meta, seconds))
         if not failures:
             break
@@ -194,8 +213,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
     rows, used_images, tolerances = [], {}, {}
     for artifact, manifest in manifests.items():
         precision = manifest["artifact"]["precision"]
-        judged_by = tolerance or tolerance_for(precision, manifest["source"].get("trained", True))
-        tolerances[artifact.name] = judged_by.as_dict()
+        trained = manifest["source"].get("trained", True)
+        tolerances[artifact.name] = (tolerance or tolerance_for(precision, trained)).as_dict()
         integrity = integrity_failures(artifact, manifest)
         if integrity:  # not the file that was converted: nothing it computes can be vouched for
             rows += [VerifyRow(artifact.name, name, precision, "fail",
@@ -204,8 +223,19 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
             continue
         images, labels, description = verification_images(manifest, data, samples)
         used_images[artifact.name] = description
-        reference = references.outputs(manifest["source"]["reference"], images,
-                                       json.dumps(description, sort_keys=True))
+        key = json.dumps(description, sort_keys=True)
+        reference_file = manifest["source"]["reference"]
+        reference = references.outputs(reference_file, images, key)
+
+        def judge_figures(figures, artifact=artifact, precision=precision, trained=trained,
+                          reference_file=reference_file, images=images, key=key):
+            failures, used = judge_parity(
+                figures, precision, trained, tolerance,
+                roundoff=lambda: references.roundoff(reference_file, images, key))
+            if used.reference_roundoff is not None:  # the bar this artifact was held to
+                tolerances[artifact.name] = used.as_dict()
+            return failures
+
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
             if name not in BACKENDS[artifact.suffix.lower()]:
@@ -214,7 +244,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 continue
             figures, failures, engine, layout, seconds = _run_backend(
                 artifact, name, images, reference, labels, manifest.get("postprocess"),
-                judged_by, threads, timeout)
+                judge_figures, threads, timeout)
             if figures is None and not named and name != PRIMARY[artifact.suffix.lower()]:
                 status = "n/a"  # another runtime cannot run it, and was not asked for by name
             else:

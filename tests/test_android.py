@@ -45,12 +45,21 @@ def test_jvm_unit_tests_of_the_core_pass():
     assert failed == 0 and passed >= 30
 
 
-@pytest.mark.parametrize("size", [(28, 28, 1), (24, 32, 3)])
-def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, size):
-    """Grey and colour PNGs of many sizes (resized up and down, luma and replication): the float32
-    model input from Preprocessing.java equals Preprocessing.apply's, bit for bit."""
-    height, width, channels = size
-    preprocessing = Preprocessing(height, width, channels, scale=1 / 127.5, offset=-1.0)
+PREPROCESSING_CONFIGS = {
+    "grey -1..1": Preprocessing(28, 28, 1, scale=1 / 127.5, offset=-1.0),
+    "colour -1..1": Preprocessing(24, 32, 3, scale=1 / 127.5, offset=-1.0),
+    "colour ImageNet mean/std": Preprocessing.preset_for((24, 32, 3), "imagenet"),
+    "colour caffe BGR": Preprocessing.preset_for((20, 18, 3), "caffe"),
+}
+
+
+@pytest.mark.parametrize("config", PREPROCESSING_CONFIGS)
+def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, config):
+    """Grey and colour PNGs of many sizes (resized up and down, luma and replication), with one
+    scale and offset, per-channel ImageNet mean/std, and caffe-style BGR mean subtraction: the
+    float32 model input from Preprocessing.java equals Preprocessing.apply's, bit for bit."""
+    preprocessing = PREPROCESSING_CONFIGS[config]
+    height, width, channels = preprocessing.input_shape
     rng = np.random.default_rng(channels)
     images, paths = {}, []
     for i, (h, w) in enumerate([(8, 8), (5, 7), (28, 28), (100, 37), (3, 61), (64, 64)]):
@@ -61,7 +70,10 @@ def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, si
         paths.append(str(tmp_path / f"img{i}.png"))
         cv2.imwrite(paths[-1], image[..., ::-1])
     (tmp_path / "p.properties").write_text(
-        f"height={height}\nwidth={width}\nchannels={channels}\nscale={1 / 127.5!r}\noffset=-1.0\n")
+        f"height={height}\nwidth={width}\nchannels={channels}\n"
+        f"scale={','.join(map(repr, preprocessing.scale))}\n"
+        f"offset={','.join(map(repr, preprocessing.offset))}\n"
+        f"channel_order={preprocessing.channel_order}\n")
     result = java(java_classes, "images", str(tmp_path / "p.properties"), str(tmp_path / "out"), *paths)
     assert result.returncode == 0, result.stderr
     for name, image in images.items():
@@ -79,19 +91,46 @@ def trained_run(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("quantization", ["int8", None])
-def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run, quantization,
-                                                     monkeypatch):
+@pytest.fixture(scope="module")
+def colour_model_file(tmp_path_factory):
+    """A small colour classifier file a user might have (tf_keras, .keras), with its labels."""
+    from deploytool.keras_env import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((20, 18, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+    folder = tmp_path_factory.mktemp("colour")
+    model.save(folder / "colour.keras")
+    (folder / "labels.txt").write_text("cat\ndog\ncup\nsky\n")
+    return folder
+
+
+# (source, --preprocess preset, quantization): the trained grey LeNet, and a colour model fed
+# per-channel ImageNet mean/std and caffe-style BGR mean subtraction, its golden samples drawn
+# from the photos
+GOLDEN_CASES = {"lenet int8": ("run", None, "int8"), "lenet float32": ("run", None, None),
+                "colour ImageNet mean/std int8": ("colour", "imagenet", "int8"),
+                "colour caffe BGR float32": ("colour", "caffe", None)}
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run,
+                                                     colour_model_file, case, monkeypatch):
     from deploytool.convert import ConvertOptions, convert
     from deploytool.sources import load_source
     from deploytool.verify import manifest_of, reference_samples
 
+    kind, preset, quantization = GOLDEN_CASES[case]
     monkeypatch.chdir(tmp_path)
-    artifact = convert(load_source(str(trained_run)),
-                       ConvertOptions(to="tflite", quantization=quantization or "none",
-                                      out_dir=tmp_path / "artifacts")).artifact
+    spec = str(trained_run) if kind == "run" else str(colour_model_file / "colour.keras")
+    source = load_source(spec, preprocess={"preset": preset} if preset else None)
+    artifact = convert(source, ConvertOptions(to="tflite", quantization=quantization or "none",
+                                              out_dir=tmp_path / "artifacts")).artifact
     folder = tmp_path / "assets" / "bundle"
-    report = bundle(artifact, folder, samples=8)
+    report = bundle(artifact, folder, samples=8,
+                    labels_file=None if kind == "run" else colour_model_file / "labels.txt")
     labels = (folder / "labels.txt").read_text().splitlines()
 
     # 1. the Java core preprocesses the PNGs
@@ -103,8 +142,10 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     info = TensorInfo(inp["name"], tuple(inp["shape"]), np.dtype(inp["dtype"]).name, *inp["quantization"])
-    raw, _, _ = reference_samples(manifest_of(Path(artifact)), None, 8)
-    reference = Preprocessing.load(trained_run / "preprocessing.json").apply(raw)
+    manifest = manifest_of(Path(artifact))
+    raw, _, _ = reference_samples(manifest, None, 8)
+    reference = Preprocessing.from_dict(manifest["preprocessing"]).apply(raw)
+    assert manifest["preprocessing"]["preset"] == (preset or "unit")
 
     replies = tmp_path / "replies"
     replies.mkdir()
@@ -126,6 +167,6 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
     java_labels = [line.rsplit(" ", 1)[-1] for line in selftest.stdout.splitlines()
                    if line.startswith(("PASS", "FAIL"))]
     checks.append(java_labels == [s["expected_top1"] for s in report.samples])
-    SUMMARY_LINES.append(f"android golden ({quantization or 'float32'} .tflite, 8 PNGs): "
+    SUMMARY_LINES.append(f"android golden ({case} .tflite, 8 PNGs): "
                          f"{sum(checks)} passed, {len(checks) - sum(checks)} failed")
     assert all(checks), selftest.stdout + selftest.stderr

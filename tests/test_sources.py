@@ -10,7 +10,8 @@ import pytest
 
 from deploytool.errors import UserError
 from deploytool.keras_env import keras
-from deploytool.sources import keras3_config_to_tf_keras, load_source
+from deploytool.keras3 import keras3_config_to_tf_keras
+from deploytool.sources import load_source
 from models import create_model
 from models.weights import randomize_batchnorm
 

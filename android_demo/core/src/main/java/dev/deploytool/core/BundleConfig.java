@@ -60,8 +60,13 @@ public final class BundleConfig {
         if (!"bilinear".equals(resize)) {
             throw new IllegalArgumentException("preprocess.resize=" + resize + " is not supported (bilinear)");
         }
+        String order = properties.getProperty("preprocess.channel_order", "RGB").trim();
+        if (!"RGB".equals(order) && !"BGR".equals(order)) {
+            throw new IllegalArgumentException("preprocess.channel_order=" + order + " is not RGB or BGR");
+        }
         preprocessing = new Preprocessing(integer("preprocess.height"), integer("preprocess.width"),
-                integer("preprocess.channels"), number("preprocess.scale"), number("preprocess.offset"));
+                integer("preprocess.channels"), numbers("preprocess.scale"), numbers("preprocess.offset"),
+                "BGR".equals(order));
         postprocess = require("postprocess");
         goldenTolerance = number("golden.tolerance");
         int count = integer("golden.count");
@@ -132,6 +137,20 @@ public final class BundleConfig {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("bundle.properties: " + key + " is not a number");
         }
+    }
+
+    /** Comma-separated numbers: one, or one per channel. */
+    private float[] numbers(String key) {
+        String[] parts = require(key).split(",");
+        float[] values = new float[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            try {
+                values[i] = Float.parseFloat(parts[i].trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("bundle.properties: " + key + " is not a list of numbers");
+            }
+        }
+        return values;
     }
 
     static String join(int[] shape) {

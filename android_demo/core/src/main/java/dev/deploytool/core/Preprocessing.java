@@ -10,7 +10,10 @@ package dev.deploytool.core;
  *   <li>to one channel: a grey pixel (R == G == B) keeps its value, any other pixel becomes
  *   BT.601 luma {@code 0.299f*R + 0.587f*G + 0.114f*B}, summed left to right; to three channels:
  *   R, G, B as they are;</li>
- *   <li>{@code value * scale + offset}, a float32 multiply then a float32 add.</li>
+ *   <li>three channels in the model's order: R, G, B or, for {@code channel_order=BGR}, B, G, R;</li>
+ *   <li>{@code value * scale[c] + offset[c]} for output channel c, a float32 multiply then a
+ *   float32 add ({@code scale = 1/std}, {@code offset = -mean/std}, rounded once to float32 by
+ *   Python and written in the bundle).</li>
  * </ol>
  * The result is NHWC (batch 1), channels interleaved.
  */
@@ -22,10 +25,21 @@ public final class Preprocessing {
     public final int height;
     public final int width;
     public final int channels;
-    public final float scale;
-    public final float offset;
+    /** Per output channel (in the model's channel order). */
+    public final float[] scale;
+    public final float[] offset;
+    public final boolean bgr;
 
+    /** One scale and offset for every channel, RGB order. */
     public Preprocessing(int height, int width, int channels, float scale, float offset) {
+        this(height, width, channels, new float[] {scale}, new float[] {offset}, false);
+    }
+
+    /**
+     * Per-channel {@code scale} and {@code offset} (one value, or one per channel in the model's
+     * order) and the colour order ({@code bgr}: the model takes B, G, R).
+     */
+    public Preprocessing(int height, int width, int channels, float[] scale, float[] offset, boolean bgr) {
         if (height <= 0 || width <= 0) {
             throw new IllegalArgumentException("preprocessing size must be positive, got " + height + "x" + width);
         }
@@ -35,8 +49,22 @@ public final class Preprocessing {
         this.height = height;
         this.width = width;
         this.channels = channels;
-        this.scale = scale;
-        this.offset = offset;
+        this.scale = perChannel(scale, channels, "scale");
+        this.offset = perChannel(offset, channels, "offset");
+        this.bgr = bgr;
+    }
+
+    private static float[] perChannel(float[] values, int channels, String what) {
+        if (values.length == channels) {
+            return values.clone();
+        }
+        if (values.length != 1) {
+            throw new IllegalArgumentException("preprocessing " + what + " has " + values.length
+                    + " values for " + channels + " channel(s)");
+        }
+        float[] expanded = new float[channels];
+        java.util.Arrays.fill(expanded, values[0]);
+        return expanded;
     }
 
     /** The model input (height * width * channels floats, NHWC) for an image of any size. */
@@ -61,11 +89,13 @@ public final class Preprocessing {
             float b = planes[2][i];
             if (channels == 1) {
                 float grey = (r == g && g == b) ? r : LUMA_R * r + LUMA_G * g + LUMA_B * b;
-                out[i] = grey * scale + offset;
+                out[i] = grey * scale[0] + offset[0];
             } else {
-                out[3 * i] = r * scale + offset;
-                out[3 * i + 1] = g * scale + offset;
-                out[3 * i + 2] = b * scale + offset;
+                float first = bgr ? b : r;
+                float third = bgr ? r : b;
+                out[3 * i] = first * scale[0] + offset[0];
+                out[3 * i + 1] = g * scale[1] + offset[1];
+                out[3 * i + 2] = third * scale[2] + offset[2];
             }
         }
         return out;

@@ -1,5 +1,6 @@
 package dev.deploytool.core;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
@@ -19,8 +20,30 @@ public class BundleConfigTest {
         assertEquals(1f / 255f, config.input.scale, 0f);
         assertEquals(3, config.classes);
         assertEquals(2, config.preprocessing.width);
-        assertEquals((float) (1.0 / 255.0), config.preprocessing.scale, 0f);
+        assertArrayEquals(new float[] {(float) (1.0 / 255.0)}, config.preprocessing.scale, 0f);
+        assertEquals(false, config.preprocessing.bgr);
         assertEquals("softmax", config.postprocess);
+    }
+
+    @Test
+    public void readsPerChannelPreprocessingAndBgrOrder() throws Exception {
+        Properties p = Fixtures.properties();
+        p.setProperty("input.shape", "1,2,2,3");
+        p.setProperty("preprocess.channels", "3");
+        p.setProperty("preprocess.scale", "1.0, 0.5, 0.25");
+        p.setProperty("preprocess.offset", "-103.939,-116.779,-123.68");
+        p.setProperty("preprocess.channel_order", "BGR");
+        BundleConfig config = Fixtures.config(p);
+        assertArrayEquals(new float[] {1f, 0.5f, 0.25f}, config.preprocessing.scale, 0f);
+        assertArrayEquals(new float[] {-103.939f, -116.779f, -123.68f}, config.preprocessing.offset, 0f);
+        assertEquals(true, config.preprocessing.bgr);
+    }
+
+    @Test
+    public void unknownChannelOrderIsRefused() {
+        Properties p = Fixtures.properties();
+        p.setProperty("preprocess.channel_order", "GBR");
+        assertThrows(IllegalArgumentException.class, () -> Fixtures.config(p));
     }
 
     @Test

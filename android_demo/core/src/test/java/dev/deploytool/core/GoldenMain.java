@@ -59,6 +59,15 @@ public final class GoldenMain {
         }
     }
 
+    private static float[] floats(String text) {
+        String[] parts = text.split(",");
+        float[] values = new float[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            values[i] = Float.parseFloat(parts[i].trim());
+        }
+        return values;
+    }
+
     private static void images(String[] args) throws IOException {
         java.util.Properties properties = new java.util.Properties();
         try (java.io.InputStream stream = new java.io.FileInputStream(args[1])) {
@@ -66,8 +75,9 @@ public final class GoldenMain {
         }
         Preprocessing preprocessing = new Preprocessing(
                 Integer.parseInt(properties.getProperty("height")), Integer.parseInt(properties.getProperty("width")),
-                Integer.parseInt(properties.getProperty("channels")), Float.parseFloat(properties.getProperty("scale")),
-                Float.parseFloat(properties.getProperty("offset")));
+                Integer.parseInt(properties.getProperty("channels")), floats(properties.getProperty("scale")),
+                floats(properties.getProperty("offset")),
+                "BGR".equals(properties.getProperty("channel_order", "RGB")));
         TensorSpec asFloats = new TensorSpec(TensorSpec.DType.FLOAT32,
                 new int[] {1, preprocessing.height, preprocessing.width, preprocessing.channels}, 0f, 0);
         File out = new File(args[2]);

@@ -33,6 +33,24 @@ public class PreprocessingTest {
     }
 
     @Test
+    public void perChannelScaleAndOffsetFollowTheChannel() {
+        Preprocessing p = new Preprocessing(1, 1, 3, new float[] {1f, 2f, 4f}, new float[] {0f, -1f, -2f}, false);
+        assertArrayEquals(new float[] {1f, 3f, 10f}, p.apply(new RgbImage(1, 1, new int[] {0xff010203})), 0f);
+    }
+
+    @Test
+    public void bgrOrderSwapsRedAndBlueBeforeScaling() {
+        Preprocessing p = new Preprocessing(1, 1, 3, new float[] {1f, 2f, 4f}, new float[] {0f, 0f, 0f}, true);
+        assertArrayEquals(new float[] {3f, 4f, 4f}, p.apply(new RgbImage(1, 1, new int[] {0xff010203})), 0f);
+    }
+
+    @Test
+    public void perChannelValuesMustMatchTheChannels() {
+        assertThrows(IllegalArgumentException.class,
+                () -> new Preprocessing(1, 1, 3, new float[] {1f, 2f}, new float[] {0f}, false));
+    }
+
+    @Test
     public void upscalingUsesHalfPixelCentres() {
         // 2 -> 4 pixels: source x = (i + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 (clamped at the ends)
         float[] out = Preprocessing.resizeBilinear(new float[] {0f, 100f}, 2, 1, 4, 1);

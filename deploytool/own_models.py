@@ -1,0 +1,257 @@
+"""docs/own-models.md: models deploytool did not write, tried as a user would.
+
+Fourteen keras.applications families, built by stock Keras 3 with random weights, their BatchNorm
+scale and offset random and their moving statistics measured on natural photographs fed with the
+family's own preprocessing (as after training), saved with ``model.save("m.keras")``; then each
+file goes through ``deploytool convert`` to every artifact kind and ``deploytool verify`` on every
+runtime, exactly as a user's file would. A second part does the same for one tiny model per
+built-in layer (:mod:`deploytool.layer_coverage`), saved by Keras 3 and by tf_keras, Sequential
+and functional. Every failure carries its named cause.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+from .fileio import write_bytes
+from .matrix import ARTIFACT_KINDS, RUNTIME_NAMES, count_summary, render_tables, source_cells, versions_line
+from .preprocessing import Preprocessing
+
+# the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)
+PAGE_KINDS = tuple(kind for kind in ARTIFACT_KINDS if kind[2] != "fp16")
+INPUT_SIZE = 96
+CLASSES = 10
+STATISTICS_IMAGES = 32
+NUMERICAL_OWN = ("numerical: the int8 model itself is this far from float on these images (the "
+                 "runtimes agree with each other); an accuracy question for the int8 work, not a "
+                 "conversion error")
+OPENCV_AVERAGE_POOL = (
+    "upstream: OpenCV's TFLite importer averages a 'same'-padded AveragePooling2D window over "
+    "the padded area too (its Pooling layer defaults to ave_pool_padded_area=true; its TensorFlow "
+    "and ONNX importers set it false); TFLite divides by the real cells. Minimal reproduction: "
+    "`AveragePooling2D(3, strides=1, padding='same')` on a 9x9x4 input, max abs 0.37 in both "
+    "engines (see the layer-coverage part below); the ONNX form of the same model runs in OpenCV")
+
+
+@dataclass(frozen=True)
+class Family:
+    """A keras.applications family: its builder's name and the preprocessing it was made for."""
+
+    name: str
+    preset: str
+
+
+FAMILIES = (
+    Family("MobileNet", "symmetric"), Family("MobileNetV2", "symmetric"),
+    Family("MobileNetV3Small", "raw"), Family("MobileNetV3Large", "raw"),
+    Family("DenseNet121", "imagenet"), Family("ResNet50", "caffe"),
+    Family("ResNet50V2", "symmetric"), Family("VGG16", "caffe"), Family("Xception", "symmetric"),
+    Family("InceptionV3", "symmetric"), Family("NASNetMobile", "symmetric"),
+    Family("EfficientNetB0", "raw"), Family("EfficientNetV2B0", "raw"),
+    Family("ConvNeXtTiny", "raw"),
+)
+
+
+def family_by_name(name: str) -> Family:
+    """The family called ``name`` (case-insensitive), or a one-line error listing them."""
+    for family in FAMILIES:
+        if family.name.lower() == name.lower():
+            return family
+    raise UserError(f"unknown keras.applications family {name!r}; known: "
+                    f"{', '.join(f.name for f in FAMILIES)}")
+
+
+def build_family_file(family: Family, folder, size: int = INPUT_SIZE, seed: int = 0) -> Path:
+    """``folder/<Family>.keras``: the family built by stock Keras 3 at size x size x 3 with 10
+    classes and random weights; BatchNorm gamma and beta random, moving statistics set to the
+    batch statistics of natural photographs (scikit-image's, preprocessed as the family
+    expects) as training leaves them. An existing file is reused."""
+    from .data import load_photos
+    from .keras3 import keras3
+
+    path = Path(folder) / f"{family.name}.keras"
+    if path.exists():
+        return path
+    keras = keras3()
+    keras.utils.set_random_seed(seed)
+    model = getattr(keras.applications, family.name)(weights=None, input_shape=(size, size, 3),
+                                                     classes=CLASSES)
+    rng = np.random.default_rng(seed)
+    batchnorms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for bn in batchnorms:
+        if bn.scale:
+            bn.gamma.assign(rng.uniform(0.5, 1.5, bn.gamma.shape).astype(np.float32))
+        if bn.center:
+            bn.beta.assign(rng.normal(0.0, 0.1, bn.beta.shape).astype(np.float32))
+        bn.momentum = 0.0  # one training-mode call sets the moving statistics to the batch's
+    photos = load_photos((size, size), 3).x_train[:STATISTICS_IMAGES]
+    model(Preprocessing.preset_for((size, size, 3), family.preset).apply(photos), training=True)
+    for bn in batchnorms:
+        bn.momentum = 0.99
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.stem}.partial.keras")
+    model.save(staging)
+    staging.replace(path)
+    return path
+
+
+def _model_has(source, class_name: str, **config) -> bool:
+    """Whether the source model holds a layer of ``class_name`` whose config has ``config``."""
+    for layer in source.model.layers:
+        if type(layer).__name__ == class_name and \
+                all(layer.get_config().get(k) == v for k, v in config.items()):
+            return True
+    return False
+
+
+def known_causes(source):
+    """A ``causes(cell)`` function for :func:`~deploytool.matrix.source_cells`: upstream causes
+    recognised from the model's structure."""
+    def causes(cell):
+        if cell["runtime"] == "opencv" and cell["artifact"].startswith("TFLite") and \
+                _model_has(source, "AveragePooling2D", padding="same"):
+            return [OPENCV_AVERAGE_POOL]
+        return []
+    return causes
+
+
+def family_cells(family: Family, folder: Path, samples: int, calib_samples: int,
+                 log=lambda message: None) -> tuple[list[dict], dict]:
+    """Every cell of one family's file, and a line about how it was loaded."""
+    from .sources import load_source
+
+    path = build_family_file(family, folder / "models")
+    try:
+        source = load_source(str(path), preprocess={"preset": family.preset})
+    except UserError as exc:
+        cells = [{"model": family.name, "artifact": label, "runtime": runtime, "status": "fail",
+                  "why": f"loading failed: {exc}"} for label, _, _ in PAGE_KINDS for runtime in RUNTIME_NAMES]
+        return cells, {"path": "not loaded", "reason": str(exc)}
+    cells = source_cells(source, family.name, folder / "artifacts", samples, calib_samples,
+                         kinds=PAGE_KINDS, causes=known_causes(source), numerical=NUMERICAL_OWN,
+                         log=log)
+    return cells, {"path": source.framework, "reason": source.framework_reason,
+                   "preprocessing": source.preprocessing.describe()}
+
+
+def coverage_cells(folder: Path, samples: int, calib_samples: int, cases=None,
+                   log=lambda message: None) -> list[dict]:
+    """Every cell of every layer-coverage model: each case built by Keras 3 and by tf_keras, as
+    a Sequential and a functional model, converted and verified as a user's file. A Keras
+    3-only feature is one n/a cell for tf_keras, saying so."""
+    from .layer_coverage import CASES, FORMS, SAVERS, build_case_file
+    from .sources import load_source
+
+    cells = []
+    for case in cases or CASES:
+        for saver in SAVERS:
+            for form in FORMS:
+                row = f"{case.name} · {saver} · {form}"
+                if form not in case.forms or (saver == "tf_keras" and case.needs_keras3):
+                    why = (case.needs_keras3 if form in case.forms else
+                           "merge layers need the functional API")
+                    cells.append({"model": row, "artifact": "all", "runtime": "all",
+                                  "status": "-", "why": why})
+                    continue
+                try:
+                    path = build_case_file(case, saver, form, folder / "layers")
+                    source = load_source(str(path))
+                except UserError as exc:
+                    cells += [{"model": row, "artifact": label, "runtime": runtime, "status": "fail",
+                               "why": f"loading failed: {exc}"}
+                              for label, _, _ in PAGE_KINDS for runtime in RUNTIME_NAMES]
+                    continue
+                cells += source_cells(source, row, folder / "artifacts" / "layers", samples,
+                                      calib_samples, kinds=PAGE_KINDS, causes=known_causes(source),
+                                      numerical=NUMERICAL_OWN, log=log)
+    return cells
+
+
+def render_page(family_results: dict, layer_cells: list[dict], size: int, samples: int,
+                seconds: float) -> str:
+    """docs/own-models.md from the cells of the families and of the layer-coverage models."""
+    family_cells_all = [cell for cells, _ in family_results.values() for cell in cells]
+    kinds = [label for label, _, _ in PAGE_KINDS]
+    lines = [
+        "# Your own model: keras.applications families and every built-in layer",
+        "",
+        "Generated by `deploytool own-models` (do not edit by hand). Each model is a file "
+        "deploytool did not write, saved the way users save theirs, then converted by `deploytool "
+        "convert FILE --to tflite|onnx [--int8] --preprocess PRESET` and checked by `deploytool "
+        f"verify` on {samples} held-out images against the original file run by the Keras that "
+        "saved it. fp32 cells pass at max abs ≤ 1e-5 on probabilities, or within 3x the Keras "
+        "reference's own float32 round-off where that is larger (measured against its float64 "
+        "twin; see README); int8 cells at worst-sample cosine ≥ 0.99. A ✅ shows the max abs "
+        "error (fp32) or the cosine (int8) and, for OpenCV, the engine that ran it.",
+        "",
+        versions_line(seconds),
+        "",
+        "## keras.applications families",
+        "",
+        f"Built by stock Keras 3 at {size}x{size}x3 with 10 classes and random weights; BatchNorm "
+        "gamma/beta random and moving statistics measured on natural photographs fed with the "
+        "family's own preprocessing, as after training; saved with `model.save()`. Calibration "
+        "and parity images: crops of scikit-image's bundled photographs (`photos`, the default for "
+        "a colour model), preprocessed as the `--preprocess` column says.",
+        "",
+        f"Summary: {count_summary(family_cells_all)}.",
+        "",
+        "| model | conversion path | --preprocess | why this path |",
+        "|---|---|---|---|",
+    ]
+    for name, (_, info) in family_results.items():
+        family = family_by_name(name)
+        lines.append(f"| {name} | {info['path']} | `{family.preset}` | {info.get('reason') or '-'} |")
+    lines.append("")
+    lines += [line.replace("## ", "### ", 1) if line.startswith("## ") else line
+              for line in render_tables(family_cells_all, kinds)]
+    if layer_cells:
+        ran = [c for c in layer_cells if c["status"] != "-"]
+        lines += [
+            "## Layer coverage",
+            "",
+            "One tiny model per built-in layer CNN classifiers use (input 8x8x3, the layer, "
+            "Flatten, a softmax Dense; BatchNorm statistics random), built by Keras 3 and by "
+            "tf_keras, as a Sequential and as a functional model, saved as `.keras`, converted "
+            "and verified as above on `photos` crops preprocessed to 0..1.",
+            "",
+            f"Summary: {count_summary(ran)}; "
+            f"{len({c['model'] for c in ran})} models converted.",
+            "",
+        ]
+        lines += [line.replace("## ", "### ", 1) if line.startswith("## ") else line
+                  for line in render_tables(ran, kinds, "layer · saved by · form")]
+        skipped = [c for c in layer_cells if c["status"] == "-"]
+        if skipped:
+            lines += ["### Not applicable", ""]
+            lines += [f"- {c['model']}: {c['why']}" for c in skipped]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def build_page(families=None, folder=Path("artifacts/own-models"), samples: int = 32,
+               calib_samples: int = 100, layers: bool = True, layer_cases=None,
+               log=lambda message: None) -> tuple[dict, list[dict], str]:
+    """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the
+    layer-coverage models; return the family results, the layer cells and the page."""
+    started = time.perf_counter()
+    folder = Path(folder)
+    chosen = [family_by_name(name) for name in families] if families else list(FAMILIES)
+    results = {}
+    for family in chosen:
+        log(f"{family.name}: building and converting")
+        results[family.name] = family_cells(family, folder, samples, calib_samples, log)
+    layer_cells = coverage_cells(folder, samples, calib_samples, layer_cases, log) if layers else []
+    page = render_page(results, layer_cells, INPUT_SIZE, samples, time.perf_counter() - started)
+    data = {"families": {name: {"info": info, "cells": cells} for name, (cells, info) in results.items()},
+            "layers": layer_cells}
+    write_bytes(folder / "own-models.json", json.dumps(data, indent=1, default=str).encode())
+    return results, layer_cells, page
+
+
