@@ -1,7 +1,7 @@
 """Fold inference-mode BatchNormalization into the convolutions and dense layers next to it.
 
-A BN that directly follows a Conv2D (grouped too), DepthwiseConv2D or Dense whose only consumer it
-is, folds into that layer's kernel and bias. Otherwise, a BN whose only consumer is a Conv2D
+A BN that directly follows a Conv2D (grouped too), DepthwiseConv2D, SeparableConv2D (into its
+pointwise kernel) or Dense whose only consumer it is, folds into that layer's kernel and bias. Otherwise, a BN whose only consumer is a Conv2D
 (ungrouped, 1x1 or 'valid' padding, so no zero padding meets the shift) or a Dense folds into that
 following layer. Any other BN (pre-activation ResNet, DenseNet's BN-ReLU-conv, BN after a
 concatenation) becomes an explicit per-channel scale-and-shift: a 1x1 depthwise convolution with
@@ -74,9 +74,10 @@ def _is_channel_last_bn(bn) -> bool:
 
 
 def _kernel_and_bias(layer, weights) -> tuple[np.ndarray, np.ndarray]:
-    kernel = weights[0]
+    first = 1 if isinstance(layer, layers.SeparableConv2D) else 0  # after the depthwise kernel
+    kernel = weights[first]
     if layer.use_bias:
-        bias = weights[1]
+        bias = weights[first + 1]
     else:
         bias = np.zeros(layer.compute_output_shape(layer.input.shape)[-1], np.float32)
     return kernel, bias
@@ -87,10 +88,11 @@ def _fold_into_previous(graph: GraphRewriter, bn, previous) -> None:
     kernel, bias = _kernel_and_bias(previous, graph.weights(previous.name))
     if isinstance(previous, layers.DepthwiseConv2D):  # output channel c*multiplier + m
         kernel = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
-    else:  # Conv2D (grouped too) and Dense: output channels on the last kernel axis
+    else:  # Conv2D (grouped too), SeparableConv2D's pointwise kernel and Dense: output last
         kernel = kernel * scale
     graph.update_layer(previous.name, use_bias=True)
-    graph.set_weights(previous.name, [kernel, bias * scale + shift])
+    depthwise = [graph.weights(previous.name)[0]] if isinstance(previous, layers.SeparableConv2D) else []
+    graph.set_weights(previous.name, [*depthwise, kernel, bias * scale + shift])
     graph.bypass(bn.name)
 
 
@@ -122,7 +124,8 @@ def _previous_foldable(graph, bn):
     """The layer ``bn`` can fold into, or (None, why not)."""
     (source,) = graph.inputs_of(bn.name)
     previous = graph.layer(source)
-    foldable = (isinstance(previous, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense))
+    foldable = (isinstance(previous, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense,
+                                      layers.SeparableConv2D))
                 and not isinstance(previous, layers.Conv2DTranspose))
     if not foldable:
         return None, f"follows {type(previous).__name__} '{source}'"

@@ -13,7 +13,7 @@ from deploytool.errors import UserError
 from deploytool.keras_env import keras, tf
 from deploytool.quiet import native_output_silenced
 
-from .tflite_export import ConversionError, first_error_line
+from .tflite_export import ConversionError, conversion_failure, first_error_line
 
 INPUT_NAME = "input"
 DEFAULT_OPSET = 17
@@ -57,13 +57,23 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
                 proto, _ = tf2onnx.convert.from_keras(
                     model, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
     except Exception as exc:
-        raise ConversionError(f"tf2onnx failed: {first_error_line(exc)}") from exc
-    unsupported = sorted({node.op_type for node in proto.graph.node
-                          if node.domain == "" and node.op_type in ("PartitionedCall",
-                                                                    "StatefulPartitionedCall")})
-    if unsupported:
-        raise ConversionError(f"tf2onnx left TensorFlow ops it cannot convert: {', '.join(unsupported)}")
+        raise conversion_failure(exc, model, "tf2onnx") from exc
+    check_onnx_ops(proto, model)
     return proto
+
+
+def check_onnx_ops(proto, model) -> None:
+    """Refuse a graph in which tf2onnx left TensorFlow ops that are no ONNX operator (it keeps
+    what it cannot convert, and the file then fails to load): one line naming the layer."""
+    import onnx
+
+    for node in proto.graph.node:
+        if node.domain in ("", "ai.onnx") and (
+                node.op_type in ("PartitionedCall", "StatefulPartitionedCall") or
+                not onnx.defs.has(node.op_type)):
+            raise conversion_failure(
+                RuntimeError(f"TensorFlow op {node.op_type} ({node.name}) has no ONNX "
+                             "equivalent in tf2onnx"), model, "tf2onnx")
 
 
 class _ImageReader:

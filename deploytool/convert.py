@@ -104,7 +104,7 @@ def conversion_path(source: ModelSource, options: ConvertOptions, skipped: dict)
     passes did not run and why (for the manifest)."""
     keras3_path = source.framework == "keras3"
     exporter = {("tflite", False): "TFLiteConverter.from_concrete_functions (batch 1)",
-                ("tflite", True): "Keras 3 model.export(tf_saved_model, batch 1) -> "
+                ("tflite", True): "Keras 3 model.export (SavedModel, batch 1) -> "
                                   "TFLiteConverter.from_saved_model",
                 ("onnx", False): "tf2onnx.convert.from_keras",
                 ("onnx", True): "tf2onnx.convert.from_function (Keras 3 inference function)"}
