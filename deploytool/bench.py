@@ -12,7 +12,7 @@ import numpy as np
 from .errors import UserError
 from .fileio import size_of
 from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .verify import BACKENDS, OPENCV_ENGINES, manifest_of, last_converted
+from .verify import BACKENDS, OPENCV_ENGINES, last_converted, manifest_of, verification_images
 
 
 @dataclass
@@ -48,6 +48,13 @@ def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup
     return BenchRow(label, backend, size_of(path), status="error", error=f"{run.kind}: {run.error}")
 
 
+def benchmark_images(manifest: dict, batch: int) -> np.ndarray:
+    """``batch`` held-out images preprocessed as the manifest says (what verify compares on),
+    repeated if the set holds fewer."""
+    images = verification_images(manifest, None, batch)[0]
+    return np.resize(images, (batch, *images.shape[1:])).astype(np.float32)
+
+
 def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1, runs: int = 30,
           warmup: int = 5, timeout: float = DEFAULT_TIMEOUT, log=lambda message: None) -> list[BenchRow]:
     """Benchmark ``artifacts`` (default: what convert wrote last) on ``backend`` ("all" or one
@@ -58,9 +65,7 @@ def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1
     manifests = {artifact: manifest_of(artifact) for artifact in artifacts}
     rows, baselines = [], set()
     for artifact, manifest in manifests.items():
-        shape = manifest["preprocessing"]
-        images = np.random.default_rng(0).random(
-            (batch, shape["height"], shape["width"], shape["channels"]), dtype=np.float32)
+        images = benchmark_images(manifest, batch)
         reference = Path(manifest["source"]["reference"])
         if reference not in baselines and reference.exists():
             baselines.add(reference)

@@ -163,14 +163,17 @@ def models_command(names, input_shape, num_classes, width, as_json):
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default runs/MODEL-DATA).")
+@preprocess_options
 def train_command(model, data, epochs, batch_size, learning_rate, input_shape, width,
-                  mixed_precision, early_stopping, resume, seed, out_dir):
+                  mixed_precision, early_stopping, resume, seed, out_dir, preset, mean, std,
+                  channel_order):
     """Train zoo MODEL on a data set; writes a run folder that convert and verify accept."""
     from .train import TrainOptions, train
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            input_shape=input_shape, width=width, mixed_precision=mixed_precision,
-                           early_stopping=early_stopping, resume=resume, seed=seed)
+                           early_stopping=early_stopping, resume=resume, seed=seed,
+                           preprocess=preprocess_dict(preset, mean, std, channel_order))
     out_dir = out_dir or default_run_folder(model, data)
     try:
         metrics = train(model, data, out_dir, options, console=stderr)
@@ -415,7 +418,9 @@ def inspect_command(file, unsafe, as_json):
 
 def print_inspection(report: dict) -> None:
     """The human-readable form of an inspect report."""
-    stdout.print(f"[bold]{report['file']}[/bold]: {report['format']}, {report['size_bytes'] / 1e6:.2f} MB")
+    saved_by = f" saved by {report['saved_by']}" if report.get("saved_by") else ""
+    stdout.print(f"[bold]{report['file']}[/bold]: {report['format']}{saved_by}, "
+                 f"{report['size_bytes'] / 1e6:.2f} MB")
     tensors = Table(title="inputs and outputs")
     for column in ("", "name", "shape", "dtype", "scale", "zero point"):
         tensors.add_column(column)

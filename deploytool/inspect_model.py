@@ -124,14 +124,19 @@ def inspect_keras(path: Path, unsafe: bool = False) -> dict:
     """Load a Keras model file safely and describe its layers and weights."""
     from .sources import load_keras_file
 
+    from .keras3 import is_keras3_model
+
     model = load_keras_file(path, unsafe)
+    dtype = lambda value: np.dtype(getattr(value, "name", value)).name  # noqa: E731 (Keras 3: str)
     weights = Counter()
     for weight in model.weights:
-        weights[weight.dtype.name] += int(np.prod(weight.shape)) * weight.dtype.size
+        weights[dtype(weight.dtype)] += int(np.prod(weight.shape)) * np.dtype(dtype(weight.dtype)).itemsize
+    names = getattr(model, "output_names", None) or [t.name for t in model.outputs]
     return {"format": "keras", "name": model.name,
-            "inputs": [_tensor_entry(t.name, list(t.shape), t.dtype.name) for t in model.inputs],
-            "outputs": [_tensor_entry(name, list(t.shape), t.dtype.name)
-                        for name, t in zip(model.output_names, model.outputs)],
+            "saved_by": "Keras 3" if is_keras3_model(model) else "tf_keras (Keras 2)",
+            "inputs": [_tensor_entry(t.name, list(t.shape), dtype(t.dtype)) for t in model.inputs],
+            "outputs": [_tensor_entry(name, list(t.shape), dtype(t.dtype))
+                        for name, t in zip(names, model.outputs)],
             "ops": dict(Counter(type(layer).__name__ for layer in model.layers).most_common()),
             "weight_bytes": dict(weights), "parameters": int(model.count_params())}
 

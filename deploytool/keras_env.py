@@ -22,6 +22,9 @@ with native_output_silenced():
 
     tf.config.list_physical_devices()
 
+if not os.environ.get("DEPLOYTOOL_TF_LOGS"):  # retracing notices and the like, not the user's business
+    tf.get_logger().setLevel("ERROR")
+
 if tf.keras.layers.Dense is not keras.layers.Dense:  # pragma: no cover - depends on import order
     raise ImportError(
         "tf.keras already resolved to Keras 3 in this process; import deploytool (or set "

@@ -26,7 +26,7 @@ from .errors import UserError
 from .fileio import write_json
 from .keras_env import keras, tf
 from .manifest import tool_versions
-from .preprocessing import Preprocessing
+from .preprocessing import Preprocessing, preprocessing_from_options
 from .sources import RUN_LABELS, RUN_MODEL, RUN_PREPROCESSING
 
 AUX_LOSS_WEIGHT = 0.3  # the auxiliary classifiers' weight in GoogLeNet's recipe
@@ -46,6 +46,8 @@ class TrainOptions:
     early_stopping: int | None = None  # patience in epochs
     resume: bool = False
     seed: int = 0
+    # the input the model is trained on: preset, mean, std, channel_order (default 0..1)
+    preprocess: dict | None = None
 
     def check(self) -> None:
         """Refuse impossible settings before anything is read or written."""
@@ -262,8 +264,12 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
         raise UserError(f"nothing to resume: no unfinished run at {staging}")
     strategy, strategy_line = choose_strategy()
     input_shape = tuple(options.input_shape or default_input_shape(data))
-    preprocessing = Preprocessing.for_input_shape(input_shape)
+    preprocessing = preprocessing_from_options(input_shape, **(options.preprocess or {})) or \
+        Preprocessing.for_input_shape(input_shape)
     dataset = load_dataset(data, input_shape[:2], input_shape[2])
+    if not dataset.labelled:
+        raise UserError(f"data set {data} has no labels to train on; use folder:PATH (one "
+                        "sub-folder per class), digits, mnist or fashion_mnist")
     (x_train, y_train), (x_val, y_val) = split_validation(dataset, options.validation_fraction,
                                                            options.seed)
     if len(x_val) == 0 or len(x_train) == 0:

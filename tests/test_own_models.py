@@ -227,3 +227,14 @@ def test_data_augmentation_inside_the_model_is_stripped(tmp_path):
     removed = result.manifest["strip_report"]["removed_layers"]
     assert len(removed) == 3 and any("flip" in name for name in removed)
     assert verify([result.artifact]).passed
+
+
+def test_inspect_reads_a_keras3_file_and_says_who_saved_it(tmp_path):
+    k3 = keras3()
+    k3.Sequential([k3.Input((8, 8, 3)), k3.layers.Conv2D(4, 3, activation="hard_silu"),
+                   k3.layers.Flatten(), k3.layers.Dense(3)]).save(tmp_path / "m.keras")
+    result = run_cli("inspect", tmp_path / "m.keras", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["saved_by"] == "Keras 3" and report["ops"]["Conv2D"] == 1
+    assert report["weight_bytes"] == {"float32": 4 * (3 * 3 * 3 * 4 + 4 + 144 * 3 + 3)}
