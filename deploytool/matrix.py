@@ -23,7 +23,7 @@ ARTIFACT_KINDS = (("TFLite fp32", "tflite", "none"), ("TFLite fp16", "tflite", "
 RUNTIMES = ("tflite", "opencv", "onnxruntime")
 # Failure messages that are known limitations of a runtime, with what is known about them.
 UPSTREAM = {
-    "Lookup table for RELU": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
+    "Lookup table for": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
                              "support (int8 models fail in parseActivation); the int8 ONNX (QDQ) "
                              "form of the same model runs in OpenCV",
     "GemmInt8": "upstream limitation: OpenCV dnn has no int8 Gemm (FULLY_CONNECTED) layer for "

@@ -238,3 +238,22 @@ def test_inspect_reads_a_keras3_file_and_says_who_saved_it(tmp_path):
     report = json.loads(result.output)
     assert report["saved_by"] == "Keras 3" and report["ops"]["Conv2D"] == 1
     assert report["weight_bytes"] == {"float32": 4 * (3 * 3 * 3 * 4 + 4 + 144 * 3 + 3)}
+
+
+def test_opencv_tflite_average_pooling_divergence_is_named(tmp_path):
+    """OpenCV's TFLite importer counts the padding of a 'same' AveragePooling2D window; LiteRT
+    and OpenCV's ONNX importer do not. The cell names that upstream cause."""
+    from deploytool.layer_coverage import build_case_file, case_by_name
+    from deploytool.matrix import source_cells
+    from deploytool.own_models import OPENCV_AVERAGE_POOL, known_causes
+
+    path = build_case_file(case_by_name("AveragePooling2D(3, 1, same)"), "tf_keras", "sequential", tmp_path)
+    source = load_source(str(path))
+    cells = source_cells(source, "pool", tmp_path / "artifacts", 8, 8,
+                         kinds=(("TFLite fp32", "tflite", "none"), ("ONNX fp32", "onnx", "none")),
+                         causes=known_causes(source))
+    status = {(c["artifact"], c["runtime"]): c for c in cells}
+    assert status[("TFLite fp32", "tflite")]["status"] == "pass"
+    assert status[("ONNX fp32", "opencv")]["status"] == "pass"
+    failed = status[("TFLite fp32", "opencv")]
+    assert failed["status"] == "fail" and failed["why"].endswith(OPENCV_AVERAGE_POOL)
