@@ -1,4 +1,5 @@
-"""Fold inference-mode BatchNormalization into the convolutions and dense layers next to it.
+"""Fold inference-mode BatchNormalization (and per-channel Normalization) into the convolutions
+and dense layers next to it.
 
 A BN that directly follows a Conv2D (grouped too), DepthwiseConv2D, SeparableConv2D (into its
 pointwise kernel) or Dense whose only consumer it is, folds into that layer's kernel and bias. Otherwise, a BN whose only consumer is a Conv2D
@@ -26,6 +27,7 @@ class FoldReport:
     """What :func:`fold_batchnorm` did and how far the folded model is from the original."""
 
     batchnorm_layers: int = 0
+    normalization_layers: int = 0  # per-channel Normalization layers, folded the same way
     folded_into_previous: list[tuple[str, str]] = field(default_factory=list)
     folded_into_next: list[tuple[str, str]] = field(default_factory=list)
     kept_as_scale_shift: list[tuple[str, str]] = field(default_factory=list)
@@ -48,14 +50,25 @@ class FoldReport:
     def summary(self) -> str:
         """One line for the terminal."""
         kept = len(self.kept_as_scale_shift) + len(self.kept_as_batchnorm)
-        return (f"folded {self.folded} of {self.batchnorm_layers} BatchNorm layers "
+        normalizations = (f" and {self.normalization_layers} Normalization"
+                          if self.normalization_layers else "")
+        return (f"folded {self.folded} of {self.batchnorm_layers} BatchNorm{normalizations} layers "
                 f"({len(self.folded_into_previous)} into the preceding layer, "
                 f"{len(self.folded_into_next)} into the following), {kept} kept as scale-and-shift; "
                 f"logits differ by at most {self.max_abs_diff:.2e}")
 
 
 def batchnorm_scale_shift(bn) -> tuple[np.ndarray, np.ndarray]:
-    """The per-channel ``scale`` and ``shift`` that inference-mode ``bn`` applies: y = x*scale + shift."""
+    """The per-channel ``scale`` and ``shift`` that inference-mode ``bn`` (a BatchNormalization,
+    or a Normalization layer: (x - mean) / max(sqrt(variance), epsilon)) applies:
+    y = x*scale + shift."""
+    if isinstance(bn, layers.Normalization):
+        mean = np.asarray(bn.mean, np.float64).reshape(-1)
+        deviation = np.maximum(np.sqrt(np.asarray(bn.variance, np.float64).reshape(-1)),
+                               keras.backend.epsilon())
+        channels = int(bn.input.shape[-1])
+        mean, deviation = np.broadcast_to(mean, channels), np.broadcast_to(deviation, channels)
+        return (1.0 / deviation).astype(np.float32), (-mean / deviation).astype(np.float32)
     weights = list(bn.get_weights())
     gamma = weights.pop(0) if bn.scale else None
     beta = weights.pop(0) if bn.center else None
@@ -70,7 +83,16 @@ def batchnorm_scale_shift(bn) -> tuple[np.ndarray, np.ndarray]:
 def _is_channel_last_bn(bn) -> bool:
     axis = bn.axis if isinstance(bn.axis, (list, tuple)) else [bn.axis]
     rank = len(bn.input.shape)
+    if isinstance(bn, layers.Normalization) and bn.invert:
+        return False
     return len(axis) == 1 and axis[0] % rank == rank - 1
+
+
+def _per_channel_normalization(layer) -> bool:
+    """A Normalization with per-channel statistics: TFLite writes it as elementwise ops with
+    (1, 1, 1, C) constants, which OpenCV's TFLite importer broadcasts against the wrong axis of
+    its NCHW blob; as a folded or 1x1 depthwise affine every runtime computes it right."""
+    return isinstance(layer, layers.Normalization) and np.size(layer.mean) > 1
 
 
 def _kernel_and_bias(layer, weights) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +184,9 @@ def fold_batchnorm(model, custom_objects=None, check_samples: int = 4, seed: int
     batchnorms = [layer for layer in graph.model.layers
                   if isinstance(layer, layers.BatchNormalization)]
     report.batchnorm_layers = len(batchnorms)
+    normalizations = [layer for layer in graph.model.layers if _per_channel_normalization(layer)]
+    report.normalization_layers = len(normalizations)
+    batchnorms += normalizations
     for bn in batchnorms:
         if not graph.single_call(bn.name) or not _is_channel_last_bn(bn):
             report.kept_as_batchnorm.append((bn.name, "shared layer or not on the channel axis"))

@@ -35,6 +35,53 @@ def plain_grouped_convolutions(model):
             del layer._jit_compiled_convolution_op
 
 
+@contextlib.contextmanager
+def plain_keras3_grouped_convolutions():
+    """Keras 3's TensorFlow backend, too, runs grouped convolutions (ConvNeXt's depthwise 7x7 is
+    a Conv2D with groups) through an XLA-compiled function that tf2onnx cannot open; for the
+    duration, every Keras 3 convolution is traced as the plain ``tf.nn.convolution`` it wraps."""
+    from keras.src.backend.tensorflow import nn as backend_nn
+
+    original = backend_nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        layout = backend_nn._convert_data_format(data_format, len(inputs.shape))
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=layout,
+                                 dilations=dilation_rate)
+
+    backend_nn.conv = conv
+    try:
+        yield
+    finally:
+        backend_nn.conv = original
+
+
+_ERFC_REGISTERED = []
+
+
+def register_erfc() -> None:
+    """Teach tf2onnx TensorFlow's Erfc (what exact GELU, ``tf.nn.gelu(approximate=False)``,
+    computes with: 0.5 x erfc(-x / sqrt 2)) as 1 - Erf(x); tf2onnx 1.17 converts Erf only."""
+    if _ERFC_REGISTERED:
+        return
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    @tf_op("Erfc")
+    class Erfc:  # noqa: F841 - registered by the decorator
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            one = ctx.make_const(utils.make_name("erfc_one"), np.array(1, dtype))
+            erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+            outputs, shapes, dtypes = node.output, ctx.get_shape(node.output[0]), ctx.get_dtype(node.output[0])
+            ctx.remove_node(node.name)
+            ctx.make_node("Sub", [one.output[0], erf.output[0]], outputs=outputs, name=node.name,
+                          shapes=[shapes], dtypes=[dtypes])
+
+    _ERFC_REGISTERED.append(True)
+
+
 def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
     """Convert ``model`` (tf_keras, or stock Keras 3 through its traced inference function) to an
     ONNX ModelProto with one float input named 'input' (NHWC, or NCHW with ``nchw_input``)."""
@@ -47,11 +94,17 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
     nchw = [INPUT_NAME] if nchw_input else None
     logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
     try:
+        register_erfc()
         if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
-            function = tf.function(lambda images: model(images, training=False))
+            with plain_keras3_grouped_convolutions():
+                graph_def, inputs, outputs = frozen_inference_graph(model, signature[0])
             with native_output_silenced(stdout=True):
-                proto, _ = tf2onnx.convert.from_function(
-                    function, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
+                proto, _ = tf2onnx.convert.from_graph_def(
+                    graph_def, input_names=inputs, output_names=outputs, opset=opset,
+                    inputs_as_nchw=[inputs[0]] if nchw_input else None)
+            proto.graph.input[0].name = INPUT_NAME
+            for node in proto.graph.node:
+                node.input[:] = [INPUT_NAME if name == inputs[0] else name for name in node.input]
         else:
             with plain_grouped_convolutions(model), native_output_silenced(stdout=True):
                 proto, _ = tf2onnx.convert.from_keras(
@@ -62,11 +115,30 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
     return proto
 
 
+def frozen_inference_graph(model, spec):
+    """The model's inference function traced for ``spec`` with every captured variable and
+    tensor turned into a constant (Keras 3 keeps some layer state, Normalization's mean for
+    one, as captured tensors that a plain trace would leave as extra graph inputs): the
+    GraphDef, its input names and its output names."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    traced = tf.function(lambda images: model(images, training=False)).get_concrete_function(spec)
+    frozen = convert_variables_to_constants_v2(traced)
+    graph_def = frozen.graph.as_graph_def()
+    return (graph_def, [tensor.name for tensor in frozen.inputs],
+            [tensor.name for tensor in frozen.outputs])
+
+
 def check_onnx_ops(proto, model) -> None:
     """Refuse a graph in which tf2onnx left TensorFlow ops that are no ONNX operator (it keeps
     what it cannot convert, and the file then fails to load): one line naming the layer."""
     import onnx
 
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    extra = [i.name for i in proto.graph.input if i.name not in initializers][1:]
+    if extra:
+        raise ConversionError(f"tf2onnx left {len(extra)} captured tensor(s) as extra graph "
+                              f"inputs ({', '.join(extra[:3])}); the model cannot run on images alone")
     for node in proto.graph.node:
         if node.domain in ("", "ai.onnx") and (
                 node.op_type in ("PartitionedCall", "StatefulPartitionedCall") or

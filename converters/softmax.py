@@ -45,19 +45,22 @@ def _detach_keras3(model):
     from deploytool.keras3 import keras3
 
     keras = keras3()
-    last = model.outputs[0]._keras_history.operation
+    history = model.outputs[0]._keras_history
+    last = history.operation
+    # this model's call of the layer (a layer shared with another model has several)
+    last_input = last._inbound_nodes[history.node_index].input_tensors[0]
     activation = getattr(last, "activation", None)
     softmax_layer = isinstance(last, keras.layers.Softmax) or (
         isinstance(last, keras.layers.Activation) and getattr(activation, "__name__", "") == "softmax")
     softmax_dense = isinstance(last, keras.layers.Dense) and \
         getattr(activation, "__name__", "") == "softmax"
-    if not (softmax_layer or softmax_dense) or len(last.input.shape) != 2:
+    if not (softmax_layer or softmax_dense) or len(last_input.shape) != 2:
         return model, SoftmaxReport()
     if softmax_layer:
-        logits = last.input
+        logits = last_input
     else:
         linear = type(last).from_config({**last.get_config(), "activation": "linear"})
-        logits = linear(last.input)
+        logits = linear(last_input)
         linear.set_weights(last.get_weights())
     return keras.Model(model.inputs, logits, name=model.name), SoftmaxReport(detached_from=last.name)
 

@@ -29,7 +29,8 @@ def failing_layer(text: str, model):
     one named first in the text, longest name first where names share a prefix. None if none."""
     found = {}
     for layer in sorted(_layers_of(model), key=lambda layer: -len(layer.name)):
-        match = re.search(rf"(?:^|[/\"' ]){re.escape(layer.name)}/", text)
+        # Keras 3 numbers the scope of a layer called again by its model: "conv_1/"
+        match = re.search(rf"(?:^|[/\"' ]){re.escape(layer.name)}(?:_\d+)?/", text)
         if match and not any(match.start() >= start and match.end() <= end
                              for start, end in found.values()):
             found[layer.name] = (match.start(), match.end())

@@ -276,6 +276,7 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
     """Run ARTIFACTS (default: what `convert` wrote last) on TFLite, OpenCV dnn and ONNX Runtime
     and compare with the Keras reference. Exit 0 when all pass, 1 on a parity failure."""
     from .compare import Tolerance
+    from .roundoff import ROUNDOFF_FACTOR
     from .verify import verify
 
     tolerance = None
@@ -308,9 +309,9 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
             stdout.print(f"compared on {images}")
         for name, used in report.tolerances.items():
             if used.get("reference_roundoff") is not None:
-                stdout.print(f"{name}: fp32 bar max abs {used['max_abs']:.1e} = 3 x the Keras "
-                             f"reference's own float32 round-off ({used['reference_roundoff']:.1e}, "
-                             "measured against its float64 twin)")
+                stdout.print(f"{name}: fp32 bar max abs {used['max_abs']:.1e} = {ROUNDOFF_FACTOR:g} "
+                             "x the Keras reference's own float32 round-off "
+                             f"({used['reference_roundoff']:.1e}, measured against its float64 twin)")
     if not report.passed:
         failed = [row for row in report.rows if row.status == "fail"]
         first = failed[0]

@@ -16,7 +16,7 @@ from converters.simplify import centre_tap_convolutions
 from converters.softmax import detach_softmax, postprocess
 from converters.onnx_export import DEFAULT_OPSET, INPUT_NAME, export_onnx, quantize_onnx_int8
 from converters.strip_training import strip_training_heads
-from converters.tflite_export import export_tflite
+from converters.tflite_export import ConversionError, export_tflite, first_error_line
 
 from .compare import compare_outputs, judge_parity
 from .data import default_data_for
@@ -269,9 +269,14 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         staged.write_bytes(data)
         qat = (qat_report(model, logits_model, staged, options, calibration, qat_data, step, log)
                if options.qat else None)
-        runner = runner_for(staged).load()
+        runner = runner_for(staged)
+        try:
+            produced = runner.load().infer(images)
+        except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
+            raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
+                                  f"{first_error_line(exc)}") from exc
         expected = KerasRunner(model=model).infer(images)
-        figures = compare_outputs(expected, postprocess(runner.infer(images), step))
+        figures = compare_outputs(expected, postprocess(produced, step))
     failures, tolerance = judge_parity(figures, options.precision, source.trained,
                                        roundoff=lambda: float32_roundoff(model, images, expected))
     log(f"parity on {len(images)} {images_source} images ({runner.name}): max abs "

@@ -39,6 +39,21 @@ OPENCV_AVERAGE_POOL = (
     "engines (see the layer-coverage part below); the ONNX form of the same model runs in OpenCV")
 
 
+OPENCV_TRANSPOSE = (
+    "upstream: OpenCV's TFLite importer applies a TRANSPOSE (Keras Permute) permutation written "
+    "for NHWC to its NCHW blob; minimal reproduction: `Permute((2, 1, 3))` on an 8x8x6 map "
+    "(layer-coverage part below); the ONNX form runs in OpenCV")
+# (layer class, config it must have, cause) for wrong numbers from OpenCV's TFLite importer
+OPENCV_TFLITE_LAYERS = (("AveragePooling2D", {"padding": "same"}, OPENCV_AVERAGE_POOL),
+                        ("Permute", {}, OPENCV_TRANSPOSE))
+OPENCV_TFLITE_MESSAGES = {
+    "Number of input channels should be multiple of":
+        "upstream: OpenCV's TFLite importer infers a wrong channel count inside this graph "
+        "(NASNet's cells, with their 'same' average pooling and cropping; not yet reduced to a "
+        "minimal model); its ONNX importer runs the same model",
+}
+
+
 @dataclass(frozen=True)
 class Family:
     """A keras.applications family: its builder's name and the preprocessing it was made for."""
@@ -112,12 +127,16 @@ def _model_has(source, class_name: str, **config) -> bool:
 
 def known_causes(source):
     """A ``causes(cell)`` function for :func:`~deploytool.matrix.source_cells`: upstream causes
-    recognised from the model's structure."""
+    of OpenCV's TFLite importer recognised from the model's structure (a wrong result from a
+    layer it is known to compute wrongly) or from its message."""
     def causes(cell):
-        if cell["runtime"] == "opencv" and cell["artifact"].startswith("TFLite") and \
-                _model_has(source, "AveragePooling2D", padding="same"):
-            return [OPENCV_AVERAGE_POOL]
-        return []
+        if cell["runtime"] != "opencv" or not cell["artifact"].startswith("TFLite"):
+            return []
+        why = cell.get("why") or ""
+        wrong_numbers = why.startswith("max abs")
+        found = [note for layer, config, note in OPENCV_TFLITE_LAYERS
+                 if wrong_numbers and _model_has(source, layer, **config)]
+        return found + [note for marker, note in OPENCV_TFLITE_MESSAGES.items() if marker in why]
     return causes
 
 
@@ -185,7 +204,7 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
         "deploytool did not write, saved the way users save theirs, then converted by `deploytool "
         "convert FILE --to tflite|onnx [--int8] --preprocess PRESET` and checked by `deploytool "
         f"verify` on {samples} held-out images against the original file run by the Keras that "
-        "saved it. fp32 cells pass at max abs ≤ 1e-5 on probabilities, or within 3x the Keras "
+        "saved it. fp32 cells pass at max abs ≤ 1e-5 on probabilities, or within 10x the Keras "
         "reference's own float32 round-off where that is larger (measured against its float64 "
         "twin; see README); int8 cells at worst-sample cosine ≥ 0.99. A ✅ shows the max abs "
         "error (fp32) or the cosine (int8) and, for OpenCV, the engine that ran it.",

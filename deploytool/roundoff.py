@@ -5,11 +5,13 @@ ONNX Runtime) sum in different orders and differ by round-off that grows with de
 size of the activations. The Keras model's own float32 error is measured against its float64 twin
 (the same layers and weights, computed in float64) on the very images being compared. An artifact
 computed in float32 is as exact as float32 allows when its distance from the float32 reference is
-within a small multiple of that error: both are about that far from the exact result, in
-independent directions, so their distance is up to about twice it; the factor 3 leaves room
-for a runtime that rounds a little worse than TensorFlow, while a real conversion error (a wrong
-epsilon, a dropped bias, a wrong layout) is orders of magnitude larger. The bar never drops below
-Polygraphy's 1e-5.
+within a small multiple of that error: with the same summation quality both are about that far
+from the exact result, in independent directions, so their distance is up to about twice it.
+Runtimes differ in summation quality: OpenCV's Winograd and fused convolution kernels round
+several times worse than TensorFlow's (benchmarks/roundoff.py measures each runtime's distance
+in units of the reference's own error). The factor 10 covers them, while a real conversion error
+(a wrong epsilon, a dropped bias, a wrong layout, an importer bug) lands orders of magnitude
+higher. The bar never drops below Polygraphy's 1e-5.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import copy
 
 import numpy as np
 
-ROUNDOFF_FACTOR = 3.0
+ROUNDOFF_FACTOR = 10.0
 FP32_ABS_FLOOR = 1e-5
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64", "mixed_float16", "mixed_bfloat16"}
 

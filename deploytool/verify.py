@@ -22,6 +22,7 @@ from .preprocessing import Preprocessing
 BACKENDS = {".tflite": ("tflite", "opencv"), ".onnx": ("onnxruntime", "opencv")}
 # the runtime each format is made for: failing to run there is a failure, never "n/a"
 PRIMARY = {".tflite": "tflite", ".onnx": "onnxruntime"}
+PRIMARY_BACKEND = {"tflite": "tflite", "onnx": "onnxruntime"}  # by export target
 ALL_BACKENDS = ("tflite", "opencv", "onnxruntime")
 OPENCV_ENGINES = ("new", "classic")
 DEFAULT_SAMPLES = 64

@@ -94,3 +94,27 @@ def test_folding_leaves_fewer_layers():
     model = small("mobilenet_v2")
     folded, _ = fold_batchnorm(model)
     assert len(folded.layers) < len(model.layers)
+
+
+def test_bn_after_a_separable_conv_folds_into_its_pointwise_kernel():
+    inputs = keras.Input((8, 8, 3))
+    x = layers.SeparableConv2D(6, 3, padding="same", use_bias=False, name="sep")(inputs)
+    model = randomize_batchnorm(keras.Model(inputs, layers.BatchNormalization(name="bn")(x)))
+    folded, report = fold_batchnorm(model)
+    assert report.folded_into_previous == [("bn", "sep")]
+    assert report.max_abs_diff < TOLERANCE
+
+
+def test_per_channel_normalization_becomes_a_depthwise_affine():
+    """TFLite writes a per-channel Normalization as ops with (1, 1, 1, C) constants that OpenCV's
+    TFLite importer broadcasts on the wrong axis; as a 1x1 depthwise affine it computes right."""
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Normalization(mean=[120.0, 110.0, 100.0], variance=[3000.0, 2500.0, 2000.0],
+                             name="norm")(inputs)
+    model = keras.Model(inputs, layers.Conv2D(4, 3, padding="same", name="conv")(x))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 8, 8, 3)).astype(np.float32)
+    folded, report = fold_batchnorm(model, check_images=images)
+    assert report.normalization_layers == 1 and report.batchnorm_layers == 0
+    assert [name for name, _ in report.kept_as_scale_shift] == ["norm"]
+    assert type(folded.get_layer("norm")).__name__ == "DepthwiseConv2D"
+    assert report.max_abs_diff < 1e-4 * np.abs(model.predict(images, verbose=0)).max()

@@ -1,4 +1,4 @@
-"""The fp32 bar: 1e-5 on probabilities, or 3x the Keras reference's own float32 round-off
+"""The fp32 bar: 1e-5 on probabilities, or 10x the Keras reference's own float32 round-off
 (measured against its float64 twin) where a model's numbers are large enough to need it."""
 
 import numpy as np
@@ -47,7 +47,7 @@ def test_a_float32_difference_within_roundoff_passes_only_after_measuring_it():
     reference = np.array([[1000.0, 2000.0]])
     figures = compare_outputs(reference, reference + 4e-4)
     failures, tolerance = judge_parity(figures, "fp32", roundoff=lambda: 2e-4)
-    assert failures == [] and tolerance.max_abs == pytest.approx(6e-4)
+    assert failures == [] and tolerance.max_abs == pytest.approx(2e-3)
     assert tolerance.reference_roundoff == 2e-4
 
 
@@ -55,7 +55,7 @@ def test_a_real_error_still_fails_against_the_widened_bar():
     reference = np.array([[1000.0, 2000.0]])
     figures = compare_outputs(reference, reference + 1e-2)
     failures, tolerance = judge_parity(figures, "fp32", roundoff=lambda: 2e-4)
-    assert failures == ["max abs 1.00e-02 > 6e-04"]
+    assert failures == ["max abs 1.00e-02 > 2e-03"]
 
 
 def test_roundoff_is_not_measured_when_the_fixed_bar_holds():
