@@ -32,6 +32,9 @@ class OpenCVRunner(Runner):
     """Runs .onnx or .tflite through cv2.dnn with ``engine`` "new", "classic" or "auto"."""
 
     name = "opencv"
+    label = "OpenCV dnn"
+    reads = (".onnx", ".tflite")
+    variants = tuple({"engine": engine} for engine in ENGINES)
 
     def __init__(self, path, threads: int = 2, engine: str = "new"):
         super().__init__(path, threads)
