@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -14,51 +13,10 @@ from deploytool.quiet import native_output_silenced
 
 from .targets import Exported, ExportTarget
 from .tflite_export import ConversionError, conversion_failure, first_error_line
-from .tracing import frozen_graph, input_spec
+from .tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
 INPUT_NAME = "input"
 DEFAULT_OPSET = 17
-
-
-@contextlib.contextmanager
-def plain_grouped_convolutions(model):
-    """tf_keras runs grouped Conv2D through an XLA-compiled function that tf2onnx sees as an opaque
-    PartitionedCall; for the duration, trace them as plain grouped convolutions instead, which
-    tf2onnx turns into an ONNX Conv with ``group``."""
-    from deploytool.keras_env import keras
-
-    patched = [layer for layer in model.layers
-               if isinstance(layer, keras.layers.Conv2D) and getattr(layer, "groups", 1) > 1]
-    for layer in patched:
-        layer._jit_compiled_convolution_op = layer.convolution_op
-    try:
-        yield
-    finally:
-        for layer in patched:
-            del layer._jit_compiled_convolution_op
-
-
-@contextlib.contextmanager
-def plain_keras3_grouped_convolutions():
-    """Keras 3's TensorFlow backend, too, runs grouped convolutions (ConvNeXt's depthwise 7x7 is
-    a Conv2D with groups) through an XLA-compiled function that tf2onnx cannot open; for the
-    duration, every Keras 3 convolution is traced as the plain ``tf.nn.convolution`` it wraps."""
-    from keras.src.backend.tensorflow import nn as backend_nn
-
-    from deploytool.keras_env import tf
-
-    original = backend_nn.conv
-
-    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-        layout = backend_nn._convert_data_format(data_format, len(inputs.shape))
-        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=layout,
-                                 dilations=dilation_rate)
-
-    backend_nn.conv = conv
-    try:
-        yield
-    finally:
-        backend_nn.conv = original
 
 
 _ERFC_REGISTERED = []
@@ -100,8 +58,7 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
     try:
         register_erfc()
         if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
-            with plain_keras3_grouped_convolutions():
-                graph_def, inputs, outputs = frozen_graph(model, batch=None)
+            graph_def, inputs, outputs = frozen_graph(model, batch=None)
             with native_output_silenced(stdout=True):
                 proto, _ = tf2onnx.convert.from_graph_def(
                     graph_def, input_names=inputs, output_names=outputs, opset=opset,
