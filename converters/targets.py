@@ -15,7 +15,7 @@ from pathlib import Path
 from deploytool.errors import UserError
 
 # the modules whose import registers the built-in targets
-BUILTIN_TARGETS = ("converters.tflite_export", "converters.onnx_export")
+BUILTIN_TARGETS = ("converters.tflite_export", "converters.onnx_export", "converters.pb_export")
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 
 

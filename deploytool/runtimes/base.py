@@ -138,7 +138,8 @@ class Runner(abc.ABC):
 
 
 # the modules whose import registers the built-in runners
-BUILTIN_RUNNERS = ("keras_runner", "tflite_runner", "onnxruntime_runner", "opencv_runner")
+BUILTIN_RUNNERS = ("keras_runner", "tflite_runner", "onnxruntime_runner", "opencv_runner",
+                   "tensorflow_runner")
 
 
 def runners() -> dict[str, type]:
