@@ -4,8 +4,8 @@ variables or functions).
 
 The model arrives stripped, BatchNorm-folded and simplified (convert's passes); its inference
 function is traced at batch 1 (static shapes: no shape arithmetic for the importer), every variable
-and captured tensor frozen into a constant, grouped convolutions traced plain, and the
-training-only nodes (Identity, CheckNumerics) pruned. The text form of the same graph is written
+and captured tensor frozen into a constant, grouped convolutions traced plain, and the graph
+pruned for inference (Identity nodes bypassed, control edges dropped). The text form of the same graph is written
 beside it (``.pbtxt``) for reading and for the hand edits OpenCV users make; the frozen .pb loads in
 OpenCV on its own (passing the full text graph as OpenCV's ``config`` would define every constant
 twice). TensorFlow runs the graph NHWC; OpenCV's importer takes an NCHW blob.
@@ -38,8 +38,8 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
     from deploytool.keras_env import tf
 
     try:
-        graph_def, _, _ = frozen_graph(model, batch=1)
-        graph_def = tf.compat.v1.graph_util.remove_training_nodes(graph_def)
+        graph_def, _, outputs = frozen_graph(model, batch=1)
+        graph_def = prune_for_inference(graph_def, [name.split(":")[0] for name in outputs])
     except Exception as exc:
         from .tflite_export import conversion_failure
 
@@ -50,6 +50,71 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
                         f"({', '.join(sorted(set(functions)) or ['library functions'])}), "
                         "which OpenCV's TensorFlow importer cannot read")
     return graph_def.SerializeToString(), str(graph_def)
+
+
+def prune_for_inference(graph_def, outputs: list[str]):
+    """The graph with every Identity bypassed (freezing leaves one after each former variable
+    read, and OpenCV's importer loses constants behind them), control edges and NoOps dropped,
+    and only what ``outputs`` need kept."""
+    from deploytool.keras_env import tf
+
+    alias = {node.name: node.input[0] for node in graph_def.node
+             if node.op == "Identity" and node.name not in outputs
+             and len([i for i in node.input if not i.startswith("^")]) == 1}
+
+    def resolve(reference: str) -> str:
+        name, _, index = reference.partition(":")
+        while name in alias and index in ("", "0"):
+            name, _, index = alias[name].partition(":")
+        return f"{name}:{index}" if index not in ("", "0") else name
+
+    pruned = tf.compat.v1.GraphDef()
+    pruned.versions.CopyFrom(graph_def.versions)
+    for node in graph_def.node:
+        if node.name in alias or node.op == "NoOp":
+            continue
+        copy = pruned.node.add()
+        copy.CopyFrom(node)
+        copy.ClearField("input")
+        copy.input.extend(resolve(i) for i in node.input if not i.startswith("^"))
+    return fold_constants(tf.compat.v1.graph_util.extract_sub_graph(pruned, outputs), outputs)
+
+
+def fold_constants(graph_def, outputs: list[str]):
+    """The graph with every node computed from constants alone replaced by the constant it
+    computes (Keras 3 reshapes a depthwise kernel at run time; OpenCV's importer wants the
+    kernel itself as a constant). Only single-output nodes read at output 0 are folded."""
+    from deploytool.keras_env import tf
+
+    constant = {node.name for node in graph_def.node if node.op == "Const"}
+    multi_output = {ref.split(":")[0] for node in graph_def.node for ref in node.input
+                    if ":" in ref and not ref.endswith(":0")}
+    folded = []
+    for node in graph_def.node:  # frozen graphs are in topological order
+        if node.op in ("Const", "Placeholder") or node.name in outputs or node.name in multi_output:
+            continue
+        if node.input and all(ref.split(":")[0] in constant for ref in node.input):
+            constant.add(node.name)
+            folded.append(node.name)
+    if not folded:
+        return graph_def
+    with tf.Graph().as_default() as graph:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as session:
+            values = session.run([f"{name}:0" for name in folded])
+    result = tf.compat.v1.GraphDef()
+    result.versions.CopyFrom(graph_def.versions)
+    computed = dict(zip(folded, values))
+    for node in graph_def.node:
+        copy = result.node.add()
+        if node.name in computed:
+            copy.name, copy.op = node.name, "Const"
+            value = computed[node.name]
+            copy.attr["dtype"].type = tf.as_dtype(value.dtype).as_datatype_enum
+            copy.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+        else:
+            copy.CopyFrom(node)
+    return tf.compat.v1.graph_util.extract_sub_graph(result, outputs)
 
 
 # --- a GraphDef read without TensorFlow --------------------------------------------------------
@@ -199,7 +264,7 @@ class PbTarget(ExportTarget):
 
     def exporter(self, keras3: bool) -> str:
         return ("convert_variables_to_constants_v2 on the " + ("Keras 3 " if keras3 else "") +
-                "inference function (batch 1), training nodes removed")
+                "inference function (batch 1), pruned for inference")
 
     def export(self, model, precision, calibration, options) -> Exported:
         binary, text = export_frozen_graph(model)
