@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
@@ -10,50 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from deploytool.errors import UserError
-from deploytool.keras_env import keras, tf
 from deploytool.quiet import native_output_silenced
 
+from .targets import Exported, ExportTarget
 from .tflite_export import ConversionError, conversion_failure, first_error_line
+from .tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
 INPUT_NAME = "input"
 DEFAULT_OPSET = 17
-
-
-@contextlib.contextmanager
-def plain_grouped_convolutions(model):
-    """tf_keras runs grouped Conv2D through an XLA-compiled function that tf2onnx sees as an opaque
-    PartitionedCall; for the duration, trace them as plain grouped convolutions instead, which
-    tf2onnx turns into an ONNX Conv with ``group``."""
-    patched = [layer for layer in model.layers
-               if isinstance(layer, keras.layers.Conv2D) and getattr(layer, "groups", 1) > 1]
-    for layer in patched:
-        layer._jit_compiled_convolution_op = layer.convolution_op
-    try:
-        yield
-    finally:
-        for layer in patched:
-            del layer._jit_compiled_convolution_op
-
-
-@contextlib.contextmanager
-def plain_keras3_grouped_convolutions():
-    """Keras 3's TensorFlow backend, too, runs grouped convolutions (ConvNeXt's depthwise 7x7 is
-    a Conv2D with groups) through an XLA-compiled function that tf2onnx cannot open; for the
-    duration, every Keras 3 convolution is traced as the plain ``tf.nn.convolution`` it wraps."""
-    from keras.src.backend.tensorflow import nn as backend_nn
-
-    original = backend_nn.conv
-
-    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
-        layout = backend_nn._convert_data_format(data_format, len(inputs.shape))
-        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format=layout,
-                                 dilations=dilation_rate)
-
-    backend_nn.conv = conv
-    try:
-        yield
-    finally:
-        backend_nn.conv = original
 
 
 _ERFC_REGISTERED = []
@@ -89,15 +52,13 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
 
     from deploytool.keras3 import is_keras3_model
 
-    shape = (None, *tuple(model.inputs[0].shape)[1:])
-    signature = (tf.TensorSpec(shape, tf.float32, name=INPUT_NAME),)
+    signature = (input_spec(model, None, INPUT_NAME),)
     nchw = [INPUT_NAME] if nchw_input else None
     logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
     try:
         register_erfc()
         if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
-            with plain_keras3_grouped_convolutions():
-                graph_def, inputs, outputs = frozen_inference_graph(model, signature[0])
+            graph_def, inputs, outputs = frozen_graph(model, batch=None)
             with native_output_silenced(stdout=True):
                 proto, _ = tf2onnx.convert.from_graph_def(
                     graph_def, input_names=inputs, output_names=outputs, opset=opset,
@@ -113,20 +74,6 @@ def export_onnx(model, opset: int = DEFAULT_OPSET, nchw_input: bool = False):
         raise conversion_failure(exc, model, "tf2onnx") from exc
     check_onnx_ops(proto, model)
     return proto
-
-
-def frozen_inference_graph(model, spec):
-    """The model's inference function traced for ``spec`` with every captured variable and
-    tensor turned into a constant (Keras 3 keeps some layer state, Normalization's mean for
-    one, as captured tensors that a plain trace would leave as extra graph inputs): the
-    GraphDef, its input names and its output names."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    traced = tf.function(lambda images: model(images, training=False)).get_concrete_function(spec)
-    frozen = convert_variables_to_constants_v2(traced)
-    graph_def = frozen.graph.as_graph_def()
-    return (graph_def, [tensor.name for tensor in frozen.inputs],
-            [tensor.name for tensor in frozen.outputs])
 
 
 def check_onnx_ops(proto, model) -> None:
@@ -188,3 +135,35 @@ def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
         except Exception as exc:
             raise ConversionError(f"onnxruntime quantize_static failed: {first_error_line(exc)}") from exc
         return onnx.load(int8_path)
+
+
+class OnnxTarget(ExportTarget):
+    """ONNX through tf2onnx (int8: ONNX Runtime's static QDQ quantizer); runs on ONNX Runtime
+    (and OpenCV's ONNX importer)."""
+
+    name = "onnx"
+    label = "ONNX"
+    suffix = ".onnx"
+    precisions = ("fp32", "int8")
+    runtime = "onnxruntime"
+
+    def exporter(self, keras3: bool) -> str:
+        return ("tf2onnx.convert.from_graph_def (Keras 3 inference function, frozen)" if keras3
+                else "tf2onnx.convert.from_keras")
+
+    def inspect(self, path) -> dict:
+        from deploytool.inspect_model import inspect_onnx
+
+        return inspect_onnx(path)
+
+    def export(self, model, precision, calibration, options) -> Exported:
+        proto = export_onnx(model, options.opset, options.nchw)
+        if precision == "int8":
+            proto = quantize_onnx_int8(proto, calibration.images, options.nchw)
+        return Exported(proto.SerializeToString())
+
+    def input_layout(self, options) -> str:
+        return "NCHW" if options.nchw else "NHWC"
+
+    def input_name(self, runner) -> str:
+        return INPUT_NAME

@@ -8,8 +8,10 @@ import warnings
 import numpy as np
 
 from deploytool.errors import UserError
-from deploytool.keras_env import tf
 from deploytool.quiet import native_output_silenced
+
+from .targets import Exported, ExportTarget
+from .tracing import inference_function
 
 TFLITE_QUANTIZATIONS = ("none", "fp16", "dynamic", "int8")
 
@@ -45,9 +47,7 @@ def layer_running_op(model, op: str):
     name the op but lose its scope): found in the op names of the model's traced function and
     the functions it calls. None if it cannot be told."""
     try:
-        spec = tf.TensorSpec((1, *tuple(model.inputs[0].shape)[1:]), tf.float32)
-        traced = tf.function(lambda images: model(images, training=False)).get_concrete_function(spec)
-        graph = traced.graph.as_graph_def()
+        graph = inference_function(model).graph.as_graph_def()
     except Exception:
         return None
     names = [node.name for node in graph.node if node.op == op]
@@ -92,16 +92,17 @@ def _converter(model, workdir):
     stock Keras 3 model, from its SavedModel export (the route Keras 3 documents;
     from_keras_model breaks on Keras 3 models) written into ``workdir``."""
     from deploytool.keras3 import is_keras3_model
+    from deploytool.keras_env import tf
 
-    spec = tf.TensorSpec((1, *tuple(model.inputs[0].shape)[1:]), tf.float32)
+    from .tracing import input_spec
+
     if not is_keras3_model(model):
-        function = tf.function(lambda images: model(images, training=False))
-        return tf.lite.TFLiteConverter.from_concrete_functions(
-            [function.get_concrete_function(spec)], model)
+        return tf.lite.TFLiteConverter.from_concrete_functions([inference_function(model)], model)
     saved_model = f"{workdir}/saved_model"
     try:
         with native_output_silenced(stdout=True):
-            model.export(saved_model, "tf_saved_model", verbose=False, input_signature=[spec])
+            model.export(saved_model, "tf_saved_model", verbose=False,
+                         input_signature=[input_spec(model)])
     except Exception as exc:
         raise ConversionError(f"Keras 3 could not export its SavedModel: {first_error_line(exc)}") from exc
     return tf.lite.TFLiteConverter.from_saved_model(saved_model)
@@ -118,6 +119,8 @@ def export_tflite(model, quantization: str = "none", calibration: np.ndarray | N
     output type.
     """
     import tempfile
+
+    from deploytool.keras_env import tf
 
     if quantization not in TFLITE_QUANTIZATIONS:
         raise UserError(f"unknown TFLite quantization {quantization!r}; choose from {TFLITE_QUANTIZATIONS}")
@@ -145,3 +148,27 @@ def export_tflite(model, quantization: str = "none", calibration: np.ndarray | N
                 return converter.convert()
         except Exception as exc:
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
+
+
+class TFLiteTarget(ExportTarget):
+    """TFLite through TFLiteConverter; runs on LiteRT (and OpenCV's TFLite importer)."""
+
+    name = "tflite"
+    label = "TFLite"
+    suffix = ".tflite"
+    precisions = ("fp32", "fp16", "dynamic", "int8")
+    runtime = "tflite"
+
+    def exporter(self, keras3: bool) -> str:
+        return ("Keras 3 model.export (SavedModel, batch 1) -> TFLiteConverter.from_saved_model"
+                if keras3 else "TFLiteConverter.from_concrete_functions (batch 1)")
+
+    def inspect(self, path) -> dict:
+        from deploytool.inspect_model import inspect_tflite
+
+        return inspect_tflite(path)
+
+    def export(self, model, precision, calibration, options) -> Exported:
+        images = calibration.images if calibration is not None else None
+        quantization = "none" if precision == "fp32" else precision
+        return Exported(export_tflite(model, quantization, images, options.int8_io))

@@ -11,8 +11,9 @@ import numpy as np
 
 from .errors import UserError
 from .fileio import size_of
-from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .verify import BACKENDS, OPENCV_ENGINES, last_converted, manifest_of, verification_images
+from .isolation import DEFAULT_TIMEOUT, run_variants
+from .runtimes import runtimes_reading
+from .verify import last_converted, manifest_of, verification_images
 
 
 @dataclass
@@ -32,23 +33,22 @@ class BenchRow:
 
 
 def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup, timeout) -> BenchRow:
-    engines = OPENCV_ENGINES if backend == "opencv" else (None,)
-    for engine in engines:
-        options = {"engine": engine} if engine else {}
-        run = run_isolated(path, backend, images, threads=threads, timeout=timeout,
-                           bench={"runs": runs, "warmup": warmup}, **options)
-        if run.ok:
-            timings = sorted(run.meta["timings"])
-            median = statistics.median(timings)
-            return BenchRow(label, backend, size_of(path), median_ms=median * 1e3,
-                            p90_ms=timings[min(len(timings) - 1, int(0.9 * len(timings)))] * 1e3,
-                            images_per_second=len(images) / median,
-                            peak_memory_mb=(run.meta["peak_rss_bytes"] or 0) / 1e6 or None,
-                            engine=engine)
-    return BenchRow(label, backend, size_of(path), status="error", error=f"{run.kind}: {run.error}")
+    """Time ``backend`` on ``path``: the first of its variants (OpenCV's engines) that runs."""
+    attempt = run_variants(path, backend, images, threads=threads, timeout=timeout,
+                           bench={"runs": runs, "warmup": warmup})[-1]
+    run = attempt.run
+    if not run.ok:
+        return BenchRow(label, backend, size_of(path), status="error", error=f"{run.kind}: {run.error}")
+    timings = sorted(run.meta["timings"])
+    median = statistics.median(timings)
+    return BenchRow(label, backend, size_of(path), median_ms=median * 1e3,
+                    p90_ms=timings[min(len(timings) - 1, int(0.9 * len(timings)))] * 1e3,
+                    images_per_second=len(images) / median,
+                    peak_memory_mb=(run.meta["peak_rss_bytes"] or 0) / 1e6 or None,
+                    engine=attempt.options.get("engine"))
 
 
-def benchmark_images(manifest: dict, batch: int) -> np.ndarray:
+def benchmark_images(manifest, batch: int) -> np.ndarray:
     """``batch`` held-out images preprocessed as the manifest says (what verify compares on),
     repeated if the set holds fewer."""
     images = verification_images(manifest, None, batch)[0]
@@ -66,13 +66,13 @@ def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1
     rows, baselines = [], set()
     for artifact, manifest in manifests.items():
         images = benchmark_images(manifest, batch)
-        reference = Path(manifest["source"]["reference"])
+        reference = manifest.reference
         if reference not in baselines and reference.exists():
             baselines.add(reference)
             log(f"{reference.name} on keras")
             rows.append(_measure(reference, f"{reference.name} (Keras baseline)", "keras", images,
                                  threads, runs, warmup, timeout))
-        usable = BACKENDS[artifact.suffix.lower()]
+        usable = runtimes_reading(artifact)
         for name in usable if backend == "all" else [backend]:
             if name not in usable:
                 rows.append(BenchRow(artifact.name, name, size_of(artifact), status="error",

@@ -158,12 +158,12 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
     integrity = integrity_failures(artifact, manifest)
     if integrity:
         raise UserError(f"{artifact}: {integrity[0]}")
-    labels = read_labels(labels_file) if labels_file else list(manifest.get("labels") or [])
+    labels = read_labels(labels_file) if labels_file else list(manifest.labels or [])
     if not labels:
         raise UserError(f"{artifact}: no labels in its manifest (an untrained zoo model?); "
                         "pass --labels FILE with one label per line")
-    preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
-    check_fits_app(manifest["artifact"]["inputs"], manifest["artifact"]["outputs"],
+    preprocessing = manifest.preprocessing
+    check_fits_app(manifest.inputs, manifest.outputs,
                    preprocessing, labels)
     destination = Path(destination) if destination else app_bundle_folder(app)
 
@@ -178,8 +178,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
     tolerance = golden_tolerance(expected, outputs[0])
 
     values = {
-        "format": FORMAT, "model.file": MODEL_FILE, "model.sha256": manifest["artifact"]["sha256"],
-        "model.precision": manifest["artifact"]["precision"], "labels.file": LABELS_FILE,
+        "format": FORMAT, "model.file": MODEL_FILE, "model.sha256": manifest.sha256,
+        "model.precision": manifest.precision, "labels.file": LABELS_FILE,
         "classes": len(labels),
     }
     for prefix, tensor in (("input", inputs[0]), ("output", outputs[0])):
@@ -195,7 +195,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
         "preprocess.channel_order": preprocessing.channel_order,
         "preprocess.resize": preprocessing.resize,
-        "postprocess": manifest.get("postprocess") or "none",
+        "postprocess": manifest.postprocess or "none",
         "golden.tolerance": _float(tolerance), "golden.count": len(images),
     })
     described = []
@@ -218,8 +218,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
                                                      "sha256": sha256_file(p)}
                  for p in sorted(staging.rglob("*")) if p.is_file()}
         write_json(staging / "bundle.json", {
-            "format": FORMAT, "source": {"artifact": str(artifact), "manifest": manifest["artifact"],
-                                         "parity": manifest.get("parity")},
+            "format": FORMAT, "source": {"artifact": str(artifact), "manifest": manifest.record["artifact"],
+                                         "parity": manifest.parity},
             "settings": {"samples": len(images), "seed": seed, "data": data,
                          "labels_file": str(labels_file) if labels_file else None},
             "golden": {"tolerance": tolerance, "samples": described},

@@ -11,7 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from converters.targets import targets
+
 from .errors import UserError
+from .runtimes import artifact_runtimes
 
 # Piped output gets the full table width instead of rich's 80-column default.
 stdout = Console(width=None if sys.stdout.isatty() else 160)
@@ -187,7 +190,7 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
 
 @main.command("convert")
 @click.argument("model")
-@click.option("--to", "to", type=click.Choice(["tflite", "onnx"]), default="tflite", show_default=True)
+@click.option("--to", "to", type=click.Choice(list(targets())), default="tflite", show_default=True)
 @click.option("--int8", "quantization", flag_value="int8", help="Full integer int8 (calibrated).")
 @click.option("--fp16", "quantization", flag_value="fp16", help="Float16 weights (TFLite).")
 @click.option("--dynamic", "quantization", flag_value="dynamic", help="Dynamic-range int8 weights (TFLite).")
@@ -260,7 +263,7 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
 
 @main.command("verify")
 @click.argument("artifacts", nargs=-1, type=click.Path())
-@click.option("--backend", type=click.Choice(["all", "tflite", "opencv", "onnxruntime"]), default="all",
+@click.option("--backend", type=click.Choice(["all", *artifact_runtimes()]), default="all",
               show_default=True)
 @click.option("--data", help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
 @click.option("--samples", default=64, show_default=True, type=int, help="Images compared.")
@@ -451,7 +454,7 @@ def print_inspection(report: dict) -> None:
 
 @main.command("bench")
 @click.argument("artifacts", nargs=-1, type=click.Path())
-@click.option("--backend", type=click.Choice(["all", "tflite", "opencv", "onnxruntime"]), default="all",
+@click.option("--backend", type=click.Choice(["all", *artifact_runtimes()]), default="all",
               show_default=True)
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))

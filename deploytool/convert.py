@@ -1,9 +1,11 @@
-"""The conversion pipeline: strip training heads -> fold BatchNorm -> (calibrate) -> export ->
-write atomically -> quick parity check -> manifest. Each step is a pass ``model -> (model, report)``
-or a plain function; this module only composes them."""
+"""The conversion pipeline in five steps: prepare (strip training heads, fold BatchNorm, simplify,
+detach the softmax, QAT) -> calibrate -> export (through the registered target) -> check (quick
+parity on the staged file) -> record (the manifest). Each pass is ``model -> (model, report)`` or a
+plain function; this module only composes them."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +14,11 @@ import numpy as np
 
 from converters.calibration import DEFAULT_CALIBRATION_SAMPLES, calibration_set
 from converters.fold_batchnorm import fold_batchnorm
+from converters.onnx_export import DEFAULT_OPSET
 from converters.simplify import centre_tap_convolutions
 from converters.softmax import detach_softmax, postprocess
-from converters.onnx_export import DEFAULT_OPSET, INPUT_NAME, export_onnx, quantize_onnx_int8
 from converters.strip_training import strip_training_heads
+from converters.targets import Exported, target, targets
 from converters.tflite_export import ConversionError, export_tflite, first_error_line
 
 from .compare import compare_outputs, judge_parity
@@ -23,17 +26,15 @@ from .data import default_data_for
 from .errors import UserError
 from .fileio import atomic_path, sha256_file, size_of, write_bytes
 from .manifest import now, tool_versions, write_manifest
-from .runtimes import runner_for
 from .roundoff import float32_roundoff
+from .runtimes import runner_for
 from .runtimes.keras_runner import KerasRunner
 from .sources import ModelSource
 
-FORMATS = {"tflite": ("none", "fp16", "dynamic", "int8"), "onnx": ("none", "int8")}
-SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 PARITY_SAMPLES = 16
 # Passes that work on tf_keras graphs only, and what happens instead on the Keras 3 path.
 KERAS3_SKIPPED_PASSES = {
-    "fold_batchnorm": "Keras 3 path: TFLiteConverter and tf2onnx fold BatchNorm themselves",
+    "fold_batchnorm": "Keras 3 path: the converters fold BatchNorm themselves",
     "centre_tap": "Keras 3 path: the 1x1-map convolution rewrite works on tf_keras graphs",
     "qat": "Keras 3 path: tensorflow-model-optimization needs a tf_keras model",
 }
@@ -66,11 +67,13 @@ class ConvertOptions:
 
     def check(self) -> None:
         """Refuse combinations no exporter offers, with the alternative."""
-        if self.to not in FORMATS:
-            raise UserError(f"unknown target {self.to!r}; choose tflite or onnx")
-        if self.quantization not in FORMATS[self.to]:
-            raise UserError(f"--{self.quantization} is not offered for {self.to}: ONNX exports "
-                            "float32 or int8 (QDQ); use --to tflite for float16 or dynamic range")
+        chosen = target(self.to)
+        if self.precision not in chosen.precisions:
+            offering = [t.name for t in targets().values() if self.precision in t.precisions]
+            raise UserError(f"--{self.quantization} is not offered for {self.to}: {chosen.label} "
+                            f"exports {' or '.join(chosen.precisions)}; use --to "
+                            f"{' or '.join(offering)} for {self.precision}")
+        chosen.check(self)
         if self.calib_samples < 1:
             raise UserError(f"--calib-samples must be at least 1, got {self.calib_samples}")
         if self.qat and (self.to != "tflite" or self.quantization != "int8"):
@@ -103,24 +106,8 @@ def conversion_path(source: ModelSource, options: ConvertOptions, skipped: dict)
     """Which Keras ran the passes and the export, through which converter entry point, and which
     passes did not run and why (for the manifest)."""
     keras3_path = source.framework == "keras3"
-    exporter = {("tflite", False): "TFLiteConverter.from_concrete_functions (batch 1)",
-                ("tflite", True): "Keras 3 model.export (SavedModel, batch 1) -> "
-                                  "TFLiteConverter.from_saved_model",
-                ("onnx", False): "tf2onnx.convert.from_keras",
-                ("onnx", True): "tf2onnx.convert.from_function (Keras 3 inference function)"}
     return {"framework": source.framework, "reason": source.framework_reason,
-            "exporter": exporter[(options.to, keras3_path)], "passes_skipped": skipped}
-
-
-def export_artifact(model, options: ConvertOptions, calibration) -> bytes:
-    """The serialized artifact of ``model`` for ``options`` (TFLite flatbuffer or ONNX proto)."""
-    images = calibration.images if calibration is not None else None
-    if options.to == "tflite":
-        return export_tflite(model, options.quantization, images, options.int8_io)
-    proto = export_onnx(model, options.opset, options.nchw)
-    if options.quantization == "int8":
-        proto = quantize_onnx_int8(proto, images, options.nchw)
-    return proto.SerializeToString()
+            "exporter": target(options.to).exporter(keras3_path), "passes_skipped": skipped}
 
 
 def parity_images(source: ModelSource, options: ConvertOptions, calibration) -> tuple[np.ndarray, str]:
@@ -201,46 +188,51 @@ def qat_report(model, logits_model, artifact, options, calibration, qat_data, st
     return report
 
 
-def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None) -> ConvertResult:
-    """Convert ``source`` as ``options`` say; write the artifact and its manifest into
-    ``options.out_dir``; return both. ``log(message)`` receives progress lines."""
-    options.check()
-    keras3_path = source.framework == "keras3"
-    if options.qat and keras3_path:
-        raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
-                        f"Keras 2 models only), and this model has no exact tf_keras twin: "
-                        f"{source.framework_reason}; convert without --qat (PTQ int8 works)")
-    messages = list(source.notes)
-    for note in source.notes:
+@dataclass
+class Prepared:
+    """The models and reports of :func:`prepare`: ``model`` is the stripped, unfolded model (the
+    parity reference), ``export_model`` what the exporter gets."""
+
+    model: object
+    export_model: object
+    reports: dict
+    skipped: dict
+    postprocess: str | None
+    logits_model: object = None
+    qat_data: dict | None = None
+
+
+def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list):
+    """The calibration images of an int8 conversion (None otherwise), saying which default was
+    taken when the user named none."""
+    if options.quantization != "int8":
+        return None
+    if not options.calib_data and not source.dataset:
+        default = default_data_for(source.preprocessing.channels)
+        note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
+                f"the offline '{default}' set ({DEFAULT_DATA_WORDS[default]}), resized to the "
+                "model's input; pass --calib-data images:FOLDER for your own")
+        messages.append(note)
         log(note)
-    started = time.perf_counter()
-    calibration = None
-    if options.quantization == "int8":
-        if not options.calib_data and not source.dataset:
-            default = default_data_for(source.preprocessing.channels)
-            note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
-                    f"the offline '{default}' set ({DEFAULT_DATA_WORDS[default]}), resized to the "
-                    "model's input; pass --calib-data images:FOLDER for your own")
-            messages.append(note)
-            log(note)
-        calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
-                                      options.calib_samples, options.seed)
-    images, images_source = parity_images(source, options, calibration)
+    return calibration_set(options.calib_data or source.dataset, source.preprocessing,
+                           options.calib_samples, options.seed)
+
+
+def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepared:
+    """Strip, fold (checked on ``images``), simplify, detach the softmax and, with QAT,
+    fine-tune: every graph pass before export, each reported."""
+    keras3_path = source.framework == "keras3"
     model, strip_report = strip_training_heads(source.model)
     log(strip_report.summary())
-    fold_report = None
-    export_model = model
-    skipped = {}
+    export_model, fold_report, simplify_report = model, None, None
+    skipped = dict(KERAS3_SKIPPED_PASSES) if keras3_path else {}
     # Folding before QAT is exact and leaves tfmot no BatchNorm to handle: its own BN handling
     # broke Dense+BN models (int8 accuracy 0.32 vs 0.98) and refuses BNs that follow no conv.
-    if keras3_path:
-        skipped = dict(KERAS3_SKIPPED_PASSES)
-    elif options.fold:
+    if not keras3_path and options.fold:
         export_model, fold_report = fold_batchnorm(model, check_images=images)
         log(fold_report.summary())
-    else:
+    elif not keras3_path:
         skipped["fold_batchnorm"] = "--no-fold"
-    simplify_report = None
     if not keras3_path:
         export_model, simplify_report = centre_tap_convolutions(export_model)
         if simplify_report.centre_tap_convolutions:
@@ -252,63 +244,110 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         if softmax_report.postprocess:
             log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
                 "(the artifact outputs logits)")
-    step = softmax_report.postprocess if softmax_report else None
-    qat_data = None
+    prepared = Prepared(model, export_model, {
+        "strip_report": strip_report.as_dict(),
+        "fold_report": fold_report.as_dict() if fold_report else None,
+        "softmax_report": softmax_report.as_dict() if softmax_report else None,
+        "simplify_report": simplify_report.as_dict() if simplify_report else None},
+        skipped, softmax_report.postprocess if softmax_report else None)
     if options.qat:
-        logits_model = export_model
-        export_model, qat_data = qat_model_for(source, logits_model, options, log)
-    log(f"exporting {options.to} {options.precision}")
-    data = export_artifact(export_model, options, calibration)
-    conversion_seconds = time.perf_counter() - started
+        prepared.logits_model = export_model
+        prepared.export_model, prepared.qat_data = qat_model_for(source, export_model, options, log)
+    return prepared
 
-    out_dir = Path(options.out_dir)
-    artifact = out_dir / f"{source.name}_{options.precision}{SUFFIX[options.to]}"
-    reference = save_reference(source, model, out_dir)
-    # Checked on the staged file: if the QAT report or the parity check fails, nothing lands.
-    with atomic_path(artifact) as staged:
-        staged.write_bytes(data)
-        qat = (qat_report(model, logits_model, staged, options, calibration, qat_data, step, log)
-               if options.qat else None)
-        runner = runner_for(staged)
-        try:
-            produced = runner.load().infer(images)
-        except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
-            raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
-                                  f"{first_error_line(exc)}") from exc
-        expected = KerasRunner(model=model).infer(images)
-        figures = compare_outputs(expected, postprocess(produced, step))
-    failures, tolerance = judge_parity(figures, options.precision, source.trained,
-                                       roundoff=lambda: float32_roundoff(model, images, expected))
-    log(f"parity on {len(images)} {images_source} images ({runner.name}): max abs "
-        f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
-        f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
-    entry = {
+
+def check(staged: Path, prepared: Prepared, source: ModelSource, options: ConvertOptions,
+          images, calibration, log) -> dict:
+    """The staged artifact run on its own runtime against the unfolded model (and, with QAT, the
+    accuracy report): the parity record, with the runner that produced it."""
+    qat = (qat_report(prepared.model, prepared.logits_model, staged, options, calibration,
+                      prepared.qat_data, prepared.postprocess, log) if options.qat else None)
+    runner = runner_for(staged)
+    try:
+        produced = runner.load().infer(images)
+    except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
+        raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
+                              f"{first_error_line(exc)}") from exc
+    expected = KerasRunner(model=prepared.model).infer(images)
+    figures = compare_outputs(expected, postprocess(produced, prepared.postprocess))
+    failures, tolerance = judge_parity(
+        figures, options.precision, source.trained,
+        roundoff=lambda: float32_roundoff(prepared.model, images, expected))
+    return {"runner": runner, "figures": figures, "failures": failures, "tolerance": tolerance,
+            "qat": qat}
+
+
+def record(artifact: Path, exported: Exported, source: ModelSource, options: ConvertOptions,
+           prepared: Prepared, calibration, checked: dict, images_source: str, reference: Path,
+           seconds: float) -> dict:
+    """The manifest entry of a written artifact."""
+    chosen, runner = target(options.to), checked["runner"]
+    side_files = {suffix: {"file": artifact.with_suffix(suffix).name,
+                           "sha256": sha256_file(artifact.with_suffix(suffix))}
+                  for suffix in exported.side_files}
+    return {
         "artifact": {"file": artifact.name, "format": options.to, "precision": options.precision,
                      "size_bytes": size_of(artifact), "sha256": sha256_file(artifact),
                      "inputs": [i.as_dict() for i in runner.inputs],
                      "outputs": [o.as_dict() for o in runner.outputs],
-                     "input_layout": "NCHW" if options.nchw else "NHWC", "input_name":
-                         INPUT_NAME if options.to == "onnx" else runner.inputs[0].name},
+                     "input_layout": chosen.input_layout(options),
+                     "input_name": chosen.input_name(runner), "side_files": side_files},
         "source": {**source.description, "trained": source.trained,
                    "reference": str(reference.resolve()),
                    "reference_sha256": sha256_file(reference)},
-        "postprocess": step,
+        "postprocess": prepared.postprocess,
         "settings": options.as_dict(),
         "preprocessing": {**source.preprocessing.as_dict(), "dataset": source.dataset},
         "labels": source.labels,
-        "strip_report": strip_report.as_dict(),
-        "fold_report": fold_report.as_dict() if fold_report else None,
-        "softmax_report": softmax_report.as_dict() if softmax_report else None,
-        "simplify_report": simplify_report.as_dict() if simplify_report else None,
-        "conversion_path": conversion_path(source, options, skipped),
+        **prepared.reports,
+        "conversion_path": conversion_path(source, options, prepared.skipped),
         "calibration": calibration.description if calibration is not None else None,
-        "qat_report": qat,
-        "conversion_seconds": round(conversion_seconds, 3),
-        "parity": {"runtime": runner.name, "images": images_source, "figures": figures,
-                   "tolerance": tolerance.as_dict(), "passed": not failures,
-                   "failures": failures},
+        "qat_report": checked["qat"],
+        "conversion_seconds": round(seconds, 3),
+        "parity": {"runtime": runner.name, "images": images_source, "figures": checked["figures"],
+                   "tolerance": checked["tolerance"].as_dict(), "passed": not checked["failures"],
+                   "failures": checked["failures"]},
         "tool_versions": tool_versions(),
         "created": now(),
     }
+
+
+def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None) -> ConvertResult:
+    """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
+    its manifest into ``options.out_dir``; return both. ``log(message)`` receives progress."""
+    options.check()
+    if options.qat and source.framework == "keras3":
+        raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
+                        f"Keras 2 models only), and this model has no exact tf_keras twin: "
+                        f"{source.framework_reason}; convert without --qat (PTQ int8 works)")
+    messages = list(source.notes)
+    for note in source.notes:
+        log(note)
+    started = time.perf_counter()
+    calibration = calibrate(source, options, log, messages)
+    images, images_source = parity_images(source, options, calibration)
+    prepared = prepare(source, options, images, log)
+    log(f"exporting {options.to} {options.precision}")
+    exported = target(options.to).export(prepared.export_model, options.precision, calibration,
+                                         options)
+    seconds = time.perf_counter() - started
+
+    out_dir = Path(options.out_dir)
+    artifact = out_dir / f"{source.name}_{options.precision}{target(options.to).suffix}"
+    reference = save_reference(source, prepared.model, out_dir)
+    # Checked on the staged files: if the QAT report or the parity check fails, nothing lands.
+    with contextlib.ExitStack() as stack:
+        staged = stack.enter_context(atomic_path(artifact))
+        staged.write_bytes(exported.data)
+        for suffix, data in exported.side_files.items():  # beside the staged file, as it reads them
+            stack.enter_context(atomic_path(artifact.with_suffix(suffix))).write_bytes(data)
+            staged.with_suffix(suffix).write_bytes(data)
+        checked = check(staged, prepared, source, options, images, calibration, log)
+    figures, failures = checked["figures"], checked["failures"]
+    log(f"parity on {len(images)} {images_source} images ({checked['runner'].name}): max abs "
+        f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
+        f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
+    entry = record(artifact, exported, source, options, prepared, calibration, checked,
+                   images_source, reference, seconds)
     write_manifest(artifact, entry)
     return ConvertResult(artifact, entry, messages)

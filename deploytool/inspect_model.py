@@ -142,19 +142,22 @@ def inspect_keras(path: Path, unsafe: bool = False) -> dict:
 
 
 def inspect_file(path, unsafe: bool = False) -> dict:
-    """Describe a .tflite, .onnx or Keras model file, with its size and manifest."""
+    """Describe an artifact of any registered format (each target parses its own files without
+    TensorFlow) or a Keras model file, with its size and manifest."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or directory")
+    from converters.targets import target_for, targets
+
     suffix = path.suffix.lower()
-    if path.is_file() and suffix == ".tflite":
-        report = inspect_tflite(path)
-    elif path.is_file() and suffix == ".onnx":
-        report = inspect_onnx(path)
+    artifact_target = target_for(path) if path.is_file() else None
+    if artifact_target is not None:
+        report = artifact_target.inspect(path)
     elif path.is_dir() or suffix in (".keras", ".h5", ".hdf5"):
         report = inspect_keras(path, unsafe)
     else:
-        raise UserError(f"{path}: not a model file (.tflite, .onnx, .keras, .h5 or a SavedModel folder)")
+        kinds = ", ".join(t.suffix for t in targets().values())
+        raise UserError(f"{path}: not a model file ({kinds}, .keras, .h5 or a SavedModel folder)")
     from .fileio import size_of
 
     manifest = read_manifest(path) if path.is_file() else None

@@ -66,3 +66,38 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
                                kind="error")
         return IsolatedRun(np.load(tmp / "outputs.npy"),
                            json.loads((tmp / "meta.json").read_text()))
+
+
+@dataclass
+class Attempt:
+    """One variant of a runtime (its constructor options) run on an artifact, and its verdict."""
+
+    options: dict
+    run: IsolatedRun
+    failures: list[str]
+    seconds: float
+
+    @property
+    def agrees(self) -> bool:
+        """It ran and nothing is wrong with what it produced."""
+        return self.run.ok and not self.failures
+
+
+def run_variants(artifact, backend: str, images: np.ndarray, judge=lambda run: [],
+                 **kwargs) -> list[Attempt]:
+    """Run ``backend``'s variants (e.g. OpenCV's NEW then CLASSIC engine) on ``artifact`` in
+    turn, each in its own child process, until one agrees: it runs and ``judge(run)`` finds no
+    failure. Returns every attempt made, the agreeing one last if any."""
+    import time
+
+    from .runtimes import runners
+
+    attempts = []
+    for options in runners()[backend].variants:
+        started = time.perf_counter()
+        run = run_isolated(artifact, backend, images, **kwargs, **options)
+        failures = judge(run) if run.ok else [f"{run.kind}: {run.error}"]
+        attempts.append(Attempt(options, run, failures, time.perf_counter() - started))
+        if attempts[-1].agrees:
+            break
+    return attempts

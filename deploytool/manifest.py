@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -68,13 +69,98 @@ def read_json(path) -> dict | None:
     return value
 
 
-def integrity_failures(artifact, manifest: dict) -> list[str]:
-    """[] when the file's sha256 is the one its manifest records, else the failure."""
-    if sha256_file(artifact) == (manifest.get("artifact") or {}).get("sha256"):
-        return []
-    return ["sha256 differs from the manifest: the file changed after conversion"]
+def integrity_failures(artifact, manifest) -> list[str]:
+    """[] when the file's sha256 (and its companion files') is the one its manifest (a
+    :class:`Manifest` or its raw JSON) records, else the failure."""
+    record = manifest.record if isinstance(manifest, Manifest) else manifest
+    entry = record.get("artifact") or {}
+    if sha256_file(artifact) != entry.get("sha256"):
+        return ["sha256 differs from the manifest: the file changed after conversion"]
+    for suffix, side in (entry.get("side_files") or {}).items():
+        companion = Path(artifact).with_suffix(suffix)
+        if not companion.exists() or sha256_file(companion) != side.get("sha256"):
+            return [f"{companion.name} is missing or differs from the manifest"]
+    return []
 
 
 def read_manifest(artifact) -> dict | None:
     """The manifest written next to ``artifact``, or None."""
     return read_json(manifest_path(artifact))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An artifact's manifest, validated once when read (:meth:`read`): what verify, bench,
+    bundle and the pipeline need, typed; ``record`` keeps the whole JSON as written."""
+
+    artifact: Path
+    format: str
+    precision: str
+    sha256: str
+    size_bytes: int
+    inputs: list
+    outputs: list
+    input_layout: str
+    reference: Path
+    trained: bool
+    preprocessing: object  # deploytool.preprocessing.Preprocessing
+    dataset: str | None
+    labels: list | None
+    postprocess: str | None
+    calibration_source: str | None
+    parity: dict | None
+    record: dict = field(repr=False)
+
+    @property
+    def classes(self) -> int:
+        """How many class scores the artifact outputs."""
+        return int(self.outputs[0]["shape"][-1])
+
+    @property
+    def side_files(self) -> dict:
+        """Companion files written with the artifact (suffix -> {file, sha256})."""
+        return self.record["artifact"].get("side_files") or {}
+
+    @classmethod
+    def from_record(cls, artifact, record: dict) -> "Manifest":
+        """Validate ``record`` (a manifest's JSON) for ``artifact``; a missing or malformed field
+        is a one-line error naming it."""
+        from .preprocessing import Preprocessing
+
+        artifact = Path(artifact)
+        try:
+            entry, source = record["artifact"], record["source"]
+            manifest = cls(
+                artifact=artifact, format=str(entry.get("format") or artifact.suffix[1:]),
+                precision=str(entry["precision"]), sha256=str(entry["sha256"]),
+                size_bytes=int(entry.get("size_bytes") or 0), inputs=list(entry["inputs"]),
+                outputs=list(entry["outputs"]), input_layout=str(entry.get("input_layout") or "NHWC"),
+                reference=Path(source["reference"]), trained=bool(source.get("trained", True)),
+                preprocessing=Preprocessing.from_dict(record["preprocessing"]),
+                dataset=record["preprocessing"].get("dataset"), labels=record.get("labels"),
+                postprocess=record.get("postprocess"),
+                calibration_source=(record.get("calibration") or {}).get("source"),
+                parity=record.get("parity"), record=record)
+            manifest.classes  # noqa: B018 - validates the output shape
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, UserError) as exc:
+            raise UserError(f"{manifest_path(artifact)}: not a deploytool manifest (missing or "
+                            f"malformed {exc})") from None
+        return manifest
+
+    @classmethod
+    def read(cls, artifact) -> "Manifest":
+        """The manifest of an existing artifact of a registered format; a missing file, another
+        file type or a missing manifest is a one-line error."""
+        from converters.targets import target_for, targets
+
+        artifact = Path(artifact)
+        if not artifact.exists():
+            raise UserError(f"{artifact}: no such file")
+        if target_for(artifact) is None:
+            kinds = " or ".join(t.suffix for t in targets().values())
+            raise UserError(f"{artifact}: not a {kinds} artifact")
+        record = read_manifest(artifact)
+        if record is None:
+            raise UserError(f"{artifact}: no manifest ({artifact.name}.json) next to it, so no "
+                            "reference model to compare with; convert it with `deploytool convert`")
+        return cls.from_record(artifact, record)

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from converters.targets import artifact_kinds, target
 from models import list_models
 from models.weights import randomize_batchnorm
 
@@ -14,13 +15,13 @@ from .convert import ConvertOptions, convert
 from .errors import UserError
 from .manifest import tool_versions
 from .sources import load_source
-from .verify import PRIMARY_BACKEND as PRIMARY, verify
+from .runtimes import artifact_runtimes, runners
+from .verify import verify
 
-# (label, target, quantization)
-ARTIFACT_KINDS = (("TFLite fp32", "tflite", "none"), ("TFLite fp16", "tflite", "fp16"),
-                  ("TFLite int8", "tflite", "int8"), ("ONNX fp32", "onnx", "none"),
-                  ("ONNX int8", "onnx", "int8"))
-RUNTIMES = ("tflite", "opencv", "onnxruntime")
+# (label, target, precision) of every artifact kind the registered targets offer (dynamic range
+# adds nothing a runtime would fail on differently), and the runtimes that run artifacts
+ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
+RUNTIMES = tuple(artifact_runtimes())
 # Failure messages that are known limitations of a runtime, with what is known about them.
 UPSTREAM = {
     "Lookup table for": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
@@ -40,8 +41,7 @@ UPSTREAM = {
     "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
                   "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
 }
-RUNTIME_NAMES = {"tflite": "TFLite interpreter (LiteRT)", "opencv": "OpenCV dnn",
-                 "onnxruntime": "ONNX Runtime"}
+RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
              "with each other); a deep network of random weights accumulates int8 rounding error")
@@ -56,8 +56,9 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
     reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
     precision cell failing on cosine is labelled ``numerical``."""
     cells = []
-    for label, target, quantization in kinds:
-        options = ConvertOptions(to=target, quantization=quantization, out_dir=out_dir / model,
+    for label, target_name, precision in kinds:
+        quantization = "none" if precision == "fp32" else precision
+        options = ConvertOptions(to=target_name, quantization=quantization, out_dir=out_dir / model,
                                  calib_samples=calib_samples)
         log(f"{model}: {label}")
         try:
@@ -73,7 +74,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             row = by_backend.get(runtime)
             if row is None:
                 cells.append({"model": model, "artifact": label, "runtime": runtime, "path": path,
-                              "status": "-", "why": f"{RUNTIME_NAMES[runtime]} does not read {target} files"})
+                              "status": "-", "why": f"{RUNTIME_NAMES[runtime]} does not read {target_name} files"})
                 continue
             status = "fail" if row.status == "n/a" else row.status
             why = "; ".join(row.failures) or None
@@ -84,7 +85,8 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             if why:
                 known = [note for marker, note in UPSTREAM.items() if marker in why] + causes(cell)
                 if not known and quantization != "none" and _accuracy_only(row.failures):
-                    known.append(_numerical_note(row, by_backend.get(PRIMARY[target]), numerical))
+                    known.append(_numerical_note(row, by_backend.get(target(target_name).runtime),
+                                                 numerical))
                 cell["why"] = f"{why} — {known[0]}" if known else why
             cells.append(cell)
     return cells

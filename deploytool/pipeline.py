@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from converters.targets import targets
+
 from .bench import bench, plot_latency
 from .bundle import app_bundle_folder, bundle
 from .convert import ConvertOptions, convert
@@ -19,9 +21,16 @@ from .sources import RUN_MODEL, load_source
 from .train import TrainOptions, train
 from .verify import verify
 
-ARTIFACTS = (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8"))
 STEPS = ("train", "convert", "verify", "bench", "bundle", "report")
 BUNDLED = ("tflite", "int8")  # the artifact the Android app gets
+
+
+def pipeline_artifacts() -> list[tuple[str, str]]:
+    """(target, quantization) of every artifact a run writes: each registered target in float32
+    and, where it offers it, full int8."""
+    return [(name, quantization) for name, chosen in targets().items()
+            for quantization in ("none", "int8")
+            if ("fp32" if quantization == "none" else quantization) in chosen.precisions]
 
 
 class RunState:
@@ -126,7 +135,7 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
     recorded as skipped, with the reason."""
     from .verify import manifest_of
 
-    if not manifest_of(Path(artifact)).get("labels"):
+    if not manifest_of(Path(artifact)).labels:
         return {"skipped": "the model has no labels (it was not trained here); use "
                            "`deploytool bundle ARTIFACT --labels FILE`"}
     destination = app_bundle_folder(app) if app else out / "android_bundle"
@@ -164,7 +173,7 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
     if not state.done("convert"):
         source = load_source(source_spec, weights=weights)
         entries = []
-        for to, quantization in ARTIFACTS:
+        for to, quantization in pipeline_artifacts():
             log(f"converting to {to} {quantization if quantization != 'none' else 'fp32'}")
             result = convert(source, ConvertOptions(to=to, quantization=quantization,
                                                     out_dir=out / "artifacts"))
@@ -189,7 +198,8 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
 
     if not state.done("bundle"):
         log("bundling the int8 .tflite for Android")
-        entry = next(e for e, kind in zip(state.result("convert"), ARTIFACTS) if kind == BUNDLED)
+        entry = next(e for e, kind in zip(state.result("convert"), pipeline_artifacts())
+                     if kind == BUNDLED)
         state.finish("bundle", bundle_step(entry["path"], out, app))
 
     report_path = out / "report.md"

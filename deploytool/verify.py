@@ -4,7 +4,6 @@ process, and compare with the Keras reference named by the artifact's manifest."
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,16 +14,10 @@ from converters.softmax import postprocess
 from .compare import Tolerance, compare_outputs, judge_parity, tolerance_for
 from .data import default_data_for, load_dataset_for, sample_split
 from .errors import UserError
-from .isolation import DEFAULT_TIMEOUT, run_isolated
-from .manifest import LAST_CONVERT, integrity_failures, read_manifest
-from .preprocessing import Preprocessing
+from .isolation import DEFAULT_TIMEOUT, run_variants
+from .manifest import LAST_CONVERT, Manifest, integrity_failures
+from .runtimes import artifact_runtimes, runtimes_reading
 
-BACKENDS = {".tflite": ("tflite", "opencv"), ".onnx": ("onnxruntime", "opencv")}
-# the runtime each format is made for: failing to run there is a failure, never "n/a"
-PRIMARY = {".tflite": "tflite", ".onnx": "onnxruntime"}
-PRIMARY_BACKEND = {"tflite": "tflite", "onnx": "onnxruntime"}  # by export target
-ALL_BACKENDS = ("tflite", "opencv", "onnxruntime")
-OPENCV_ENGINES = ("new", "classic")
 DEFAULT_SAMPLES = 64
 
 
@@ -70,37 +63,19 @@ def last_converted() -> list[Path]:
     return [Path(p) for p in json.loads(LAST_CONVERT.read_text())["artifacts"]]
 
 
-def manifest_of(artifact: Path) -> dict:
-    """The manifest of an existing .tflite/.onnx artifact; a missing file, another file type or a
-    missing manifest is a one-line error."""
-    if not artifact.exists():
-        raise UserError(f"{artifact}: no such file")
-    if artifact.suffix.lower() not in BACKENDS:
-        raise UserError(f"{artifact}: not a .tflite or .onnx artifact")
-    manifest = read_manifest(artifact)
-    if manifest is None:
-        raise UserError(f"{artifact}: no manifest ({artifact.name}.json) next to it, so no "
-                        "reference model to compare with; convert it with `deploytool convert`")
-    try:
-        for key in ("sha256", "precision", "outputs"):
-            manifest["artifact"][key]
-        manifest["source"]["reference"]
-        Preprocessing.from_dict(manifest["preprocessing"])
-        int(manifest["artifact"]["outputs"][0]["shape"][-1])
-    except (KeyError, IndexError, TypeError, ValueError, UserError) as exc:
-        raise UserError(f"{artifact}.json: not a deploytool manifest (missing or malformed "
-                        f"{exc})") from None
-    return manifest
+def manifest_of(artifact) -> Manifest:
+    """The validated manifest of an existing artifact (:meth:`Manifest.read`)."""
+    return Manifest.read(artifact)
 
 
 def _backends(artifact: Path, requested: str) -> list[tuple[str, bool]]:
     """(backend, asked for by name) pairs to run; a named backend that cannot run this kind of
     file is still returned, so that it is reported."""
-    usable = BACKENDS[artifact.suffix.lower()]
     if requested == "all":
-        return [(backend, False) for backend in usable]
-    if requested not in ALL_BACKENDS:
-        raise UserError(f"unknown backend {requested!r}; choose from {', '.join(ALL_BACKENDS)} or all")
+        return [(backend, False) for backend in runtimes_reading(artifact)]
+    if requested not in artifact_runtimes():
+        raise UserError(f"unknown backend {requested!r}; choose from "
+                        f"{', '.join(artifact_runtimes())} or all")
     return [(requested, True)]
 
 
@@ -138,73 +113,64 @@ class _References:
         return self._roundoff[(reference, key)]
 
 
-def reference_samples(manifest: dict, data: str | None, samples: int, seed: int = 0):
+def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: int = 0):
     """Raw held-out 8-bit images for ``manifest``'s artifact, their labels when they fit the
     model (else None), and a description; from ``data``, else the data set the model was
     trained or calibrated on, else the offline default for its channels (digits or photos)."""
-    preprocessing = Preprocessing.from_dict(manifest["preprocessing"])
-    trained_on = manifest["preprocessing"].get("dataset")
-    name = data or trained_on or (manifest.get("calibration") or {}).get("source") or \
+    preprocessing = manifest.preprocessing
+    trained_on = manifest.dataset
+    name = data or trained_on or manifest.calibration_source or \
         default_data_for(preprocessing.channels)
     if name.endswith(".npy"):
         name = default_data_for(preprocessing.channels)
     dataset = load_dataset_for(name, preprocessing)
     raw, labels, count = sample_split(dataset, "test", samples, seed)
-    classes = manifest["artifact"]["outputs"][0]["shape"][-1]
-    labels_fit = dataset.labelled and classes == dataset.num_classes and \
+    labels_fit = dataset.labelled and manifest.classes == dataset.num_classes and \
         (data is not None or trained_on == name)
     return raw, (labels if labels_fit else None), {
         "dataset": name, "split": "test", "samples": count, "seed": seed,
         "labelled": bool(labels_fit)}
 
 
-def verification_images(manifest: dict, data: str | None, samples: int, seed: int = 0):
+def verification_images(manifest: Manifest, data: str | None, samples: int, seed: int = 0):
     """:func:`reference_samples`, preprocessed into model input."""
     raw, labels, description = reference_samples(manifest, data, samples, seed)
-    return Preprocessing.from_dict(manifest["preprocessing"]).apply(raw), labels, description
+    return manifest.preprocessing.apply(raw), labels, description
 
 
 def _run_backend(artifact, backend, images, reference, labels, step, judge_figures, threads, timeout):
-    """The figures of one backend; OpenCV tries its engines until one agrees with the reference.
-    ``judge_figures(figures)`` gives the failures of a set of figures."""
-    engines = OPENCV_ENGINES if backend == "opencv" else (None,)
-    attempts = []
-    for engine in engines:
-        options = {"engine": engine} if engine else {}
-        started = time.perf_counter()
-        run = run_isolated(artifact, backend, images, threads=threads, timeout=timeout, **options)
-        seconds = time.perf_counter() - started
-        if not run.ok:
-            attempts.append((engine, None, [f"{run.kind}: {run.error}"], run.meta, seconds))
-            continue
+    """The figures of one backend; a runtime with variants (OpenCV's engines) tries them until
+    one agrees with the reference. ``judge_figures(figures)`` gives the failures of figures."""
+    figures_of = {}
+
+    def judge(run):
         outputs = postprocess(run.outputs, step)
         if not np.all(np.isfinite(outputs)):
-            attempts.append((engine, None, ["outputs contain NaN or infinity"], run.meta, seconds))
-            continue
-        figures = compare_outputs(reference, outputs, labels)
-        failures = judge_figures(figures)
-        attempts.append((engine, figures, failures, run.meta, seconds))
-        if not failures:
-            break
-    # the first engine that passed, else the first that produced figures, else the last error
-    chosen = next((a for a in attempts if a[1] is not None and not a[2]), None) or \
-        next((a for a in attempts if a[1] is not None), None) or attempts[-1]
-    engine, figures, failures, meta, seconds = chosen
-    if figures is None and len(attempts) > 1:  # no engine ran it: say what each answered
+            return ["outputs contain NaN or infinity"]
+        figures_of[id(run)] = compare_outputs(reference, outputs, labels)
+        return judge_figures(figures_of[id(run)])
+
+    attempts = run_variants(artifact, backend, images, judge, threads=threads, timeout=timeout)
+    # the first variant that passed, else the first that produced figures, else the last error
+    chosen = next((a for a in attempts if a.agrees), None) or \
+        next((a for a in attempts if id(a.run) in figures_of), None) or attempts[-1]
+    figures, failures = figures_of.get(id(chosen.run)), chosen.failures
+    variant = chosen.options.get("engine")
+    if figures is None and len(attempts) > 1:  # no variant ran it: say what each answered
         reasons = {}
         for attempt in attempts:
-            reasons.setdefault(attempt[2][0], []).append(attempt[0])
+            reasons.setdefault(attempt.failures[0], []).append(attempt.options.get("engine"))
         failures = ["; ".join(f"{' and '.join(engines)} engine{'s' if len(engines) > 1 else ''}: "
                               f"{reason}" for reason, engines in reasons.items())]
-        engine = None
-    return figures, failures, engine, meta.get("input_layout"), seconds
+        variant = None
+    return figures, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds
 
 
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
            samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
            threads: int = 2, timeout: float = DEFAULT_TIMEOUT, log=lambda message: None) -> VerifyReport:
     """Verify ``artifacts`` (default: what `deploytool convert` wrote last) on ``backend``
-    ("all" or one of tflite, opencv, onnxruntime) against their manifests' Keras references.
+    ("all" or one registered runtime) against their manifests' Keras references.
     ``tolerance`` overrides the per-precision defaults."""
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
@@ -213,8 +179,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
     references = _References()
     rows, used_images, tolerances = [], {}, {}
     for artifact, manifest in manifests.items():
-        precision = manifest["artifact"]["precision"]
-        trained = manifest["source"].get("trained", True)
+        precision, trained = manifest.precision, manifest.trained
         tolerances[artifact.name] = (tolerance or tolerance_for(precision, trained)).as_dict()
         integrity = integrity_failures(artifact, manifest)
         if integrity:  # not the file that was converted: nothing it computes can be vouched for
@@ -225,7 +190,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         images, labels, description = verification_images(manifest, data, samples)
         used_images[artifact.name] = description
         key = json.dumps(description, sort_keys=True)
-        reference_file = manifest["source"]["reference"]
+        reference_file = str(manifest.reference)
         reference = references.outputs(reference_file, images, key)
 
         def judge_figures(figures, artifact=artifact, precision=precision, trained=trained,
@@ -237,16 +202,17 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 tolerances[artifact.name] = used.as_dict()
             return failures
 
+        readers = runtimes_reading(artifact)
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
-            if name not in BACKENDS[artifact.suffix.lower()]:
+            if name not in readers:
                 rows.append(VerifyRow(artifact.name, name, precision, "fail",
                                       failures=[f"{name} does not run {artifact.suffix} files"]))
                 continue
             figures, failures, engine, layout, seconds = _run_backend(
-                artifact, name, images, reference, labels, manifest.get("postprocess"),
+                artifact, name, images, reference, labels, manifest.postprocess,
                 judge_figures, threads, timeout)
-            if figures is None and not named and name != PRIMARY[artifact.suffix.lower()]:
+            if figures is None and not named and name != readers[0]:
                 status = "n/a"  # another runtime cannot run it, and was not asked for by name
             else:
                 status = "fail" if failures else "pass"

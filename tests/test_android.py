@@ -144,8 +144,8 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
     info = TensorInfo(inp["name"], tuple(inp["shape"]), np.dtype(inp["dtype"]).name, *inp["quantization"])
     manifest = manifest_of(Path(artifact))
     raw, _, _ = reference_samples(manifest, None, 8)
-    reference = Preprocessing.from_dict(manifest["preprocessing"]).apply(raw)
-    assert manifest["preprocessing"]["preset"] == (preset or "unit")
+    reference = manifest.preprocessing.apply(raw)
+    assert manifest.preprocessing.preset == (preset or "unit")
 
     replies = tmp_path / "replies"
     replies.mkdir()

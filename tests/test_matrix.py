@@ -13,13 +13,13 @@ def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     for heading in ("## TFLite interpreter (LiteRT)", "## OpenCV dnn", "## ONNX Runtime",
-                    "## Failures and their causes"):
+                    "## TensorFlow (GraphDef)", "## Failures and their causes"):
         assert heading in text
     lenet_rows = [line for line in text.splitlines() if line.startswith("| lenet_bn |")]
-    assert len(lenet_rows) == 3
-    tflite, opencv, onnxruntime = lenet_rows
-    assert tflite.count("✅") == 3 and onnxruntime.count("✅") == 2
-    assert opencv.count("✅") == 4  # all but int8 TFLite, which OpenCV's importer cannot load
+    assert len(lenet_rows) == 4  # one table per runtime
+    tflite, onnxruntime, opencv, tensorflow = lenet_rows
+    assert tflite.count("✅") == 3 and onnxruntime.count("✅") == 2 and tensorflow.count("✅") == 1
+    assert opencv.count("✅") == 5  # all but int8 TFLite, which OpenCV's importer cannot load
     assert "lenet_bn · TFLite int8 · OpenCV dnn**: new and classic engines" in text
     assert "upstream limitation" in text
-    assert "9 of 10 runnable cells pass" in text  # 15 cells less 5 a runtime cannot read
+    assert "11 of 12 runnable cells pass" in text  # 6 kinds x 4 runtimes, less 12 unreadable

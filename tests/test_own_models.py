@@ -250,7 +250,7 @@ def test_opencv_tflite_average_pooling_divergence_is_named(tmp_path):
     path = build_case_file(case_by_name("AveragePooling2D(3, 1, same)"), "tf_keras", "sequential", tmp_path)
     source = load_source(str(path))
     cells = source_cells(source, "pool", tmp_path / "artifacts", 8, 8,
-                         kinds=(("TFLite fp32", "tflite", "none"), ("ONNX fp32", "onnx", "none")),
+                         kinds=(("TFLite fp32", "tflite", "fp32"), ("ONNX fp32", "onnx", "fp32")),
                          causes=known_causes(source))
     status = {(c["artifact"], c["runtime"]): c for c in cells}
     assert status[("TFLite fp32", "tflite")]["status"] == "pass"

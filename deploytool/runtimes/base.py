@@ -53,10 +53,21 @@ def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
 
 
 class Runner(abc.ABC):
-    """Base class: subclasses set ``name`` and implement :meth:`_load` and :meth:`_run` (and
-    :meth:`_prepare` / :meth:`_finish` where the runtime's input or output needs converting)."""
+    """Base class: subclasses set ``name``, the artifact suffixes they ``read`` and their
+    ``variants`` (constructor options to try in turn, e.g. OpenCV's engines), and implement
+    :meth:`_load` and :meth:`_run` (and :meth:`_prepare` / :meth:`_finish` where the runtime's
+    input or output needs converting). A subclass registers itself by its name."""
 
     name = "runner"
+    label = "runner"  # how tables call it
+    reads: tuple[str, ...] = ()
+    variants: tuple[dict, ...] = ({},)
+    registry: dict[str, type] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name != "runner":
+            Runner.registry[cls.name] = cls
 
     def __init__(self, path, threads: int = 2):
         self.path = Path(path)
@@ -126,19 +137,45 @@ class Runner(abc.ABC):
         return np.asarray(raw, np.float32).reshape(count, -1)
 
 
-def runner_for(path, backend: str | None = None, threads: int = 2, **options) -> Runner:
-    """The runner for an artifact: by ``backend`` name ("keras", "tflite", "onnxruntime", "opencv";
-    ``options`` go to its constructor, e.g. ``engine`` for OpenCV) or, when
-    None, by the file's kind (.tflite -> tflite, .onnx -> onnxruntime, Keras files -> keras)."""
-    from .keras_runner import KerasRunner
-    from .onnxruntime_runner import OnnxRuntimeRunner
-    from .opencv_runner import OpenCVRunner
-    from .tflite_runner import TFLiteRunner
+# the modules whose import registers the built-in runners
+BUILTIN_RUNNERS = ("keras_runner", "tflite_runner", "onnxruntime_runner", "opencv_runner",
+                   "tensorflow_runner")
 
-    runners = {cls.name: cls for cls in (KerasRunner, TFLiteRunner, OnnxRuntimeRunner, OpenCVRunner)}
+
+def runners() -> dict[str, type]:
+    """Every registered runner class by name (the built-in ones loaded)."""
+    import importlib
+
+    for module in BUILTIN_RUNNERS:
+        importlib.import_module(f"{__package__}.{module}")
+    return dict(Runner.registry)
+
+
+def artifact_runtimes() -> list[str]:
+    """Names of the runtimes that run exported artifacts (every runner but the Keras reference)."""
+    return [name for name, cls in runners().items() if cls.reads]
+
+
+def runtimes_reading(path) -> list[str]:
+    """Names of the runtimes that read ``path``'s kind of artifact, its own runtime first."""
+    from converters.targets import target_for
+
+    suffix = Path(path).suffix.lower()
+    names = [name for name, cls in runners().items() if suffix in cls.reads]
+    own = target_for(path)
+    return sorted(names, key=lambda name: name != (own.runtime if own else None))
+
+
+def runner_for(path, backend: str | None = None, threads: int = 2, **options) -> Runner:
+    """The runner for an artifact: by ``backend`` name (``options`` go to its constructor, e.g.
+    ``engine`` for OpenCV) or, when None, the runtime the file's format is made for (Keras files:
+    the Keras runner)."""
+    from converters.targets import target_for
+
+    known = runners()
     if backend is None:
-        suffix = Path(path).suffix.lower()
-        backend = {".tflite": "tflite", ".onnx": "onnxruntime"}.get(suffix, "keras")
-    if backend not in runners:
-        raise UserError(f"unknown backend {backend!r}; known: {', '.join(sorted(runners))}")
-    return runners[backend](path, threads=threads, **options)
+        own = target_for(path)
+        backend = own.runtime if own else "keras"
+    if backend not in known:
+        raise UserError(f"unknown backend {backend!r}; known: {', '.join(sorted(known))}")
+    return known[backend](path, threads=threads, **options)

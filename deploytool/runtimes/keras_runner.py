@@ -9,6 +9,7 @@ class KerasRunner(Runner):
     """Runs a Keras model; its first output is the one compared."""
 
     name = "keras"
+    label = "Keras"
 
     def __init__(self, path=None, threads: int = 2, model=None):
         super().__init__(path or getattr(model, "name", "model"), threads)

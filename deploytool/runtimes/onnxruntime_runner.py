@@ -16,6 +16,8 @@ class OnnxRuntimeRunner(Runner):
     """Runs an .onnx batch-wise; NCHW-input models get their images transposed."""
 
     name = "onnxruntime"
+    label = "ONNX Runtime"
+    reads = (".onnx",)
 
     def _load(self):
         import onnxruntime as ort

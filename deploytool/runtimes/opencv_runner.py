@@ -1,8 +1,8 @@
-"""OpenCV's dnn module: its ONNX and TFLite importers, in the engine that works.
+"""OpenCV's dnn module: its ONNX, TFLite and TensorFlow importers, in the engine that works.
 
-Each importer gets the layout it really expects: the TFLite importer takes NCHW blobs whatever the
-model says (an NHWC blob fails or, worse, runs on garbage); the ONNX importer takes the model's own
-declared layout (tf2onnx keeps NHWC unless exported with an NCHW input). Images are fed one at a
+Each importer gets the layout it really expects: the TFLite and TensorFlow importers take NCHW
+blobs whatever the model says (an NHWC blob fails or, worse, runs on garbage); the ONNX importer
+takes the model's own declared layout (tf2onnx keeps NHWC unless exported with an NCHW input). Images are fed one at a
 time through one Net, which never meets a larger batch than it was first run with (the CLASSIC
 engine crashes when a Net is reused with a larger batch). Outputs are reshaped to (N, classes):
 CLASSIC returns (N, 1, C) where the others return (N, C).
@@ -32,6 +32,9 @@ class OpenCVRunner(Runner):
     """Runs .onnx or .tflite through cv2.dnn with ``engine`` "new", "classic" or "auto"."""
 
     name = "opencv"
+    label = "OpenCV dnn"
+    reads = (".onnx", ".tflite", ".pb")
+    variants = tuple({"engine": engine} for engine in ENGINES)
 
     def __init__(self, path, threads: int = 2, engine: str = "new"):
         super().__init__(path, threads)
@@ -54,8 +57,10 @@ class OpenCVRunner(Runner):
                 self.net = cv2.dnn.readNetFromONNX(str(self.path), engine)
             elif suffix == ".tflite":
                 self.net = cv2.dnn.readNetFromTFLite(str(self.path), engine)
+            elif suffix == ".pb":  # a frozen graph needs no text config
+                self.net = cv2.dnn.readNetFromTensorflow(str(self.path), "", engine)
             else:
-                raise UserError(f"{self.path}: OpenCV dnn runs .onnx and .tflite files")
+                raise UserError(f"{self.path}: OpenCV dnn runs .onnx, .tflite and .pb files")
         except cv2.error as exc:
             raise RuntimeError(f"cannot load: {_last_line(exc)}") from None
         self._layout, self._shape = self._declared_input()
@@ -69,6 +74,11 @@ class OpenCVRunner(Runner):
 
             shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
             return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
+        if self.path.suffix.lower() == ".pb":
+            from converters.pb_export import graph_endpoints, read_graph
+
+            inputs, _ = graph_endpoints(read_graph(self.path.read_bytes()))
+            return "NCHW", tuple(int(d) for d in inputs[0].shape[1:])  # importer wants NCHW
         import onnx
 
         dims = onnx.load(str(self.path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim

@@ -19,6 +19,8 @@ class TFLiteRunner(Runner):
     """Runs a .tflite one image at a time (batch 1, as on a phone)."""
 
     name = "tflite"
+    label = "TFLite interpreter (LiteRT)"
+    reads = (".tflite",)
 
     def _load(self):
         from ai_edge_litert.interpreter import Interpreter

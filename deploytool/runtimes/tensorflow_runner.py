@@ -1,0 +1,62 @@
+"""A frozen GraphDef (.pb) on TensorFlow itself: the graph imported and run as a function."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UserError
+from .base import Runner, TensorInfo
+
+
+class TensorFlowRunner(Runner):
+    """Runs a .pb one image at a time (it is frozen at batch 1)."""
+
+    name = "tensorflow"
+    label = "TensorFlow (GraphDef)"
+    reads = (".pb",)
+
+    def _load(self):
+        from converters.pb_export import graph_endpoints, read_graph
+
+        from ..keras_env import tf
+
+        try:  # possible only before TensorFlow's runtime starts (a fresh child process)
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass
+        data = self.path.read_bytes()
+        try:
+            inputs, outputs = graph_endpoints(read_graph(data))
+            graph_def = tf.compat.v1.GraphDef.FromString(data)
+        except Exception as exc:
+            raise UserError(f"{self.path}: not a valid TensorFlow GraphDef ({type(exc).__name__})") from None
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise UserError(f"{self.path}: expected one input and one output, found "
+                            f"{len(inputs)} and {len(outputs)}")
+        imported = tf.compat.v1.wrap_function(
+            lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        graph = imported.graph
+        output = graph.get_tensor_by_name(f"{outputs[0].name}:0")
+        self._function = imported.prune(feeds=[graph.get_tensor_by_name(f"{inputs[0].name}:0")],
+                                        fetches=[output])
+        self._shape = tuple(inputs[0].shape or ())
+        self.inputs = [TensorInfo(inputs[0].name, tuple(-1 if d is None else d for d in self._shape),
+                                  inputs[0].dtype or "float32")]
+        self.outputs = [TensorInfo(outputs[0].name, tuple(-1 if d is None else d for d in output.shape),
+                                   output.dtype.name)]
+
+    @property
+    def input_shape(self):
+        return tuple(int(d) for d in self._shape[1:])
+
+    def _prepare(self, images):
+        return [image[None] for image in images]
+
+    def _run(self, prepared):
+        from ..keras_env import tf
+
+        return [np.asarray(self._function(tf.constant(image))[0]) for image in prepared]
+
+    def _finish(self, raw, count):
+        return np.concatenate(raw).astype(np.float32).reshape(count, -1)

@@ -1,0 +1,130 @@
+"""Export targets and runtimes register themselves; the frozen-graph (.pb) target for OpenCV's
+TensorFlow importer is one exporter file and one runner file on top of them."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from converters.targets import ExportTarget, artifact_kinds, target_for, targets
+from deploytool.cli import main
+from deploytool.convert import ConvertOptions, convert
+from deploytool.errors import UserError
+from deploytool.manifest import Manifest
+from deploytool.runtimes import artifact_runtimes, runners, runtimes_reading
+from deploytool.sources import load_source
+from deploytool.verify import verify
+from models.weights import randomize_batchnorm
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def zoo(name, shape=(32, 32, 3)):
+    source = load_source(name, input_shape=shape, num_classes=10, width=0.25)
+    randomize_batchnorm(source.model, seed=1)
+    return source
+
+
+def test_targets_say_what_they_write_and_where_it_runs():
+    found = {name: (t.suffix, t.precisions, t.runtime) for name, t in targets().items()}
+    assert found == {"tflite": (".tflite", ("fp32", "fp16", "dynamic", "int8"), "tflite"),
+                     "onnx": (".onnx", ("fp32", "int8"), "onnxruntime"),
+                     "pb": (".pb", ("fp32",), "tensorflow")}
+    assert ("TF GraphDef fp32", "pb", "fp32") in artifact_kinds()
+
+
+def test_runtimes_register_the_files_they_read_own_runtime_first():
+    assert runtimes_reading("m.pb") == ["tensorflow", "opencv"]
+    assert runtimes_reading("m.tflite") == ["tflite", "opencv"]
+    assert runtimes_reading("m.onnx") == ["onnxruntime", "opencv"]
+    assert [v["engine"] for v in runners()["opencv"].variants] == ["new", "classic"]
+    assert set(artifact_runtimes()) == {"tflite", "onnxruntime", "opencv", "tensorflow"}
+
+
+def test_a_new_target_is_one_subclass_and_the_cli_offers_it():
+    class Dummy(ExportTarget):
+        name, label, suffix, runtime = "dummy", "Dummy", ".dummy", "tflite"
+
+    try:
+        assert target_for("x.dummy") is targets()["dummy"]
+        code = ("import converters.targets as t\n"
+                "class D(t.ExportTarget): name, suffix = 'dummy', '.dummy'\n"
+                "from deploytool.cli import main\nmain(['convert', '--help'])")
+        helped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert "dummy" in helped.stdout
+    finally:
+        ExportTarget.registry.pop("dummy")
+
+
+def test_a_precision_a_target_does_not_offer_names_the_ones_that_do():
+    with pytest.raises(UserError, match="--int8 is not offered for pb: TF GraphDef exports fp32; "
+                                        "use --to tflite or onnx for int8"):
+        ConvertOptions(to="pb", quantization="int8").check()
+
+
+def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
+    result = convert(zoo("resnet18"), ConvertOptions(to="pb"))
+    manifest = Manifest.read(result.artifact)
+    assert manifest.format == "pb" and manifest.side_files[".pbtxt"]["file"] == "resnet18_fp32.pbtxt"
+    assert result.manifest["conversion_path"]["exporter"].startswith("convert_variables_to_constants_v2")
+    ops = json.loads(CliRunner().invoke(main, ["inspect", str(result.artifact), "--json"]).output)["ops"]
+    assert "FusedBatchNormV3" not in ops and ops.get("Identity", 0) <= 1 and "VarHandleOp" not in ops
+    report = verify([result.artifact])
+    rows = {row.backend: row for row in report.rows}
+    assert rows["tensorflow"].status == rows["opencv"].status == "pass"
+    assert rows["opencv"].input_layout == "NCHW" and rows["opencv"].figures["max_abs"] <= 1e-5
+
+
+def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_path):
+    from deploytool.keras3 import keras3
+
+    k3 = keras3()
+    inputs = k3.Input((16, 16, 3))
+    x = k3.layers.Conv2D(8, 3, activation="hard_silu")(inputs)
+    x = k3.layers.DepthwiseConv2D(3)(x)
+    model = k3.Model(inputs, k3.layers.Dense(4, activation="softmax")(k3.layers.GlobalAveragePooling2D()(x)))
+    model.save(tmp_path / "k3.keras")
+    result = convert(load_source(str(tmp_path / "k3.keras")), ConvertOptions(to="pb"))
+    assert result.manifest["conversion_path"]["framework"] == "keras3"
+    assert verify([result.artifact], backend="opencv").passed
+
+
+def test_a_changed_companion_text_graph_fails_the_integrity_check():
+    result = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb"))
+    result.artifact.with_suffix(".pbtxt").write_text("node {}\n")
+    row = verify([result.artifact], backend="tensorflow").rows[0]
+    assert row.status == "fail" and "lenet_bn_fp32.pbtxt is missing or differs" in row.failures[0]
+
+
+@pytest.mark.parametrize("content", [b"", b"\x0a\xff\xff\xff\xff\x0f", b"not a graph at all" * 10])
+def test_a_damaged_pb_is_one_line_for_inspect(tmp_path, content):
+    (tmp_path / "broken.pb").write_bytes(content)
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "broken.pb")])
+    assert result.exit_code == 2 and "not a valid TensorFlow GraphDef" in result.output
+
+
+def test_inspect_reads_a_pb_without_importing_tensorflow():
+    result = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb"))
+    code = ("import sys, json\nfrom deploytool.inspect_model import inspect_file\n"
+            f"report = inspect_file({str(result.artifact.resolve())!r})\n"
+            "print(json.dumps([report['inputs'], 'tensorflow' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    inputs, imported = json.loads(done.stdout)
+    assert inputs[0]["shape"] == [1, 28, 28, 1] and inputs[0]["dtype"] == "float32"
+    assert imported is False
+
+
+def test_bench_times_a_pb_on_tensorflow_and_opencv():
+    from deploytool.bench import bench
+
+    artifact = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb")).artifact
+    rows = {row.backend: row for row in bench([artifact], runs=3, warmup=1)}
+    assert rows["tensorflow"].status == rows["opencv"].status == "ok"
+    assert rows["opencv"].engine == "new" and rows["tensorflow"].median_ms > 0
+    assert np.isfinite(rows["keras"].median_ms)
