@@ -323,6 +323,51 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         sys.exit(1)
 
 
+@main.command("diagnose")
+@click.argument("artifact", type=click.Path())
+@click.option("--data", help="Images to compare on: images:FOLDER, folder:PATH or a data set "
+                             "(default: the model's own, else digits or photos).")
+@click.option("--samples", default=32, show_default=True, type=int, help="Images compared.")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(min=1),
+              help="How many costliest layers to name.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write the error-against-depth plot (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def diagnose_command(artifact, data, samples, top, plot, as_json):
+    """Where a quantized ARTIFACT loses accuracy: every quantized layer against its float self."""
+    from .diagnose import diagnose, plot_errors
+    from .quant_errors import costliest
+
+    report = diagnose(artifact, data, samples,
+                      log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
+    report.worst = [row.name for row in costliest(report.rows, top)]
+    if plot:
+        plot_errors(report, plot)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    table = Table(title=f"deploytool diagnose: {report.artifact} ({report.format} {report.precision}), "
+                        f"{report.images['samples']} {report.images['dataset']} images")
+    for column in ("#", "layer", "op", "scale", "own SNR", "own worst ch.", "accum. SNR",
+                   "accum. cosine", "problem"):
+        table.add_column(column, justify="right" if column in ("#", "scale") or "SNR" in column
+                         or "cosine" in column or "ch." in column else "left")
+    for row in report.rows:
+        mark = "[bold red]" if row.name in report.worst else ""
+        end = "[/bold red]" if mark else ""
+        table.add_row(str(row.depth), f"{mark}{row.name[:60]}{end}", row.op,
+                      f"{row.scale:.3g}" if row.scale else "-",
+                      f"{row.own_snr_db:.1f} dB" if row.scale else "-",
+                      f"{row.own_worst_channel_snr_db:.1f} dB" if row.scale else "-",
+                      f"{row.accumulated_snr_db:.1f} dB", f"{row.accumulated_cosine:.4f}",
+                      "; ".join(row.problems) or "-")
+    stdout.print(table)
+    for rank, name in enumerate(report.worst, 1):
+        row = next(r for r in report.rows if r.name == name)
+        stdout.print(f"{rank}. {name} ({row.op}): own SNR {row.own_snr_db:.1f} dB"
+                     + (f" - {row.problems[0]}" if row.problems else ""))
+    stdout.print(f"{report.summary()} ({report.seconds:.0f} s)")
+
+
 @main.command("bundle")
 @click.argument("artifact", required=False, type=click.Path())
 @click.option("--app", default="android_demo", show_default=True, type=click.Path(file_okay=False),
