@@ -319,9 +319,11 @@ def record(artifact: Path, exported: Exported, source: ModelSource, options: Con
     }
 
 
-def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None) -> ConvertResult:
+def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None,
+            extra: dict | None = None) -> ConvertResult:
     """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
-    its manifest into ``options.out_dir``; return both. ``log(message)`` receives progress."""
+    its manifest (with ``extra`` records added) into ``options.out_dir``; return both.
+    ``log(message)`` receives progress."""
     options.check()
     if options.qat and source.framework == "keras3":
         raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
@@ -356,5 +358,6 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
     entry = record(artifact, exported, source, options, prepared, calibration, checked,
                    images_source, reference, seconds)
+    entry.update(extra or {})
     write_manifest(artifact, entry)
     return ConvertResult(artifact, entry, messages)

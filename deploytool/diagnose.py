@@ -51,6 +51,13 @@ class DiagnoseReport:
                 f"{self.rows[-1].accumulated_cosine:.4f}")
 
 
+def needs_diagnosis(precision: str, failures: list[str]) -> bool:
+    """Whether a failed check is a quantized artifact losing accuracy (what diagnose explains),
+    not an error."""
+    return precision != "fp32" and bool(failures) and all(
+        f.startswith(("cosine", "top-1 agreement")) for f in failures)
+
+
 def convert_options_of(manifest: Manifest, **changes):
     """The ConvertOptions that wrote ``manifest``'s artifact (``changes`` applied)."""
     from .convert import ConvertOptions

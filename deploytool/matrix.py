@@ -44,7 +44,9 @@ UPSTREAM = {
 RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
-             "with each other); a deep network of random weights accumulates int8 rounding error")
+             "with each other); a deep network of random weights accumulates int8 rounding error; "
+             "`deploytool diagnose` names the layers, `convert --max-drop/--min-cosine` keeps them "
+             "in float")
 
 
 def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples: int,
