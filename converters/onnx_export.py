@@ -140,7 +140,7 @@ def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
             calibrator = {"minmax": CalibrationMethod.MinMax,
                           "percentile": CalibrationMethod.Percentile,
                           "entropy": CalibrationMethod.Entropy}[method]
-            with native_output_silenced():
+            with native_output_silenced(stdout=True):  # the entropy calibrator prints
                 quantize_static(str(fp32_path), str(int8_path), reader,
                                 quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                                 weight_type=QuantType.QInt8, per_channel=per_channel,
