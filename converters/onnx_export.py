@@ -113,13 +113,21 @@ class _ImageReader:
         self.index = 0
 
 
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
 def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
-                       per_channel: bool = True):
+                       per_channel: bool = True, method: str = "minmax",
+                       keep_float: list[str] | None = None):
     """Statically quantize an fp32 ONNX model to int8 in QDQ form: uint8 activations and int8
-    weights (u8s8, the fast form on x86), calibrated by min/max on ``calibration`` images."""
+    weights (u8s8, the fast form on x86), calibrated on ``calibration`` images by ``method``
+    (min/max, ONNX Runtime's percentile or entropy calibrators); the tensors ``keep_float``
+    (with their producers and consumers) stay float."""
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+
+    from .onnx_debug import onnx_keeping_float_nodes
 
     if calibration is None or len(calibration) == 0:
         raise UserError("int8 ONNX quantization needs calibration images")
@@ -128,10 +136,15 @@ def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
         fp32_path, int8_path = Path(tmp, "fp32.onnx"), Path(tmp, "int8.onnx")
         onnx.save(proto, fp32_path)
         try:
-            with native_output_silenced():
+            excluded = onnx_keeping_float_nodes(proto.SerializeToString(), keep_float or [])
+            calibrator = {"minmax": CalibrationMethod.MinMax,
+                          "percentile": CalibrationMethod.Percentile,
+                          "entropy": CalibrationMethod.Entropy}[method]
+            with native_output_silenced(stdout=True):  # the entropy calibrator prints
                 quantize_static(str(fp32_path), str(int8_path), reader,
                                 quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                                weight_type=QuantType.QInt8, per_channel=per_channel)
+                                weight_type=QuantType.QInt8, per_channel=per_channel,
+                                calibrate_method=calibrator, nodes_to_exclude=excluded)
         except Exception as exc:
             raise ConversionError(f"onnxruntime quantize_static failed: {first_error_line(exc)}") from exc
         return onnx.load(int8_path)
@@ -146,6 +159,7 @@ class OnnxTarget(ExportTarget):
     suffix = ".onnx"
     precisions = ("fp32", "int8")
     runtime = "onnxruntime"
+    calibration_methods = CALIBRATION_METHODS
 
     def exporter(self, keras3: bool) -> str:
         return ("tf2onnx.convert.from_graph_def (Keras 3 inference function, frozen)" if keras3
@@ -159,8 +173,15 @@ class OnnxTarget(ExportTarget):
     def export(self, model, precision, calibration, options) -> Exported:
         proto = export_onnx(model, options.opset, options.nchw)
         if precision == "int8":
-            proto = quantize_onnx_int8(proto, calibration.images, options.nchw)
+            proto = quantize_onnx_int8(proto, calibration.images, options.nchw,
+                                       method=options.calibration_method,
+                                       keep_float=options.keep_float)
         return Exported(proto.SerializeToString())
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options) -> list:
+        from .onnx_debug import onnx_activations
+
+        return onnx_activations(float_artifact, artifact, images, options.nchw)
 
     def input_layout(self, options) -> str:
         return "NCHW" if options.nchw else "NHWC"

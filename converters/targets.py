@@ -35,6 +35,7 @@ class ExportTarget:
     suffix = ""  # the artifact's file suffix
     precisions: tuple[str, ...] = ("fp32",)  # what --fp16/--dynamic/--int8 this format offers
     runtime = ""  # the runtime the format is made for: failing there is a failure, never "n/a"
+    calibration_methods: tuple[str, ...] = ("minmax",)  # int8 calibrators this format offers
     registry: dict[str, "ExportTarget"] = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -55,6 +56,17 @@ class ExportTarget:
         """Tensors, op histogram and weight bytes of an artifact, parsed without TensorFlow
         (a damaged file is a one-line error)."""
         raise NotImplementedError
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options) -> list:
+        """Every quantized activation of ``artifact`` next to the same tensor of the float
+        artifact of the same model (:class:`deploytool.quant_errors.TensorActivations`), in
+        depth order; a format without quantized activations has none to show."""
+        raise UserError(f"{self.label} artifacts have no per-layer quantization to diagnose")
+
+    def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
+        """What ``options.keep_float`` must name so that ``tensors`` stay float (the exporter may
+        add producers and consumers itself)."""
+        return list(tensors)
 
     def check(self, options) -> None:
         """Refuse settings this format cannot honour (beyond the precision), with the alternative."""

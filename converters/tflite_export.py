@@ -170,5 +170,21 @@ class TFLiteTarget(ExportTarget):
 
     def export(self, model, precision, calibration, options) -> Exported:
         images = calibration.images if calibration is not None else None
+        if precision == "int8" and options.keep_float:
+            from .tflite_debug import tflite_keeping_float
+
+            return Exported(tflite_keeping_float(model, images, options.int8_io, options.keep_float))
         quantization = "none" if precision == "fp32" else precision
         return Exported(export_tflite(model, quantization, images, options.int8_io))
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options) -> list:
+        from .tflite_debug import tflite_activations
+
+        return tflite_activations(float_artifact, artifact, images)
+
+    def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
+        from .tflite_debug import tflite_consumers
+
+        consumers = tflite_consumers(artifact)
+        return list(dict.fromkeys(name for tensor in tensors
+                                  for name in [tensor, *consumers.get(tensor, [])]))

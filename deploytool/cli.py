@@ -104,6 +104,14 @@ def preprocess_dict(preset, mean, std, channel_order) -> dict:
             "channel_order": channel_order.upper() if channel_order else None}
 
 
+def diagnose_hint(failed_rows) -> str:
+    """A pointer to `deploytool diagnose` when a quantized artifact failed on accuracy."""
+    from .diagnose import needs_diagnosis
+
+    names = sorted({row.artifact for row in failed_rows if needs_diagnosis(row.precision, row.failures)})
+    return f"; see where with `deploytool diagnose {names[0]}`" if names else ""
+
+
 def default_run_folder(model: str, data: str, suffix: str = "") -> str:
     """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
     name = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
@@ -215,10 +223,17 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
 @preprocess_options
+@click.option("--max-drop", type=float, metavar="POINTS",
+              help="int8 accuracy budget: at most this many top-1 points below float on held-out "
+                   "labelled images (else other calibration, then layers kept in float).")
+@click.option("--min-cosine", type=float, metavar="C",
+              help="int8 accuracy budget without labels: worst-sample cosine at least C.")
+@click.option("--calibration-method", type=click.Choice(["minmax", "percentile", "entropy"]),
+              default="minmax", show_default=True, help="int8 calibrator (percentile, entropy: ONNX).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, out_dir, calib_data, calib_samples,
                     opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe,
-                    preset, mean, std, channel_order, as_json):
+                    preset, mean, std, channel_order, max_drop, min_cosine, calibration_method, as_json):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from .convert import ConvertOptions, convert
     from .sources import load_source
@@ -227,12 +242,24 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
                              int8_io=int8_io, qat=qat, qat_epochs=qat_epochs,
                              calib_data=calib_data, calib_samples=calib_samples, opset=opset,
                              nchw=nchw, fold=not no_fold, keep_softmax=keep_softmax,
-                             out_dir=out_dir, seed=seed)
+                             out_dir=out_dir, seed=seed, calibration_method=calibration_method)
     options.check()
+    budget = None
+    if max_drop is not None or min_cosine is not None:
+        from .budget import Budget
+
+        budget = Budget(max_drop, min_cosine)
+        budget.check()
     source = load_source(model, weights=weights, input_shape=input_shape,
                          num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
                          preprocess=preprocess_dict(preset, mean, std, channel_order))
-    result = convert(source, options, log=lambda message: stderr.print(f"[dim]·[/dim] {message}"))
+    log = lambda message: stderr.print(f"[dim]·[/dim] {message}")  # noqa: E731
+    if budget is not None:
+        from .budget import budgeted_convert
+
+        result = budgeted_convert(source, options, budget, log)
+    else:
+        result = convert(source, options, log=log)
     if as_json:
         click.echo(json.dumps(result.manifest, indent=2))
         return
@@ -257,6 +284,13 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
         table.add_row("accuracy", f"float {report['float_accuracy']:.4f}, QAT int8 "
                                   f"{report['qat_int8_accuracy']:.4f}, PTQ int8 after the same "
                                   f"fine-tuning {report['ptq_int8_accuracy_after_same_finetuning']:.4f}")
+    if entry.get("budget"):
+        budget_record = entry["budget"]
+        floats = budget_record["layers_in_float"]
+        table.add_row("budget", f"{'met' if budget_record['met'] else 'NOT met'} "
+                                f"({budget_record['budget']}) by {budget_record['chosen']}" +
+                      (f": {len(floats)} layer(s) in float, size {budget_record['size_cost']:+.0%}, "
+                       f"latency {budget_record['latency_cost']:+.0%}" if floats else ""))
     table.add_row("manifest", str(result.artifact) + ".json")
     stdout.print(table)
 
@@ -318,9 +352,55 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
     if not report.passed:
         failed = [row for row in report.rows if row.status == "fail"]
         first = failed[0]
+        hint = diagnose_hint(failed)
         click.echo(f"deploytool: verify failed for {len(failed)} of {len(report.rows)} checks; first: "
-                   f"{first.artifact} on {first.backend}: {'; '.join(first.failures)}", err=True)
+                   f"{first.artifact} on {first.backend}: {'; '.join(first.failures)}{hint}", err=True)
         sys.exit(1)
+
+
+@main.command("diagnose")
+@click.argument("artifact", type=click.Path())
+@click.option("--data", help="Images to compare on: images:FOLDER, folder:PATH or a data set "
+                             "(default: the model's own, else digits or photos).")
+@click.option("--samples", default=32, show_default=True, type=int, help="Images compared.")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(min=1),
+              help="How many costliest layers to name.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write the error-against-depth plot (PNG).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def diagnose_command(artifact, data, samples, top, plot, as_json):
+    """Where a quantized ARTIFACT loses accuracy: every quantized layer against its float self."""
+    from .diagnose import diagnose, plot_errors
+    from .quant_errors import costliest
+
+    report = diagnose(artifact, data, samples,
+                      log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
+    report.worst = [row.name for row in costliest(report.rows, top)]
+    if plot:
+        plot_errors(report, plot)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    table = Table(title=f"deploytool diagnose: {report.artifact} ({report.format} {report.precision}), "
+                        f"{report.images['samples']} {report.images['dataset']} images")
+    for column in ("#", "layer", "op", "scale", "own SNR", "own worst ch.", "accum. SNR",
+                   "accum. cosine", "problem"):
+        table.add_column(column, justify="right" if column in ("#", "scale") or "SNR" in column
+                         or "cosine" in column or "ch." in column else "left")
+    for row in report.rows:
+        mark = "[bold red]" if row.name in report.worst else ""
+        end = "[/bold red]" if mark else ""
+        table.add_row(str(row.depth), f"{mark}{row.name[:60]}{end}", row.op,
+                      f"{row.scale:.3g}" if row.scale else "-",
+                      f"{row.own_snr_db:.1f} dB" if row.scale else "-",
+                      f"{row.own_worst_channel_snr_db:.1f} dB" if row.scale else "-",
+                      f"{row.accumulated_snr_db:.1f} dB", f"{row.accumulated_cosine:.4f}",
+                      "; ".join(row.problems) or "-")
+    stdout.print(table)
+    for rank, name in enumerate(report.worst, 1):
+        row = next(r for r in report.rows if r.name == name)
+        stdout.print(f"{rank}. {name} ({row.op}): own SNR {row.own_snr_db:.1f} dB"
+                     + (f" - {row.problems[0]}" if row.problems else ""))
+    stdout.print(f"{report.summary()} ({report.seconds:.0f} s)")
 
 
 @main.command("bundle")

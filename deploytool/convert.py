@@ -59,6 +59,8 @@ class ConvertOptions:
     qat_epochs: int = 1
     out_dir: Path = Path("artifacts")
     seed: int = 0
+    calibration_method: str = "minmax"  # minmax | percentile | entropy (where the target offers it)
+    keep_float: list[str] = field(default_factory=list)  # tensors left in float in an int8 model
 
     @property
     def precision(self) -> str:
@@ -74,6 +76,9 @@ class ConvertOptions:
                             f"exports {' or '.join(chosen.precisions)}; use --to "
                             f"{' or '.join(offering)} for {self.precision}")
         chosen.check(self)
+        if self.calibration_method not in chosen.calibration_methods:
+            raise UserError(f"calibration method {self.calibration_method!r} is not offered for "
+                            f"{self.to}; choose {', '.join(chosen.calibration_methods)}")
         if self.calib_samples < 1:
             raise UserError(f"--calib-samples must be at least 1, got {self.calib_samples}")
         if self.qat and (self.to != "tflite" or self.quantization != "int8"):
@@ -90,7 +95,9 @@ class ConvertOptions:
                 "calib_data": self.calib_data, "calib_samples": self.calib_samples,
                 "opset": self.opset if self.to == "onnx" else None, "nchw_input": self.nchw,
                 "fold_batchnorm": self.fold, "keep_softmax": self.keep_softmax, "qat": self.qat,
-                "qat_epochs": self.qat_epochs if self.qat else None, "seed": self.seed}
+                "qat_epochs": self.qat_epochs if self.qat else None, "seed": self.seed,
+                "calibration_method": self.calibration_method if self.quantization == "int8" else None,
+                "keep_float": list(self.keep_float)}
 
 
 @dataclass
@@ -312,9 +319,11 @@ def record(artifact: Path, exported: Exported, source: ModelSource, options: Con
     }
 
 
-def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None) -> ConvertResult:
+def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None,
+            extra: dict | None = None) -> ConvertResult:
     """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
-    its manifest into ``options.out_dir``; return both. ``log(message)`` receives progress."""
+    its manifest (with ``extra`` records added) into ``options.out_dir``; return both.
+    ``log(message)`` receives progress."""
     options.check()
     if options.qat and source.framework == "keras3":
         raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
@@ -349,5 +358,6 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
     entry = record(artifact, exported, source, options, prepared, calibration, checked,
                    images_source, reference, seconds)
+    entry.update(extra or {})
     write_manifest(artifact, entry)
     return ConvertResult(artifact, entry, messages)

@@ -22,6 +22,8 @@ from .verify import verify
 # adds nothing a runtime would fail on differently), and the runtimes that run artifacts
 ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
 RUNTIMES = tuple(artifact_runtimes())
+# int8 cells are converted within this budget (the verify bar for untrained int8 models)
+MATRIX_INT8_COSINE = 0.99
 # Failure messages that are known limitations of a runtime, with what is known about them.
 UPSTREAM = {
     "Lookup table for": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
@@ -44,17 +46,21 @@ UPSTREAM = {
 RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
-             "with each other); a deep network of random weights accumulates int8 rounding error")
+             "with each other); a deep network of random weights accumulates int8 rounding error; "
+             "`deploytool diagnose` names the layers, `convert --max-drop/--min-cosine` keeps them "
+             "in float")
 
 
 def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples: int,
                  kinds=ARTIFACT_KINDS, data: str | None = None, causes=lambda cell: [],
-                 numerical: str = NUMERICAL, log=lambda message: None) -> list[dict]:
+                 numerical: str = NUMERICAL, budget=None, log=lambda message: None) -> list[dict]:
     """Convert ``source`` (a loaded :class:`~deploytool.sources.ModelSource`, shown as ``model``)
     to every artifact kind in ``kinds`` and verify each on every runtime (on ``data``, default
     the model's own); one dict per (artifact kind, runtime) cell, with status, figures and the
     reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
-    precision cell failing on cosine is labelled ``numerical``."""
+    precision cell failing on cosine is labelled ``numerical``. With a ``budget``
+    (:class:`~deploytool.budget.Budget`), int8 artifacts are converted within it and the cell
+    says how many layers it kept in float."""
     cells = []
     for label, target_name, precision in kinds:
         quantization = "none" if precision == "fp32" else precision
@@ -62,7 +68,12 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                                  calib_samples=calib_samples)
         log(f"{model}: {label}")
         try:
-            result = convert(source, options)
+            if budget is not None and precision == "int8":
+                from .budget import budgeted_convert
+
+                result = budgeted_convert(source, options, budget)
+            else:
+                result = convert(source, options)
         except UserError as exc:  # the converter itself refused: every runtime cell says why
             cells += [{"model": model, "artifact": label, "runtime": runtime, "status": "fail",
                        "why": f"conversion failed: {exc}"} for runtime in RUNTIMES]
@@ -80,7 +91,8 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             why = "; ".join(row.failures) or None
             cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
                     "figures": row.figures, "engine": row.engine, "path": path,
-                    "tolerance": report.tolerances.get(result.artifact.name)}
+                    "tolerance": report.tolerances.get(result.artifact.name),
+                    "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or [])}
             cell["why"] = why
             if why:
                 known = [note for marker, note in UPSTREAM.items() if marker in why] + causes(cell)
@@ -113,9 +125,12 @@ def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: 
                  calib_samples: int, log=lambda message: None) -> list[dict]:
     """Convert zoo ``model`` (random weights, randomised BatchNorm statistics) to every artifact
     kind and verify each on every runtime: :func:`source_cells`."""
+    from .budget import Budget
+
     source = load_source(model, input_shape=input_shape, num_classes=10, width=width)
     randomize_batchnorm(source.model, seed=0)
-    return source_cells(source, model, out_dir, samples, calib_samples, log=log)
+    return source_cells(source, model, out_dir, samples, calib_samples, log=log,
+                        budget=Budget(min_cosine=MATRIX_INT8_COSINE))
 
 
 def _cell_text(cell: dict) -> str:
@@ -125,7 +140,10 @@ def _cell_text(cell: dict) -> str:
     if cell["status"] == "pass":
         text = f"✅ {figures['max_abs']:.0e}" if cell["artifact"].endswith("fp32") \
             else f"✅ cos {figures['min_cosine']:.4f}"
-        return text + (f" ({cell['engine']})" if cell.get("engine") else "")
+        notes = [cell["engine"]] if cell.get("engine") else []
+        if cell.get("in_float"):
+            notes.append(f"{cell['in_float']} in float")
+        return text + (f" ({', '.join(notes)})" if notes else "")
     return "❌ see below"
 
 
@@ -179,12 +197,15 @@ def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
         "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is built at "
         f"{'x'.join(map(str, input_shape))} with width {width:g} and 10 classes, given random "
         "weights with randomised BatchNorm statistics, converted by `deploytool convert` and "
-        f"verified by `deploytool verify` on {samples} held-out digits images against the Keras "
+        f"verified by `deploytool verify` on {samples} held-out photos against the Keras "
         "reference. fp32 cells pass at max abs error ≤ 1e-5 on probabilities (or 10x the Keras "
         "reference's own float32 round-off, where that is larger); fp16 and int8 "
         "cells are judged by worst-sample cosine similarity (≥ 0.999 / ≥ 0.99): with random "
-        "weights, top-1 decisions are tie-breaks. A ✅ shows the max abs error (fp32) or the "
-        "cosine (fp16/int8) and, for OpenCV, the engine that ran it.",
+        "weights, top-1 decisions are tie-breaks. int8 artifacts are converted with the "
+        "accuracy budget `--min-cosine 0.99` (plain int8 where that holds, else the costliest "
+        "layers kept in float). A ✅ shows the max abs error (fp32) or the cosine (fp16/int8), "
+        "for OpenCV the engine that ran it, and how many layers a budgeted int8 model keeps in "
+        "float.",
         "",
         versions_line(seconds),
         "",

@@ -29,8 +29,8 @@ INPUT_SIZE = 96
 CLASSES = 10
 STATISTICS_IMAGES = 32
 NUMERICAL_OWN = ("numerical: the int8 model itself is this far from float on these images (the "
-                 "runtimes agree with each other); an accuracy question for the int8 work, not a "
-                 "conversion error")
+                 "runtimes agree with each other), not a conversion error; `deploytool diagnose` "
+                 "names the layers, `convert --max-drop/--min-cosine` keeps them in float")
 OPENCV_AVERAGE_POOL = (
     "upstream: OpenCV's TFLite importer averages a 'same'-padded AveragePooling2D window over "
     "the padded area too (its Pooling layer defaults to ave_pool_padded_area=true; its TensorFlow "

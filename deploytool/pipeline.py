@@ -206,17 +206,22 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
     write_bytes(report_path, render_report(out, state).encode())
     state.finish("report", str(report_path))
     if not state.result("verify")["passed"]:
-        failed = [f"{r['artifact']} on {r['backend']}" for r in state.result("verify")["rows"]
-                  if r["status"] == "fail"]
-        raise PipelineParityError(report_path, failed)
+        from .diagnose import needs_diagnosis
+
+        rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
+        failed = [f"{r['artifact']} on {r['backend']}" for r in rows]
+        quantized = sorted({r["artifact"] for r in rows if needs_diagnosis(r["precision"], r["failures"])})
+        raise PipelineParityError(report_path, failed, [out / "artifacts" / name for name in quantized])
     return report_path
 
 
 class PipelineParityError(Exception):
     """The run completed but some artifact failed verification."""
 
-    def __init__(self, report: Path, failed: list[str]):
-        super().__init__(f"parity failed for {', '.join(failed)}; see {report}")
+    def __init__(self, report: Path, failed: list[str], to_diagnose: list[Path] = ()):
+        hint = (f"; see where an int8 model loses accuracy with `deploytool diagnose "
+                f"{to_diagnose[0]}`" if to_diagnose else "")
+        super().__init__(f"parity failed for {', '.join(failed)}; see {report}{hint}")
         self.report = report
 
 

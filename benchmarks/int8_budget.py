@@ -1,0 +1,70 @@
+"""int8 within an accuracy budget on every zoo model trained briefly on the offline digits:
+`deploytool train MODEL --data digits` (28x28x1, width 0.25, a few epochs), then
+`deploytool convert RUN --int8 --max-drop 0.3` to TFLite and to ONNX, and each artifact's top-1
+accuracy on all 360 test images against the float model's.
+
+    .venv/bin/python benchmarks/int8_budget.py [MODEL ...] [--epochs 5] [--out /tmp/deploytool-budget]
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from deploytool.budget import Budget, budgeted_convert
+from deploytool.convert import ConvertOptions
+from deploytool.sources import load_source
+from deploytool.train import TrainOptions, train
+from deploytool.verify import verify
+from models import list_models
+
+MAX_DROP = 0.3
+
+
+def measure(model: str, out: Path, epochs: int) -> dict:
+    run = out / "runs" / model
+    if not (run / "model.keras").exists():
+        train(model, "digits", run, TrainOptions(epochs=epochs, width=0.25))
+    row = {"model": model}
+    for target in ("tflite", "onnx"):
+        started = time.perf_counter()
+        result = budgeted_convert(load_source(str(run)),
+                                  ConvertOptions(to=target, quantization="int8",
+                                                 out_dir=out / "artifacts" / model),
+                                  Budget(max_drop=MAX_DROP))
+        report = verify([result.artifact], target if target == "tflite" else "onnxruntime",
+                        data="digits", samples=360)
+        figures = report.rows[0].figures
+        budget = result.manifest["budget"]
+        row[target] = {"float": figures["accuracy_reference"], "int8": figures["accuracy"],
+                       "drop_points": 100 * (figures["accuracy_reference"] - figures["accuracy"]),
+                       "plain_int8_drop_points": budget["attempts"][0]["figures"]["top1_drop_points"],
+                       "chosen": budget["chosen"], "in_float": len(budget["layers_in_float"]),
+                       "met": budget["met"], "seconds": round(time.perf_counter() - started, 1)}
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", default=list_models())
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--out", default="/tmp/deploytool-budget", type=Path)
+    args = parser.parse_args()
+    rows = []
+    for model in args.models:
+        rows.append(measure(model, args.out, args.epochs))
+        print(json.dumps(rows[-1]), flush=True)
+    print(f"\n| model | float top-1 | TFLite int8 (plain drop → budgeted) | ONNX int8 (plain drop → budgeted) |")
+    print("|---|---:|---|---|")
+    for row in rows:
+        cells = [f"{row[t]['int8']:.4f} ({row[t]['plain_int8_drop_points']:+.2f} → "
+                 f"{row[t]['drop_points']:+.2f} pts{', ' + str(row[t]['in_float']) + ' in float' if row[t]['in_float'] else ''})"
+                 for t in ("tflite", "onnx")]
+        print(f"| {row['model']} | {row['tflite']['float']:.4f} | {cells[0]} | {cells[1]} |")
+    worst = max(max(row[t]["drop_points"] for t in ("tflite", "onnx")) for row in rows)
+    print(f"\nlargest budgeted drop: {worst:.2f} points (budget {MAX_DROP})")
+    (args.out / "int8_budget.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

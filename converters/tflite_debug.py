@@ -1,0 +1,124 @@
+"""TFLite's side of the int8 diagnosis: every quantized activation of an int8 .tflite next to the
+same tensor of the float .tflite of the same model, and mixed int8/float models that keep chosen
+layers in float (LiteRT's QuantizationDebugger with denylisted nodes).
+
+Both models come from the same traced function, so their tensors carry the same names; the
+interpreters run without the XNNPACK delegate (it fuses ops and hides their outputs), with every
+intermediate tensor preserved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INTEGER_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+SKIPPED_OPS = {"DELEGATE", "QUANTIZE", "DEQUANTIZE"}
+
+
+def _interpreter(content: bytes):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=content, experimental_preserve_all_tensors=True,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _feed(interpreter, image: np.ndarray) -> None:
+    from deploytool.runtimes.base import TensorInfo, quantize
+
+    detail = interpreter.get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    data = image[None].astype(np.float32)
+    if scale:
+        data = quantize(data, TensorInfo("input", tuple(detail["shape"]), np.dtype(detail["dtype"]).name,
+                                         scale, zero_point))
+    interpreter.set_tensor(detail["index"], data.astype(detail["dtype"]))
+    interpreter.invoke()
+
+
+def tflite_activations(float_model: bytes, quant_model: bytes, images: np.ndarray) -> list:
+    """Every quantized activation tensor of ``quant_model`` (in execution order; for an fp16 or
+    dynamic-range model, every float op output) with the float model's values of the same
+    tensor, accumulated over ``images`` (preprocessed float32, NHWC)."""
+    from deploytool.quant_errors import TensorStats
+
+    floating, quantized = _interpreter(float_model), _interpreter(quant_model)
+    float_index = {d["name"]: d["index"] for d in floating.get_tensor_details()}
+    details = {d["index"]: d for d in quantized.get_tensor_details()}
+    outputs = [(op["op_name"], index) for op in quantized._get_ops_details()
+               if op["op_name"] not in SKIPPED_OPS for index in op["outputs"]]
+    integer = any(np.dtype(details[i]["dtype"]).name in INTEGER_RANGES and details[i]["quantization"][0]
+                  for _, i in outputs)
+    chosen = []
+    for op_name, index in outputs:
+        detail = details[index]
+        dtype = np.dtype(detail["dtype"]).name
+        scale, zero_point = detail["quantization"]
+        if detail["name"] not in float_index:
+            continue
+        if integer and dtype in INTEGER_RANGES and scale:
+            stats = TensorStats(detail["name"], op_name, float(scale), int(zero_point),
+                                *INTEGER_RANGES[dtype])
+        elif not integer and dtype == "float32":
+            stats = TensorStats(detail["name"], op_name, 0.0)
+        else:
+            continue
+        chosen.append((stats, index, float_index[detail["name"]]))
+    for image in images:
+        _feed(floating, image)
+        _feed(quantized, image)
+        for stats, q_index, f_index in chosen:
+            raw = quantized.get_tensor(q_index).astype(np.float32)
+            if stats.scale:
+                raw = (raw - stats.zero_point) * stats.scale
+            stats.add(floating.get_tensor(f_index), raw)
+    return [stats for stats, _, _ in chosen]
+
+
+def tflite_consumers(quant_model: bytes) -> dict[str, list[str]]:
+    """For every op output tensor, the output tensors of the ops that read it: keeping a layer
+    in float means keeping its consumers in float too, or its output is quantized anyway."""
+    interpreter = _interpreter(quant_model)
+    names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+    ops = [op for op in interpreter._get_ops_details() if op["op_name"] not in SKIPPED_OPS]
+    consumers = {}
+    for op in ops:
+        for index in op["outputs"]:
+            consumers[names[index]] = [names[out] for other in ops if index in other["inputs"]
+                                       for out in other["outputs"]]
+    return consumers
+
+
+def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_float: list[str]) -> bytes:
+    """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names)
+    left in float, through LiteRT's QuantizationDebugger and its denylisted nodes."""
+    import tempfile
+    import warnings
+
+    from deploytool.keras_env import tf
+    from deploytool.quiet import native_output_silenced
+
+    from .tflite_export import _converter, conversion_failure
+
+    with tempfile.TemporaryDirectory(prefix="deploytool-mixed-") as workdir:
+        converter = _converter(model, workdir)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([calibration[i:i + 1]]
+                                                    for i in range(len(calibration)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+        if int8_io == "int8":
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(keep_float))
+        try:
+            with native_output_silenced(stdout=True), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=lambda: ([calibration[i:i + 1]]
+                                                                for i in range(min(4, len(calibration)))),
+                    debug_options=options)
+                return debugger.get_nondebug_quantized_model()
+        except Exception as exc:
+            raise conversion_failure(exc, model, "TFLiteConverter") from exc
