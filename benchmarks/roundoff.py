@@ -54,12 +54,54 @@ def measure(name: str, work: Path) -> dict:
             for label, values in figures.items()}
 
 
+def runtime_ratios(name: str, work: Path, page: dict) -> dict:
+    """Each fp32 cell's max abs (docs/own-models.md's run) in units of the Keras reference's own
+    float32 round-off on the same 32 held-out photos verify compared on."""
+    from deploytool.data import load_photos, sample_split
+
+    family = family_by_name(name)
+    original = load_keras3_model(build_family_file(family, work / "models"))
+    shape = tuple(original.inputs[0].shape[1:])
+    raw, _, _ = sample_split(load_photos(shape[:2]), "test", 32, 0)
+    images = Preprocessing.preset_for(shape, family.preset).apply(raw)
+    roundoff = float(np.max(np.abs(
+        np.asarray(float64_twin(original).predict_on_batch(images.astype(np.float64)))
+        - np.asarray(original.predict_on_batch(images), np.float64))))
+    ratios = {}
+    for cell in page["families"][name]["cells"]:
+        if cell["artifact"].endswith("fp32") and cell.get("figures"):
+            ratios[(cell["artifact"], cell["runtime"])] = cell["figures"]["max_abs"] / roundoff
+    return {"roundoff": roundoff, "ratios": ratios}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("families", nargs="*", default=["InceptionV3", "ResNet50", "EfficientNetV2B0",
                                                         "MobileNetV2"])
     parser.add_argument("--work", default="artifacts/own-models", type=Path)
+    parser.add_argument("--ratios", action="store_true",
+                        help="Instead: every fp32 cell of the own-models run (WORK/own-models.json) "
+                             "in units of its reference's float32 round-off.")
     args = parser.parse_args()
+    if args.ratios:
+        import json
+
+        page = json.loads((args.work / "own-models.json").read_text())
+        every = []
+        print("| model | reference round-off | cell / round-off (min-max) | largest |")
+        print("|---|---:|---:|---|")
+        for name in page["families"]:
+            result = runtime_ratios(name, args.work, page)
+            ratios = result["ratios"]
+            if not ratios:
+                continue
+            worst = max(ratios, key=ratios.get)
+            every += [value for key, value in ratios.items()]
+            print(f"| {name} | {result['roundoff']:.1e} | {min(ratios.values()):.1f}-"
+                  f"{max(ratios.values()):.1f} | {' on '.join(worst)} |", flush=True)
+        below = [value for value in every if value < 1000]  # importer bugs are far above
+        print(f"\n{len(every)} fp32 cells; largest ratio below 1000: {max(below):.1f}")
+        return
     print("| model | " + " | ".join(["Keras 3 original", "tf_keras rebuild", "folded rebuild",
                                      ".tflite (LiteRT)"]) + " |")
     print("|---|---:|---:|---:|---:|")
