@@ -91,10 +91,15 @@ def tflite_consumers(quant_model: bytes) -> dict[str, list[str]]:
 
 
 def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_float: list[str]) -> bytes:
-    """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names)
-    left in float, through LiteRT's QuantizationDebugger and its denylisted nodes."""
+    """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names) left
+    in float: calibrated once, then quantized by the MLIR quantizer with those nodes denylisted,
+    the route LiteRT's QuantizationDebugger takes for its non-debug model (called directly: the
+    debugger refuses a model it has nothing left to verify in), with int8 input and output when
+    ``int8_io`` is "int8"."""
     import tempfile
     import warnings
+
+    from tensorflow.lite.python import convert as lite_convert
 
     from deploytool.keras_env import tf
     from deploytool.quiet import native_output_silenced
@@ -106,19 +111,16 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([calibration[i:i + 1]]
                                                     for i in range(len(calibration)))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                               tf.lite.OpsSet.TFLITE_BUILTINS]
-        if int8_io == "int8":
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(keep_float))
+        converter.experimental_mlir_quantizer = True
+        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
+        io_type = tf.int8 if int8_io == "int8" else tf.float32
         try:
             with native_output_silenced(stdout=True), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                debugger = tf.lite.experimental.QuantizationDebugger(
-                    converter=converter, debug_dataset=lambda: ([calibration[i:i + 1]]
-                                                                for i in range(min(4, len(calibration)))),
-                    debug_options=options)
-                return debugger.get_nondebug_quantized_model()
+                calibrated = converter.convert()
+                return lite_convert.mlir_quantize(
+                    calibrated, disable_per_channel=False, fully_quantize=int8_io == "int8",
+                    input_data_type=io_type, output_data_type=io_type,
+                    denylisted_ops=[], denylisted_nodes=list(keep_float))
         except Exception as exc:
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
