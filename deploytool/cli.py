@@ -582,14 +582,17 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (default runs/MODEL-DATA-pipeline).")
 @click.option("--app", type=click.Path(file_okay=False),
               help="Bundle the int8 .tflite into this Android demo app (default: into the run folder).")
-def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir, app):
+@preprocess_options
+def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir, app,
+                preset, mean, std, channel_order):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from .pipeline import PipelineParityError, run_pipeline
     from .train import TrainOptions
 
     out_dir = out_dir or default_run_folder(model, data, "-pipeline")
-    options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width)
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
+                           preprocess=preprocess_dict(preset, mean, std, channel_order))
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples, app=app,
                               log=lambda message: stderr.print(f"[bold]▸[/bold] {message}"))

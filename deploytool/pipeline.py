@@ -171,7 +171,8 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
     source_spec = str(run_folder) if (run_folder / RUN_MODEL).exists() else model
 
     if not state.done("convert"):
-        source = load_source(source_spec, weights=weights)
+        # a run folder records its preprocessing; a model file of the user's gets what was asked
+        source = load_source(source_spec, weights=weights, preprocess=train_options.preprocess)
         entries = []
         for to, quantization in pipeline_artifacts():
             log(f"converting to {to} {quantization if quantization != 'none' else 'fp32'}")
