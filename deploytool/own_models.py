@@ -25,6 +25,7 @@ from .preprocessing import Preprocessing
 
 # the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)
 PAGE_KINDS = tuple(kind for kind in ARTIFACT_KINDS if kind[2] != "fp16")
+LAYER_KINDS = tuple(kind for kind in PAGE_KINDS if kind[1] != "pb")
 INPUT_SIZE = 96
 CLASSES = 10
 STATISTICS_IMAGES = 32
@@ -44,8 +45,13 @@ OPENCV_TRANSPOSE = (
     "for NHWC to its NCHW blob; minimal reproduction: `Permute((2, 1, 3))` on an 8x8x6 map "
     "(layer-coverage part below); the ONNX form runs in OpenCV")
 # (layer class, config it must have, cause) for wrong numbers from OpenCV's TFLite importer
+OPENCV_LAYER_NORMALIZATION = (
+    "upstream: OpenCV's TFLite importer returns another tensor than the model's output for a "
+    "graph with LayerNormalization (its mean and variance reductions); minimal reproduction: the "
+    "LayerNormalization model of the layer-coverage part below; the ONNX form runs in OpenCV")
 OPENCV_TFLITE_LAYERS = (("AveragePooling2D", {"padding": "same"}, OPENCV_AVERAGE_POOL),
-                        ("Permute", {}, OPENCV_TRANSPOSE))
+                        ("Permute", {}, OPENCV_TRANSPOSE),
+                        ("LayerNormalization", {}, OPENCV_LAYER_NORMALIZATION))
 OPENCV_TFLITE_MESSAGES = {
     "Number of input channels should be multiple of":
         "upstream: OpenCV's TFLite importer infers a wrong channel count inside this graph "
@@ -135,14 +141,33 @@ def known_causes(source):
         why = cell.get("why") or ""
         wrong_numbers = why.startswith("max abs")
         found = [note for layer, config, note in OPENCV_TFLITE_LAYERS
-                 if wrong_numbers and _model_has(source, layer, **config)]
+                 if (wrong_numbers or "computed another tensor" in why)
+                 and _model_has(source, layer, **config)]
         return found + [note for marker, note in OPENCV_TFLITE_MESSAGES.items() if marker in why]
     return causes
+
+
+def cached(folder: Path, row: str, compute):
+    """``compute()``'s JSON result for ``row``, kept in ``folder/cells`` so that a run cut short
+    (or run in several processes, see ``--shard``) picks up where it stopped; ``--fresh``
+    clears the cache."""
+    slug = "".join(ch if ch.isalnum() else "_" for ch in row).strip("_")
+    path = Path(folder) / "cells" / f"{slug}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    write_bytes(path, json.dumps(value, default=str).encode())
+    return value
 
 
 def family_cells(family: Family, folder: Path, samples: int, calib_samples: int,
                  log=lambda message: None) -> tuple[list[dict], dict]:
     """Every cell of one family's file, and a line about how it was loaded."""
+    return tuple(cached(folder, f"family {family.name}",
+                        lambda: _family_cells(family, folder, samples, calib_samples, log)))
+
+
+def _family_cells(family: Family, folder: Path, samples: int, calib_samples: int, log):
     from .sources import load_source
 
     path = build_family_file(family, folder / "models")
@@ -160,36 +185,53 @@ def family_cells(family: Family, folder: Path, samples: int, calib_samples: int,
 
 
 def coverage_cells(folder: Path, samples: int, calib_samples: int, cases=None,
-                   log=lambda message: None) -> list[dict]:
+                   log=lambda message: None, cache: bool = False) -> list[dict]:
     """Every cell of every layer-coverage model: each case built by Keras 3 and by tf_keras, as
-    a Sequential and a functional model, converted and verified as a user's file. A Keras
-    3-only feature is one n/a cell for tf_keras, saying so."""
-    from .layer_coverage import CASES, FORMS, SAVERS, build_case_file
-    from .sources import load_source
+    a Sequential and a functional model, converted and verified as a user's file (TFLite and
+    ONNX, float32 and int8: the frozen graph is the families' part). A Keras 3-only feature is
+    one n/a cell for tf_keras, saying so. With ``cache``, each case's cells are kept (see
+    :func:`cached`)."""
+    from .layer_coverage import CASES
 
     cells = []
     for case in cases or CASES:
-        for saver in SAVERS:
-            for form in FORMS:
-                row = f"{case.name} · {saver} · {form}"
-                if form not in case.forms or (saver == "tf_keras" and case.needs_keras3):
-                    why = (case.needs_keras3 if form in case.forms else
-                           "merge layers need the functional API")
-                    cells.append({"model": row, "artifact": "all", "runtime": "all",
-                                  "status": "-", "why": why})
-                    continue
-                try:
-                    path = build_case_file(case, saver, form, folder / "layers")
-                    source = load_source(str(path))
-                except UserError as exc:
-                    cells += [{"model": row, "artifact": label, "runtime": runtime, "status": "fail",
-                               "why": f"loading failed: {exc}"}
-                              for label, _, _ in PAGE_KINDS for runtime in RUNTIME_NAMES]
-                    continue
-                cells += source_cells(source, row, folder / "artifacts" / "layers", samples,
-                                      calib_samples, kinds=PAGE_KINDS, causes=known_causes(source),
-                                      numerical=NUMERICAL_OWN, log=log)
+        compute = lambda case=case: _case_cells(case, folder, samples, calib_samples, log)  # noqa: E731
+        cells += cached(folder, f"layer {case.name}", compute) if cache else compute()
     return cells
+
+
+def _case_cells(case, folder: Path, samples: int, calib_samples: int, log) -> list[dict]:
+    from .layer_coverage import FORMS, SAVERS, build_case_file
+    from .sources import load_source
+
+    cells = []
+    for saver in SAVERS:
+        for form in FORMS:
+            row = f"{case.name} · {saver} · {form}"
+            if form not in case.forms or (saver == "tf_keras" and case.needs_keras3):
+                why = (case.needs_keras3 if form in case.forms else
+                       "merge layers need the functional API")
+                cells.append({"model": row, "artifact": "all", "runtime": "all",
+                              "status": "-", "why": why})
+                continue
+            try:
+                path = build_case_file(case, saver, form, folder / "layers")
+                source = load_source(str(path))
+            except UserError as exc:
+                cells += [{"model": row, "artifact": label, "runtime": runtime, "status": "fail",
+                           "why": f"loading failed: {exc}"}
+                          for label, _, _ in LAYER_KINDS for runtime in RUNTIME_NAMES]
+                continue
+            cells += source_cells(source, row, folder / "artifacts" / "layers", samples,
+                                  calib_samples, kinds=LAYER_KINDS, causes=known_causes(source),
+                                  numerical=NUMERICAL_OWN, log=log)
+    return cells
+
+
+def _is_cached(folder: Path, kind: str, name: str) -> bool:
+    row = f"{'family' if kind == 'family' else 'layer'} {name}"
+    slug = "".join(ch if ch.isalnum() else "_" for ch in row).strip("_")
+    return (Path(folder) / "cells" / f"{slug}.json").exists()
 
 
 def render_page(family_results: dict, layer_cells: list[dict], size: int, samples: int,
@@ -238,14 +280,16 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
             "One tiny model per built-in layer CNN classifiers use (input 8x8x3, the layer, "
             "Flatten, a softmax Dense; BatchNorm statistics random), built by Keras 3 and by "
             "tf_keras, as a Sequential and as a functional model, saved as `.keras`, converted "
-            "and verified as above on `photos` crops preprocessed to 0..1.",
+            "to TFLite and ONNX, float32 and int8 (the frozen graph is covered by the families "
+            "above), and verified as above on `photos` crops preprocessed to 0..1.",
             "",
             f"Summary: {count_summary(ran)}; "
             f"{len({c['model'] for c in ran})} models converted.",
             "",
         ]
         lines += [line.replace("## ", "### ", 1) if line.startswith("## ") else line
-                  for line in render_tables(ran, kinds, "layer · saved by · form")]
+                  for line in render_tables(ran, [label for label, _, _ in LAYER_KINDS],
+                                            "layer · saved by · form")]
         skipped = [c for c in layer_cells if c["status"] == "-"]
         if skipped:
             lines += ["### Not applicable", ""]
@@ -256,17 +300,43 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
 
 def build_page(families=None, folder=Path("artifacts/own-models"), samples: int = 32,
                calib_samples: int = 100, layers: bool = True, layer_cases=None,
-               log=lambda message: None) -> tuple[dict, list[dict], str]:
+               log=lambda message: None, shard: tuple[int, int] = (1, 1),
+               fresh: bool = False) -> tuple[dict, list[dict], str]:
     """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the
-    layer-coverage models; return the family results, the layer cells and the page."""
+    layer-coverage models; return the family results, the layer cells and the page. Every
+    model's cells are cached in ``folder/cells`` (``fresh`` clears them); ``shard`` (K, N)
+    computes only every N-th model from the K-th, so N processes can share the work, and the
+    last one to finish renders the whole page from the cache."""
+    import shutil
+
+    from .layer_coverage import CASES
+
     started = time.perf_counter()
     folder = Path(folder)
+    if fresh:
+        shutil.rmtree(folder / "cells", ignore_errors=True)
+    index, count = shard
+    if not 1 <= index <= count:
+        raise UserError(f"--shard K/N needs 1 <= K <= N, got {index}/{count}")
     chosen = [family_by_name(name) for name in families] if families else list(FAMILIES)
-    results = {}
-    for family in chosen:
-        log(f"{family.name}: building and converting")
-        results[family.name] = family_cells(family, folder, samples, calib_samples, log)
-    layer_cells = coverage_cells(folder, samples, calib_samples, layer_cases, log) if layers else []
+    cases = list(layer_cases or CASES) if layers else []
+    jobs = [("family", family) for family in chosen] + [("layer", case) for case in cases]
+    for position, (kind, item) in enumerate(jobs):  # this shard's share, cached
+        if position % count == index - 1:
+            log(f"{item.name}: building and converting")
+            if kind == "family":
+                family_cells(item, folder, samples, calib_samples, log)
+            else:
+                coverage_cells(folder, samples, calib_samples, [item], log, cache=True)
+    missing = [item.name for kind, item in jobs
+               if not (folder / "cells").exists() or not _is_cached(folder, kind, item.name)]
+    if missing:
+        raise UserError(f"shard {index}/{count} is done; the page waits for {len(missing)} model(s) "
+                        f"of the other shards ({', '.join(missing[:3])}...); run them, then any "
+                        "shard again to render")
+    results = {family.name: family_cells(family, folder, samples, calib_samples, log)
+               for family in chosen}
+    layer_cells = coverage_cells(folder, samples, calib_samples, cases, log, cache=True) if cases else []
     page = render_page(results, layer_cells, INPUT_SIZE, samples, time.perf_counter() - started)
     data = {"families": {name: {"info": info, "cells": cells} for name, (cells, info) in results.items()},
             "layers": layer_cells}

@@ -145,6 +145,9 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
 
     def judge(run):
         outputs = postprocess(run.outputs, step)
+        if outputs.shape != np.shape(reference):
+            return [f"outputs {outputs.shape[1:]} per image where the reference has "
+                    f"{np.shape(reference)[1:]}: the runtime computed another tensor"]
         if not np.all(np.isfinite(outputs)):
             return ["outputs contain NaN or infinity"]
         figures_of[id(run)] = compare_outputs(reference, outputs, labels)
