@@ -22,6 +22,10 @@ MAX_DROP = 0.3
 
 
 def measure(model: str, out: Path, epochs: int) -> dict:
+    """Train (once), convert within the budget and verify MODEL; the row is cached in OUT/rows."""
+    cached = out / "rows" / f"{model}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
     run = out / "runs" / model
     if not (run / "model.keras").exists():
         train(model, "digits", run, TrainOptions(epochs=epochs, width=0.25))
@@ -41,6 +45,8 @@ def measure(model: str, out: Path, epochs: int) -> dict:
                        "plain_int8_drop_points": budget["attempts"][0]["figures"]["top1_drop_points"],
                        "chosen": budget["chosen"], "in_float": len(budget["layers_in_float"]),
                        "met": budget["met"], "seconds": round(time.perf_counter() - started, 1)}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(row))
     return row
 
 

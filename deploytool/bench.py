@@ -84,7 +84,9 @@ def bench(artifacts=None, backend: str = "all", threads: int = 2, batch: int = 1
 
 
 def plot_latency(rows: list[BenchRow], path) -> None:
-    """A horizontal bar chart of median latency per artifact and runtime, as a PNG."""
+    """A horizontal bar chart of median latency per artifact and runtime, as a PNG, on a log
+    axis so that a slow baseline does not flatten every other bar; each bar is labelled with its
+    time to the precision it needs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,14 +96,23 @@ def plot_latency(rows: list[BenchRow], path) -> None:
     labels = [f"{row.artifact}\n{row.backend}" + (f" ({row.engine})" if row.engine else "")
               for row in measured]
     figure, axis = plt.subplots(figsize=(9, 0.55 * len(measured) + 1.2))
-    bars = axis.barh(labels, [row.median_ms for row in measured], color="tab:blue")
-    axis.bar_label(bars, [f"{row.median_ms:.1f} ms" for row in measured], padding=3)
+    bars = axis.barh(labels, [row.median_ms for row in measured],
+                     color=["tab:grey" if row.backend == "keras" else "tab:blue" for row in measured])
+    axis.bar_label(bars, [_milliseconds(row.median_ms) for row in measured], padding=3)
     axis.invert_yaxis()
-    axis.set(xlabel="median latency (ms)", title="deploytool bench")
-    axis.grid(axis="x", alpha=0.3)
+    axis.set(xscale="log", xlabel="median latency, batch 1 (ms, log scale)",
+             title="deploytool bench (grey: Keras baseline)")
+    if measured:
+        axis.set_xlim(min(r.median_ms for r in measured) / 2, max(r.median_ms for r in measured) * 4)
+    axis.grid(axis="x", which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def _milliseconds(value: float) -> str:
+    """A latency with two significant digits: 0.012 ms, 0.43 ms, 12 ms."""
+    return f"{value:.2g} ms" if value < 10 else f"{value:.0f} ms"
 
 
 def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:

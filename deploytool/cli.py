@@ -436,23 +436,55 @@ def bundle_command(artifact, app, out_dir, samples, labels_file, data, as_json):
 @main.command("matrix")
 @click.argument("names", nargs=-1)
 @click.option("--out", "out_file", default="docs/compatibility.md", show_default=True,
-              type=click.Path(dir_okay=False))
-@click.option("--input-shape", default="32,32,3", callback=parse_shape, show_default=True)
+              type=click.Path(dir_okay=False),
+              help="The Markdown page; the JSON and the heatmap (.png) go beside it.")
+@click.option("--random", "random_weights", is_flag=True,
+              help="Quicker: random weights, parity only (no training, accuracy or latency).")
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Training epochs on digits per model.")
+@click.option("--input-shape", default="32,32,3", callback=parse_shape, show_default=True,
+              help="Input of the random-weight models (trained ones take 28x28x1 digits).")
 @click.option("--width", default=0.25, show_default=True, type=click.FloatRange(min=0, min_open=True))
-@click.option("--samples", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--samples", type=click.IntRange(min=1),
+              help="Held-out images verified (default: all 360 trained, 32 random).")
 @click.option("--artifacts", "artifact_dir", default="artifacts/matrix", show_default=True,
-              type=click.Path(file_okay=False))
-def matrix_command(names, out_file, input_shape, width, samples, artifact_dir):
-    """Regenerate the deployability matrix: zoo models (or NAMES) x artifact kinds x runtimes."""
+              type=click.Path(file_okay=False), help="Work folder: run folders, artifacts, cached cells.")
+@click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
+def matrix_command(names, out_file, random_weights, epochs, input_shape, width, samples,
+                   artifact_dir, fresh):
+    """Regenerate the deployability matrix: zoo models (or NAMES) x artifact kinds x runtimes,
+    trained on digits, with accuracy, latency, size and phone-GPU readiness in every cell."""
     from .fileio import write_bytes
-    from .matrix import build_matrix
 
-    cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir, samples,
-                                   log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
-    write_bytes(out_file, markdown.encode())
+    if random_weights:
+        from .matrix import build_matrix
+
+        cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir, samples or 32,
+                                       log=lambda message: stderr.print(f"[dim]· {message}[/dim]"))
+        write_bytes(out_file, markdown.encode())
+        written = [out_file]
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from .matrix_trained import SAMPLES, build_trained_matrix, write_outputs
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=stderr) as bar:
+            task = bar.add_task("matrix", total=len(names) or None)
+
+            def progress(done, total, model):
+                bar.update(task, completed=done, total=total,
+                           description=f"matrix: {model}" if model else "matrix")
+
+            results = build_trained_matrix(
+                names or None, Path(artifact_dir), epochs, width, samples or SAMPLES, fresh,
+                log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=progress)
+        written = write_outputs(results, out_file, epochs, width, samples or SAMPLES)
+        cells = [cell for result in results.values() for cell in result["cells"]]
     passed = sum(c["status"] == "pass" for c in cells)
     failed = sum(c["status"] == "fail" for c in cells)
-    stdout.print(f"{out_file}: {passed} cells pass, {failed} fail (each with its cause)")
+    stdout.print(f"{', '.join(map(str, written))}: {passed} cells pass, {failed} fail "
+                 "(each with its cause)")
 
 
 @main.command("own-models")
@@ -531,6 +563,10 @@ def print_inspection(report: dict) -> None:
     stdout.print(ops)
     weights = ", ".join(f"{dtype} {size / 1e6:.2f} MB" for dtype, size in report["weight_bytes"].items())
     stdout.print(f"weights: {weights or 'none'}")
+    if report.get("gpu") is not None:
+        from .gpu_readiness import describe
+
+        stdout.print(f"phone GPU (LiteRT GPU delegate): {describe(report['gpu'])}")
     if report.get("manifest"):
         manifest = report["manifest"]
         source = manifest.get("source") or {}
@@ -600,15 +636,35 @@ def run_command(model, data, epochs, batch_size, input_shape, width, weights, sa
     from .train import TrainOptions
 
     out_dir = out_dir or default_run_folder(model, data, "-pipeline")
+    failure = None
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
                            preprocess=preprocess_dict(preset, mean, std, channel_order))
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples, app=app,
                               log=lambda message: stderr.print(f"[bold]▸[/bold] {message}"))
     except PipelineParityError as exc:
-        click.echo(f"deploytool: {exc}", err=True)
+        failure, report = exc, exc.report
+    print_run_summary(Path(out_dir))
+    if failure is not None:
+        click.echo(f"deploytool: {failure}", err=True)
         sys.exit(1)
     stdout.print(f"report: {report}")
+
+
+def print_run_summary(folder: Path) -> None:
+    """The run's summary table: artifact, runtime, pass, accuracy, latency."""
+    from .pipeline import summary_rows
+
+    table = Table(title=f"deploytool run: {folder}")
+    for column in ("artifact", "runtime", "pass", "accuracy", "ms (batch 1)"):
+        table.add_column(column, justify="right" if column in ("accuracy", "ms (batch 1)") else "left")
+    for row in summary_rows(folder):
+        table.add_row(row["artifact"], row["runtime"],
+                      {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]"}.get(
+                          row["status"], row["status"]),
+                      f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-",
+                      f"{row['median_ms']:.3g}" if row["median_ms"] is not None else "-")
+    stdout.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

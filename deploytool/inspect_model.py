@@ -63,7 +63,10 @@ def inspect_tflite(path: Path) -> dict:
                                          [int(d) for d in tensor.ShapeAsNumpy()] if tensor.ShapeLength() else [],
                                          dtype, scale, zero_point))
         io = lambda getter, count: [tensors[getter(i)] for i in range(count)]  # noqa: E731
-        return {"format": "tflite", "inputs": io(graph.Inputs, graph.InputsLength()),
+        from .gpu_readiness import gpu_readiness
+
+        readiness = gpu_readiness(path)
+        return {"format": "tflite", "gpu": {k: readiness[k] for k in ("ready", "refused")}, "inputs": io(graph.Inputs, graph.InputsLength()),
                 "outputs": io(graph.Outputs, graph.OutputsLength()),
                 "ops": dict(ops.most_common()), "weight_bytes": dict(weights),
                 "subgraphs": model.SubgraphsLength()}

@@ -42,7 +42,8 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
                  timeout: float = DEFAULT_TIMEOUT, bench: dict | None = None,
                  **options) -> IsolatedRun:
     """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process. With ``bench``
-    ({"runs": N, "warmup": W}) the child also times N calls after W warm-up calls."""
+    ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls after W
+    warm-up calls, on the first B images when B is given."""
     with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
         tmp = Path(tmp)
         np.save(tmp / "images.npy", np.asarray(images, np.float32))

@@ -53,14 +53,19 @@ NUMERICAL = ("numerical: the quantized model itself is this far from float (the 
 
 def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples: int,
                  kinds=ARTIFACT_KINDS, data: str | None = None, causes=lambda cell: [],
-                 numerical: str = NUMERICAL, budget=None, log=lambda message: None) -> list[dict]:
+                 numerical: str = NUMERICAL, budget=None, timing: dict | None = None,
+                 log=lambda message: None) -> list[dict]:
     """Convert ``source`` (a loaded :class:`~deploytool.sources.ModelSource`, shown as ``model``)
     to every artifact kind in ``kinds`` and verify each on every runtime (on ``data``, default
     the model's own); one dict per (artifact kind, runtime) cell, with status, figures and the
     reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
     precision cell failing on cosine is labelled ``numerical``. With a ``budget``
     (:class:`~deploytool.budget.Budget`), int8 artifacts are converted within it and the cell
-    says how many layers it kept in float."""
+    says how many layers it kept in float. With ``timing`` ({"runs", "warmup"}) each cell also
+    gets its batch-1 median latency, measured in the runtime's own process as bench does; every
+    cell records its artifact's size, and a TFLite cell its phone-GPU readiness."""
+    from .gpu_readiness import gpu_readiness
+
     cells = []
     for label, target_name, precision in kinds:
         quantization = "none" if precision == "fp32" else precision
@@ -79,7 +84,10 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                        "why": f"conversion failed: {exc}"} for runtime in RUNTIMES]
             continue
         path = result.manifest["conversion_path"]["framework"]
-        report = verify([result.artifact], "all", data=data, samples=samples)
+        report = verify([result.artifact], "all", data=data, samples=samples, timing=timing)
+        extra = {"size_bytes": result.manifest["artifact"]["size_bytes"]}
+        if target_name == "tflite":
+            extra["gpu"] = gpu_readiness(result.artifact)
         by_backend = {row.backend: row for row in report.rows}
         for runtime in RUNTIMES:
             row = by_backend.get(runtime)
@@ -92,7 +100,8 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
                     "figures": row.figures, "engine": row.engine, "path": path,
                     "tolerance": report.tolerances.get(result.artifact.name),
-                    "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or [])}
+                    "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or []),
+                    "median_ms": row.median_ms, **extra}
             cell["why"] = why
             if why:
                 known = [note for marker, note in UPSTREAM.items() if marker in why] + causes(cell)

@@ -130,6 +130,29 @@ def render_report(folder: Path, state: RunState) -> str:
     return "\n".join(lines)
 
 
+def summary_rows(folder) -> list[dict]:
+    """One row per artifact and runtime of a finished run folder, as Ultralytics' benchmark
+    prints them: artifact, runtime, pass/fail, top-1 accuracy (labelled data) and batch-1
+    median latency from the bench step."""
+    state = RunState(Path(folder))
+    latency = {(row["artifact"], row["backend"]): row["median_ms"]
+               for row in state.result("bench") if row["status"] == "ok"}
+    verified = state.result("verify")["rows"]
+    reference_accuracy = next((row["figures"]["accuracy_reference"] for row in verified
+                               if (row["figures"] or {}).get("accuracy_reference") is not None), None)
+    rows = [{"artifact": row["artifact"], "runtime": "keras", "status": "reference",
+             "accuracy": reference_accuracy, "median_ms": row["median_ms"]}
+            for row in state.result("bench") if row["backend"] == "keras" and row["status"] == "ok"]
+    for row in verified:
+        if row["status"] == "n/a":
+            continue
+        figures = row["figures"] or {}
+        rows.append({"artifact": row["artifact"], "runtime": row["backend"], "status": row["status"],
+                     "accuracy": figures.get("accuracy"),
+                     "median_ms": latency.get((row["artifact"], row["backend"]))})
+    return rows
+
+
 def bundle_step(artifact: str, out: Path, app) -> dict:
     """Bundle ``artifact`` into ``app`` (else into the run folder); a model without labels is
     recorded as skipped, with the reason."""

@@ -34,6 +34,7 @@ class VerifyRow:
     engine: str | None = None
     input_layout: str | None = None
     seconds: float = 0.0
+    median_ms: float | None = None  # batch-1 latency, when verify was asked to time
 
 
 @dataclass
@@ -138,9 +139,11 @@ def verification_images(manifest: Manifest, data: str | None, samples: int, seed
     return manifest.preprocessing.apply(raw), labels, description
 
 
-def _run_backend(artifact, backend, images, reference, labels, step, judge_figures, threads, timeout):
+def _run_backend(artifact, backend, images, reference, labels, step, judge_figures, threads,
+                 timeout, timing=None):
     """The figures of one backend; a runtime with variants (OpenCV's engines) tries them until
-    one agrees with the reference. ``judge_figures(figures)`` gives the failures of figures."""
+    one agrees with the reference. ``judge_figures(figures)`` gives the failures of figures.
+    With ``timing`` ({"runs", "warmup"}) the same child also times batch-1 calls, as bench does."""
     figures_of = {}
 
     def judge(run):
@@ -153,7 +156,9 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
         figures_of[id(run)] = compare_outputs(reference, outputs, labels)
         return judge_figures(figures_of[id(run)])
 
-    attempts = run_variants(artifact, backend, images, judge, threads=threads, timeout=timeout)
+    bench = {**timing, "batch": 1} if timing else None
+    attempts = run_variants(artifact, backend, images, judge, threads=threads, timeout=timeout,
+                            bench=bench)
     # the first variant that passed, else the first that produced figures, else the last error
     chosen = next((a for a in attempts if a.agrees), None) or \
         next((a for a in attempts if id(a.run) in figures_of), None) or attempts[-1]
@@ -166,15 +171,19 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
         failures = ["; ".join(f"{' and '.join(engines)} engine{'s' if len(engines) > 1 else ''}: "
                               f"{reason}" for reason, engines in reasons.items())]
         variant = None
-    return figures, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds
+    timings = chosen.run.meta.get("timings")
+    median_ms = float(np.median(timings)) * 1e3 if timings else None
+    return figures, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
 
 
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
            samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
-           threads: int = 2, timeout: float = DEFAULT_TIMEOUT, log=lambda message: None) -> VerifyReport:
+           threads: int = 2, timeout: float = DEFAULT_TIMEOUT, timing: dict | None = None,
+           log=lambda message: None) -> VerifyReport:
     """Verify ``artifacts`` (default: what `deploytool convert` wrote last) on ``backend``
     ("all" or one registered runtime) against their manifests' Keras references.
-    ``tolerance`` overrides the per-precision defaults."""
+    ``tolerance`` overrides the per-precision defaults. With ``timing`` ({"runs": N,
+    "warmup": W}) each runtime's child also times N batch-1 calls (the row's ``median_ms``)."""
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
     artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
@@ -212,13 +221,13 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 rows.append(VerifyRow(artifact.name, name, precision, "fail",
                                       failures=[f"{name} does not run {artifact.suffix} files"]))
                 continue
-            figures, failures, engine, layout, seconds = _run_backend(
+            figures, failures, engine, layout, seconds, median_ms = _run_backend(
                 artifact, name, images, reference, labels, manifest.postprocess,
-                judge_figures, threads, timeout)
+                judge_figures, threads, timeout, timing)
             if figures is None and not named and name != readers[0]:
                 status = "n/a"  # another runtime cannot run it, and was not asked for by name
             else:
                 status = "fail" if failures else "pass"
             rows.append(VerifyRow(artifact.name, name, precision, status, figures, failures,
-                                  engine, layout, round(seconds, 3)))
+                                  engine, layout, round(seconds, 3), median_ms))
     return VerifyReport(rows, used_images, tolerances)

@@ -49,3 +49,28 @@ def test_bad_arguments_exit_2(artifacts, tmp_path):
     assert CliRunner().invoke(main, ["bench", str(artifacts[0]), "--runs", "0"]).exit_code == 2
     result = CliRunner().invoke(main, ["bench", str(tmp_path / "none.tflite")])
     assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_keras_baseline_is_a_compiled_call_without_predict_overhead():
+    import statistics
+
+    import numpy as np
+
+    from deploytool.runtimes.keras_runner import KerasRunner
+    from models import create_model
+
+    model = create_model("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
+    images = np.random.default_rng(0).random((1, 28, 28, 1), np.float32)
+    runner = KerasRunner(model=model).load()
+    np.testing.assert_allclose(runner.infer(images), model.predict_on_batch(images), atol=1e-6)
+    compiled = statistics.median(runner.time_inference(images, runs=20, warmup=3))
+    for _ in range(3):
+        model.predict_on_batch(images)
+    timings = []
+    for _ in range(20):
+        import time
+
+        start = time.perf_counter()
+        model.predict_on_batch(images)
+        timings.append(time.perf_counter() - start)
+    assert compiled < statistics.median(timings) / 2

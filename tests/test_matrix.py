@@ -7,7 +7,7 @@ from deploytool.cli import main
 
 def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     out = tmp_path / "compatibility.md"
-    result = CliRunner().invoke(main, ["matrix", "lenet_bn", "--input-shape", "28,28,1",
+    result = CliRunner().invoke(main, ["matrix", "lenet_bn", "--random", "--input-shape", "28,28,1",
                                        "--width", "1", "--samples", "8", "--out", str(out),
                                        "--artifacts", str(tmp_path / "artifacts")])
     assert result.exit_code == 0, result.output
@@ -23,3 +23,35 @@ def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     assert "lenet_bn · TFLite int8 · OpenCV dnn**: new and classic engines" in text
     assert "upstream limitation" in text
     assert "11 of 12 runnable cells pass" in text  # 6 kinds x 4 runtimes, less 12 unreadable
+
+
+def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_path):
+    import json
+
+    from PIL import Image
+
+    out, work = tmp_path / "compatibility.md", tmp_path / "work"
+    args = ["matrix", "lenet_bn", "--epochs", "1", "--samples", "64", "--out", str(out),
+            "--artifacts", str(work)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    for heading in ("## TFLite interpreter (LiteRT)", "## Size and phone GPU",
+                    "## Failures and their causes", "![accuracy change per cell](compatibility.png)"):
+        assert heading in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    cells = data["models"]["lenet_bn"]["cells"]
+    measured = [c for c in cells if c["status"] == "pass"]
+    assert len(measured) == 11
+    for cell in measured:  # every passing cell: accuracy against float, latency, size
+        assert 0 <= cell["figures"]["accuracy"] <= 1 and cell["figures"]["accuracy_reference"] > 0.1
+        assert 0 < cell["median_ms"] < 1000 and cell["size_bytes"] > 1000
+    float_top1 = measured[0]["figures"]["accuracy_reference"]
+    assert f"| lenet_bn ({100 * float_top1:.1f}) |" in text
+    tflite = [c for c in cells if c["artifact"].startswith("TFLite") and c["status"] != "-"]
+    assert all(c["gpu"]["ready"] for c in tflite) and "GPU ✅" in text
+    assert Image.open(out.with_suffix(".png")).size[0] > 300
+    # a rerun reuses the trained model and the cached cells
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "training" not in again.stderr and "TFLite fp32" not in again.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["models"] == data["models"]

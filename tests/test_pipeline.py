@@ -19,6 +19,10 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     assert sorted(p.name for p in (folder / "artifacts").glob("*.tflite")) == [
         "lenet_bn_fp32.tflite", "lenet_bn_int8.tflite"]
     assert state["done"]["verify"]["passed"]
+    summary = result.stdout[result.stdout.index("deploytool run:"):]  # the closing table
+    for artifact in ("lenet_bn_fp32.tflite", "lenet_bn_int8.onnx", "lenet_bn_fp32.pb"):
+        assert artifact in summary
+    assert "ms (batch 1)" in summary and "reference" in summary and "fail" not in summary
     assert any(row["figures"] and "accuracy" in row["figures"] for row in state["done"]["verify"]["rows"])
     report = (folder / "report.md").read_text()
     for heading in ("## Training", "## Artifacts", "## Parity with the Keras reference", "## Latency",

@@ -40,7 +40,8 @@ def main(request_path: str) -> int:
         images = np.load(request["images"])
         timings = None
         if request.get("mode") == "bench":
-            timings = runner.time_inference(images, request.get("runs", 30), request.get("warmup", 5))
+            timed = images[:request["batch"]] if request.get("batch") else images
+            timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5))
         outputs = runner.infer(images)
         finished = time.perf_counter()
     except (UserError, RuntimeError, ValueError) as exc:

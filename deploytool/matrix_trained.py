@@ -1,0 +1,255 @@
+"""The deployability matrix on trained models: each zoo model trained briefly on the offline
+digits (kept in a run folder, so a rerun reuses it), converted to every artifact kind and
+verified on every runtime, each cell with its top-1 accuracy and change from float, batch-1
+latency, size and, for TFLite, phone-GPU readiness. Written as Markdown, JSON and a heatmap;
+each model's cells are cached, so an interrupted run resumes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from models import list_models
+
+from .budget import Budget
+from .fileio import write_bytes, write_json
+from .gpu_readiness import describe
+from .matrix import ARTIFACT_KINDS, RUNTIME_NAMES, RUNTIMES, count_summary, source_cells, versions_line
+from .sources import RUN_MODEL, load_source
+from .train import TrainOptions, train
+
+EPOCHS = 5
+WIDTH = 0.25
+SAMPLES = 360  # every held-out digit
+INT8_MAX_DROP = 1.0  # top-1 points an int8 cell may lose against float
+TIMING = {"runs": 20, "warmup": 3}
+NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
+             "with each other); `deploytool diagnose` names the layers")
+
+
+def model_cells(model: str, work: Path, epochs: int = EPOCHS, width: float = WIDTH,
+                samples: int = SAMPLES, calib_samples: int = 100,
+                log=lambda message: None) -> dict:
+    """``{"seconds", "cells"}`` of zoo ``model``: trained on digits (once, in WORK/runs), then
+    every artifact kind on every runtime (:func:`~deploytool.matrix.source_cells`), int8 within
+    a budget of ``INT8_MAX_DROP`` top-1 points. Cached in WORK/cells."""
+    cached = work / "cells" / f"{model}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    started = time.perf_counter()
+    run = work / "runs" / model
+    if not (run / RUN_MODEL).exists():
+        if run.exists():  # a training cut short: start it again
+            shutil.rmtree(run)
+        log(f"{model}: training on digits ({epochs} epochs, width {width:g})")
+        train(model, "digits", run, TrainOptions(epochs=epochs, width=width))
+    cells = source_cells(load_source(str(run)), model, work / "artifacts", samples, calib_samples,
+                         data="digits", numerical=NUMERICAL, budget=Budget(max_drop=INT8_MAX_DROP),
+                         timing=TIMING, log=log)
+    result = {"seconds": time.perf_counter() - started, "cells": cells}
+    write_json(cached, result)
+    return result
+
+
+def accuracy_change(cell: dict) -> float | None:
+    """The cell's top-1 accuracy minus the float model's, in points (None without figures)."""
+    figures = cell.get("figures") or {}
+    if figures.get("accuracy") is None or figures.get("accuracy_reference") is None:
+        return None
+    return 100 * (figures["accuracy"] - figures["accuracy_reference"])
+
+
+def _latency(cell: dict) -> str:
+    value = cell.get("median_ms")
+    if value is None:
+        return ""
+    return f" · {value:.2g} ms" if value < 10 else f" · {value:.0f} ms"
+
+
+def cell_text(cell: dict) -> str:
+    """✅/❌, accuracy and its change from float, latency (and the layers a budget kept in float)."""
+    if cell["status"] == "-":
+        return "–"
+    change = accuracy_change(cell)
+    if change is None:
+        return "❌ see below"
+    mark = "✅" if cell["status"] == "pass" else "❌"
+    text = f"{mark} {100 * cell['figures']['accuracy']:.1f} ({change:+.1f}){_latency(cell)}"
+    notes = [cell["engine"]] if cell.get("engine") else []
+    if cell.get("in_float"):
+        notes.append(f"{cell['in_float']} in float")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _size_text(cells: list[dict]) -> str:
+    """Size of one artifact kind of one model, and the phone-GPU verdict of a TFLite file."""
+    cell = next((c for c in cells if c.get("size_bytes") is not None), None)
+    if cell is None:
+        return "not converted"
+    text = f"{cell['size_bytes'] / 1e6:.2f} MB"
+    if "gpu" in cell:
+        text += " · GPU " + ("✅" if cell["gpu"]["ready"] else f"❌ {describe(cell['gpu'])[4:]}")
+    return text
+
+
+def render_markdown(results: dict[str, dict], epochs: int, width: float, samples: int,
+                    picture: str = "compatibility.png") -> str:
+    """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
+    failure with its cause, the summary counts and the largest int8 accuracy drop."""
+    cells = [cell for result in results.values() for cell in result["cells"]]
+    seconds = sum(result["seconds"] for result in results.values())
+    kinds = [label for label, _, _ in ARTIFACT_KINDS]
+    models = list(results)
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    float_accuracy = {}
+    for cell in cells:
+        reference = (cell.get("figures") or {}).get("accuracy_reference")
+        if reference is not None:
+            float_accuracy.setdefault(cell["model"], reference)
+    lines = [
+        "# Deployability matrix",
+        "",
+        "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is trained by "
+        f"`deploytool train MODEL --data digits --epochs {epochs} --width {width:g}` (28x28x1, the "
+        "offline digits that ship with scikit-learn), then converted by `deploytool convert` and "
+        f"verified by `deploytool verify` on all {samples} held-out digits. A cell shows the "
+        "artifact's top-1 accuracy in % on that runtime, its change from the float Keras model in "
+        "points, and the median latency of one image (2 threads, measured in the runtime's own "
+        "process as `deploytool bench` does). Pass/fail is verify's: fp32 max abs ≤ 1e-5 on "
+        "probabilities (or 10x the reference's own float32 round-off), fp16 worst cosine ≥ 0.999 "
+        "and top-1 agreement ≥ 0.95, int8 ≥ 0.99 and ≥ 0.9. int8 artifacts are converted with "
+        f"the accuracy budget `--max-drop {INT8_MAX_DROP:g}` (plain int8 where that holds, else "
+        "the costliest layers kept in float). `deploytool matrix --random` gives the quicker "
+        "random-weight parity page.",
+        "",
+        versions_line(seconds),
+        "",
+        f"![accuracy change per cell]({picture})",
+        "",
+    ]
+    for runtime in RUNTIMES:
+        lines += [f"## {RUNTIME_NAMES[runtime]}", "",
+                  "| model (float top-1) | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for model in models:
+            row = [cell_text(lookup[(model, kind, runtime)]) if (model, kind, runtime) in lookup
+                   else "–" for kind in kinds]
+            accuracy = float_accuracy.get(model)
+            label = f"{model} ({100 * accuracy:.1f})" if accuracy is not None else model
+            lines.append(f"| {label} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## Size and phone GPU", "",
+              "Artifact size, and for TFLite whether every op would run on LiteRT's GPU delegate "
+              "(`deploytool inspect` shows the same check; LiteRT's own analyzer in this build "
+              "reports every model compatible, so the delegate's rules are applied to the file).",
+              "", "| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for model in models:
+        row = [_size_text([c for c in cells if c["model"] == model and c["artifact"] == kind])
+               for kind in kinds]
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    lines += ["", "## Failures and their causes", ""]
+    failures = [c for c in cells if c["status"] == "fail"]
+    lines += [f"- **{c['model']} · {c['artifact']} · {RUNTIME_NAMES[c['runtime']]}**: {c['why']}"
+              for c in failures] or ["None."]
+    lines += ["", f"{count_summary(cells)}.", "", int8_summary(cells), ""]
+    return "\n".join(lines)
+
+
+def int8_summary(cells: list[dict]) -> str:
+    """The largest top-1 loss of an int8 cell, and every int8 cell losing more than the budget."""
+    measured = [(accuracy_change(c), c) for c in cells
+                if c["artifact"].endswith("int8") and accuracy_change(c) is not None]
+    if not measured:
+        return "No int8 cell produced figures."
+    worst_change, worst = min(measured, key=lambda pair: pair[0])
+    over = [f"{c['model']} {c['artifact']} on {RUNTIME_NAMES[c['runtime']]} ({change:+.1f})"
+            for change, c in measured if change < -INT8_MAX_DROP - 1e-9]
+    text = (f"int8: {len(measured)} cells measured; the largest top-1 change from float is "
+            f"{worst_change:+.1f} points ({worst['model']} {worst['artifact']} on "
+            f"{RUNTIME_NAMES[worst['runtime']]}).")
+    if over:
+        text += (f" Losing more than {INT8_MAX_DROP:g} point: {', '.join(over)}; "
+                 "`deploytool diagnose ARTIFACT` names the layers.")
+    else:
+        text += f" None loses more than {INT8_MAX_DROP:g} point."
+    return text
+
+
+def plot_heatmap(results: dict[str, dict], path) -> None:
+    """Models x (artifact kind, runtime) cells coloured by top-1 change from float in points
+    (green: kept, red: 3 or more lost); a cell without figures is marked x, one no runtime reads is blank."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import Normalize
+
+    cells = [cell for result in results.values() for cell in result["cells"]]
+    columns = [(kind, runtime) for runtime in RUNTIMES for kind, _, _ in ARTIFACT_KINDS
+               if any(c["artifact"] == kind and c["runtime"] == runtime and c["status"] != "-"
+                      for c in cells)]
+    models = list(results)
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    values = np.full((len(models), len(columns)), np.nan)
+    figure, axis = plt.subplots(figsize=(0.62 * len(columns) + 2.5, 0.34 * len(models) + 2.2))
+    for i, model in enumerate(models):
+        for j, (kind, runtime) in enumerate(columns):
+            cell = lookup.get((model, kind, runtime))
+            change = accuracy_change(cell) if cell else None
+            if change is not None:
+                values[i, j] = change
+                axis.text(j, i, f"{change:+.1f}", ha="center", va="center", fontsize=6)
+            if cell is not None and cell["status"] == "fail":
+                axis.text(j, i, "✗" if change is None else "", ha="center", va="center",
+                          fontsize=9, color="black")
+                axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                             edgecolor="black", linewidth=1.2))
+    # green: nothing lost (a gain is clipped to green), red: 3 points or more lost
+    image = axis.imshow(values, cmap="RdYlGn", norm=Normalize(vmin=-3, vmax=0, clip=True),
+                        aspect="auto")
+    axis.set_xticks(range(len(columns)),
+                    [f"{kind}\n{runtime}" for kind, runtime in columns],
+                    rotation=60, ha="right", fontsize=7)
+    axis.set_yticks(range(len(models)), models, fontsize=8)
+    figure.colorbar(image, ax=axis, label="top-1 change from float (points)", shrink=0.8)
+    axis.set_title("deploytool matrix: trained on digits (boxed: verify fails)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epochs: int = EPOCHS,
+                         width: float = WIDTH, samples: int = SAMPLES, fresh: bool = False,
+                         log=lambda message: None, progress=lambda done, total, model: None) -> dict:
+    """Every model's cells (cached in ``work``; ``fresh`` forgets them), keyed by model."""
+    work = Path(work)
+    if fresh and (work / "cells").exists():
+        shutil.rmtree(work / "cells")
+    names = list(models or list_models())
+    results = {}
+    for done, model in enumerate(names):
+        progress(done, len(names), model)
+        results[model] = model_cells(model, work, epochs, width, samples, log=log)
+    progress(len(names), len(names), None)
+    return results
+
+
+def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int) -> list[Path]:
+    """The Markdown page at ``out_file``, the same cells as JSON and the heatmap as PNG beside it
+    (same stem); returns the three paths."""
+    from .manifest import tool_versions
+
+    out_file = Path(out_file)
+    json_path, png_path = out_file.with_suffix(".json"), out_file.with_suffix(".png")
+    write_bytes(out_file, render_markdown(results, epochs, width, samples, png_path.name).encode())
+    write_json(json_path, {"settings": {"epochs": epochs, "width": width, "samples": samples,
+                                        "int8_max_drop": INT8_MAX_DROP, "timing": TIMING},
+                           "versions": tool_versions(),
+                           "seconds": sum(r["seconds"] for r in results.values()),
+                           "models": results})
+    temporary = png_path.with_name(png_path.name + ".partial.png")
+    plot_heatmap(results, temporary)
+    temporary.replace(png_path)
+    return [out_file, json_path, png_path]

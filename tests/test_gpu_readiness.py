@@ -1,0 +1,70 @@
+"""Phone-GPU readiness: the LiteRT GPU delegate's own rules applied to a .tflite file."""
+
+import pytest
+
+from deploytool.gpu_readiness import describe, gpu_readiness
+
+
+def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
+    import tensorflow as tf
+
+    traced = tf.function(function, input_signature=[tf.TensorSpec(shape, tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([traced.get_concrete_function()],
+                                                                traced)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
+def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
+    from click.testing import CliRunner
+
+    from deploytool.cli import main
+
+    result = CliRunner().invoke(main, ["convert", "mobilenet_v2", "--to", "tflite", "--int8",
+                                       "--input-shape", "32,32,3", "--width", "0.25",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    readiness = gpu_readiness(tmp_path / "mobilenet_v2_int8.tflite")
+    assert readiness["ready"] and readiness["ops"]["CONV_2D"] > 10 and describe(readiness) == "yes"
+
+
+def test_ops_without_a_gpu_kernel_are_named(tmp_path):
+    import tensorflow as tf
+
+    def function(x):
+        summed = tf.math.segment_sum(tf.reshape(x, [64, 3]), tf.constant([0] * 32 + [1] * 32))
+        return tf.nn.local_response_normalization(x), summed
+
+    readiness = gpu_readiness(_tflite(tmp_path, function))
+    assert not readiness["ready"]
+    assert readiness["refused"] == {"LOCAL_RESPONSE_NORMALIZATION": "no GPU kernel",
+                                    "SEGMENT_SUM": "no GPU kernel"}
+
+
+def test_a_supported_op_with_options_the_delegate_refuses_is_named(tmp_path):
+    path = _tflite(tmp_path, lambda x: x[:, 0] * 2.0)  # shrink-axis strided slice
+    readiness = gpu_readiness(path)
+    assert readiness["refused"] == {"STRIDED_SLICE": "strided slice with an ellipsis, new-axis or "
+                                                     "shrink-axis mask"}
+    assert describe(readiness).startswith("no: STRIDED_SLICE")
+
+
+def test_inspect_shows_the_gpu_verdict(tmp_path):
+    from click.testing import CliRunner
+
+    from deploytool.cli import main
+
+    path = _tflite(tmp_path, lambda x: x[:, 0] * 2.0)
+    result = CliRunner().invoke(main, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "phone GPU (LiteRT GPU delegate): no: STRIDED_SLICE" in result.output
+
+
+def test_a_file_that_is_not_tflite_is_a_one_line_error(tmp_path):
+    from deploytool.errors import UserError
+
+    path = tmp_path / "model.tflite"
+    path.write_bytes(b"not a model")
+    with pytest.raises(UserError, match="not a TFLite file"):
+        gpu_readiness(path)
