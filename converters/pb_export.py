@@ -40,6 +40,7 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
     try:
         graph_def, _, outputs = frozen_graph(model, batch=1)
         graph_def = prune_for_inference(graph_def, [name.split(":")[0] for name in outputs])
+        graph_def = explicit_constants(graph_def)
     except Exception as exc:
         from .tflite_export import conversion_failure
 
@@ -53,8 +54,10 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
 
 
 def prune_for_inference(graph_def, outputs: list[str]):
-    """The graph with every Identity bypassed (freezing leaves one after each former variable
-    read, and OpenCV's importer loses constants behind them), control edges and NoOps dropped,
+    """The graph with every Identity and IdentityN bypassed (freezing leaves an Identity after
+    each former variable read, and OpenCV's importer loses constants behind them; IdentityN, from
+    a custom-gradient function such as swish, is a layer it cannot create), control edges and
+    NoOps dropped,
     and only what ``outputs`` need kept."""
     from deploytool.keras_env import tf
 
@@ -62,16 +65,23 @@ def prune_for_inference(graph_def, outputs: list[str]):
              if node.op == "Identity" and node.name not in outputs
              and len([i for i in node.input if not i.startswith("^")]) == 1}
 
+    # IdentityN (tf.custom_gradient's forward pass, e.g. swish) passes input k through as output k
+    passes = {node.name: [i for i in node.input if not i.startswith("^")] for node in graph_def.node
+              if node.op == "IdentityN" and node.name not in outputs}
+
     def resolve(reference: str) -> str:
         name, _, index = reference.partition(":")
-        while name in alias and index in ("", "0"):
-            name, _, index = alias[name].partition(":")
+        while (name in alias and index in ("", "0")) or name in passes:
+            if name in passes:
+                name, _, index = passes[name][int(index or 0)].partition(":")
+            else:
+                name, _, index = alias[name].partition(":")
         return f"{name}:{index}" if index not in ("", "0") else name
 
     pruned = tf.compat.v1.GraphDef()
     pruned.versions.CopyFrom(graph_def.versions)
     for node in graph_def.node:
-        if node.name in alias or node.op == "NoOp":
+        if node.name in alias or node.name in passes or node.op == "NoOp":
             continue
         copy = pruned.node.add()
         copy.CopyFrom(node)
@@ -115,6 +125,35 @@ def fold_constants(graph_def, outputs: list[str]):
         else:
             copy.CopyFrom(node)
     return tf.compat.v1.graph_util.extract_sub_graph(result, outputs)
+
+
+def explicit_constants(graph_def):
+    """The graph with every constant whose value TensorFlow stored compressed (a splat as one
+    value, or all zeros as no value at all) written out in full as ``tensor_content``: the same
+    values, but OpenCV's importer reads only full values and asserts on an empty field
+    (``!field.empty() in function 'getTensorContentRef_'``: a Rescaling offset of 0, a Cropping2D
+    slice's zero begin)."""
+    from deploytool.keras_env import tf
+
+    for node in graph_def.node:
+        if node.op != "Const" or "value" not in node.attr:
+            continue
+        tensor = node.attr["value"].tensor
+        if tensor.tensor_content or tensor.dtype == tf.string.as_datatype_enum:
+            continue
+        value = tf.make_ndarray(tensor)
+        count = max(1, int(value.size))
+        stored = max(len(getattr(tensor, field)) for field in
+                     ("float_val", "double_val", "int_val", "int64_val", "bool_val", "half_val"))
+        if stored == count and count > 1 or (stored == 1 and count == 1):
+            continue
+        shape = type(tensor.tensor_shape)()
+        shape.CopyFrom(tensor.tensor_shape)
+        dtype = tensor.dtype
+        tensor.Clear()
+        tensor.dtype, tensor.tensor_content = dtype, value.tobytes()
+        tensor.tensor_shape.CopyFrom(shape)
+    return graph_def
 
 
 # --- a GraphDef read without TensorFlow --------------------------------------------------------

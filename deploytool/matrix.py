@@ -42,6 +42,22 @@ UPSTREAM = {
                 "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
     "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
                   "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
+    "'K_b' is": "upstream: OpenCV's TFLite importer gives a FULLY_CONNECTED whose input is a 4-D "
+                "1x1 map (a Flatten of a 1x1 map, which the TFLite converter folds into the FC) "
+                "the last axis of its NCHW blob (1) as K (DNN/Gemm: 'K_a == K_b'); the ONNX and "
+                ".pb forms of the same model run in OpenCV",
+    # generic messages last: a cell takes the first cause that matches
+    "Unsupported operator type": "upstream limitation: OpenCV's TFLite importer has no layer for "
+                                 "this TFLite op (named in the message; e.g. ELU, TANH, "
+                                 "TRANSPOSE_CONV); the ONNX form of the same model runs in OpenCV",
+    "Can't create layer": "upstream limitation: OpenCV's TensorFlow importer has no layer for "
+                          "this TensorFlow op (named in the message; e.g. Neg, from "
+                          "LayerNormalization's frozen moments)",
+    "buf.shape() == m.shape()": "upstream: OpenCV 5.0's ONNX importer fails on "
+                                "LayerNormalization over the channel axis of a 4-D map (NEW "
+                                "engine: this shape check in forwardGraph; CLASSIC: a "
+                                "segmentation fault); minimal reproduction: the "
+                                "LayerNormalization model of the own-models page's layer coverage",
 }
 RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
@@ -104,12 +120,27 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                     "median_ms": row.median_ms, **extra}
             cell["why"] = why
             if why:
-                known = [note for marker, note in UPSTREAM.items() if marker in why] + causes(cell)
+                known = upstream_causes(why) + causes(cell)
                 if not known and quantization != "none" and _accuracy_only(row.failures):
                     known.append(_numerical_note(row, by_backend.get(target(target_name).runtime),
                                                  numerical))
                 cell["why"] = f"{why} — {known[0]}" if known else why
             cells.append(cell)
+    return cells
+
+
+def upstream_causes(why: str) -> list[str]:
+    """The known upstream causes whose marker the failure message ``why`` holds."""
+    return [note for marker, note in UPSTREAM.items() if marker in why]
+
+
+def label_known_causes(cells: list[dict]) -> list[dict]:
+    """Cells computed before a cause was known (cached), with the cause appended to a failure
+    that matches a marker and names none yet."""
+    for cell in cells:
+        why = cell.get("why") or ""
+        if cell["status"] == "fail" and " — " not in why and upstream_causes(why):
+            cell["why"] = f"{why} — {upstream_causes(why)[0]}"
     return cells
 
 
@@ -156,13 +187,15 @@ def _cell_text(cell: dict) -> str:
     return "❌ see below"
 
 
-def versions_line(seconds: float) -> str:
-    """The library versions and when and how fast a page was generated."""
+def versions_line(seconds: float | None) -> str:
+    """The library versions and when and how fast a page was generated (``seconds`` None: the
+    page was assembled from cells computed by several processes, so no one time is its own)."""
     versions = tool_versions()
+    took = f" in {seconds / 60:.0f} min" if seconds is not None else ""
     return (f"Versions: TensorFlow {versions['tensorflow']}, Keras {versions.get('keras')}, "
             f"tf2onnx {versions['tf2onnx']}, ONNX Runtime {versions['onnxruntime']}, OpenCV "
             f"{versions['opencv-python-headless']}, LiteRT {versions['ai-edge-litert']}. Generated "
-            f"{datetime.now(timezone.utc):%Y-%m-%d} in {seconds / 60:.0f} min on 2 CPU cores.")
+            f"{datetime.now(timezone.utc):%Y-%m-%d}{took} on 2 CPU cores.")
 
 
 def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model") -> list[str]:

@@ -16,7 +16,8 @@ from models import list_models
 from .budget import Budget
 from .fileio import write_bytes, write_json
 from .gpu_readiness import describe
-from .matrix import ARTIFACT_KINDS, RUNTIME_NAMES, RUNTIMES, count_summary, source_cells, versions_line
+from .matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, RUNTIMES, count_summary, label_known_causes,
+                     source_cells, versions_line)
 from .sources import RUN_MODEL, load_source
 from .train import TrainOptions, train
 
@@ -98,7 +99,7 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
                     picture: str = "compatibility.png") -> str:
     """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
     failure with its cause, the summary counts and the largest int8 accuracy drop."""
-    cells = [cell for result in results.values() for cell in result["cells"]]
+    cells = label_known_causes([cell for result in results.values() for cell in result["cells"]])
     seconds = sum(result["seconds"] for result in results.values())
     kinds = [label for label, _, _ in ARTIFACT_KINDS]
     models = list(results)

@@ -20,7 +20,8 @@ import numpy as np
 
 from .errors import UserError
 from .fileio import write_bytes
-from .matrix import ARTIFACT_KINDS, RUNTIME_NAMES, count_summary, render_tables, source_cells, versions_line
+from .matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary, label_known_causes, render_tables,
+                     source_cells, versions_line)
 from .preprocessing import Preprocessing
 
 # the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)
@@ -49,9 +50,18 @@ OPENCV_LAYER_NORMALIZATION = (
     "upstream: OpenCV's TFLite importer returns another tensor than the model's output for a "
     "graph with LayerNormalization (its mean and variance reductions); minimal reproduction: the "
     "LayerNormalization model of the layer-coverage part below; the ONNX form runs in OpenCV")
+OPENCV_SOFTMAX = (
+    "upstream: OpenCV's TFLite importer applies SOFTMAX of a 4-D map over the last axis of its "
+    "NCHW blob (the width), not over the channels as TFLite does; minimal reproduction: "
+    "`tf.nn.softmax` over the channels of an 8x8x3 map, max abs 0.76, matching a softmax over "
+    "NCHW axis 3 to 6e-8, in both engines (layer-coverage part below); the ONNX form runs in "
+    "OpenCV")
 OPENCV_TFLITE_LAYERS = (("AveragePooling2D", {"padding": "same"}, OPENCV_AVERAGE_POOL),
                         ("Permute", {}, OPENCV_TRANSPOSE),
-                        ("LayerNormalization", {}, OPENCV_LAYER_NORMALIZATION))
+                        ("LayerNormalization", {}, OPENCV_LAYER_NORMALIZATION),
+                        ("Softmax", {}, OPENCV_SOFTMAX),
+                        ("Activation", {"activation": "softmax"}, OPENCV_SOFTMAX),
+                        ("Conv2D", {"activation": "softmax"}, OPENCV_SOFTMAX))
 OPENCV_TFLITE_MESSAGES = {
     "Number of input channels should be multiple of":
         "upstream: OpenCV's TFLite importer infers a wrong channel count inside this graph "
@@ -337,7 +347,12 @@ def build_page(families=None, folder=Path("artifacts/own-models"), samples: int 
     results = {family.name: family_cells(family, folder, samples, calib_samples, log)
                for family in chosen}
     layer_cells = coverage_cells(folder, samples, calib_samples, cases, log, cache=True) if cases else []
-    page = render_page(results, layer_cells, INPUT_SIZE, samples, time.perf_counter() - started)
+    for cells, _ in results.values():
+        label_known_causes(cells)
+    label_known_causes(layer_cells)
+    # cells computed by other shards or earlier runs make this process's time meaningless
+    seconds = time.perf_counter() - started if (count == 1 and fresh) else None
+    page = render_page(results, layer_cells, INPUT_SIZE, samples, seconds)
     data = {"families": {name: {"info": info, "cells": cells} for name, (cells, info) in results.items()},
             "layers": layer_cells}
     write_bytes(folder / "own-models.json", json.dumps(data, indent=1, default=str).encode())

@@ -95,6 +95,26 @@ def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_pat
     assert verify([result.artifact], backend="opencv").passed
 
 
+def test_pb_writes_compressed_constants_in_full_and_bypasses_identity_n(tmp_path):
+    """A Rescaling offset of 0 is stored by TensorFlow as a constant with no value, and swish's
+    custom gradient leaves an IdentityN: OpenCV's importer asserts on the first and cannot create
+    the second. The exported graph has neither, and loads in OpenCV."""
+    from deploytool.keras_env import keras
+    from converters.pb_export import read_graph
+
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Rescaling(1 / 255.0, offset=0.0)(inputs)
+    x = keras.layers.Conv2D(8, 3, activation="swish")(x)
+    outputs = keras.layers.Dense(4, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    keras.Model(inputs, outputs).save(tmp_path / "m.h5")
+    result = convert(load_source(str(tmp_path / "m.h5")), ConvertOptions(to="pb"))
+    nodes = read_graph(result.artifact.read_bytes())
+    assert "IdentityN" not in {node.op for node in nodes}
+    rows = {row.backend: row for row in verify([result.artifact]).rows}
+    assert rows["tensorflow"].status == "pass"
+    assert rows["opencv"].figures is not None  # loaded and ran (no getTensorContentRef_ assertion)
+
+
 def test_a_changed_companion_text_graph_fails_the_integrity_check():
     result = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb"))
     result.artifact.with_suffix(".pbtxt").write_text("node {}\n")
