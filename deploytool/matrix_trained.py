@@ -28,6 +28,30 @@ INT8_MAX_DROP = 1.0  # top-1 points an int8 cell may lose against float
 TIMING = {"runs": 20, "warmup": 3}
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
              "with each other); `deploytool diagnose` names the layers")
+MIN_TOP1_AGREEMENT = 0.9  # verify's int8 bar on decisions
+
+
+def judge_int8_by_accuracy(cell: dict) -> dict:
+    """An int8 cell that ran, judged as a trained model's user judges it: pass when it keeps top-1
+    within ``INT8_MAX_DROP`` points of float and agrees with float on at least 90 % of the
+    decisions. Worst-sample cosine stays in the figures but is not a criterion here: on a trained,
+    confident model one image near a decision boundary sets it (bn_inception's int8 .tflite: worst
+    cosine 0.85 at -0.3 points). Other failures (errors, unreadable files) are left as they are."""
+    figures = cell.get("figures")
+    if not cell["artifact"].endswith("int8") or not figures or cell["status"] not in ("pass", "fail") \
+            or accuracy_change(cell) is None:
+        return cell
+    previous = cell.get("why") or ""
+    cause = previous.split(" — ", 1)[1] if " — " in previous else NUMERICAL
+    failures = []
+    if accuracy_change(cell) < -INT8_MAX_DROP - 1e-9:
+        failures.append(f"top-1 {accuracy_change(cell):+.1f} points against float "
+                        f"(budget {INT8_MAX_DROP:g})")
+    if figures["top1_agreement"] < MIN_TOP1_AGREEMENT:
+        failures.append(f"top-1 agreement {figures['top1_agreement']:.3f} < {MIN_TOP1_AGREEMENT}")
+    cell["status"] = "fail" if failures else "pass"
+    cell["why"] = f"{'; '.join(failures)} — {cause}" if failures else None
+    return cell
 
 
 def model_cells(model: str, work: Path, epochs: int = EPOCHS, width: float = WIDTH,
@@ -99,7 +123,8 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
                     picture: str = "compatibility.png") -> str:
     """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
     failure with its cause, the summary counts and the largest int8 accuracy drop."""
-    cells = label_known_causes([cell for result in results.values() for cell in result["cells"]])
+    cells = label_known_causes([judge_int8_by_accuracy(cell) for result in results.values()
+                                for cell in result["cells"]])
     seconds = sum(result["seconds"] for result in results.values())
     kinds = [label for label, _, _ in ARTIFACT_KINDS]
     models = list(results)
@@ -120,10 +145,12 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "points, and the median latency of one image (2 threads, measured in the runtime's own "
         "process as `deploytool bench` does). Pass/fail is verify's: fp32 max abs ≤ 1e-5 on "
         "probabilities (or 10x the reference's own float32 round-off), fp16 worst cosine ≥ 0.999 "
-        "and top-1 agreement ≥ 0.95, int8 ≥ 0.99 and ≥ 0.9. int8 artifacts are converted with "
-        f"the accuracy budget `--max-drop {INT8_MAX_DROP:g}` (plain int8 where that holds, else "
-        "the costliest layers kept in float). `deploytool matrix --random` gives the quicker "
-        "random-weight parity page.",
+        "and top-1 agreement ≥ 0.95. int8 artifacts are converted with the accuracy budget "
+        f"`--max-drop {INT8_MAX_DROP:g}` (plain int8 where that holds, else the costliest layers "
+        f"kept in float) and pass when they keep top-1 within {INT8_MAX_DROP:g} point of float "
+        "and agree with it on ≥ 90 % of the images; their worst-sample cosine is in the JSON but "
+        "not judged here, since on a trained, confident model one image near a decision boundary "
+        "sets it. `deploytool matrix --random` gives the quicker random-weight parity page.",
         "",
         versions_line(seconds),
         "",
@@ -201,7 +228,9 @@ def plot_heatmap(results: dict[str, dict], path) -> None:
             change = accuracy_change(cell) if cell else None
             if change is not None:
                 values[i, j] = change
-                axis.text(j, i, f"{change:+.1f}", ha="center", va="center", fontsize=6)
+                dark = change > -0.5 or change < -2.5  # deep green or deep red
+                axis.text(j, i, f"{change:+.1f}", ha="center", va="center", fontsize=6,
+                          color="white" if dark else "black")
             if cell is not None and cell["status"] == "fail":
                 axis.text(j, i, "✗" if change is None else "", ha="center", va="center",
                           fontsize=9, color="black")
@@ -214,7 +243,7 @@ def plot_heatmap(results: dict[str, dict], path) -> None:
                     [f"{kind}\n{runtime}" for kind, runtime in columns],
                     rotation=60, ha="right", fontsize=7)
     axis.set_yticks(range(len(models)), models, fontsize=8)
-    figure.colorbar(image, ax=axis, label="top-1 change from float (points)", shrink=0.8)
+    figure.colorbar(image, ax=axis, label="top-1 change (points)", shrink=0.8)
     axis.set_title("deploytool matrix: trained on digits (boxed: verify fails)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
