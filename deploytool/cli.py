@@ -476,10 +476,15 @@ def matrix_command(names, out_file, random_weights, epochs, input_shape, width, 
                 bar.update(task, completed=done, total=total,
                            description=f"matrix: {model}" if model else "matrix")
 
+            import time
+
+            started = time.perf_counter()
+            reused = fresh is False and any((Path(artifact_dir) / "cells").glob("*.json"))
             results = build_trained_matrix(
                 names or None, Path(artifact_dir), epochs, width, samples or SAMPLES, fresh,
                 log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=progress)
-        written = write_outputs(results, out_file, epochs, width, samples or SAMPLES)
+        wall = None if reused else time.perf_counter() - started
+        written = write_outputs(results, out_file, epochs, width, samples or SAMPLES, wall)
         cells = [cell for result in results.values() for cell in result["cells"]]
     passed = sum(c["status"] == "pass" for c in cells)
     failed = sum(c["status"] == "fail" for c in cells)

@@ -120,7 +120,7 @@ def _size_text(cells: list[dict]) -> str:
 
 
 def render_markdown(results: dict[str, dict], epochs: int, width: float, samples: int,
-                    picture: str = "compatibility.png") -> str:
+                    picture: str = "compatibility.png", wall_seconds: float | None = None) -> str:
     """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
     failure with its cause, the summary counts and the largest int8 accuracy drop."""
     cells = label_known_causes([judge_int8_by_accuracy(cell) for result in results.values()
@@ -152,7 +152,9 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "not judged here, since on a trained, confident model one image near a decision boundary "
         "sets it. `deploytool matrix --random` gives the quicker random-weight parity page.",
         "",
-        versions_line(seconds),
+        versions_line(wall_seconds) + ("" if wall_seconds is not None else
+                                       f" Cells of earlier runs reused; each model's own compute "
+                                       f"time adds up to {seconds / 60:.0f} min."),
         "",
         f"![accuracy change per cell]({picture})",
         "",
@@ -252,34 +254,91 @@ def plot_heatmap(results: dict[str, dict], path) -> None:
 
 def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epochs: int = EPOCHS,
                          width: float = WIDTH, samples: int = SAMPLES, fresh: bool = False,
-                         log=lambda message: None, progress=lambda done, total, model: None) -> dict:
-    """Every model's cells (cached in ``work``; ``fresh`` forgets them), keyed by model."""
+                         log=lambda message: None, progress=lambda done, total, model: None,
+                         jobs: int = 2) -> dict:
+    """Every model's cells (cached in ``work``; ``fresh`` forgets them), keyed by model;
+    ``jobs`` models are computed at a time, each in its own process (on 2 cores, two at a time
+    keep both busy through the single-threaded parts: tracing, converting, process start-up)."""
     work = Path(work)
     if fresh and (work / "cells").exists():
         shutil.rmtree(work / "cells")
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     names = list(models or list_models())
-    results = {}
-    for done, model in enumerate(names):
-        progress(done, len(names), model)
-        results[model] = model_cells(model, work, epochs, width, samples, log=log)
+    progress(0, len(names), ", ".join(names[:jobs]))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each model in a child process
+        futures = {pool.submit(isolated_model_cells, model, work, epochs, width, samples, log): model
+                   for model in names}
+        for done, future in enumerate(as_completed(futures), 1):
+            progress(done, len(names), futures[future])
+            future.result()
     progress(len(names), len(names), None)
-    return results
+    return {model: json.loads((work / "cells" / f"{model}.json").read_text())
+            if (work / "cells" / f"{model}.json").exists()
+            else isolated_model_cells(model, work, epochs, width, samples, log, attempts=0)
+            for model in names}
 
 
-def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int) -> list[Path]:
+def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samples: int,
+                         log=lambda message: None, attempts: int = 2) -> dict:
+    """:func:`model_cells` in a child process of its own (``python -m
+    deploytool.matrix_trained``), as every runtime runs in verify: hours of training, converting
+    and quantizing in one process ended in glibc heap-corruption aborts (``corrupted size vs.
+    prev_size``) that no model reproduces alone. A child that dies is tried once more; if it
+    dies again, every cell of the model says so."""
+    import subprocess
+    import sys
+
+    cached = work / "cells" / f"{model}.json"
+    reason = ""
+    for _ in range(attempts):
+        if cached.exists():
+            break
+        process = subprocess.run(
+            [sys.executable, "-m", "deploytool.matrix_trained", model, str(work), str(epochs),
+             str(width), str(samples)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace")
+        for line in process.stdout.splitlines():
+            log(line)
+        if process.returncode != 0:
+            lines = [line for line in process.stderr.splitlines() if line.strip()]
+            reason = (f"signal {-process.returncode}" if process.returncode < 0
+                      else f"exit {process.returncode}") + (f": {lines[-1]}" if lines else "")
+            log(f"{model}: its process ended ({reason})")
+    if cached.exists():
+        return json.loads(cached.read_text())
+    return {"seconds": 0.0, "cells": [
+        {"model": model, "artifact": label, "runtime": runtime, "status": "fail",
+         "why": f"the model's matrix process ended twice ({reason})"}
+        for label, _, _ in ARTIFACT_KINDS for runtime in RUNTIMES]}
+
+
+def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int,
+                  wall_seconds: float | None = None) -> list[Path]:
     """The Markdown page at ``out_file``, the same cells as JSON and the heatmap as PNG beside it
-    (same stem); returns the three paths."""
+    (same stem); returns the three paths. ``wall_seconds``: how long the run took, when it
+    computed every cell itself."""
     from .manifest import tool_versions
 
     out_file = Path(out_file)
     json_path, png_path = out_file.with_suffix(".json"), out_file.with_suffix(".png")
-    write_bytes(out_file, render_markdown(results, epochs, width, samples, png_path.name).encode())
+    write_bytes(out_file, render_markdown(results, epochs, width, samples, png_path.name,
+                                                 wall_seconds).encode())
     write_json(json_path, {"settings": {"epochs": epochs, "width": width, "samples": samples,
                                         "int8_max_drop": INT8_MAX_DROP, "timing": TIMING},
                            "versions": tool_versions(),
                            "seconds": sum(r["seconds"] for r in results.values()),
+                           "wall_seconds": wall_seconds,
                            "models": results})
     temporary = png_path.with_name(png_path.name + ".partial.png")
     plot_heatmap(results, temporary)
     temporary.replace(png_path)
     return [out_file, json_path, png_path]
+
+
+if __name__ == "__main__":  # one model's cells, in a process of its own (isolated_model_cells)
+    import sys
+
+    name, folder, epochs_, width_, samples_ = sys.argv[1:6]
+    model_cells(name, Path(folder), int(epochs_), float(width_), int(samples_),
+                log=lambda message: print(message, flush=True))
