@@ -249,6 +249,42 @@ def staging_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
 
 
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs its CPU kernels through oneDNN (the default on
+    x86 Linux unless TF_ENABLE_ONEDNN_OPTS=0 was set before TensorFlow was imported)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+
+
+def has_grouped_convolutions(model) -> bool:
+    """Whether ``model`` holds a Conv2D with groups > 1 (RegNetX, ResNeXt)."""
+    return any(getattr(layer, "groups", 1) > 1 for layer in model.submodules
+               if hasattr(layer, "groups"))
+
+
+def train_without_onednn(model_name: str, data: str, out, options: TrainOptions, console=None) -> dict:
+    """:func:`train` in a child process with oneDNN off. Training a model with grouped
+    convolutions through TensorFlow 2.21's oneDNN CPU kernels corrupts the heap (regnetx_32 on
+    digits, 5 epochs: glibc aborts with "malloc assertion failure" or "corrupted double-linked
+    list"; the same run with TF_ENABLE_ONEDNN_OPTS=0 trains to 0.875). The flag is read when
+    TensorFlow is imported, hence the child; its progress lines come through as they are."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="deploytool-train-") as tmp:
+        request = Path(tmp) / "request.json"
+        request.write_text(json.dumps({"model": model_name, "data": data, "out": str(out),
+                                       "options": asdict(options), "progress": console is not None}))
+        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+        process = subprocess.run([sys.executable, "-m", "deploytool.train", str(request)], env=env,
+                                 stderr=subprocess.PIPE, text=True, errors="replace")
+    if process.returncode != 0:
+        lines = [line for line in process.stderr.splitlines() if line.strip()]
+        raise UserError(f"training {model_name} (without oneDNN, in a child process) failed: "
+                        f"{lines[-1] if lines else f'exit {process.returncode}'}")
+    return json.loads((Path(out) / "metrics.json").read_text())
+
+
 def train(model_name: str, data: str, out, options: TrainOptions, console=None) -> dict:
     """Train zoo model ``model_name`` on data set ``data`` and write the run folder ``out``;
     returns the metrics written to metrics.json."""
@@ -260,6 +296,10 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     staging = staging_folder(out)
     if out.exists():
         raise UserError(f"{out} already holds a finished run; choose another --out")
+    if onednn_enabled() and has_grouped_convolutions(
+            create_model(model_name, input_shape=tuple(options.input_shape or default_input_shape(data)),
+                         num_classes=10, width=options.width)):
+        return train_without_onednn(model_name, data, out, options, console)
     if options.resume and not staging.exists():
         raise UserError(f"nothing to resume: no unfinished run at {staging}")
     strategy, strategy_line = choose_strategy()
@@ -340,3 +380,19 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     shutil.rmtree(staging / "checkpoints", ignore_errors=True)
     os.replace(staging, out)
     return metrics
+
+
+if __name__ == "__main__":  # train_without_onednn's child
+    import sys
+
+    from rich.console import Console
+
+    job = json.loads(Path(sys.argv[1]).read_text())
+    fields = job["options"]
+    fields["input_shape"] = tuple(fields["input_shape"]) if fields.get("input_shape") else None
+    try:
+        train(job["model"], job["data"], job["out"], TrainOptions(**fields),
+              Console() if job["progress"] else None)
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)

@@ -171,3 +171,17 @@ def test_mixed_precision_trains_in_float16_keeps_float32_outputs_and_restores_th
     assert model.get_layer("conv1_conv").compute_dtype == "float16"
     assert model.get_layer("predictions").compute_dtype == "float32"
     assert metrics["test_accuracy"] > 0.5
+
+
+def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
+    """TensorFlow's oneDNN CPU kernels corrupt the heap when training grouped convolutions
+    (regnetx_32 aborted in glibc after a few epochs): such a model trains in a child process
+    with oneDNN off, and the run folder is the same as any other."""
+    from deploytool.train import TrainOptions, has_grouped_convolutions, train
+    from models import create_model
+
+    assert has_grouped_convolutions(create_model("regnetx_32", input_shape=(28, 28, 1), num_classes=10, width=0.25))
+    assert not has_grouped_convolutions(create_model("lenet_bn", input_shape=(28, 28, 1), num_classes=10))
+    metrics = train("regnetx_32", "digits", tmp_path / "run", TrainOptions(epochs=1, width=0.25))
+    assert (tmp_path / "run" / "model.keras").exists() and metrics["test_images"] == 360
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["model"] == "regnetx_32"
