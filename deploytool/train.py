@@ -296,13 +296,13 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     staging = staging_folder(out)
     if out.exists():
         raise UserError(f"{out} already holds a finished run; choose another --out")
+    if options.resume and not staging.exists():
+        raise UserError(f"nothing to resume: no unfinished run at {staging}")
+    strategy, strategy_line = choose_strategy()  # before any other TensorFlow work
     if onednn_enabled() and has_grouped_convolutions(
             create_model(model_name, input_shape=tuple(options.input_shape or default_input_shape(data)),
                          num_classes=10, width=options.width)):
         return train_without_onednn(model_name, data, out, options, console)
-    if options.resume and not staging.exists():
-        raise UserError(f"nothing to resume: no unfinished run at {staging}")
-    strategy, strategy_line = choose_strategy()
     input_shape = tuple(options.input_shape or default_input_shape(data))
     preprocessing = preprocessing_from_options(input_shape, **(options.preprocess or {})) or \
         Preprocessing.for_input_shape(input_shape)

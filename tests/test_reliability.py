@@ -51,9 +51,14 @@ def start_convert(folder: Path):
 def test_ctrl_c_exits_130_in_one_line_and_keeps_the_previous_artifact(converted):
     before = snapshot(converted)
     process = start_convert(converted)
-    time.sleep(4)  # inside TensorFlow: loading, folding or exporting
+    seen = []
+    for line in process.stderr:  # interrupt inside TensorFlow's work: right after the folding
+        seen.append(line)
+        if "folded" in line:
+            break
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, rest = process.communicate(timeout=120)
+    stderr = "".join(seen) + rest
     assert process.returncode == 130, stderr
     assert error_lines(stderr) == ["deploytool: interrupted; nothing half-written was left behind"]
     assert "Traceback" not in stderr
