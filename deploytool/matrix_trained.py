@@ -269,14 +269,12 @@ def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epo
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # each model in a child process
         futures = {pool.submit(isolated_model_cells, model, work, epochs, width, samples, log): model
                    for model in names}
+        results = {}
         for done, future in enumerate(as_completed(futures), 1):
             progress(done, len(names), futures[future])
-            future.result()
+            results[futures[future]] = future.result()
     progress(len(names), len(names), None)
-    return {model: json.loads((work / "cells" / f"{model}.json").read_text())
-            if (work / "cells" / f"{model}.json").exists()
-            else isolated_model_cells(model, work, epochs, width, samples, log, attempts=0)
-            for model in names}
+    return {model: results[model] for model in names}
 
 
 def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samples: int,
