@@ -14,9 +14,8 @@ static: it says what the delegate would refuse, not how fast the GPU runs the re
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-from .errors import UserError
+from .tflite_flatbuffer import operator_names, read_tflite
 
 UNARY = {"ABS", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "LOG", "LOGISTIC", "NEG", "RSQRT",
          "SIGN", "SIN", "SQRT", "SQUARE", "TANH"}
@@ -82,29 +81,22 @@ def _limit(name: str, options, input_ranks: list[int], input_types: list[int]) -
 def gpu_readiness(path) -> dict:
     """``{"ready": bool, "refused": {op: reason}, "ops": {op: count}}`` for a .tflite file: whether
     every op would run on LiteRT's GPU delegate, and for each op it would refuse, why."""
-    from ai_edge_litert import schema_py_generated as schema
+    return readiness_of(*read_tflite(path))
 
-    path = Path(path)
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise UserError(f"{path}: not a TFLite file (no TFL3 identifier)")
-    model = schema.Model.GetRootAs(data, 0)
-    names = {value: name for name, value in vars(schema.BuiltinOperator).items()
-             if not name.startswith("_")}
+
+def readiness_of(schema, model) -> dict:
+    """:func:`gpu_readiness` of a flatbuffer already read by :func:`read_tflite`."""
+    names = operator_names(schema, model)
     refused, ops = {}, Counter()
     for index in range(model.SubgraphsLength()):
         graph = model.Subgraphs(index)
         for position in range(graph.OperatorsLength()):
             op = graph.Operators(position)
-            code = model.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            name = names.get(builtin, f"BUILTIN_{builtin}")
-            if name == "CUSTOM":
-                name = (code.CustomCode() or b"CUSTOM").decode()
-                refused.setdefault(name, "custom op")
-                ops[name] += 1
-                continue
+            name = names[op.OpcodeIndex()]
             ops[name] += 1
+            if name == "CUSTOM" or not hasattr(schema.BuiltinOperator, name):
+                refused.setdefault(name, "custom op")
+                continue
             if name not in SUPPORTED:
                 refused.setdefault(name, "no GPU kernel")
                 continue

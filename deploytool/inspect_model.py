@@ -29,20 +29,12 @@ def _tensor_entry(name, shape, dtype, scale=None, zero_point=None) -> dict:
 
 def inspect_tflite(path: Path) -> dict:
     """Parse a .tflite flatbuffer (identifier TFL3)."""
-    from ai_edge_litert import schema_py_generated as schema
+    from .gpu_readiness import readiness_of
+    from .tflite_flatbuffer import operator_names, read_tflite
 
-    data = path.read_bytes()
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise UserError(f"{path}: not a TFLite file (no TFL3 identifier)")
+    schema, model = read_tflite(path)
     try:
-        model = schema.Model.GetRootAs(data, 0)
-        names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-        codes = []
-        for i in range(model.OperatorCodesLength()):
-            code = model.OperatorCodes(i)
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            codes.append(names.get(builtin, f"BUILTIN_{builtin}") if builtin != 32 else
-                         (code.CustomCode() or b"CUSTOM").decode())
+        codes = operator_names(schema, model)
         graph = model.Subgraphs(0)
         ops = Counter(codes[graph.Operators(i).OpcodeIndex()] for i in range(graph.OperatorsLength()))
         inputs = {graph.Inputs(i) for i in range(graph.InputsLength())}
@@ -63,9 +55,7 @@ def inspect_tflite(path: Path) -> dict:
                                          [int(d) for d in tensor.ShapeAsNumpy()] if tensor.ShapeLength() else [],
                                          dtype, scale, zero_point))
         io = lambda getter, count: [tensors[getter(i)] for i in range(count)]  # noqa: E731
-        from .gpu_readiness import gpu_readiness
-
-        readiness = gpu_readiness(path)
+        readiness = readiness_of(schema, model)
         return {"format": "tflite", "gpu": {k: readiness[k] for k in ("ready", "refused")}, "inputs": io(graph.Inputs, graph.InputsLength()),
                 "outputs": io(graph.Outputs, graph.OutputsLength()),
                 "ops": dict(ops.most_common()), "weight_bytes": dict(weights),

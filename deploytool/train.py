@@ -299,10 +299,6 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     if options.resume and not staging.exists():
         raise UserError(f"nothing to resume: no unfinished run at {staging}")
     strategy, strategy_line = choose_strategy()  # before any other TensorFlow work
-    if onednn_enabled() and has_grouped_convolutions(
-            create_model(model_name, input_shape=tuple(options.input_shape or default_input_shape(data)),
-                         num_classes=10, width=options.width)):
-        return train_without_onednn(model_name, data, out, options, console)
     input_shape = tuple(options.input_shape or default_input_shape(data))
     preprocessing = preprocessing_from_options(input_shape, **(options.preprocess or {})) or \
         Preprocessing.for_input_shape(input_shape)
@@ -314,14 +310,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
                                                            options.seed)
     if len(x_val) == 0 or len(x_train) == 0:
         raise UserError(f"data set {data} is too small to split into training and validation")
-    if not options.resume and staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True, exist_ok=True)
-
     keras.utils.set_random_seed(options.seed)
-    if console:
-        console.print(f"training {model_name} on {data} ({len(x_train)} training, {len(x_val)} "
-                      f"validation images) at {'x'.join(map(str, input_shape))}, {strategy_line}")
     previous_policy = keras.mixed_precision.global_policy()
     if options.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -332,6 +321,14 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
             monitor = compile_model(model, options.learning_rate)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    if onednn_enabled() and has_grouped_convolutions(model):
+        return train_without_onednn(model_name, data, out, options, console)
+    if not options.resume and staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    if console:
+        console.print(f"training {model_name} on {data} ({len(x_train)} training, {len(x_val)} "
+                      f"validation images) at {'x'.join(map(str, input_shape))}, {strategy_line}")
     augment = data.startswith(FOLDER_PREFIX)
     train_data = make_pipeline(x_train, y_train, preprocessing, model.output_names,
                                options.batch_size, True, augment, options.seed)
