@@ -228,12 +228,16 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
                    "labelled images (else other calibration, then layers kept in float).")
 @click.option("--min-cosine", type=float, metavar="C",
               help="int8 accuracy budget without labels: worst-sample cosine at least C.")
+@click.option("--min-agreement", type=float, metavar="F",
+              help="With a budget: also the same top-1 decision as float on at least this fraction "
+                   "of the held-out images.")
 @click.option("--calibration-method", type=click.Choice(["minmax", "percentile", "entropy"]),
               default="minmax", show_default=True, help="int8 calibrator (percentile, entropy: ONNX).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, out_dir, calib_data, calib_samples,
                     opset, nchw, no_fold, keep_softmax, input_shape, num_classes, width, seed, unsafe,
-                    preset, mean, std, channel_order, max_drop, min_cosine, calibration_method, as_json):
+                    preset, mean, std, channel_order, max_drop, min_cosine, min_agreement, calibration_method,
+                    as_json):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from .convert import ConvertOptions, convert
     from .sources import load_source
@@ -245,10 +249,10 @@ def convert_command(model, to, quantization, int8_io, qat, qat_epochs, weights, 
                              out_dir=out_dir, seed=seed, calibration_method=calibration_method)
     options.check()
     budget = None
-    if max_drop is not None or min_cosine is not None:
+    if max_drop is not None or min_cosine is not None or min_agreement is not None:
         from .budget import Budget
 
-        budget = Budget(max_drop, min_cosine)
+        budget = Budget(max_drop, min_cosine, min_agreement)
         budget.check()
     source = load_source(model, weights=weights, input_shape=input_shape,
                          num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
@@ -440,8 +444,8 @@ def bundle_command(artifact, app, out_dir, samples, labels_file, data, as_json):
               help="The Markdown page; the JSON and the heatmap (.png) go beside it.")
 @click.option("--random", "random_weights", is_flag=True,
               help="Quicker: random weights, parity only (no training, accuracy or latency).")
-@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Training epochs on digits per model.")
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Most training epochs on digits per model (stops 5 epochs after the best).")
 @click.option("--input-shape", default="32,32,3", callback=parse_shape, show_default=True,
               help="Input of the random-weight models (trained ones take 28x28x1 digits).")
 @click.option("--width", default=0.25, show_default=True, type=click.FloatRange(min=0, min_open=True))

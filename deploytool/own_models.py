@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import write_bytes
+from .fileio import cache_path, cached, write_bytes
 from .matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary, label_known_causes, render_tables,
                      source_cells, versions_line)
 from .preprocessing import Preprocessing
@@ -157,19 +157,6 @@ def known_causes(source):
     return causes
 
 
-def cached(folder: Path, row: str, compute):
-    """``compute()``'s JSON result for ``row``, kept in ``folder/cells`` so that a run cut short
-    (or run in several processes, see ``--shard``) picks up where it stopped; ``--fresh``
-    clears the cache."""
-    slug = "".join(ch if ch.isalnum() else "_" for ch in row).strip("_")
-    path = Path(folder) / "cells" / f"{slug}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    value = compute()
-    write_bytes(path, json.dumps(value, default=str).encode())
-    return value
-
-
 def family_cells(family: Family, folder: Path, samples: int, calib_samples: int,
                  log=lambda message: None) -> tuple[list[dict], dict]:
     """Every cell of one family's file, and a line about how it was loaded."""
@@ -239,9 +226,7 @@ def _case_cells(case, folder: Path, samples: int, calib_samples: int, log) -> li
 
 
 def _is_cached(folder: Path, kind: str, name: str) -> bool:
-    row = f"{'family' if kind == 'family' else 'layer'} {name}"
-    slug = "".join(ch if ch.isalnum() else "_" for ch in row).strip("_")
-    return (Path(folder) / "cells" / f"{slug}.json").exists()
+    return cache_path(folder, f"{'family' if kind == 'family' else 'layer'} {name}").exists()
 
 
 def render_page(family_results: dict, layer_cells: list[dict], size: int, samples: int,
