@@ -31,7 +31,7 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     from PIL import Image
 
     out, work = tmp_path / "compatibility.md", tmp_path / "work"
-    args = ["matrix", "lenet_bn", "--epochs", "1", "--samples", "64", "--out", str(out),
+    args = ["matrix", "lenet_bn", "--epochs", "3", "--out", str(out),
             "--artifacts", str(work)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
