@@ -166,7 +166,8 @@ def models_command(names, input_shape, num_classes, width, as_json):
               help="digits (offline), mnist, fashion_mnist, or folder:PATH (one sub-folder per class).")
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--batch-size", default=64, show_default=True, type=int)
-@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option("--learning-rate", type=float,
+              help="Adam learning rate (default: the model's own, 1e-3; VGG-16 1e-4).")
 @click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS (default 28,28,1; 224,224,3 for folders).")
 @click.option("--width", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--mixed-precision", is_flag=True, help="float16 compute, float32 variables.")

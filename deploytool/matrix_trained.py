@@ -158,7 +158,8 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "probabilities (or 10x the reference's own float32 round-off), fp16 worst cosine ≥ 0.999 "
         "and top-1 agreement ≥ 0.95. int8 artifacts are converted with the accuracy budget "
         f"`--max-drop {INT8_MAX_DROP:g} --min-agreement {MIN_TOP1_AGREEMENT:g}` (plain int8 where "
-        "that holds, else another calibration, else the costliest layers kept in float) and pass when they keep top-1 within {INT8_MAX_DROP:g} point of float "
+        "that holds, else another calibration, else the costliest layers kept in float) and pass "
+        f"when they keep top-1 within {INT8_MAX_DROP:g} point of float "
         "and agree with it on ≥ 90 % of the images; their worst-sample cosine is in the JSON but "
         "not judged here, since on a trained, confident model one image near a decision boundary "
         "sets it. `deploytool matrix --random` gives the quicker random-weight parity page.",

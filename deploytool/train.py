@@ -38,7 +38,7 @@ class TrainOptions:
 
     epochs: int = 10
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # default: the zoo model's own (models.ModelSpec)
     input_shape: tuple | None = None  # default: 28x28x1 for digit sets, 224x224x3 for folders
     width: float = 1.0
     validation_fraction: float = 0.1
@@ -55,7 +55,7 @@ class TrainOptions:
             raise UserError(f"--epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise UserError(f"--learning-rate must be positive, got {self.learning_rate}")
         if not 0 < self.validation_fraction < 1:
             raise UserError(f"validation fraction must be in (0, 1), got {self.validation_fraction}")
@@ -311,6 +311,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     if len(x_val) == 0 or len(x_train) == 0:
         raise UserError(f"data set {data} is too small to split into training and validation")
     keras.utils.set_random_seed(options.seed)
+    learning_rate = options.learning_rate or get_spec(model_name).learning_rate
     previous_policy = keras.mixed_precision.global_policy()
     if options.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
@@ -318,7 +319,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
         with strategy.scope():
             model = create_model(model_name, input_shape=input_shape,
                                  num_classes=dataset.num_classes, width=options.width)
-            monitor = compile_model(model, options.learning_rate)
+            monitor = compile_model(model, learning_rate)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if onednn_enabled() and has_grouped_convolutions(model):
@@ -365,7 +366,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
         "test_accuracy": test_accuracy, "test_images": int(len(dataset.x_test)),
         "wall_seconds": wall,
         "images_per_second": len(x_train) * len(history["loss"]) / wall if wall else None,
-        "options": {**asdict(options), "input_shape": list(input_shape)},
+        "options": {**asdict(options), "input_shape": list(input_shape), "learning_rate": learning_rate},
         "dataset": dataset.description, "tool_versions": tool_versions(),
     }
     model.save(staging / RUN_MODEL)

@@ -15,7 +15,8 @@ class ModelSpec:
 
     ``reference_params`` is the published parameter count at 224x224x3 with 1000 classes (Keras
     ``count_params()``, BN statistics included), ``reference_tolerance`` the relative deviation the
-    zoo's tests accept, and ``reference_source`` where the figure comes from.
+    zoo's tests accept, and ``reference_source`` where the figure comes from. ``learning_rate`` is
+    the Adam learning rate the architecture trains with from scratch (`deploytool train`'s default).
     """
 
     name: str
@@ -25,6 +26,7 @@ class ModelSpec:
     reference_params: int | None = None
     reference_tolerance: float = 0.005
     reference_source: str = ""
+    learning_rate: float = 1e-3
 
 
 class UnknownModelError(UserError):
@@ -35,14 +37,14 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name, family, description, reference_params=None, reference_tolerance=0.005,
-             reference_source=""):
+             reference_source="", learning_rate=1e-3):
     """Decorator that registers ``builder(input_shape, num_classes, **options)`` under ``name``."""
 
     def decorate(builder):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelSpec(name, family, builder, description, reference_params,
-                                    reference_tolerance, reference_source)
+                                    reference_tolerance, reference_source, learning_rate)
         return builder
 
     return decorate

@@ -185,3 +185,13 @@ def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
     metrics = train("regnetx_32", "digits", tmp_path / "run", TrainOptions(epochs=1, width=0.25))
     assert (tmp_path / "run" / "model.keras").exists() and metrics["test_images"] == 360
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["model"] == "regnetx_32"
+
+
+def test_a_zoo_model_trains_with_its_own_learning_rate_unless_one_is_given(tmp_path):
+    """VGG-16 (13 plain convolutions, no BN) stays at chance on digits with Adam at 1e-3; the zoo
+    gives it 1e-4, and an explicit --learning-rate still wins."""
+    from deploytool.train import TrainOptions, train
+
+    own = train("vgg16", "digits", tmp_path / "own", TrainOptions(epochs=1, width=0.125))
+    given = train("vgg16", "digits", tmp_path / "given", TrainOptions(epochs=1, width=0.125, learning_rate=3e-3))
+    assert own["options"]["learning_rate"] == 1e-4 and given["options"]["learning_rate"] == 3e-3
