@@ -61,7 +61,8 @@ def model_cells(model: str, work: Path, epochs: int = EPOCHS, width: float = WID
                 log=lambda message: None) -> dict:
     """``{"seconds", "cells"}`` of zoo ``model``: trained on digits (once, in WORK/runs), then
     every artifact kind on every runtime (:func:`~deploytool.matrix.source_cells`), int8 within
-    a budget of ``INT8_MAX_DROP`` top-1 points. Cached in WORK/cells."""
+    a budget of ``INT8_MAX_DROP`` top-1 points and ``MIN_TOP1_AGREEMENT`` agreement with float.
+    Cached in WORK/cells."""
     return cached(work, model, lambda: _model_cells(model, work, epochs, width, samples,
                                                     calib_samples, log))
 
