@@ -2,11 +2,12 @@
 
 Plain int8 is tried first. When it misses the budget on held-out images (never the calibration
 ones), what costs nothing comes next: the other calibration methods the format offers (ONNX
-Runtime's percentile and entropy calibrators), then four times the calibration images. Then the layers `deploytool diagnose` finds costliest are kept in
-float, fewest first (1, 2, 3, 5, 8, ... of them), until the budget holds: a mixed int8/float model
-(TFLite: denylisted nodes; ONNX: nodes excluded from quantization). The chosen artifact is written
-as usual, and its manifest's ``budget`` record lists every attempt, the layers left in float and
-what they cost in size and latency against plain int8.
+Runtime's percentile and entropy calibrators), then four times the calibration images. Then the
+layers `deploytool diagnose` finds costliest are kept in float, fewest first (1, 2, 3, 5, 8, ...
+of them), until the budget holds: a mixed int8/float model (TFLite: denylisted nodes; ONNX: nodes
+excluded from quantization). The chosen artifact is written as usual, and its manifest's
+``budget`` record lists every attempt, the layers left in float and what they cost in size and
+latency against plain int8.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .tflite_flatbuffer import operator_names, read_tflite
+from .tflite_flatbuffer import CUSTOM, builtin_code, operator_names, read_tflite
 
 UNARY = {"ABS", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "LOG", "LOGISTIC", "NEG", "RSQRT",
          "SIGN", "SIN", "SQRT", "SQUARE", "TANH"}
@@ -94,7 +94,7 @@ def readiness_of(schema, model) -> dict:
             op = graph.Operators(position)
             name = names[op.OpcodeIndex()]
             ops[name] += 1
-            if name == "CUSTOM" or not hasattr(schema.BuiltinOperator, name):
+            if builtin_code(model.OperatorCodes(op.OpcodeIndex())) == CUSTOM:
                 refused.setdefault(name, "custom op")
                 continue
             if name not in SUPPORTED:

@@ -23,15 +23,21 @@ def read_tflite(path):
     return schema, schema.Model.GetRootAs(data, 0)
 
 
+def builtin_code(code) -> int:
+    """An OperatorCode's builtin number: the larger of the current and the deprecated 8-bit field,
+    as LiteRT reads it (``CUSTOM`` for a custom op)."""
+    return max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+
+
 def operator_names(schema, model) -> list[str]:
-    """The name of every operator code of ``model``, in code order: the builtin's name (the larger
-    of the current and the deprecated 8-bit code field, as LiteRT reads it) or a custom op's own."""
+    """The name of every operator code of ``model``, in code order: the builtin's name or a custom
+    op's own."""
     builtins = {value: name for name, value in vars(schema.BuiltinOperator).items()
                 if not name.startswith("_")}
     names = []
     for index in range(model.OperatorCodesLength()):
         code = model.OperatorCodes(index)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        builtin = builtin_code(code)
         names.append((code.CustomCode() or b"CUSTOM").decode() if builtin == CUSTOM
                      else builtins.get(builtin, f"BUILTIN_{builtin}"))
     return names
