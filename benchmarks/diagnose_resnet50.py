@@ -10,10 +10,11 @@ import os
 import time
 from pathlib import Path
 
-from deploytool.convert import ConvertOptions, convert
-from deploytool.diagnose import diagnose
-from deploytool.sources import load_source
-from models.weights import randomize_batchnorm
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.workflows.diagnose import diagnose
+from deploytool.sources.model_source import load_source
+from deploytool.models.weights import randomize_batchnorm
 
 
 def main():
@@ -24,7 +25,7 @@ def main():
     source = load_source("resnet50", input_shape=(224, 224, 3), num_classes=1000)
     randomize_batchnorm(source.model, seed=0)
     started = time.perf_counter()
-    artifact = convert(source, ConvertOptions(quantization="int8", out_dir=args.out)).artifact
+    artifact = convert(source, ConvertOptions(precision="int8", out_dir=args.out)).artifact
     converted = time.perf_counter() - started
     started = time.perf_counter()
     report = diagnose(artifact)

@@ -9,10 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
-from deploytool.convert import ConvertOptions, convert
-from deploytool.sources import load_source
-from deploytool.train import TrainOptions, train
-from deploytool.verify import verify
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.train import TrainOptions, train
+from deploytool.workflows.verify import verify
 
 MODELS = {"lenet_bn": TrainOptions(epochs=10), "resnet18": TrainOptions(epochs=10, width=0.25)}
 
@@ -30,9 +31,9 @@ def main():
         row = {"model": model, "train_seconds": metrics["wall_seconds"],
                "float": metrics["test_accuracy"]}
         for label, convert_options in (
-                ("TFLite int8 PTQ", ConvertOptions(quantization="int8")),
-                ("ONNX int8 PTQ", ConvertOptions(to="onnx", quantization="int8")),
-                ("TFLite int8 QAT", ConvertOptions(quantization="int8", qat=True, qat_epochs=2))):
+                ("TFLite int8 PTQ", ConvertOptions(precision="int8")),
+                ("ONNX int8 PTQ", ConvertOptions(to="onnx", precision="int8")),
+                ("TFLite int8 QAT", ConvertOptions(precision="int8", qat=True, qat_epochs=2))):
             convert_options.out_dir = out / "artifacts" / model
             result = convert(load_source(str(run)), convert_options)
             report = verify([result.artifact], "all", data="digits", samples=360)

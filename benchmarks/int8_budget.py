@@ -13,13 +13,14 @@ import json
 import time
 from pathlib import Path
 
-from deploytool.budget import Budget, budgeted_convert
-from deploytool.convert import ConvertOptions
-from deploytool.sources import load_source
-from deploytool.matrix_trained import EPOCHS, WIDTH, training_options
-from deploytool.train import train
-from deploytool.verify import verify
-from models import list_models
+from deploytool.workflows.budget import Budget, budgeted_convert
+from deploytool.converters.options import ConvertOptions
+from deploytool.sources.model_source import load_source
+from deploytool.reports.matrix_settings import EPOCHS, WIDTH
+from deploytool.reports.matrix_trained import training_options
+from deploytool.workflows.train import train
+from deploytool.workflows.verify import verify
+from deploytool.models import list_models
 
 MAX_DROP = 0.3
 
@@ -37,7 +38,7 @@ def measure(model: str, out: Path, runs: Path, epochs: int) -> dict:
     for target in ("tflite", "onnx"):
         started = time.perf_counter()
         result = budgeted_convert(load_source(str(run)),
-                                  ConvertOptions(to=target, quantization="int8",
+                                  ConvertOptions(to=target, precision="int8",
                                                  out_dir=out / "artifacts" / model),
                                   Budget(max_drop=MAX_DROP))
         report = verify([result.artifact], target if target == "tflite" else "onnxruntime",

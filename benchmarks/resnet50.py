@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.calibration import calibration_set
-from converters.fold_batchnorm import fold_batchnorm
-from deploytool.bench import bench
-from deploytool.convert import ConvertOptions, convert
-from deploytool.keras_env import tf
-from deploytool.quiet import native_output_silenced
-from deploytool.sources import load_source
-from models.weights import randomize_batchnorm
+from deploytool.sources.calibration import calibration_set
+from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
+from deploytool.workflows.bench import bench
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.keras_env import tf
+from deploytool.core.quiet import native_output_silenced
+from deploytool.sources.model_source import load_source
+from deploytool.models.weights import randomize_batchnorm
 
 
 def median_seconds(call, runs, warmup=3):
@@ -76,8 +77,8 @@ def main():
 
     calibration = calibration_set(None, source.preprocessing, 300).images
     artifacts, conversion = {}, {}
-    for to, quantization in (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8")):
-        options = ConvertOptions(to=to, quantization=quantization, out_dir=out)
+    for to, precision in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")):
+        options = ConvertOptions(to=to, precision=precision, out_dir=out)
         started = time.perf_counter()
         result = convert(source, options)
         key = f"{to} {options.precision}"

@@ -2,7 +2,7 @@
 folding, the converter, or plain float32 round-off.
 
 For keras.applications families saved by Keras 3 (docs/own-models.md's files, built with
-`deploytool.own_models.build_family_file`), every float32 computation of the same network is
+`deploytool.reports.own_models.build_family_file`), every float32 computation of the same network is
 compared with the original model run in float64 (its float64 twin), on 16 held-out photos
 preprocessed as the family expects: the Keras 3 original itself, its tf_keras rebuild, the folded
 rebuild, and the fp32 .tflite on LiteRT. If all four sit at the same distance from float64, the
@@ -20,13 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from converters.fold_batchnorm import fold_batchnorm  # noqa: E402
-from converters.tflite_export import export_tflite  # noqa: E402
-from deploytool.data import load_photos  # noqa: E402
-from deploytool.keras3 import load_keras3_model, rebuild_as_tf_keras  # noqa: E402
-from deploytool.own_models import build_family_file, family_by_name  # noqa: E402
-from deploytool.preprocessing import Preprocessing  # noqa: E402
-from deploytool.roundoff import float64_twin  # noqa: E402
+from deploytool.converters.passes.fold_batchnorm import fold_batchnorm  # noqa: E402
+from deploytool.converters.targets.tflite.export import export_tflite  # noqa: E402
+from deploytool.sources.datasets import load_photos  # noqa: E402
+from deploytool.sources.keras3 import load_keras3_model, rebuild_as_tf_keras  # noqa: E402
+from deploytool.reports.own_models import build_family_file, family_by_name  # noqa: E402
+from deploytool.core.preprocessing import Preprocessing  # noqa: E402
+from deploytool.core.roundoff import float64_twin  # noqa: E402
 from deploytool.runtimes.tflite_runner import TFLiteRunner  # noqa: E402
 
 
@@ -57,7 +57,7 @@ def measure(name: str, work: Path) -> dict:
 def runtime_ratios(name: str, work: Path, page: dict) -> dict:
     """Each fp32 cell's max abs (docs/own-models.md's run) in units of the Keras reference's own
     float32 round-off on the same 32 held-out photos verify compared on."""
-    from deploytool.data import load_photos, sample_split
+    from deploytool.sources.datasets import load_photos, sample_split
 
     family = family_by_name(name)
     original = load_keras3_model(build_family_file(family, work / "models"))

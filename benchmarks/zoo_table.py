@@ -5,7 +5,7 @@
 The README's zoo table is this script's output.
 """
 
-from deploytool.zoo import describe_zoo
+from deploytool.workflows.zoo import describe_zoo
 
 
 def markdown_table(rows) -> str:

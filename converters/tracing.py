@@ -8,14 +8,14 @@ import contextlib
 
 def input_spec(model, batch: int | None = 1, name: str | None = None):
     """The float32 TensorSpec of ``model``'s image input with batch size ``batch`` (None: any)."""
-    from deploytool.keras_env import tf
+    from deploytool.core.keras_env import tf
 
     return tf.TensorSpec((batch, *tuple(model.inputs[0].shape)[1:]), tf.float32, name=name)
 
 
 def inference_function(model, batch: int | None = 1):
     """``model(images, training=False)`` traced as a concrete function for ``batch`` images."""
-    from deploytool.keras_env import tf
+    from deploytool.core.keras_env import tf
 
     function = tf.function(lambda images: model(images, training=False))
     return function.get_concrete_function(input_spec(model, batch))
@@ -27,7 +27,7 @@ def frozen_graph(model, batch: int | None = 1):
     trace leaves as extra inputs): the GraphDef, its input names and its output names."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from deploytool.keras3 import is_keras3_model
+    from deploytool.core.keras_env import is_keras3_model
 
     # grouped convolutions as plain ones: an XLA-compiled call is opaque to every reader
     plain = plain_keras3_grouped_convolutions() if is_keras3_model(model) else \
@@ -43,7 +43,7 @@ def plain_grouped_convolutions(model):
     """tf_keras runs grouped Conv2D through an XLA-compiled function that tf2onnx sees as an opaque
     PartitionedCall; for the duration, trace them as plain grouped convolutions instead, which
     tf2onnx turns into an ONNX Conv with ``group``."""
-    from deploytool.keras_env import keras
+    from deploytool.core.keras_env import keras
 
     patched = [layer for layer in model.layers
                if isinstance(layer, keras.layers.Conv2D) and getattr(layer, "groups", 1) > 1]
@@ -63,7 +63,7 @@ def plain_keras3_grouped_convolutions():
     duration, every Keras 3 convolution is traced as the plain ``tf.nn.convolution`` it wraps."""
     from keras.src.backend.tensorflow import nn as backend_nn
 
-    from deploytool.keras_env import tf
+    from deploytool.core.keras_env import tf
 
     original = backend_nn.conv
 

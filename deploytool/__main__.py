@@ -1,6 +1,6 @@
 """`python -m deploytool` runs the command line."""
 
-from .cli import main
+from deploytool.cli import main
 
 if __name__ == "__main__":  # not when multiprocessing re-imports it
     main()

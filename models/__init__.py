@@ -4,8 +4,9 @@
 >>> model = create_model("resnet18", input_shape=(28, 28, 1), num_classes=10, width=0.25)
 """
 
-from . import (alexnet, densenet, googlenet, lenet, mobilenet, nin, regnet,  # noqa: F401
-               resnet, resnext, senet, vgg)
-from .registry import ModelSpec, UnknownModelError, create_model, get_spec, list_models
+from deploytool.models import (alexnet, densenet, googlenet, lenet, mobilenet, nin, regnet, resnet,
+    resnext, senet, vgg)
+from deploytool.models.registry import (ModelSpec, UnknownModelError, create_model, get_spec,
+    list_models)
 
 __all__ = ["ModelSpec", "UnknownModelError", "create_model", "get_spec", "list_models"]

@@ -1,9 +1,10 @@
 """AlexNet (Krizhevsky et al. 2012), single-tower, without local response normalisation."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import classifier, conv_block, dense_block, image_input, pool, scale_channels
-from .registry import register
+from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
+    scale_channels)
+from deploytool.models.registry import register
 
 
 @register("alexnet", "alexnet", "AlexNet: five convs (11x11/4 stem), three dense layers with dropout",

@@ -7,7 +7,7 @@ inverted residual, dense-net units and the classifier head.
 
 from __future__ import annotations
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
 layers = keras.layers
 

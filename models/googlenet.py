@@ -2,10 +2,11 @@
 (Ioffe & Szegedy 2015: BN everywhere, each 5x5 branch factorised into two 3x3 convolutions,
 auxiliary classifiers after inception 4a and 4d that are used only in training)."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import classifier, conv_block, dense_block, image_input, pool, scale_channels
-from .registry import register
+from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
+    scale_channels)
+from deploytool.models.registry import register
 
 # Output layers whose name starts with this prefix are training-only auxiliary heads.
 AUX_PREFIX = "aux"

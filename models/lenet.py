@@ -1,9 +1,10 @@
 """LeNet-5 with batch normalisation after every convolution and hidden dense layer."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import classifier, conv_block, dense_block, image_input, pool, scale_channels
-from .registry import register
+from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
+    scale_channels)
+from deploytool.models.registry import register
 
 
 @register("lenet_bn", "lenet", "LeNet-5 with BatchNorm (two 5x5 convs, three dense layers)")

@@ -1,9 +1,10 @@
 """MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import classifier, conv_block, image_input, inverted_residual, scale_channels
-from .registry import register
+from deploytool.models.blocks import (classifier, conv_block, image_input, inverted_residual,
+    scale_channels)
+from deploytool.models.registry import register
 
 # expansion t, output channels c, repeats n, first stride s
 MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),

@@ -1,9 +1,9 @@
 """Network in Network (Lin et al. 2013): conv + two 1x1 "mlpconv" layers, global average pooling."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import conv_block, finish, image_input, pool, scale_channels
-from .registry import register
+from deploytool.models.blocks import conv_block, finish, image_input, pool, scale_channels
+from deploytool.models.registry import register
 
 
 def nin_block(x, channels, kernel_size, strides, padding, name):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .googlenet import AUX_PREFIX
+from deploytool.models.googlenet import AUX_PREFIX
 
 layers = keras.layers
 

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Callable
 
-from deploytool.errors import UserError
+from deploytool.core.errors import UserError
 
 
 @dataclass(frozen=True)

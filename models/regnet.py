@@ -1,9 +1,10 @@
 """RegNetX (Radosavovic et al. 2020): stages of grouped bottleneck units with a fixed group width."""
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
-from .blocks import bottleneck_block, classifier, conv_block, image_input, scale_channels
-from .registry import register
+from deploytool.models.blocks import (bottleneck_block, classifier, conv_block, image_input,
+    scale_channels)
+from deploytool.models.registry import register
 
 
 def regnet_x(name, input_shape, num_classes, *, stem_width, depths, widths, group_width,

@@ -1,7 +1,7 @@
 """ResNeXt (Xie et al. 2016): ResNet bottlenecks whose 3x3 convolution is grouped."""
 
-from .registry import register
-from .resnet import RESNET_DEPTHS, residual_network
+from deploytool.models.registry import register
+from deploytool.models.resnet import RESNET_DEPTHS, residual_network
 
 
 @register("resnext50_32x4d", "resnext", "ResNeXt-50 32x4d (cardinality 32, 4 channels a group)",

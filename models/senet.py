@@ -1,8 +1,8 @@
 """Squeeze-and-excitation networks (Hu et al. 2017): SE after the last BN of every residual unit,
 its fully connected layers written as 1x1 convolutions."""
 
-from .registry import register
-from .resnet import RESNET_DEPTHS, residual_network
+from deploytool.models.registry import register
+from deploytool.models.resnet import RESNET_DEPTHS, residual_network
 
 SE_REDUCTION = 16
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
 
 def randomize_batchnorm(model, seed: int = 0):

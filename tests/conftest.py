@@ -2,7 +2,7 @@
 
 import pytest
 
-from deploytool.keras_env import keras
+from deploytool.core.keras_env import keras
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,9 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from conftest import SUMMARY_LINES
-from deploytool.bundle import bundle
-from deploytool.preprocessing import Preprocessing
-from deploytool.runtimes.base import TensorInfo, quantize
+from deploytool.workflows.bundle import bundle
+from deploytool.core.preprocessing import Preprocessing
+from deploytool.core.tensors import TensorInfo, quantize
 
 ROOT = Path(__file__).resolve().parent.parent
 JVM = ROOT / "android_demo" / "core" / "jvm.sh"
@@ -84,7 +84,7 @@ def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, co
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from deploytool.train import TrainOptions, train
+    from deploytool.workflows.train import TrainOptions, train
 
     folder = tmp_path_factory.mktemp("android") / "run"
     train("lenet_bn", "digits", folder, TrainOptions(epochs=3))
@@ -94,7 +94,7 @@ def trained_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def colour_model_file(tmp_path_factory):
     """A small colour classifier file a user might have (tf_keras, .keras), with its labels."""
-    from deploytool.keras_env import keras
+    from deploytool.core.keras_env import keras
 
     keras.utils.set_random_seed(3)
     inputs = keras.Input((20, 18, 3))
@@ -118,15 +118,16 @@ GOLDEN_CASES = {"lenet int8": ("run", None, "int8"), "lenet float32": ("run", No
 @pytest.mark.parametrize("case", GOLDEN_CASES)
 def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run,
                                                      colour_model_file, case, monkeypatch):
-    from deploytool.convert import ConvertOptions, convert
-    from deploytool.sources import load_source
-    from deploytool.verify import manifest_of, reference_samples
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.workflows.convert import convert
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.artifacts import manifest_of, reference_samples
 
     kind, preset, quantization = GOLDEN_CASES[case]
     monkeypatch.chdir(tmp_path)
     spec = str(trained_run) if kind == "run" else str(colour_model_file / "colour.keras")
     source = load_source(spec, preprocess={"preset": preset} if preset else None)
-    artifact = convert(source, ConvertOptions(to="tflite", quantization=quantization or "none",
+    artifact = convert(source, ConvertOptions(to="tflite", precision=quantization or "fp32",
                                               out_dir=tmp_path / "artifacts")).artifact
     folder = tmp_path / "assets" / "bundle"
     report = bundle(artifact, folder, samples=8,

@@ -7,8 +7,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.sources import load_source
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.sources.model_source import load_source
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_keras_baseline_is_a_compiled_call_without_predict_overhead():
     import numpy as np
 
     from deploytool.runtimes.keras_runner import KerasRunner
-    from models import create_model
+    from deploytool.models import create_model
 
     model = create_model("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
     images = np.random.default_rng(0).random((1, 28, 28, 1), np.float32)

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from deploytool.bundle import app_bundle_folder, check_fits_app
+from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.errors import UserError
-from deploytool.manifest import manifest_path
-from deploytool.preprocessing import Preprocessing
-from deploytool.sources import load_source
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.errors import UserError
+from deploytool.core.manifest import manifest_path
+from deploytool.core.preprocessing import Preprocessing
+from deploytool.sources.model_source import load_source
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,7 @@ def artifacts(tmp_path_factory):
     """An untrained 10-class LeNet as int8 .tflite and as .onnx (its manifest has no labels)."""
     out = tmp_path_factory.mktemp("bundle")
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    return {"tflite": convert(source, ConvertOptions(quantization="int8", calib_samples=20, out_dir=out)).artifact,
+    return {"tflite": convert(source, ConvertOptions(precision="int8", calib_samples=20, out_dir=out)).artifact,
             "onnx": convert(source, ConvertOptions(to="onnx", out_dir=out)).artifact, "out": out}
 
 

@@ -7,7 +7,7 @@ import sys
 from click.testing import CliRunner
 
 from deploytool.cli import main
-from models import create_model
+from deploytool.models import create_model
 
 
 def run_cli(*args):

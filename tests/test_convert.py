@@ -10,18 +10,19 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from converters.softmax import postprocess
+from deploytool.core.postprocess import postprocess
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.data import load_digits
-from deploytool.fileio import sha256_file
-from deploytool.keras_env import keras
-from deploytool.manifest import LAST_CONVERT
-from deploytool.preprocessing import Preprocessing
-from deploytool.runtimes import runner_for
-from deploytool.sources import load_source
-from models import create_model
-from models.weights import randomize_batchnorm
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.sources.datasets import load_digits
+from deploytool.core.fileio import sha256_file
+from deploytool.core.keras_env import keras
+from deploytool.core.manifest import LAST_CONVERT
+from deploytool.core.preprocessing import Preprocessing
+from deploytool.runtimes.base import runner_for
+from deploytool.sources.model_source import load_source
+from deploytool.models import create_model
+from deploytool.models.weights import randomize_batchnorm
 
 DIGITS = dict(input_shape=(28, 28, 1), num_classes=10)
 
@@ -71,15 +72,15 @@ def test_fp32_tflite_artifact_and_manifest():
 
 def test_fp16_and_dynamic_range_shrink_the_file():
     source = zoo("mobilenet_v2", width=1.0)
-    sizes = {q: convert(source, ConvertOptions(quantization=q)).manifest["artifact"]["size_bytes"]
-             for q in ("none", "fp16", "dynamic")}
-    assert 0.45 < sizes["fp16"] / sizes["none"] < 0.55
-    assert sizes["dynamic"] / sizes["none"] < 0.35
+    sizes = {q: convert(source, ConvertOptions(precision=q)).manifest["artifact"]["size_bytes"]
+             for q in ("fp32", "fp16", "dynamic")}
+    assert 0.45 < sizes["fp16"] / sizes["fp32"] < 0.55
+    assert sizes["dynamic"] / sizes["fp32"] < 0.35
 
 
 def test_full_int8_tflite_has_int8_io_with_recorded_scale(trained_lenet):
     path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", calib_samples=100))
+    result = convert(load_source(str(path)), ConvertOptions(precision="int8", calib_samples=100))
     tensor = result.manifest["artifact"]["inputs"][0]
     assert tensor["dtype"] == "int8" and tensor["scale"] > 0
     assert result.manifest["calibration"]["source"] == "digits"
@@ -90,7 +91,7 @@ def test_full_int8_tflite_has_int8_io_with_recorded_scale(trained_lenet):
 
 def test_int8_with_float_io_keeps_a_float_input(trained_lenet):
     path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", int8_io="float",
+    result = convert(load_source(str(path)), ConvertOptions.create("tflite", precision="int8", int8_io="float",
                                                             calib_samples=50))
     assert result.manifest["artifact"]["inputs"][0]["dtype"] == "float32"
 
@@ -98,7 +99,7 @@ def test_int8_with_float_io_keeps_a_float_input(trained_lenet):
 def test_int8_ptq_keeps_accuracy_within_one_point_of_float(trained_lenet):
     path, images, labels = trained_lenet
     float_accuracy = np.mean(keras.models.load_model(path).predict(images, verbose=0).argmax(1) == labels)
-    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", calib_data="digits"))
+    result = convert(load_source(str(path)), ConvertOptions(precision="int8", calib_data="digits"))
     runner = runner_for(result.artifact).load()
     int8_accuracy = np.mean(postprocess(runner.infer(images), "softmax").argmax(1) == labels)
     assert float_accuracy > 0.9
@@ -115,7 +116,7 @@ def test_grouped_convolutions_export_to_onnx_as_grouped_conv():
 
 
 def test_onnx_int8_is_qdq_with_unsigned_activations():
-    result = convert(zoo("resnet18"), ConvertOptions(to="onnx", quantization="int8", calib_samples=50))
+    result = convert(zoo("resnet18"), ConvertOptions(to="onnx", precision="int8", calib_samples=50))
     graph = onnx.load(result.artifact).graph
     ops = {n.op_type for n in graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
@@ -125,7 +126,7 @@ def test_onnx_int8_is_qdq_with_unsigned_activations():
 
 
 def test_onnx_nchw_input_on_request():
-    result = convert(zoo("lenet_bn", width=1.0, shape=(28, 28, 1)), ConvertOptions(to="onnx", nchw=True))
+    result = convert(zoo("lenet_bn", width=1.0, shape=(28, 28, 1)), ConvertOptions.create("onnx", nchw_input=True))
     assert result.manifest["artifact"]["inputs"][0]["shape"] == [None, 1, 28, 28]
     assert result.manifest["artifact"]["input_layout"] == "NCHW"
     assert result.manifest["parity"]["figures"]["max_abs"] < 1e-5
@@ -200,7 +201,7 @@ def test_nan_weights_are_refused(tmp_path):
 
 def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_finetuning(trained_lenet):
     path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions(quantization="int8", qat=True,
+    result = convert(load_source(str(path)), ConvertOptions(precision="int8", qat=True,
                                                             qat_epochs=2, calib_data="digits",
                                                             calib_samples=100))
     report = result.manifest["qat_report"]

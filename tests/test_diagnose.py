@@ -7,11 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.diagnose import diagnose, plot_errors
-from deploytool.errors import UserError
-from deploytool.keras_env import keras
-from deploytool.sources import load_source
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.workflows.diagnose import diagnose, plot_errors
+from deploytool.core.errors import UserError
+from deploytool.core.keras_env import keras
+from deploytool.sources.model_source import load_source
 
 L = keras.layers
 
@@ -47,7 +48,7 @@ def hostile_file(tmp_path_factory):
 
 @pytest.mark.parametrize("target", ["tflite", "onnx"])
 def test_diagnose_names_the_hostile_layer_first_and_why(hostile_file, target):
-    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to=target, quantization="int8")).artifact
+    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to=target, precision="int8")).artifact
     report = diagnose(artifact, samples=8)
     worst = next(row for row in report.rows if row.name == report.worst[0])
     assert "relu_h" in worst.name
@@ -57,7 +58,7 @@ def test_diagnose_names_the_hostile_layer_first_and_why(hostile_file, target):
 
 
 def test_diagnose_command_prints_a_table_and_writes_json_and_a_plot(hostile_file, tmp_path):
-    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to="tflite", quantization="int8")).artifact
+    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to="tflite", precision="int8")).artifact
     result = CliRunner().invoke(main, ["diagnose", str(artifact), "--samples", "4", "--json",
                                        "--plot", str(tmp_path / "errors.png")])
     assert result.exit_code == 0, result.output
@@ -121,14 +122,14 @@ def test_bad_budgets_are_one_line(hostile_file, args, message):
 
 
 def test_verify_points_to_diagnose_when_int8_loses_accuracy(hostile_file):
-    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to="tflite", quantization="int8")).artifact
+    artifact = convert(load_source(str(hostile_file)), ConvertOptions(to="tflite", precision="int8")).artifact
     result = CliRunner().invoke(main, ["verify", str(artifact), "--backend", "tflite", "--samples", "8"])
     assert result.exit_code == 1
     assert f"see where with `deploytool diagnose {artifact.name}`" in result.output
 
 
 def test_plot_of_a_report_without_rows_is_still_written(tmp_path):
-    from deploytool.diagnose import DiagnoseReport
+    from deploytool.workflows.diagnose import DiagnoseReport
 
     plot_errors(DiagnoseReport("x.tflite", "tflite", "int8", {}, []), tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 1000

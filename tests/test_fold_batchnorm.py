@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from converters.fold_batchnorm import fold_batchnorm
-from deploytool.keras_env import keras
-from models import create_model
-from models.weights import randomize_batchnorm
+from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
+from deploytool.core.keras_env import keras
+from deploytool.models import create_model
+from deploytool.models.weights import randomize_batchnorm
 
 layers = keras.layers
 TOLERANCE = 1e-5

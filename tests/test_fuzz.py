@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SUMMARY_LINES
-from deploytool.convert import ConvertOptions, convert
-from deploytool.fileio import sha256_file
-from deploytool.manifest import manifest_path, read_manifest
-from deploytool.sources import load_source
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.fileio import sha256_file
+from deploytool.core.manifest import manifest_path, read_manifest
+from deploytool.sources.model_source import load_source
 from fuzzing import mutants, run_campaign
 
 PER_SEED = 42
@@ -32,8 +33,8 @@ def corpus(tmp_path_factory):
     seeds_dir, mutants_dir = root / "seeds", root / "mutants"
     mutants_dir.mkdir()
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    seeds = [convert(source, ConvertOptions(to=to, quantization=q, calib_samples=20, out_dir=seeds_dir)).artifact
-             for to, q in (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8"))]
+    seeds = [convert(source, ConvertOptions(to=to, precision=q, calib_samples=20, out_dir=seeds_dir)).artifact
+             for to, q in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8"))]
     source.model.save(seeds_dir / "lenet.keras")
     seeds.append(seeds_dir / "lenet.keras")
     files = []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deploytool.gpu_readiness import describe, gpu_readiness
+from deploytool.converters.targets.tflite.gpu_readiness import describe, gpu_readiness
 
 
 def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
@@ -62,7 +62,7 @@ def test_inspect_shows_the_gpu_verdict(tmp_path):
 
 
 def test_a_file_that_is_not_tflite_is_a_one_line_error(tmp_path):
-    from deploytool.errors import UserError
+    from deploytool.core.errors import UserError
 
     path = tmp_path / "model.tflite"
     path.write_bytes(b"not a model")

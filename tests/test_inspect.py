@@ -7,15 +7,16 @@ import pytest
 from click.testing import CliRunner
 
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.sources import load_source
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.sources.model_source import load_source
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     out = tmp_path_factory.mktemp("inspect")
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    int8 = convert(source, ConvertOptions(quantization="int8", calib_samples=20, out_dir=out)).artifact
+    int8 = convert(source, ConvertOptions(precision="int8", calib_samples=20, out_dir=out)).artifact
     onnx_file = convert(source, ConvertOptions(to="onnx", out_dir=out)).artifact
     return {"tflite": int8, "onnx": onnx_file, "keras": out / "lenet_bn.keras"}
 

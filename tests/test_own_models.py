@@ -9,11 +9,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.keras3 import keras3
-from deploytool.keras_env import keras
-from deploytool.sources import load_source
-from deploytool.verify import verify
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.keras_env import keras3
+from deploytool.core.keras_env import keras
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.verify import verify
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +106,8 @@ def test_tf_keras_sequential_h5_converts_to_every_artifact_kind(tmp_path):
     randomize_statistics(model).save(tmp_path / "seq.h5")
     source = load_source(str(tmp_path / "seq.h5"))
     artifacts = []
-    for to, quantization in (("tflite", "none"), ("tflite", "int8"), ("onnx", "none"), ("onnx", "int8")):
-        result = convert(source, ConvertOptions(to=to, quantization=quantization))
+    for to, precision in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")):
+        result = convert(source, ConvertOptions(to=to, precision=precision))
         assert result.manifest["strip_report"]["removed_layers"] == [model.layers[-2].name]
         assert result.manifest["fold_report"]["folded"] == 1
         artifacts.append(result.artifact)
@@ -243,9 +244,9 @@ def test_inspect_reads_a_keras3_file_and_says_who_saved_it(tmp_path):
 def test_opencv_tflite_average_pooling_divergence_is_named(tmp_path):
     """OpenCV's TFLite importer counts the padding of a 'same' AveragePooling2D window; LiteRT
     and OpenCV's ONNX importer do not. The cell names that upstream cause."""
-    from deploytool.layer_coverage import build_case_file, case_by_name
-    from deploytool.matrix import source_cells
-    from deploytool.own_models import OPENCV_AVERAGE_POOL, known_causes
+    from deploytool.reports.layer_coverage import build_case_file, case_by_name
+    from deploytool.reports.matrix import source_cells
+    from deploytool.reports.own_models import OPENCV_AVERAGE_POOL, known_causes
 
     path = build_case_file(case_by_name("AveragePooling2D(3, 1, same)"), "tf_keras", "sequential", tmp_path)
     source = load_source(str(path))

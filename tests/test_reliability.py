@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from deploytool.cli import main
-from deploytool.fileio import TEMP_SUFFIX, atomic_path, sweep_stale_temporaries
+from deploytool.core.fileio import TEMP_SUFFIX, atomic_path, sweep_stale_temporaries
 
 DEPLOYTOOL = str(Path(sys.executable).parent / "deploytool")
 CONVERT = ["convert", "lenet_bn", "--input-shape", "28,28,1", "--num-classes", "10"]
@@ -162,7 +162,7 @@ def test_an_unwritable_file_in_process_is_one_line(tmp_path, monkeypatch):
 ])
 def test_keras_archives_that_would_extract_outside_their_folder_are_refused(tmp_path, member, message):
     good = tmp_path / "good.keras"
-    from deploytool.sources import load_source
+    from deploytool.sources.model_source import load_source
 
     load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10).model.save(good)
     evil = tmp_path / "evil.keras"

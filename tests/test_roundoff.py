@@ -4,11 +4,11 @@
 import numpy as np
 import pytest
 
-from converters.fold_batchnorm import output_difference
-from deploytool.compare import compare_outputs, judge_parity
-from deploytool.keras3 import keras3
-from deploytool.keras_env import keras
-from deploytool.roundoff import float32_roundoff, float64_twin
+from deploytool.converters.passes.fold_batchnorm import output_difference
+from deploytool.core.compare import compare_outputs, judge_parity
+from deploytool.core.keras_env import keras3
+from deploytool.core.keras_env import keras
+from deploytool.core.roundoff import float32_roundoff, float64_twin
 
 IMAGES = np.random.default_rng(0).random((6, 8, 8, 3), dtype=np.float32)
 

@@ -8,12 +8,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from deploytool.errors import UserError
-from deploytool.keras_env import keras
-from deploytool.keras3 import keras3_config_to_tf_keras
-from deploytool.sources import load_source
-from models import create_model
-from models.weights import randomize_batchnorm
+from deploytool.core.errors import UserError
+from deploytool.core.keras_env import keras
+from deploytool.sources.keras3 import keras3_config_to_tf_keras
+from deploytool.sources.model_source import load_source
+from deploytool.models import create_model
+from deploytool.models.weights import randomize_batchnorm
 
 IMAGES = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from converters.strip_training import strip_training_heads
-from deploytool.keras_env import keras
-from models import create_model
+from deploytool.converters.passes.strip_training import strip_training_heads
+from deploytool.core.keras_env import keras
+from deploytool.models import create_model
 
 
 def test_auxiliary_heads_and_their_layers_are_removed():

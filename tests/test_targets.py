@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from converters.targets import ExportTarget, artifact_kinds, target_for, targets
+from deploytool.converters.targets.registry import ExportTarget, artifact_kinds, target_for, targets
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.errors import UserError
-from deploytool.manifest import Manifest
-from deploytool.runtimes import artifact_runtimes, runners, runtimes_reading
-from deploytool.sources import load_source
-from deploytool.verify import verify
-from models.weights import randomize_batchnorm
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.errors import UserError
+from deploytool.core.manifest import Manifest
+from deploytool.runtimes.base import artifact_runtimes, runners, runtimes_reading
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.verify import verify
+from deploytool.models.weights import randomize_batchnorm
 
 
 @pytest.fixture(autouse=True)
@@ -47,25 +48,52 @@ def test_runtimes_register_the_files_they_read_own_runtime_first():
     assert set(artifact_runtimes()) == {"tflite", "onnxruntime", "opencv", "tensorflow"}
 
 
-def test_a_new_target_is_one_subclass_and_the_cli_offers_it():
-    class Dummy(ExportTarget):
-        name, label, suffix, runtime = "dummy", "Dummy", ".dummy", "tflite"
+DUMMY_TARGET = """
+from deploytool.converters.targets.registry import ExportTarget
 
+
+class Dummy(ExportTarget):
+    name, label, suffix, runtime = "dummy", "Dummy", ".dummy", "tflite"
+
+    def export(self, model, precision, calibration, options):
+        raise NotImplementedError
+
+    def exporter(self, keras3):
+        return "none"
+
+    def inspect(self, path):
+        return {}
+"""
+
+
+def test_a_new_target_is_one_subclass_and_the_cli_offers_it():
     try:
+        exec(DUMMY_TARGET, {})
         assert target_for("x.dummy") is targets()["dummy"]
-        code = ("import converters.targets as t\n"
-                "class D(t.ExportTarget): name, suffix = 'dummy', '.dummy'\n"
-                "from deploytool.cli import main\nmain(['convert', '--help'])")
+        code = DUMMY_TARGET + "\nfrom deploytool.cli import main\nmain(['convert', '--help'])"
         helped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert "dummy" in helped.stdout
     finally:
-        ExportTarget.registry.pop("dummy")
+        ExportTarget.registry.pop("dummy", None)
+
+
+def test_a_target_missing_a_method_fails_where_it_is_defined():
+    with pytest.raises(TypeError, match="abstract method.*export"):
+        class Half(ExportTarget):  # noqa: F841
+            name, label, suffix = "half", "Half", ".half"
+
+            def exporter(self, keras3):
+                return "none"
+
+            def inspect(self, path):
+                return {}
+    assert "half" not in targets()
 
 
 def test_a_precision_a_target_does_not_offer_names_the_ones_that_do():
     with pytest.raises(UserError, match="--int8 is not offered for pb: TF GraphDef exports fp32; "
                                         "use --to tflite or onnx for int8"):
-        ConvertOptions(to="pb", quantization="int8").check()
+        ConvertOptions(to="pb", precision="int8").check()
 
 
 def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
@@ -82,7 +110,7 @@ def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
 
 
 def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_path):
-    from deploytool.keras3 import keras3
+    from deploytool.core.keras_env import keras3
 
     k3 = keras3()
     inputs = k3.Input((16, 16, 3))
@@ -99,8 +127,8 @@ def test_pb_writes_compressed_constants_in_full_and_bypasses_identity_n(tmp_path
     """A Rescaling offset of 0 is stored by TensorFlow as a constant with no value, and swish's
     custom gradient leaves an IdentityN: OpenCV's importer asserts on the first and cannot create
     the second. The exported graph has neither, and loads in OpenCV."""
-    from deploytool.keras_env import keras
-    from converters.pb_export import read_graph
+    from deploytool.core.keras_env import keras
+    from deploytool.converters.targets.pb.graph_reader import read_graph
 
     inputs = keras.Input((12, 12, 3))
     x = keras.layers.Rescaling(1 / 255.0, offset=0.0)(inputs)
@@ -131,7 +159,7 @@ def test_a_damaged_pb_is_one_line_for_inspect(tmp_path, content):
 
 def test_inspect_reads_a_pb_without_importing_tensorflow():
     result = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb"))
-    code = ("import sys, json\nfrom deploytool.inspect_model import inspect_file\n"
+    code = ("import sys, json\nfrom deploytool.workflows.inspect import inspect_file\n"
             f"report = inspect_file({str(result.artifact.resolve())!r})\n"
             "print(json.dumps([report['inputs'], 'tensorflow' in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -141,7 +169,7 @@ def test_inspect_reads_a_pb_without_importing_tensorflow():
 
 
 def test_bench_times_a_pb_on_tensorflow_and_opencv():
-    from deploytool.bench import bench
+    from deploytool.workflows.bench import bench
 
     artifact = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb")).artifact
     rows = {row.backend: row for row in bench([artifact], runs=3, warmup=1)}

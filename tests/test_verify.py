@@ -9,11 +9,12 @@ from click.testing import CliRunner
 from onnx import numpy_helper
 
 from deploytool.cli import main
-from deploytool.convert import ConvertOptions, convert
-from deploytool.fileio import sha256_file, write_json
-from deploytool.manifest import manifest_path, read_manifest
-from deploytool.sources import load_source
-from models.weights import randomize_batchnorm
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.fileio import sha256_file, write_json
+from deploytool.core.manifest import manifest_path, read_manifest
+from deploytool.sources.model_source import load_source
+from deploytool.models.weights import randomize_batchnorm
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,11 @@ def artifacts(tmp_path_factory):
     made = {}
     for key, options in {"tflite": ConvertOptions(to="tflite"),
                          "onnx": ConvertOptions(to="onnx"),
-                         "tflite_int8": ConvertOptions(quantization="int8", calib_samples=50)}.items():
+                         "tflite_int8": ConvertOptions(precision="int8", calib_samples=50)}.items():
         options.out_dir = out
         made[key] = convert(source, options).artifact
     nchw_out = out / "nchw"
-    made["onnx_nchw"] = convert(source, ConvertOptions(to="onnx", nchw=True, out_dir=nchw_out)).artifact
+    made["onnx_nchw"] = convert(source, ConvertOptions.create("onnx", nchw_input=True, out_dir=nchw_out)).artifact
     return made
 
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from deploytool.errors import UserError
-from deploytool.keras_env import keras, tf
-from models import UnknownModelError, create_model, get_spec, list_models
-from models.profile import profile_model
+from deploytool.core.errors import UserError
+from deploytool.core.keras_env import keras, tf
+from deploytool.models import UnknownModelError, create_model, get_spec, list_models
+from deploytool.models.profile import profile_model
 
 ZOO = [
     "alexnet", "bn_inception", "densenet121", "googlenet", "lenet_bn", "mobilenet_v2", "nin",

@@ -10,46 +10,12 @@ from __future__ import annotations
 
 import abc
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """A model input or output: name, shape (-1 or None for a free dimension), dtype, and the
-    quantization scale and zero point (scale 0 for float tensors)."""
-
-    name: str
-    shape: tuple
-    dtype: str
-    scale: float = 0.0
-    zero_point: int = 0
-
-    def as_dict(self) -> dict:
-        """Plain-JSON form."""
-        return {"name": self.name, "shape": [None if d is None or d < 0 else int(d) for d in self.shape],
-                "dtype": self.dtype, "scale": self.scale, "zero_point": self.zero_point}
-
-
-def round_half_away(values: np.ndarray) -> np.ndarray:
-    """Round to the nearest integer, halves away from zero."""
-    return np.sign(values) * np.floor(np.abs(values) + 0.5)
-
-
-def quantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
-    """Float -> the tensor's integer type with its scale and zero point (saturating)."""
-    limits = np.iinfo(info.dtype)
-    q = round_half_away(values / info.scale) + info.zero_point
-    return np.clip(q, limits.min, limits.max).astype(info.dtype)
-
-
-def dequantize(values: np.ndarray, info: TensorInfo) -> np.ndarray:
-    """The tensor's integers -> float32 with its scale and zero point."""
-    return ((values.astype(np.float32) - info.zero_point) * info.scale).astype(np.float32)
+from deploytool.core.errors import UserError
+from deploytool.core.tensors import TensorInfo
 
 
 class Runner(abc.ABC):
@@ -60,6 +26,7 @@ class Runner(abc.ABC):
 
     name = "runner"
     label = "runner"  # how tables call it
+    order = 100  # where tables and --backend's choices list it
     reads: tuple[str, ...] = ()
     variants: tuple[dict, ...] = ({},)
     registry: dict[str, type] = {}
@@ -67,6 +34,11 @@ class Runner(abc.ABC):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.name != "runner":
+            missing = sorted(name for name in Runner.__abstractmethods__
+                             if getattr(getattr(cls, name), "__isabstractmethod__", False))
+            if missing:
+                raise TypeError(f"runner {cls.__name__} leaves out the abstract method(s) "
+                                f"{', '.join(missing)}")
             Runner.registry[cls.name] = cls
 
     def __init__(self, path, threads: int = 2):
@@ -137,18 +109,17 @@ class Runner(abc.ABC):
         return np.asarray(raw, np.float32).reshape(count, -1)
 
 
-# the modules whose import registers the built-in runners
-BUILTIN_RUNNERS = ("keras_runner", "tflite_runner", "onnxruntime_runner", "opencv_runner",
-                   "tensorflow_runner")
-
-
 def runners() -> dict[str, type]:
-    """Every registered runner class by name (the built-in ones loaded)."""
+    """Every registered runner class by name, in their ``order`` (Keras first): each
+    ``*_runner`` module of this package registers its runner when imported, so a new runtime is
+    one module here and nothing else to edit."""
     import importlib
+    import pkgutil
 
-    for module in BUILTIN_RUNNERS:
-        importlib.import_module(f"{__package__}.{module}")
-    return dict(Runner.registry)
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.name.endswith("_runner"):
+            importlib.import_module(f"{__package__}.{info.name}")
+    return dict(sorted(Runner.registry.items(), key=lambda item: item[1].order))
 
 
 def artifact_runtimes() -> list[str]:
@@ -158,7 +129,7 @@ def artifact_runtimes() -> list[str]:
 
 def runtimes_reading(path) -> list[str]:
     """Names of the runtimes that read ``path``'s kind of artifact, its own runtime first."""
-    from converters.targets import target_for
+    from deploytool.converters.targets.registry import target_for
 
     suffix = Path(path).suffix.lower()
     names = [name for name, cls in runners().items() if suffix in cls.reads]
@@ -170,7 +141,7 @@ def runner_for(path, backend: str | None = None, threads: int = 2, **options) ->
     """The runner for an artifact: by ``backend`` name (``options`` go to its constructor, e.g.
     ``engine`` for OpenCV) or, when None, the runtime the file's format is made for (Keras files:
     the Keras runner)."""
-    from converters.targets import target_for
+    from deploytool.converters.targets.registry import target_for
 
     known = runners()
     if backend is None:

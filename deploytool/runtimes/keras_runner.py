@@ -4,7 +4,8 @@ overhead, which would swamp the model's own time in a benchmark)."""
 
 from __future__ import annotations
 
-from .base import Runner, TensorInfo
+from deploytool.runtimes.base import Runner
+from deploytool.core.tensors import TensorInfo
 
 
 class KerasRunner(Runner):
@@ -12,6 +13,7 @@ class KerasRunner(Runner):
 
     name = "keras"
     label = "Keras"
+    order = 0
 
     def __init__(self, path=None, threads: int = 2, model=None):
         super().__init__(path or getattr(model, "name", "model"), threads)
@@ -23,8 +25,8 @@ class KerasRunner(Runner):
 
     def _load(self):
         if self.model is None:
-            from ..keras_env import tf
-            from ..sources import load_keras_file
+            from deploytool.core.keras_env import tf
+            from deploytool.sources.keras_files import load_keras_file
 
             try:  # possible only before TensorFlow's runtime starts (a fresh child process)
                 tf.config.threading.set_intra_op_parallelism_threads(self.threads)
@@ -36,7 +38,7 @@ class KerasRunner(Runner):
                        for t in self.model.inputs]
         self.outputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
                         for t in self.model.outputs]
-        from ..keras_env import tf
+        from deploytool.core.keras_env import tf
 
         model = self.model
         self._call = tf.function(lambda images: model(images, training=False), autograph=False,

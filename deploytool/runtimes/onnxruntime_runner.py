@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from .base import Runner, TensorInfo
+from deploytool.core.errors import UserError
+from deploytool.runtimes.base import Runner
+from deploytool.core.tensors import TensorInfo
 
 
 def _dim(d):
@@ -17,12 +18,13 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
     label = "ONNX Runtime"
+    order = 2
     reads = (".onnx",)
 
     def _load(self):
         import onnxruntime as ort
 
-        from ..untrusted import check_onnx_external_data
+        from deploytool.core.untrusted import check_onnx_external_data
 
         check_onnx_external_data(self.path)
         options = ort.SessionOptions()

@@ -14,8 +14,9 @@ import re
 
 import numpy as np
 
-from ..errors import UserError
-from .base import Runner, TensorInfo
+from deploytool.core.errors import UserError
+from deploytool.runtimes.base import Runner
+from deploytool.core.tensors import TensorInfo
 
 ENGINES = ("new", "classic")
 
@@ -33,6 +34,7 @@ class OpenCVRunner(Runner):
 
     name = "opencv"
     label = "OpenCV dnn"
+    order = 3
     reads = (".onnx", ".tflite", ".pb")
     variants = tuple({"engine": engine} for engine in ENGINES)
 
@@ -49,7 +51,7 @@ class OpenCVRunner(Runner):
         engine = getattr(cv2.dnn, f"ENGINE_{self.engine.upper()}")
         suffix = self.path.suffix.lower()
         if suffix == ".onnx":
-            from ..untrusted import check_onnx_external_data
+            from deploytool.core.untrusted import check_onnx_external_data
 
             check_onnx_external_data(self.path)
         try:
@@ -75,7 +77,7 @@ class OpenCVRunner(Runner):
             shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
             return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
         if self.path.suffix.lower() == ".pb":
-            from converters.pb_export import graph_endpoints, read_graph
+            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
 
             inputs, _ = graph_endpoints(read_graph(self.path.read_bytes()))
             return "NCHW", tuple(int(d) for d in inputs[0].shape[1:])  # importer wants NCHW

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from .base import Runner, TensorInfo
+from deploytool.core.errors import UserError
+from deploytool.runtimes.base import Runner
+from deploytool.core.tensors import TensorInfo
 
 
 class TensorFlowRunner(Runner):
@@ -13,12 +14,13 @@ class TensorFlowRunner(Runner):
 
     name = "tensorflow"
     label = "TensorFlow (GraphDef)"
+    order = 4
     reads = (".pb",)
 
     def _load(self):
-        from converters.pb_export import graph_endpoints, read_graph
+        from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
 
-        from ..keras_env import tf
+        from deploytool.core.keras_env import tf
 
         try:  # possible only before TensorFlow's runtime starts (a fresh child process)
             tf.config.threading.set_intra_op_parallelism_threads(self.threads)
@@ -54,7 +56,7 @@ class TensorFlowRunner(Runner):
         return [image[None] for image in images]
 
     def _run(self, prepared):
-        from ..keras_env import tf
+        from deploytool.core.keras_env import tf
 
         return [np.asarray(self._function(tf.constant(image))[0]) for image in prepared]
 

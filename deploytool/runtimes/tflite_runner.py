@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from ..quiet import native_output_silenced
-from .base import Runner, TensorInfo, dequantize, quantize
+from deploytool.core.errors import UserError
+from deploytool.core.quiet import native_output_silenced
+from deploytool.runtimes.base import Runner
+from deploytool.core.tensors import TensorInfo, dequantize, quantize
 
 
 def _info(detail) -> TensorInfo:
@@ -20,6 +21,7 @@ class TFLiteRunner(Runner):
 
     name = "tflite"
     label = "TFLite interpreter (LiteRT)"
+    order = 1
     reads = (".tflite",)
 
     def _load(self):

@@ -28,8 +28,8 @@ def peak_rss_bytes() -> int | None:
 
 
 def main(request_path: str) -> int:
-    from ..errors import UserError
-    from . import runner_for
+    from deploytool.core.errors import UserError
+    from deploytool.runtimes.base import runner_for
 
     request = json.loads(open(request_path).read())
     try:

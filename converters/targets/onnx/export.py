@@ -1,0 +1,89 @@
+"""Export a Keras model to ONNX with tf2onnx: one float input named 'input', every TensorFlow op
+converted or the layer that was not named in one line."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from deploytool.converters.failures import ConversionError, conversion_failure
+from deploytool.converters.targets.onnx.inputs import INPUT_NAME
+from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
+from deploytool.core.quiet import native_output_silenced
+
+
+_ERFC_REGISTERED = []
+
+
+def register_erfc() -> None:
+    """Teach tf2onnx TensorFlow's Erfc (what exact GELU, ``tf.nn.gelu(approximate=False)``,
+    computes with: 0.5 x erfc(-x / sqrt 2)) as 1 - Erf(x); tf2onnx 1.17 converts Erf only."""
+    if _ERFC_REGISTERED:
+        return
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    @tf_op("Erfc")
+    class Erfc:  # noqa: F841 - registered by the decorator
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            one = ctx.make_const(utils.make_name("erfc_one"), np.array(1, dtype))
+            erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+            outputs, shapes, dtypes = node.output, ctx.get_shape(node.output[0]), ctx.get_dtype(node.output[0])
+            ctx.remove_node(node.name)
+            ctx.make_node("Sub", [one.output[0], erf.output[0]], outputs=outputs, name=node.name,
+                          shapes=[shapes], dtypes=[dtypes])
+
+    _ERFC_REGISTERED.append(True)
+
+
+def export_onnx(model, opset: int, nchw_input: bool = False):
+    """Convert ``model`` (tf_keras, or stock Keras 3 through its traced inference function) to an
+    ONNX ModelProto with one float input named 'input' (NHWC, or NCHW with ``nchw_input``)."""
+    import tf2onnx
+
+    from deploytool.core.keras_env import is_keras3_model
+
+    signature = (input_spec(model, None, INPUT_NAME),)
+    nchw = [INPUT_NAME] if nchw_input else None
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
+    try:
+        register_erfc()
+        if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
+            graph_def, inputs, outputs = frozen_graph(model, batch=None)
+            with native_output_silenced(stdout=True):
+                proto, _ = tf2onnx.convert.from_graph_def(
+                    graph_def, input_names=inputs, output_names=outputs, opset=opset,
+                    inputs_as_nchw=[inputs[0]] if nchw_input else None)
+            proto.graph.input[0].name = INPUT_NAME
+            for node in proto.graph.node:
+                node.input[:] = [INPUT_NAME if name == inputs[0] else name for name in node.input]
+        else:
+            with plain_grouped_convolutions(model), native_output_silenced(stdout=True):
+                proto, _ = tf2onnx.convert.from_keras(
+                    model, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
+    except Exception as exc:
+        raise conversion_failure(exc, model, "tf2onnx") from exc
+    check_onnx_ops(proto, model)
+    return proto
+
+
+def check_onnx_ops(proto, model) -> None:
+    """Refuse a graph in which tf2onnx left TensorFlow ops that are no ONNX operator (it keeps
+    what it cannot convert, and the file then fails to load): one line naming the layer."""
+    import onnx
+
+    initializers = {tensor.name for tensor in proto.graph.initializer}
+    extra = [i.name for i in proto.graph.input if i.name not in initializers][1:]
+    if extra:
+        raise ConversionError(f"tf2onnx left {len(extra)} captured tensor(s) as extra graph "
+                              f"inputs ({', '.join(extra[:3])}); the model cannot run on images alone")
+    for node in proto.graph.node:
+        if node.domain in ("", "ai.onnx") and (
+                node.op_type in ("PartitionedCall", "StatefulPartitionedCall") or
+                not onnx.defs.has(node.op_type)):
+            raise conversion_failure(
+                RuntimeError(f"TensorFlow op {node.op_type} ({node.name}) has no ONNX "
+                             "equivalent in tf2onnx"), model, "tf2onnx")

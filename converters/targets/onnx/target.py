@@ -1,0 +1,66 @@
+"""The ONNX target: tf2onnx's graph (int8: ONNX Runtime's static QDQ quantizer), run by ONNX
+Runtime (and OpenCV's ONNX importer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deploytool.converters.targets.onnx.inputs import INPUT_NAME
+from deploytool.converters.targets.registry import (Exported, ExportTarget, TargetOptions,
+                                                    target_option)
+
+DEFAULT_OPSET = 17
+
+
+@dataclass(frozen=True)
+class OnnxOptions(TargetOptions):
+    """Settings only an .onnx has."""
+
+    opset: int = target_option(DEFAULT_OPSET, "--opset", "Opset.", bounds=(11, 21))
+    nchw_input: bool = target_option(False, "--nchw", "Take NCHW input (for runtimes that want it).")
+
+
+class OnnxTarget(ExportTarget):
+    """ONNX through tf2onnx (int8: ONNX Runtime's static QDQ quantizer); runs on ONNX Runtime
+    (and OpenCV's ONNX importer)."""
+
+    name = "onnx"
+    label = "ONNX"
+    suffix = ".onnx"
+    order = 2
+    precisions = ("fp32", "int8")
+    runtime = "onnxruntime"
+    calibration_methods = ("minmax", "percentile", "entropy")
+    options_type = OnnxOptions
+
+    def exporter(self, keras3: bool) -> str:
+        return ("tf2onnx.convert.from_graph_def (Keras 3 inference function, frozen)" if keras3
+                else "tf2onnx.convert.from_keras")
+
+    def inspect(self, path) -> dict:
+        from deploytool.converters.targets.onnx.inspect import inspect_onnx
+
+        return inspect_onnx(path)
+
+    def export(self, model, precision, calibration, options) -> Exported:
+        from deploytool.converters.targets.onnx.export import export_onnx
+        from deploytool.converters.targets.onnx.quantize import quantize_onnx_int8
+
+        settings = options.target_options
+        proto = export_onnx(model, settings.opset, settings.nchw_input)
+        if precision == "int8":
+            proto = quantize_onnx_int8(proto, calibration.images, settings.nchw_input,
+                                       method=options.calibration_method,
+                                       keep_float=options.keep_float)
+        return Exported(proto.SerializeToString())
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options):
+        from deploytool.converters.targets.onnx.debug import onnx_activations
+
+        return onnx_activations(float_artifact, artifact, images, options.target_options.nchw_input)
+
+    def input_layout(self, options) -> str:
+        return "NCHW" if options.target_options.nchw_input else "NHWC"
+
+    def input_name(self, runner) -> str:
+        return INPUT_NAME

@@ -1,0 +1,162 @@
+"""Export targets register themselves: a concrete subclass of :class:`ExportTarget` with a
+``name`` is a format ``deploytool convert --to NAME`` writes. Each format is one package here
+(``tflite/``, ``onnx/``, ``pb/``) whose ``target`` module defines its target: exporter, debug
+hooks, inspection and readers live beside it. :func:`targets` discovers the packages, so a new
+format is one package and nothing else to edit; the CLI's choices and flags, convert, verify,
+bench, inspect, the matrices and the pipeline all read this registry.
+
+A target owns its options (:class:`TargetOptions`, a typed dataclass): the CLI makes one flag of
+each field and the manifest records them (:class:`deploytool.converters.options.ConvertOptions`).
+
+Importing this module imports no TensorFlow: exporters load their libraries when they export.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploytool.core.errors import UserError
+
+
+def target_option(default, flag: str, help: str, choices: tuple | None = None,
+                  bounds: tuple[int, int] | None = None):
+    """A field of a :class:`TargetOptions` dataclass: its default, the CLI ``flag`` that sets it
+    (a bool field is an on/off switch), the flag's help and, for a string, its ``choices``, for
+    an integer its inclusive ``bounds``."""
+    return field(default=default, metadata={"flag": flag, "help": help, "choices": choices,
+                                            "bounds": bounds})
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """The settings only one format has (a subclass per target, fields made with
+    :func:`target_option`). Plain JSON both ways: :meth:`to_record` and :meth:`from_record`."""
+
+    def to_record(self) -> dict:
+        """Plain-JSON form, one key per field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> "TargetOptions":
+        """The options a :meth:`to_record` dict holds (absent or null keys take their
+        defaults)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in (record or {}).items()
+                      if key in names and value is not None})
+
+    @classmethod
+    def flags(cls) -> dict[str, dataclasses.Field]:
+        """The CLI flag of every field -> the field."""
+        return {f.metadata["flag"]: f for f in dataclasses.fields(cls)}
+
+
+@dataclass
+class Exported:
+    """What an exporter wrote: the artifact's bytes and any companion files (suffix -> bytes)."""
+
+    data: bytes
+    side_files: dict[str, bytes] = field(default_factory=dict)
+
+
+class ExportTarget(abc.ABC):
+    """One export format. Subclasses set the class attributes and implement :meth:`export`,
+    :meth:`exporter` and :meth:`inspect`; a subclass with a ``name`` registers itself when it is
+    defined, and one that leaves an abstract method out fails right there."""
+
+    name = ""  # the --to value
+    label = ""  # how tables call it ("TFLite")
+    suffix = ""  # the artifact's file suffix
+    order = 100  # where tables, the CLI and the pipeline list it
+    precisions: tuple[str, ...] = ("fp32",)  # what --fp16/--dynamic/--int8 this format offers
+    runtime = ""  # the runtime the format is made for: failing there is a failure, never "n/a"
+    calibration_methods: tuple[str, ...] = ("minmax",)  # int8 calibrators this format offers
+    quantization_aware = False  # whether --qat (tfmot fine-tuning) exports to this format
+    options_type: type[TargetOptions] = TargetOptions  # the settings only this format has
+    registry: dict[str, "ExportTarget"] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            missing = sorted(name for name in ExportTarget.__abstractmethods__
+                             if getattr(getattr(cls, name), "__isabstractmethod__", False))
+            if missing:
+                raise TypeError(f"export target {cls.__name__} leaves out the abstract method(s) "
+                                f"{', '.join(missing)}")
+            ExportTarget.registry[cls.name] = cls()
+
+    @abc.abstractmethod
+    def export(self, model, precision: str, calibration, options) -> Exported:
+        """The serialized artifact of ``model`` (already stripped, folded and simplified);
+        ``options`` is the whole :class:`~deploytool.converters.options.ConvertOptions`."""
+
+    @abc.abstractmethod
+    def exporter(self, keras3: bool) -> str:
+        """The converter entry point a model goes through (for the manifest), on the tf_keras
+        path or, with ``keras3``, through the Keras 3 model itself."""
+
+    @abc.abstractmethod
+    def inspect(self, path) -> dict:
+        """Tensors, op histogram and weight bytes of an artifact, parsed without TensorFlow
+        (a damaged file is a one-line error)."""
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options) -> list:
+        """Every quantized activation of ``artifact`` next to the same tensor of the float
+        artifact of the same model (:class:`deploytool.core.quant_errors.TensorStats`), in
+        depth order, and the names of the quantized tensors the float artifact has no twin of;
+        a format without quantized activations has none to show."""
+        raise UserError(f"{self.label} artifacts have no per-layer quantization to diagnose")
+
+    def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
+        """What ``options.keep_float`` must name so that ``tensors`` stay float (the exporter may
+        add producers and consumers itself)."""
+        return list(tensors)
+
+    def check(self, options) -> None:
+        """Refuse settings this format cannot honour (beyond the precision), with the alternative."""
+
+    def input_layout(self, options) -> str:
+        """The layout of the artifact's input as its own runtime takes it."""
+        return "NHWC"
+
+    def input_name(self, runner) -> str:
+        """The input tensor's name, as a runtime feeding it by name needs it."""
+        return runner.inputs[0].name
+
+
+def targets() -> dict[str, ExportTarget]:
+    """Every registered target by name, in their ``order``: each sub-package here registers its
+    target when its ``target`` module is imported."""
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if info.ispkg:
+            importlib.import_module(f"{__package__}.{info.name}.target")
+    return dict(sorted(ExportTarget.registry.items(), key=lambda item: item[1].order))
+
+
+def target(name: str) -> ExportTarget:
+    """The target called ``name``, or a one-line error listing them."""
+    known = targets()
+    if name not in known:
+        raise UserError(f"unknown target {name!r}; choose {', '.join(sorted(known))}")
+    return known[name]
+
+
+def target_for(path) -> ExportTarget | None:
+    """The target whose artifacts have ``path``'s suffix, or None."""
+    suffix = Path(path).suffix.lower()
+    return next((t for t in targets().values() if t.suffix == suffix), None)
+
+
+def artifact_kinds() -> list[tuple[str, str, str]]:
+    """(label, target, precision) of every artifact kind the targets offer, in registry order."""
+    return [(f"{t.label} {precision}", t.name, precision)
+            for t in targets().values() for precision in t.precisions]
+
+
+def calibration_methods() -> list[str]:
+    """Every int8 calibrator some target offers, in registry order."""
+    return list(dict.fromkeys(m for t in targets().values() for m in t.calibration_methods))

@@ -1,0 +1,131 @@
+"""TFLite's side of the int8 diagnosis: every quantized activation of an int8 .tflite next to the
+same tensor of the float .tflite of the same model, and mixed int8/float models that keep chosen
+layers in float (LiteRT's QuantizationDebugger with denylisted nodes).
+
+Both models come from the same traced function, so their tensors carry the same names; the
+interpreters run without the XNNPACK delegate (it fuses ops and hides their outputs), with every
+intermediate tensor preserved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INTEGER_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
+SKIPPED_OPS = {"DELEGATE", "QUANTIZE", "DEQUANTIZE"}
+
+
+def _interpreter(content: bytes):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=content, experimental_preserve_all_tensors=True,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _feed(interpreter, image: np.ndarray) -> None:
+    from deploytool.core.tensors import TensorInfo, quantize
+
+    detail = interpreter.get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    data = image[None].astype(np.float32)
+    if scale:
+        data = quantize(data, TensorInfo("input", tuple(detail["shape"]), np.dtype(detail["dtype"]).name,
+                                         scale, zero_point))
+    interpreter.set_tensor(detail["index"], data.astype(detail["dtype"]))
+    interpreter.invoke()
+
+
+def tflite_activations(float_model: bytes, quant_model: bytes,
+                       images: np.ndarray) -> tuple[list, list[str]]:
+    """Every quantized activation tensor of ``quant_model`` (in execution order; for an fp16 or
+    dynamic-range model, every float op output) with the float model's values of the same
+    tensor, accumulated over ``images`` (preprocessed float32, NHWC); and the names of the
+    quantized tensors the float model has no tensor of (a float model built another way)."""
+    from deploytool.core.quant_errors import TensorStats
+
+    floating, quantized = _interpreter(float_model), _interpreter(quant_model)
+    float_index = {d["name"]: d["index"] for d in floating.get_tensor_details()}
+    details = {d["index"]: d for d in quantized.get_tensor_details()}
+    outputs = [(op["op_name"], index) for op in quantized._get_ops_details()
+               if op["op_name"] not in SKIPPED_OPS for index in op["outputs"]]
+    integer = any(np.dtype(details[i]["dtype"]).name in INTEGER_RANGES and details[i]["quantization"][0]
+                  for _, i in outputs)
+    chosen, unmatched = [], []
+    for op_name, index in outputs:
+        detail = details[index]
+        dtype = np.dtype(detail["dtype"]).name
+        scale, zero_point = detail["quantization"]
+        if integer and dtype in INTEGER_RANGES and scale:
+            stats = TensorStats(detail["name"], op_name, float(scale), int(zero_point),
+                                *INTEGER_RANGES[dtype])
+        elif not integer and dtype == "float32":
+            stats = TensorStats(detail["name"], op_name, 0.0)
+        else:
+            continue
+        if detail["name"] not in float_index:
+            unmatched.append(detail["name"])
+            continue
+        chosen.append((stats, index, float_index[detail["name"]]))
+    for image in images:
+        _feed(floating, image)
+        _feed(quantized, image)
+        for stats, q_index, f_index in chosen:
+            raw = quantized.get_tensor(q_index).astype(np.float32)
+            if stats.scale:
+                raw = (raw - stats.zero_point) * stats.scale
+            stats.add(floating.get_tensor(f_index), raw)
+    return [stats for stats, _, _ in chosen], unmatched
+
+
+def tflite_consumers(quant_model: bytes) -> dict[str, list[str]]:
+    """For every op output tensor, the output tensors of the ops that read it: keeping a layer
+    in float means keeping its consumers in float too, or its output is quantized anyway."""
+    interpreter = _interpreter(quant_model)
+    names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+    ops = [op for op in interpreter._get_ops_details() if op["op_name"] not in SKIPPED_OPS]
+    consumers = {}
+    for op in ops:
+        for index in op["outputs"]:
+            consumers[names[index]] = [names[out] for other in ops if index in other["inputs"]
+                                       for out in other["outputs"]]
+    return consumers
+
+
+def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_float: list[str]) -> bytes:
+    """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names) left
+    in float: calibrated once, then quantized by the MLIR quantizer with those nodes denylisted,
+    the route LiteRT's QuantizationDebugger takes for its non-debug model (called directly: the
+    debugger refuses a model it has nothing left to verify in), with int8 input and output when
+    ``int8_io`` is "int8"."""
+    import tempfile
+    import warnings
+
+    from tensorflow.lite.python import convert as lite_convert
+
+    from deploytool.core.keras_env import tf
+    from deploytool.core.quiet import native_output_silenced
+
+    from deploytool.converters.failures import conversion_failure
+
+    from .export import _converter
+
+    with tempfile.TemporaryDirectory(prefix="deploytool-mixed-") as workdir:
+        converter = _converter(model, workdir)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([calibration[i:i + 1]]
+                                                    for i in range(len(calibration)))
+        converter.experimental_mlir_quantizer = True
+        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
+        io_type = tf.int8 if int8_io == "int8" else tf.float32
+        try:
+            with native_output_silenced(stdout=True), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                calibrated = converter.convert()
+                return lite_convert.mlir_quantize(
+                    calibrated, disable_per_channel=False, fully_quantize=int8_io == "int8",
+                    input_data_type=io_type, output_data_type=io_type,
+                    denylisted_ops=[], denylisted_nodes=list(keep_float))
+        except Exception as exc:
+            raise conversion_failure(exc, model, "TFLiteConverter") from exc

@@ -1,0 +1,61 @@
+"""The TFLite target: TFLiteConverter's flatbuffer, run by LiteRT (and OpenCV's TFLite importer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deploytool.converters.targets.registry import (Exported, ExportTarget, TargetOptions,
+                                                    target_option)
+
+
+@dataclass(frozen=True)
+class TFLiteOptions(TargetOptions):
+    """Settings only a .tflite has."""
+
+    int8_io: str = target_option("int8", "--int8-io", "Input/output type of a full-int8 "
+                                 "model.", choices=("int8", "float"))
+
+
+class TFLiteTarget(ExportTarget):
+    """TFLite through TFLiteConverter; runs on LiteRT (and OpenCV's TFLite importer)."""
+
+    name = "tflite"
+    label = "TFLite"
+    suffix = ".tflite"
+    order = 1
+    precisions = ("fp32", "fp16", "dynamic", "int8")
+    runtime = "tflite"
+    quantization_aware = True
+    options_type = TFLiteOptions
+
+    def exporter(self, keras3: bool) -> str:
+        return ("Keras 3 model.export (SavedModel, batch 1) -> TFLiteConverter.from_saved_model"
+                if keras3 else "TFLiteConverter.from_concrete_functions (batch 1)")
+
+    def inspect(self, path) -> dict:
+        from .inspect import inspect_tflite
+
+        return inspect_tflite(path)
+
+    def export(self, model, precision, calibration, options) -> Exported:
+        from .export import export_tflite
+
+        images = calibration.images if calibration is not None else None
+        int8_io = options.target_options.int8_io
+        if precision == "int8" and options.keep_float:
+            from .debug import tflite_keeping_float
+
+            return Exported(tflite_keeping_float(model, images, int8_io, options.keep_float))
+        return Exported(export_tflite(model, precision, images, int8_io))
+
+    def activations(self, float_artifact: bytes, artifact: bytes, images, options):
+        from .debug import tflite_activations
+
+        return tflite_activations(float_artifact, artifact, images)
+
+    def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
+        from .debug import tflite_consumers
+
+        consumers = tflite_consumers(artifact)
+        return list(dict.fromkeys(name for tensor in tensors
+                                  for name in [tensor, *consumers.get(tensor, [])]))

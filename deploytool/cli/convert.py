@@ -1,0 +1,127 @@
+"""`deploytool convert`: a model to one artifact, with its manifest (within an accuracy budget
+when one is given)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.options import (given_target_options, json_option, parse_shape,
+                                    preprocess_dict, preprocess_options, target_options,
+                                    width_option)
+from deploytool.cli.tables import print_fields, progress
+from deploytool.converters.options import ConvertOptions
+from deploytool.converters.targets.registry import calibration_methods, targets
+
+
+
+@main.command("convert")
+@click.argument("model")
+@click.option("--to", "to", type=click.Choice(list(targets())), default=ConvertOptions.to,
+              show_default=True)
+@click.option("--int8", "precision", flag_value="int8", help="Full integer int8 (calibrated).")
+@click.option("--fp16", "precision", flag_value="fp16", help="Float16 weights (TFLite).")
+@click.option("--dynamic", "precision", flag_value="dynamic", help="Dynamic-range int8 weights (TFLite).")
+@click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning (tfmot) before full-int8 TFLite export.")
+@click.option("--qat-epochs", default=ConvertOptions.qat_epochs, show_default=True, type=int)
+@click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
+@click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
+              type=click.Path(file_okay=False))
+@click.option("--calib-data", help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
+@click.option("--calib-samples", default=ConvertOptions.calib_samples, show_default=True, type=int)
+@click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
+@click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
+@click.option("--input-shape", default="224,224,3", callback=parse_shape, show_default=True,
+              help="Zoo models: HEIGHT,WIDTH,CHANNELS.")
+@click.option("--num-classes", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Zoo models: classes.")
+@width_option(help="Zoo models: channel-width multiplier.")
+@click.option("--seed", default=ConvertOptions.seed, show_default=True, type=int)
+@click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
+@preprocess_options
+@click.option("--max-drop", type=float, metavar="POINTS",
+              help="int8 accuracy budget: at most this many top-1 points below float on held-out "
+                   "labelled images (else other calibration, then layers kept in float).")
+@click.option("--min-cosine", type=float, metavar="C",
+              help="int8 accuracy budget without labels: worst-sample cosine at least C.")
+@click.option("--min-agreement", type=float, metavar="F",
+              help="With a budget: also the same top-1 decision as float on at least this fraction "
+                   "of the held-out images.")
+@click.option("--calibration-method", type=click.Choice(calibration_methods()),
+              default=ConvertOptions.calibration_method, show_default=True,
+              help="int8 calibrator (" + "; ".join(
+                  f"{t.label}: {', '.join(t.calibration_methods)}" for t in targets().values()
+                  if "int8" in t.precisions) + ").")
+@target_options
+@json_option("the manifest as JSON")
+def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, calib_data,
+                    calib_samples, no_fold, keep_softmax, input_shape, num_classes, width, seed,
+                    unsafe, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
+                    calibration_method, as_json, **target_values):
+    """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.convert import convert
+
+    options = ConvertOptions.create(
+        to, **given_target_options(target_values),
+        precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,
+        calib_data=calib_data, calib_samples=calib_samples, fold=not no_fold,
+        keep_softmax=keep_softmax, out_dir=out_dir, seed=seed,
+        calibration_method=calibration_method)
+    options.check()
+    budget = None
+    if max_drop is not None or min_cosine is not None or min_agreement is not None:
+        from deploytool.workflows.budget import Budget
+
+        budget = Budget(max_drop, min_cosine, min_agreement)
+        budget.check()
+    source = load_source(model, weights=weights, input_shape=input_shape,
+                         num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
+                         preprocess=preprocess_dict(preset, mean, std, channel_order))
+    if budget is not None:
+        from deploytool.workflows.budget import budgeted_convert
+
+        result = budgeted_convert(source, options, budget, progress())
+    else:
+        result = convert(source, options, log=progress())
+    if as_json:
+        click.echo(json.dumps(result.manifest, indent=2))
+        return
+    print_fields(result_fields(result))
+
+
+def result_fields(result) -> list[tuple[str, str]]:
+    """What convert prints of a written artifact: file, size, digest, time, path, input,
+    parity, and the QAT and budget reports where there are any."""
+    entry = result.manifest
+    parity = entry["parity"]
+    figures = parity["figures"]
+    path = entry["conversion_path"]
+    fields = [
+        ("artifact", str(result.artifact)),
+        ("size", f"{entry['artifact']['size_bytes'] / 1e6:.2f} MB"),
+        ("sha256", entry["artifact"]["sha256"]),
+        ("conversion", f"{entry['conversion_seconds']:.1f} s"),
+        ("path", f"{path['framework']} ({path['exporter']})" +
+         (f"; not run: {', '.join(path['passes_skipped'])}" if path["passes_skipped"] else "")),
+        ("input", entry["preprocessing"]["formula"]),
+        ("parity", f"{'pass' if parity['passed'] else 'FAIL'} on {figures['samples']} "
+                   f"{parity['images']} images ({parity['runtime']}): max abs "
+                   f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, "
+                   f"top-1 {figures['top1_agreement']:.3f}")]
+    if entry["qat_report"]:
+        report = entry["qat_report"]
+        fields.append(("accuracy", f"float {report['float_accuracy']:.4f}, QAT int8 "
+                                   f"{report['qat_int8_accuracy']:.4f}, PTQ int8 after the same "
+                                   f"fine-tuning {report['ptq_int8_accuracy_after_same_finetuning']:.4f}"))
+    if entry.get("budget"):
+        budget = entry["budget"]
+        floats = budget["layers_in_float"]
+        fields.append(("budget", f"{'met' if budget['met'] else 'NOT met'} "
+                                 f"({budget['budget']}) by {budget['chosen']}" +
+                       (f": {len(floats)} layer(s) in float, size {budget['size_cost']:+.0%}, "
+                        f"latency {budget['latency_cost']:+.0%}" if floats else "")))
+    fields.append(("manifest", str(result.artifact) + ".json"))
+    return fields

@@ -1,0 +1,62 @@
+"""`deploytool inspect`: what is inside an artifact or a Keras file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.options import json_option
+from deploytool.cli.tables import print_table, stdout
+
+
+@main.command("inspect")
+@click.argument("file", type=click.Path())
+@click.option("--unsafe", is_flag=True, help="Allow Keras files whose Lambda/custom layers run code.")
+@json_option()
+def inspect_command(file, unsafe, as_json):
+    """Show what is inside a .tflite, .onnx or Keras FILE: tensors, ops, weights, manifest."""
+    from deploytool.workflows.inspect import inspect_file
+
+    report = inspect_file(file, unsafe)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        print_inspection(report)
+    if report.get("integrity") not in (None, "ok"):
+        click.echo(f"deploytool: {report['file']}: {report['integrity']}", err=True)
+        sys.exit(1)
+
+
+def print_inspection(report: dict) -> None:
+    """The human-readable form of an inspect report."""
+    saved_by = f" saved by {report['saved_by']}" if report.get("saved_by") else ""
+    stdout.print(f"[bold]{report['file']}[/bold]: {report['format']}{saved_by}, "
+                 f"{report['size_bytes'] / 1e6:.2f} MB")
+
+    def tensor_cells(kind, tensor):
+        quant = tensor.get("quantization") or {}
+        return (kind[:-1], tensor["name"], str(tensor["shape"]), tensor["dtype"],
+                str(quant.get("scale", "-")), str(quant.get("zero_point", "-")))
+
+    print_table("inputs and outputs", ("", "name", "shape", "dtype", "scale", "zero point"),
+                [tensor_cells(kind, tensor) for kind in ("inputs", "outputs")
+                 for tensor in report[kind]])
+    print_table("ops" if report["format"] != "keras" else "layers", ("op", "count"),
+                ((op, str(count)) for op, count in report["ops"].items()), right=("count",))
+    weights = ", ".join(f"{dtype} {size / 1e6:.2f} MB" for dtype, size in report["weight_bytes"].items())
+    stdout.print(f"weights: {weights or 'none'}")
+    if report.get("gpu") is not None:
+        from deploytool.converters.targets.tflite.gpu_readiness import describe
+
+        stdout.print(f"phone GPU (LiteRT GPU delegate): {describe(report['gpu'])}")
+    if report.get("manifest"):
+        manifest = report["manifest"]
+        source = manifest.get("source") or {}
+        parity = manifest.get("parity") or {}
+        stdout.print(f"manifest: from {source.get('name') or source.get('path')}, "
+                     f"{(manifest.get('settings') or {}).get('precision')}, sha256 "
+                     f"{str((manifest.get('artifact') or {}).get('sha256'))[:16]}..., "
+                     f"parity {'pass' if parity.get('passed') else 'FAIL'}, file {report['integrity']}")

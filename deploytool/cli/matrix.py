@@ -1,0 +1,73 @@
+"""`deploytool matrix`: regenerate docs/compatibility.md, the zoo's deployability matrix."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.options import parse_shape, width_option
+from deploytool.cli.tables import progress, stderr, stdout
+from deploytool.reports import matrix_settings as settings
+
+
+@main.command("matrix")
+@click.argument("names", nargs=-1)
+@click.option("--out", "out_file", default="docs/compatibility.md", show_default=True,
+              type=click.Path(dir_okay=False),
+              help="The Markdown page; the JSON and the heatmap (.png) go beside it.")
+@click.option("--random", "random_weights", is_flag=True,
+              help="Quicker: random weights, parity only (no training, accuracy or latency).")
+@click.option("--epochs", default=settings.EPOCHS, show_default=True, type=click.IntRange(min=1),
+              help=f"Most training epochs on digits per model (stops {settings.PATIENCE} epochs "
+                   "after the best).")
+@click.option("--input-shape", default=",".join(map(str, settings.RANDOM_INPUT_SHAPE)),
+              callback=parse_shape, show_default=True,
+              help="Input of the random-weight models (trained ones take 28x28x1 digits).")
+@width_option(default=settings.WIDTH)
+@click.option("--samples", type=click.IntRange(min=1),
+              help=f"Held-out images verified (default: all {settings.SAMPLES} trained, "
+                   f"{settings.RANDOM_SAMPLES} random).")
+@click.option("--artifacts", "artifact_dir", default="artifacts/matrix", show_default=True,
+              type=click.Path(file_okay=False), help="Work folder: run folders, artifacts, cached cells.")
+@click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
+def matrix_command(names, out_file, random_weights, epochs, input_shape, width, samples,
+                   artifact_dir, fresh):
+    """Regenerate the deployability matrix: zoo models (or NAMES) x artifact kinds x runtimes,
+    trained on digits, with accuracy, latency, size and phone-GPU readiness in every cell."""
+    from deploytool.core.fileio import write_bytes
+
+    if random_weights:
+        from deploytool.reports.matrix import build_matrix
+
+        cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir, samples or settings.RANDOM_SAMPLES,
+                                       log=progress("·", "dim"))
+        write_bytes(out_file, markdown.encode())
+        written = [out_file]
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from deploytool.reports.matrix_trained import build_trained_matrix, write_outputs
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=stderr) as bar:
+            task = bar.add_task("matrix", total=len(names) or None)
+
+            def on_model(done, total, model):
+                bar.update(task, completed=done, total=total,
+                           description=f"matrix: {model}" if model else "matrix")
+
+            started = time.perf_counter()
+            reused = fresh is False and any((Path(artifact_dir) / "cells").glob("*.json"))
+            results = build_trained_matrix(
+                names or None, Path(artifact_dir), epochs, width, samples or settings.SAMPLES, fresh,
+                log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=on_model)
+        wall = None if reused else time.perf_counter() - started
+        written = write_outputs(results, out_file, epochs, width, samples or settings.SAMPLES, wall)
+        cells = [cell for result in results.values() for cell in result["cells"]]
+    passed = sum(c["status"] == "pass" for c in cells)
+    failed = sum(c["status"] == "fail" for c in cells)
+    stdout.print(f"{', '.join(map(str, written))}: {passed} cells pass, {failed} fail "
+                 "(each with its cause)")

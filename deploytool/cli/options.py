@@ -1,0 +1,123 @@
+"""Options more than one command takes, written once: parsers for shapes and number lists, the
+preprocessing options, the zoo-model options, ``--json``, ``--backend`` (its choices from the
+runtime registry), and the flags every export target contributes from its own options."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+
+def parse_shape(ctx, param, value):
+    """Click callback: "224,224,3" -> (224, 224, 3)."""
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected HEIGHT,WIDTH,CHANNELS, got {value!r}") from None
+    if len(shape) != 3 or min(shape) < 1:
+        raise click.BadParameter(f"expected three positive sizes HEIGHT,WIDTH,CHANNELS, got {value!r}")
+    return shape
+
+
+def parse_floats(ctx, param, value):
+    """Click callback: "123.675,116.28,103.53" -> (123.675, 116.28, 103.53)."""
+    if value is None:
+        return None
+    try:
+        return tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {value!r}") from None
+
+
+def apply(function, options):
+    """``function`` decorated with ``options`` in the order listed."""
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def preprocess_options(function):
+    """The --preprocess/--mean/--std/--channel-order options: what input the model expects."""
+    from deploytool.core.preprocessing import ALIASES, PRESETS
+
+    presets = ", ".join(f"{name}" for name in [*PRESETS, *ALIASES])
+    return apply(function, [
+        click.option("--preprocess", "preset", metavar="PRESET",
+                     help=f"The input the model expects: {presets} (default: 0..1, or what "
+                          "a run folder recorded)."),
+        click.option("--mean", callback=parse_floats, metavar="M[,M,M]",
+                     help="Per-channel mean in pixel units (0..255), subtracted first."),
+        click.option("--std", callback=parse_floats, metavar="S[,S,S]",
+                     help="Per-channel std in pixel units (0..255), divided by after the mean."),
+        click.option("--channel-order", type=click.Choice(["rgb", "bgr"], case_sensitive=False),
+                     help="Colour channel order the model takes (caffe-style models: bgr)."),
+    ])
+
+
+def preprocess_dict(preset, mean, std, channel_order) -> dict:
+    """The preprocessing options as load_source takes them."""
+    return {"preset": preset, "mean": mean, "std": std,
+            "channel_order": channel_order.upper() if channel_order else None}
+
+
+def width_option(**kwargs):
+    """--width: the zoo models' channel-width multiplier."""
+    return click.option("--width", show_default=True, type=click.FloatRange(min=0, min_open=True),
+                        **{"default": 1.0, **kwargs})
+
+
+def json_option(what: str = "JSON"):
+    """--json: machine-readable output instead of tables."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what}.")
+
+
+def backend_option(function):
+    """--backend: one registered runtime, or all."""
+    from deploytool.runtimes.base import artifact_runtimes
+
+    return click.option("--backend", type=click.Choice(["all", *artifact_runtimes()]),
+                        default="all", show_default=True)(function)
+
+
+def target_options(function):
+    """One flag per field of every export target's options (``--int8-io``, ``--opset``,
+    ``--nchw``, ...), each passed to the command as its field name, None when not given."""
+    from deploytool.converters.targets.registry import targets
+
+    options = []
+    for chosen in targets().values():
+        for flag, field in chosen.options_type.flags().items():
+            meta, label = field.metadata, f"{chosen.label}: {field.metadata['help']}"
+            default = f" [default: {field.default}]" if not isinstance(field.default, bool) else ""
+            if isinstance(field.default, bool):
+                options.append(click.option(flag, field.name, is_flag=True, default=None, help=label))
+            elif meta["choices"]:
+                options.append(click.option(flag, field.name, type=click.Choice(meta["choices"]),
+                                            help=label + default))
+            elif meta["bounds"]:
+                options.append(click.option(flag, field.name, type=click.IntRange(*meta["bounds"]),
+                                            help=label + default))
+            else:
+                options.append(click.option(flag, field.name, type=type(field.default),
+                                            help=label + default))
+    return apply(function, options)
+
+
+def given_target_options(params: dict) -> dict:
+    """The target flags the user gave, by field name, taken out of a command's parameters."""
+    from deploytool.converters.targets.registry import targets
+
+    names = {field.name for chosen in targets().values()
+             for field in dataclasses.fields(chosen.options_type)}
+    taken = {name: params.pop(name) for name in list(params) if name in names}
+    return {name: value for name, value in taken.items() if value is not None}
+
+
+def default_run_folder(model: str, data: str, suffix: str = "") -> str:
+    """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
+    name = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
+    return f"runs/{Path(model).name}-{name}{suffix}"

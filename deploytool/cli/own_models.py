@@ -1,0 +1,45 @@
+"""`deploytool own-models`: regenerate docs/own-models.md, models deploytool did not write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.tables import progress, stdout
+
+
+@main.command("own-models")
+@click.argument("families", nargs=-1)
+@click.option("--out", "out_file", default="docs/own-models.md", show_default=True,
+              type=click.Path(dir_okay=False))
+@click.option("--work", "work_dir", default="artifacts/own-models", show_default=True,
+              type=click.Path(file_okay=False), help="Model files and artifacts (reused on a rerun).")
+@click.option("--layers/--no-layers", default=True, show_default=True,
+              help="Also build and check one tiny model per built-in layer.")
+@click.option("--samples", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--calib-samples", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--shard", default="1/1", show_default=True, metavar="K/N",
+              help="Compute every N-th model from the K-th (N processes share the work; each "
+                   "model's cells are cached in --work, the last shard renders the page).")
+@click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
+def own_models_command(families, out_file, work_dir, layers, samples, calib_samples, shard, fresh):
+    """Regenerate docs/own-models.md: keras.applications FAMILIES (default: all fourteen) saved
+    by Keras 3, and one tiny model per built-in layer, converted and verified as a user's files."""
+    from deploytool.core.fileio import write_bytes
+    from deploytool.reports.matrix import count_summary
+    from deploytool.reports.own_models import build_page
+
+    try:
+        index, count = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected K/N, got {shard!r}", param_hint="--shard") from None
+    results, layer_cells, page = build_page(
+        families or None, Path(work_dir), samples, calib_samples, layers,
+        log=progress("·", "dim"), shard=(index, count), fresh=fresh)
+    write_bytes(out_file, page.encode())
+    family_cells = [cell for cells, _ in results.values() for cell in cells]
+    stdout.print(f"{out_file}: families {count_summary(family_cells)}" +
+                 (f"; layers {count_summary([c for c in layer_cells if c['status'] != '-'])}"
+                  if layer_cells else ""))

@@ -1,0 +1,68 @@
+"""`deploytool run`: the whole job in one run folder, resumable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.options import (default_run_folder, parse_shape, preprocess_dict,
+                                    preprocess_options, width_option)
+from deploytool.cli.tables import print_table, progress, stdout
+from deploytool.workflows.train_options import TrainOptions
+from deploytool.workflows.verify import DEFAULT_SAMPLES
+
+
+@main.command("run")
+@click.argument("model")
+@click.option("--data", default="digits", show_default=True, help="Data set to train and verify on.")
+@click.option("--epochs", default=TrainOptions.epochs, show_default=True, type=int)
+@click.option("--batch-size", default=TrainOptions.batch_size, show_default=True, type=int)
+@click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS for training.")
+@width_option()
+@click.option("--weights", type=click.Path(dir_okay=False), help="Use these weights instead of training.")
+@click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=click.IntRange(min=1),
+              help="Images verified.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Run folder (default runs/MODEL-DATA-pipeline).")
+@click.option("--app", type=click.Path(file_okay=False),
+              help="Bundle the int8 .tflite into this Android demo app (default: into the run folder).")
+@preprocess_options
+def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir, app,
+                preset, mean, std, channel_order):
+    """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
+    bundle for Android -> report. Run it again to resume after an interruption."""
+    from deploytool.workflows.pipeline import PipelineParityError, run_pipeline
+
+    out_dir = out_dir or default_run_folder(model, data, "-pipeline")
+    failure = None
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
+                           preprocess=preprocess_dict(preset, mean, std, channel_order))
+    try:
+        report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
+                              app=app, log=progress("[bold]▸[/bold]"))
+    except PipelineParityError as exc:
+        failure, report = exc, exc.report
+    print_run_summary(Path(out_dir))
+    if failure is not None:
+        click.echo(f"deploytool: {failure}", err=True)
+        sys.exit(1)
+    stdout.print(f"report: {report}")
+
+
+def print_run_summary(folder: Path) -> None:
+    """The run's summary table: artifact, runtime, pass, accuracy, latency."""
+    from deploytool.workflows.run_report import summary_rows
+
+    def cells(row):
+        return (row["artifact"], row["runtime"],
+                {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]"}.get(row["status"],
+                                                                               row["status"]),
+                f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-",
+                f"{row['median_ms']:.3g}" if row["median_ms"] is not None else "-")
+
+    print_table(f"deploytool run: {folder}", ("artifact", "runtime", "pass", "accuracy",
+                                              "ms (batch 1)"),
+                map(cells, summary_rows(folder)), right=("accuracy", "ms (batch 1)"))

@@ -1,0 +1,81 @@
+"""`deploytool verify`: every artifact on every runtime against its Keras reference."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from deploytool.cli.main import main
+from deploytool.cli.options import backend_option, json_option
+from deploytool.cli.tables import print_table, progress, status, stdout
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT
+from deploytool.workflows.verify import DEFAULT_SAMPLES
+
+
+@main.command("verify")
+@click.argument("artifacts", nargs=-1, type=click.Path())
+@backend_option
+@click.option("--data", help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
+@click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=int, help="Images compared.")
+@click.option("--atol", type=float, help="Override: max abs error on probabilities.")
+@click.option("--min-cosine", type=float, help="Override: minimum cosine similarity.")
+@click.option("--min-top1", type=float, help="Override: minimum top-1 agreement.")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds each backend may take before it is killed.")
+@json_option("the report as JSON")
+def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1, threads, timeout,
+                   as_json):
+    """Run ARTIFACTS (default: what `convert` wrote last) on TFLite, OpenCV dnn and ONNX Runtime
+    and compare with the Keras reference. Exit 0 when all pass, 1 on a parity failure."""
+    from deploytool.core.compare import Tolerance
+    from deploytool.core.roundoff import ROUNDOFF_FACTOR
+    from deploytool.workflows.verify import verify
+
+    tolerance = None
+    if any(v is not None for v in (atol, min_cosine, min_top1)):
+        tolerance = Tolerance(atol, min_cosine, min_top1)
+    report = verify(artifacts or None, backend, data, samples, tolerance, threads, timeout,
+                    log=progress("· verifying", "dim"))
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        print_table("deploytool verify: artifacts against their Keras reference",
+                    ("artifact", "backend", "engine / layout", "result", "max abs", "cosine",
+                     "top-1", "accuracy", "why"), map(verify_cells, report.rows))
+        images = "; ".join(f"{name}: {d['samples']} {d['dataset']} test images"
+                           for name, d in report.images.items())
+        if images:
+            stdout.print(f"compared on {images}")
+        for name, used in report.tolerances.items():
+            if used.get("reference_roundoff") is not None:
+                stdout.print(f"{name}: fp32 bar max abs {used['max_abs']:.1e} = {ROUNDOFF_FACTOR:g} "
+                             "x the Keras reference's own float32 round-off "
+                             f"({used['reference_roundoff']:.1e}, measured against its float64 twin)")
+    if not report.passed:
+        failed = [row for row in report.rows if row.status == "fail"]
+        first = failed[0]
+        click.echo(f"deploytool: verify failed for {len(failed)} of {len(report.rows)} checks; first: "
+                   f"{first.artifact} on {first.backend}: {'; '.join(first.failures)}"
+                   f"{diagnose_hint(failed)}", err=True)
+        sys.exit(1)
+
+
+def verify_cells(row) -> tuple[str, ...]:
+    """One verify row as table cells."""
+    f = row.figures or {}
+    accuracy = f"{f['accuracy']:.3f} (ref {f['accuracy_reference']:.3f})" if "accuracy" in f else "-"
+    return (row.artifact, row.backend,
+            " / ".join(x for x in (row.engine, row.input_layout) if x) or "-", status(row.status),
+            f"{f['max_abs']:.2e}" if f else "-", f"{f['min_cosine']:.6f}" if f else "-",
+            f"{f['top1_agreement']:.3f}" if f else "-", accuracy, "; ".join(row.failures) or "-")
+
+
+def diagnose_hint(failed_rows) -> str:
+    """A pointer to `deploytool diagnose` when a quantized artifact failed on accuracy."""
+    from deploytool.workflows.diagnose import needs_diagnosis
+
+    names = sorted({row.artifact for row in failed_rows if needs_diagnosis(row.precision, row.failures)})
+    return f"; see where with `deploytool diagnose {names[0]}`" if names else ""

@@ -1,0 +1,179 @@
+"""Manifests: one JSON next to every artifact, an index per output folder, and a pointer to what
+`deploytool convert` wrote last (what `deploytool verify` checks when given no artifact).
+
+The pointer is set by :func:`remember_last_convert` when a conversion the user asked for is done,
+never by writing a manifest: an accuracy budget's trial conversions write manifests into a
+temporary folder, and an interrupted budget must leave the pointer on the last real artifact."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import sha256_file, write_json
+
+LAST_CONVERT = Path(".deploytool") / "last-convert.json"
+INDEX_NAME = "manifest.json"
+TOOLS = ("deploytool", "tensorflow", "tf-keras", "keras", "tensorflow-model-optimization", "tf2onnx",
+         "onnx", "onnxruntime", "opencv-python-headless", "ai-edge-litert", "numpy")
+
+
+def tool_versions() -> dict:
+    """Versions of Python and of every library that touches an artifact."""
+    versions = {"python": platform.python_version()}
+    for name in TOOLS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string (seconds), for "created" fields."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def manifest_path(artifact) -> Path:
+    """Where the manifest of ``artifact`` lives: ``<artifact>.json``."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def write_manifest(artifact, entry: dict) -> Path:
+    """Write ``entry`` next to ``artifact`` and add it to its folder's index (replacing an older
+    entry for the same file). Returns the manifest path."""
+    artifact = Path(artifact)
+    path = write_json(manifest_path(artifact), entry)
+    index_path = artifact.parent / INDEX_NAME
+    index = read_json(index_path) or {"artifacts": []}
+    index["artifacts"] = [e for e in index["artifacts"]
+                          if e.get("artifact", {}).get("file") != artifact.name] + [entry]
+    write_json(index_path, index)
+    return path
+
+
+def remember_last_convert(artifacts) -> None:
+    """Record ``artifacts`` as what `deploytool convert` wrote last (in the working directory)."""
+    write_json(LAST_CONVERT, {"artifacts": [str(Path(artifact).resolve()) for artifact in artifacts]})
+
+
+def last_converted() -> list[Path]:
+    """The artifacts `deploytool convert` wrote last (from .deploytool/last-convert.json)."""
+    record = read_json(LAST_CONVERT)
+    if record is None:
+        raise UserError(f"no artifact given and no conversion recorded in {LAST_CONVERT}; "
+                        "run `deploytool convert` first or name the artifacts")
+    return [Path(p) for p in record.get("artifacts") or []]
+
+
+def read_json(path) -> dict | None:
+    """The JSON in ``path``, or None if there is no such file."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable JSON ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return value
+
+
+def integrity_failures(artifact, manifest) -> list[str]:
+    """[] when the file's sha256 (and its companion files') is the one its manifest (a
+    :class:`Manifest` or its raw JSON) records, else the failure."""
+    record = manifest.record if isinstance(manifest, Manifest) else manifest
+    entry = record.get("artifact") or {}
+    if sha256_file(artifact) != entry.get("sha256"):
+        return ["sha256 differs from the manifest: the file changed after conversion"]
+    for suffix, side in (entry.get("side_files") or {}).items():
+        companion = Path(artifact).with_suffix(suffix)
+        if not companion.exists() or sha256_file(companion) != side.get("sha256"):
+            return [f"{companion.name} is missing or differs from the manifest"]
+    return []
+
+
+def read_manifest(artifact) -> dict | None:
+    """The manifest written next to ``artifact``, or None."""
+    return read_json(manifest_path(artifact))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An artifact's manifest, validated once when read (:meth:`read`): what verify, bench,
+    bundle and the pipeline need, typed; ``record`` keeps the whole JSON as written."""
+
+    artifact: Path
+    format: str
+    precision: str
+    sha256: str
+    size_bytes: int
+    inputs: list
+    outputs: list
+    input_layout: str
+    reference: Path
+    trained: bool
+    preprocessing: object  # deploytool.core.preprocessing.Preprocessing
+    dataset: str | None
+    labels: list | None
+    postprocess: str | None
+    calibration_source: str | None
+    parity: dict | None
+    record: dict = field(repr=False)
+
+    @property
+    def classes(self) -> int:
+        """How many class scores the artifact outputs."""
+        return int(self.outputs[0]["shape"][-1])
+
+    @property
+    def side_files(self) -> dict:
+        """Companion files written with the artifact (suffix -> {file, sha256})."""
+        return self.record["artifact"].get("side_files") or {}
+
+    @classmethod
+    def from_record(cls, artifact, record: dict) -> "Manifest":
+        """Validate ``record`` (a manifest's JSON) for ``artifact``; a missing or malformed field
+        is a one-line error naming it."""
+        from deploytool.core.preprocessing import Preprocessing
+
+        artifact = Path(artifact)
+        try:
+            entry, source = record["artifact"], record["source"]
+            manifest = cls(
+                artifact=artifact, format=str(entry.get("format") or artifact.suffix[1:]),
+                precision=str(entry["precision"]), sha256=str(entry["sha256"]),
+                size_bytes=int(entry.get("size_bytes") or 0), inputs=list(entry["inputs"]),
+                outputs=list(entry["outputs"]), input_layout=str(entry.get("input_layout") or "NHWC"),
+                reference=Path(source["reference"]), trained=bool(source.get("trained", True)),
+                preprocessing=Preprocessing.from_dict(record["preprocessing"]),
+                dataset=record["preprocessing"].get("dataset"), labels=record.get("labels"),
+                postprocess=record.get("postprocess"),
+                calibration_source=(record.get("calibration") or {}).get("source"),
+                parity=record.get("parity"), record=record)
+            manifest.classes  # noqa: B018 - validates the output shape
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, UserError) as exc:
+            raise UserError(f"{manifest_path(artifact)}: not a deploytool manifest (missing or "
+                            f"malformed {exc})") from None
+        return manifest
+
+    @classmethod
+    def read(cls, artifact) -> "Manifest":
+        """The manifest of an existing artifact; a missing file or a missing manifest is a
+        one-line error (whether the file is an artifact at all is the caller's question:
+        :func:`deploytool.workflows.artifacts.manifest_of`)."""
+        artifact = Path(artifact)
+        if not artifact.exists():
+            raise UserError(f"{artifact}: no such file")
+        record = read_manifest(artifact)
+        if record is None:
+            raise UserError(f"{artifact}: no manifest ({artifact.name}.json) next to it, so no "
+                            "reference model to compare with; convert it with `deploytool convert`")
+        return cls.from_record(artifact, record)

@@ -1,0 +1,268 @@
+"""The deployability matrix: every zoo model x every artifact kind x every runtime, each cell
+verified for real, written as Markdown (docs/compatibility.md)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from deploytool.converters.targets.registry import artifact_kinds, target
+from deploytool.models import list_models
+from deploytool.models.weights import randomize_batchnorm
+
+from deploytool.converters.options import ConvertOptions
+from deploytool.workflows.convert import convert
+from deploytool.core.errors import UserError
+from deploytool.core.manifest import tool_versions
+from deploytool.sources.model_source import load_source
+from deploytool.reports.matrix_settings import RANDOM_INPUT_SHAPE, RANDOM_SAMPLES, WIDTH
+from deploytool.runtimes.base import artifact_runtimes, runners
+from deploytool.workflows.verify import verify
+
+# (label, target, precision) of every artifact kind the registered targets offer (dynamic range
+# adds nothing a runtime would fail on differently), and the runtimes that run artifacts
+ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
+RUNTIMES = tuple(artifact_runtimes())
+# int8 cells are converted within this budget (the verify bar for untrained int8 models)
+MATRIX_INT8_COSINE = 0.99
+# Failure messages that are known limitations of a runtime, with what is known about them.
+UPSTREAM = {
+    "Lookup table for": "upstream limitation: OpenCV's TFLite importer has no int8 activation "
+                             "support (int8 models fail in parseActivation); the int8 ONNX (QDQ) "
+                             "form of the same model runs in OpenCV",
+    "PLACEHOLDER_FOR_GREATER_OP_CODES": "upstream limitation: OpenCV's TFLite importer reads only "
+                                        "built-in op codes below 128 (deprecated_builtin_code), so "
+                                        "newer ops such as GELU (150) do not load; the ONNX form of "
+                                        "the same model runs in OpenCV",
+    "Unknown opcode for INT8 Eltwise": "upstream limitation: OpenCV's TFLite importer has no int8 "
+                                       "SUB/MUL with a constant; the int8 ONNX (QDQ) form of the "
+                                       "same model runs in OpenCV",
+    "EltwiseLayerInt8Impl": "upstream limitation: OpenCV's int8 elementwise layer has no MUL; "
+                            "the int8 ONNX (QDQ) form of the same model runs in OpenCV",
+    "GemmInt8": "upstream limitation: OpenCV dnn has no int8 Gemm (FULLY_CONNECTED) layer for "
+                "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
+    "ReduceInt8": "upstream limitation: OpenCV dnn has no int8 Mean (ReduceInt8) / Gemm layer for "
+                  "TFLite imports; the int8 ONNX (QDQ) form of the same model runs in OpenCV",
+    "'K_b' is": "upstream: OpenCV's TFLite importer gives a FULLY_CONNECTED whose input is a 4-D "
+                "1x1 map (a Flatten of a 1x1 map, which the TFLite converter folds into the FC) "
+                "the last axis of its NCHW blob (1) as K (DNN/Gemm: 'K_a == K_b'); the ONNX and "
+                ".pb forms of the same model run in OpenCV",
+    # generic messages last: a cell takes the first cause that matches
+    "Unsupported operator type": "upstream limitation: OpenCV's TFLite importer has no layer for "
+                                 "this TFLite op (named in the message; e.g. ELU, TANH, "
+                                 "TRANSPOSE_CONV); the ONNX form of the same model runs in OpenCV",
+    "Can't create layer": "upstream limitation: OpenCV's TensorFlow importer has no layer for "
+                          "this TensorFlow op (named in the message; e.g. Neg, from "
+                          "LayerNormalization's frozen moments)",
+    "buf.shape() == m.shape()": "upstream: OpenCV 5.0's ONNX importer fails on "
+                                "LayerNormalization over the channel axis of a 4-D map (NEW "
+                                "engine: this shape check in forwardGraph; CLASSIC: a "
+                                "segmentation fault); minimal reproduction: the "
+                                "LayerNormalization model of the own-models page's layer coverage",
+}
+RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
+# A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
+NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
+             "with each other); a deep network of random weights accumulates int8 rounding error; "
+             "`deploytool diagnose` names the layers, `convert --max-drop/--min-cosine` keeps them "
+             "in float")
+
+
+def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples: int,
+                 kinds=ARTIFACT_KINDS, data: str | None = None, causes=lambda cell: [],
+                 numerical: str = NUMERICAL, budget=None, timing: dict | None = None,
+                 log=lambda message: None) -> list[dict]:
+    """Convert ``source`` (a loaded :class:`~deploytool.sources.model_source.ModelSource`, shown as ``model``)
+    to every artifact kind in ``kinds`` and verify each on every runtime (on ``data``, default
+    the model's own); one dict per (artifact kind, runtime) cell, with status, figures and the
+    reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
+    precision cell failing on cosine is labelled ``numerical``. With a ``budget``
+    (:class:`~deploytool.workflows.budget.Budget`), int8 artifacts are converted within it and the cell
+    says how many layers it kept in float. With ``timing`` ({"runs", "warmup"}) each cell also
+    gets its batch-1 median latency, measured in the runtime's own process as bench does; every
+    cell records its artifact's size, and a TFLite cell its phone-GPU readiness."""
+    from deploytool.converters.targets.tflite.gpu_readiness import gpu_readiness
+
+    cells = []
+    for label, target_name, precision in kinds:
+        options = ConvertOptions(to=target_name, precision=precision, out_dir=out_dir / model,
+                                 calib_samples=calib_samples)
+        log(f"{model}: {label}")
+        try:
+            if budget is not None and precision == "int8":
+                from deploytool.workflows.budget import budgeted_convert
+
+                result = budgeted_convert(source, options, budget)
+            else:
+                result = convert(source, options)
+        except UserError as exc:  # the converter itself refused: every runtime cell says why
+            cells += [{"model": model, "artifact": label, "runtime": runtime, "status": "fail",
+                       "why": f"conversion failed: {exc}"} for runtime in RUNTIMES]
+            continue
+        path = result.manifest["conversion_path"]["framework"]
+        report = verify([result.artifact], "all", data=data, samples=samples, timing=timing)
+        extra = {"size_bytes": result.manifest["artifact"]["size_bytes"]}
+        if target_name == "tflite":
+            extra["gpu"] = gpu_readiness(result.artifact)
+        by_backend = {row.backend: row for row in report.rows}
+        for runtime in RUNTIMES:
+            row = by_backend.get(runtime)
+            if row is None:
+                cells.append({"model": model, "artifact": label, "runtime": runtime, "path": path,
+                              "status": "-", "why": f"{RUNTIME_NAMES[runtime]} does not read {target_name} files"})
+                continue
+            status = "fail" if row.status == "n/a" else row.status
+            why = "; ".join(row.failures) or None
+            cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
+                    "figures": row.figures, "engine": row.engine, "path": path,
+                    "tolerance": report.tolerances.get(result.artifact.name),
+                    "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or []),
+                    "median_ms": row.median_ms, **extra}
+            cell["why"] = why
+            if why:
+                known = upstream_causes(why) + causes(cell)
+                if not known and precision != "fp32" and _accuracy_only(row.failures):
+                    known.append(_numerical_note(row, by_backend.get(target(target_name).runtime),
+                                                 numerical))
+                cell["why"] = f"{why} — {known[0]}" if known else why
+            cells.append(cell)
+    return cells
+
+
+def upstream_causes(why: str) -> list[str]:
+    """The known upstream causes whose marker the failure message ``why`` holds."""
+    return [note for marker, note in UPSTREAM.items() if marker in why]
+
+
+def label_known_causes(cells: list[dict]) -> list[dict]:
+    """Cells computed before a cause was known (cached), with the cause appended to a failure
+    that matches a marker and names none yet."""
+    for cell in cells:
+        why = cell.get("why") or ""
+        if cell["status"] == "fail" and " — " not in why and upstream_causes(why):
+            cell["why"] = f"{why} — {upstream_causes(why)[0]}"
+    return cells
+
+
+def _accuracy_only(failures: list[str]) -> bool:
+    """Whether every failure is a figure (cosine, top-1) rather than an error."""
+    return bool(failures) and all(f.startswith(("cosine", "top-1 agreement")) for f in failures)
+
+
+def _numerical_note(row, primary, numerical: str) -> str:
+    """``numerical`` when the format's own runtime is as far from float (the quantized model
+    itself is), else a note that this runtime's kernels land further from float than it."""
+    if row is primary or primary is None or primary.figures is None or \
+            (primary.status == "fail" and _accuracy_only(primary.failures)
+             and primary.figures["min_cosine"] <= row.figures["min_cosine"] + 0.05):
+        return numerical
+    return (f"numerical, this runtime: its quantized kernels land further from float than "
+            f"{RUNTIME_NAMES[primary.backend]}'s on the same file (worst cosine "
+            f"{row.figures['min_cosine']:.4f} against {primary.figures['min_cosine']:.4f})")
+
+
+def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: int,
+                 calib_samples: int, log=lambda message: None) -> list[dict]:
+    """Convert zoo ``model`` (random weights, randomised BatchNorm statistics) to every artifact
+    kind and verify each on every runtime: :func:`source_cells`."""
+    from deploytool.workflows.budget import Budget
+
+    source = load_source(model, input_shape=input_shape, num_classes=10, width=width)
+    randomize_batchnorm(source.model, seed=0)
+    return source_cells(source, model, out_dir, samples, calib_samples, log=log,
+                        budget=Budget(min_cosine=MATRIX_INT8_COSINE))
+
+
+def _cell_text(cell: dict) -> str:
+    if cell["status"] == "-":
+        return "–"
+    figures = cell.get("figures")
+    if cell["status"] == "pass":
+        text = f"✅ {figures['max_abs']:.0e}" if cell["artifact"].endswith("fp32") \
+            else f"✅ cos {figures['min_cosine']:.4f}"
+        notes = [cell["engine"]] if cell.get("engine") else []
+        if cell.get("in_float"):
+            notes.append(f"{cell['in_float']} in float")
+        return text + (f" ({', '.join(notes)})" if notes else "")
+    return "❌ see below"
+
+
+def versions_line(seconds: float | None) -> str:
+    """The library versions and when and how fast a page was generated (``seconds`` None: the
+    page was assembled from cells computed by several processes, so no one time is its own)."""
+    versions = tool_versions()
+    took = f" in {seconds / 60:.0f} min" if seconds is not None else ""
+    return (f"Versions: TensorFlow {versions['tensorflow']}, Keras {versions.get('keras')}, "
+            f"tf2onnx {versions['tf2onnx']}, ONNX Runtime {versions['onnxruntime']}, OpenCV "
+            f"{versions['opencv-python-headless']}, LiteRT {versions['ai-edge-litert']}. Generated "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}{took} on 2 CPU cores.")
+
+
+def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model") -> list[str]:
+    """One Markdown table per runtime (rows: models; columns: artifact kinds), then every
+    failure with its reason and the count of passing cells."""
+    models = list(dict.fromkeys(c["model"] for c in cells))
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    lines = []
+    for runtime in RUNTIMES:
+        lines += [f"## {RUNTIME_NAMES[runtime]}", "", f"| {row_label} | " + " | ".join(kinds) + " |",
+                  "|---|" + "---|" * len(kinds)]
+        for model in models:
+            row = [_cell_text(lookup[(model, kind, runtime)]) if (model, kind, runtime) in lookup
+                   else "–" for kind in kinds]
+            lines.append(f"| {model} | " + " | ".join(row) + " |")
+        lines.append("")
+    failures = [c for c in cells if c["status"] == "fail"]
+    lines += ["## Failures and their causes", ""]
+    if not failures:
+        lines.append("None.")
+    for cell in failures:
+        lines.append(f"- **{cell['model']} · {cell['artifact']} · {RUNTIME_NAMES[cell['runtime']]}**: "
+                     f"{cell['why']}")
+    lines += ["", f"{count_summary(cells)}.", ""]
+    return lines
+
+
+def count_summary(cells: list[dict]) -> str:
+    """"P of R runnable cells pass"."""
+    passed = sum(c["status"] == "pass" for c in cells)
+    runnable = sum(c["status"] in ("pass", "fail") for c in cells)
+    return f"{passed} of {runnable} runnable cells pass"
+
+
+def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
+                    seconds: float) -> str:
+    """The matrix as Markdown: one table per runtime, then every failure with its reason."""
+    lines = [
+        "# Deployability matrix",
+        "",
+        "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is built at "
+        f"{'x'.join(map(str, input_shape))} with width {width:g} and 10 classes, given random "
+        "weights with randomised BatchNorm statistics, converted by `deploytool convert` and "
+        f"verified by `deploytool verify` on {samples} held-out photos against the Keras "
+        "reference. fp32 cells pass at max abs error ≤ 1e-5 on probabilities (or 10x the Keras "
+        "reference's own float32 round-off, where that is larger); fp16 and int8 "
+        "cells are judged by worst-sample cosine similarity (≥ 0.999 / ≥ 0.99): with random "
+        "weights, top-1 decisions are tie-breaks. int8 artifacts are converted with the "
+        "accuracy budget `--min-cosine 0.99` (plain int8 where that holds, else the costliest "
+        "layers kept in float). A ✅ shows the max abs error (fp32) or the cosine (fp16/int8), "
+        "for OpenCV the engine that ran it, and how many layers a budgeted int8 model keeps in "
+        "float.",
+        "",
+        versions_line(seconds),
+        "",
+    ]
+    lines += render_tables(cells, [label for label, _, _ in ARTIFACT_KINDS])
+    return "\n".join(lines)
+
+
+def build_matrix(models=None, input_shape=RANDOM_INPUT_SHAPE, width: float = WIDTH,
+                 out_dir: Path = Path("artifacts/matrix"), samples: int = RANDOM_SAMPLES,
+                 calib_samples: int = 100, log=lambda message: None) -> tuple[list[dict], str]:
+    """Cells and Markdown of the matrix for ``models`` (default: the whole zoo)."""
+    started = time.perf_counter()
+    cells = []
+    for model in models or list_models():
+        cells += matrix_cells(model, input_shape, width, Path(out_dir), samples, calib_samples, log)
+    return cells, render_markdown(cells, input_shape, width, samples, time.perf_counter() - started)

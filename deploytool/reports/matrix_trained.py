@@ -1,0 +1,352 @@
+"""The deployability matrix on trained models: each zoo model trained briefly on the offline
+digits (kept in a run folder, so a rerun reuses it), converted to every artifact kind and
+verified on every runtime, each cell with its top-1 accuracy and change from float, batch-1
+latency, size and, for TFLite, phone-GPU readiness. Written as Markdown, JSON and a heatmap;
+each model's cells are cached, so an interrupted run resumes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from deploytool.models import list_models
+
+from deploytool.workflows.budget import Budget
+from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
+from deploytool.converters.targets.tflite.gpu_readiness import describe
+from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, RUNTIMES, count_summary,
+    label_known_causes, source_cells, versions_line)
+from deploytool.sources.model_source import RUN_MODEL, load_source
+from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
+from deploytool.workflows.train import train
+from deploytool.workflows.train_options import TrainOptions
+
+INT8_MAX_DROP = 1.0  # top-1 points an int8 cell may lose against float
+TIMING = {"runs": 20, "warmup": 3}
+NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
+             "with each other); `deploytool diagnose` names the layers")
+MIN_TOP1_AGREEMENT = 0.9  # verify's int8 bar on decisions
+
+
+def judge_int8_by_accuracy(cell: dict) -> dict:
+    """An int8 cell that ran, judged as a trained model's user judges it: pass when it keeps top-1
+    within ``INT8_MAX_DROP`` points of float and agrees with float on at least 90 % of the
+    decisions. Worst-sample cosine stays in the figures but is not a criterion here: on a trained,
+    confident model one image near a decision boundary sets it (bn_inception's int8 .tflite: worst
+    cosine 0.85 at -0.3 points). Other failures (errors, unreadable files) are left as they are."""
+    figures = cell.get("figures")
+    if not cell["artifact"].endswith("int8") or not figures or cell["status"] not in ("pass", "fail") \
+            or accuracy_change(cell) is None:
+        return cell
+    previous = cell.get("why") or ""
+    cause = previous.split(" — ", 1)[1] if " — " in previous else NUMERICAL
+    failures = []
+    if accuracy_change(cell) < -INT8_MAX_DROP - 1e-9:
+        failures.append(f"top-1 {accuracy_change(cell):+.1f} points against float "
+                        f"(budget {INT8_MAX_DROP:g})")
+    if figures["top1_agreement"] < MIN_TOP1_AGREEMENT:
+        failures.append(f"top-1 agreement {figures['top1_agreement']:.3f} < {MIN_TOP1_AGREEMENT}")
+    cell["status"] = "fail" if failures else "pass"
+    cell["why"] = f"{'; '.join(failures)} — {cause}" if failures else None
+    return cell
+
+
+def model_cells(model: str, work: Path, epochs: int = EPOCHS, width: float = WIDTH,
+                samples: int = SAMPLES, calib_samples: int = 100,
+                log=lambda message: None) -> dict:
+    """``{"seconds", "cells"}`` of zoo ``model``: trained on digits (once, in WORK/runs), then
+    every artifact kind on every runtime (:func:`~deploytool.reports.matrix.source_cells`), int8 within
+    a budget of ``INT8_MAX_DROP`` top-1 points and ``MIN_TOP1_AGREEMENT`` agreement with float.
+    Cached in WORK/cells."""
+    return cached(work, model, lambda: _model_cells(model, work, epochs, width, samples,
+                                                    calib_samples, log))
+
+
+def _model_cells(model, work, epochs, width, samples, calib_samples, log) -> dict:
+    started = time.perf_counter()
+    run = work / "runs" / model
+    if not (run / RUN_MODEL).exists():
+        if run.exists():  # a training cut short: start it again
+            shutil.rmtree(run)
+        log(f"{model}: training on digits (up to {epochs} epochs, width {width:g})")
+        train(model, "digits", run, training_options(epochs, width))
+    cells = source_cells(load_source(str(run)), model, work / "artifacts", samples, calib_samples,
+                         data="digits", numerical=NUMERICAL,
+                         budget=Budget(max_drop=INT8_MAX_DROP, min_agreement=MIN_TOP1_AGREEMENT),
+                         timing=TIMING, log=log)
+    return {"seconds": time.perf_counter() - started, "cells": cells}
+
+
+def training_options(epochs: int, width: float) -> TrainOptions:
+    """How every model of the matrix is trained: up to ``epochs`` epochs of batches of
+    ``BATCH_SIZE``, stopped after ``PATIENCE`` epochs without a better validation accuracy, the
+    best epoch's weights kept."""
+    return TrainOptions(epochs=epochs, width=width, batch_size=BATCH_SIZE, early_stopping=PATIENCE)
+
+
+def accuracy_change(cell: dict) -> float | None:
+    """The cell's top-1 accuracy minus the float model's, in points (None without figures)."""
+    figures = cell.get("figures") or {}
+    if figures.get("accuracy") is None or figures.get("accuracy_reference") is None:
+        return None
+    return 100 * (figures["accuracy"] - figures["accuracy_reference"])
+
+
+def _latency(cell: dict) -> str:
+    value = cell.get("median_ms")
+    if value is None:
+        return ""
+    return f" · {value:.2g} ms" if value < 10 else f" · {value:.0f} ms"
+
+
+def cell_text(cell: dict) -> str:
+    """✅/❌, accuracy and its change from float, latency (and the layers a budget kept in float)."""
+    if cell["status"] == "-":
+        return "–"
+    change = accuracy_change(cell)
+    if change is None:
+        return "❌ see below"
+    mark = "✅" if cell["status"] == "pass" else "❌"
+    text = f"{mark} {100 * cell['figures']['accuracy']:.1f} ({change:+.1f}){_latency(cell)}"
+    notes = [cell["engine"]] if cell.get("engine") else []
+    if cell.get("in_float"):
+        notes.append(f"{cell['in_float']} in float")
+    return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _size_text(cells: list[dict]) -> str:
+    """Size of one artifact kind of one model, and the phone-GPU verdict of a TFLite file."""
+    cell = next((c for c in cells if c.get("size_bytes") is not None), None)
+    if cell is None:
+        return "not converted"
+    text = f"{cell['size_bytes'] / 1e6:.2f} MB"
+    if "gpu" in cell:
+        text += " · GPU " + ("✅" if cell["gpu"]["ready"] else f"❌ {describe(cell['gpu'])[4:]}")
+    return text
+
+
+def render_markdown(results: dict[str, dict], epochs: int, width: float, samples: int,
+                    picture: str = "compatibility.png", wall_seconds: float | None = None) -> str:
+    """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
+    failure with its cause, the summary counts and the largest int8 accuracy drop."""
+    cells = label_known_causes([judge_int8_by_accuracy(cell) for result in results.values()
+                                for cell in result["cells"]])
+    seconds = sum(result["seconds"] for result in results.values())
+    kinds = [label for label, _, _ in ARTIFACT_KINDS]
+    models = list(results)
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    float_accuracy = {}
+    for cell in cells:
+        reference = (cell.get("figures") or {}).get("accuracy_reference")
+        if reference is not None:
+            float_accuracy.setdefault(cell["model"], reference)
+    lines = [
+        "# Deployability matrix",
+        "",
+        "Generated by `deploytool matrix` (do not edit by hand). Every zoo model is trained by "
+        f"`deploytool train MODEL --data digits --epochs {epochs} --batch-size {BATCH_SIZE} "
+        f"--early-stopping {PATIENCE} --width {width:g}` (28x28x1, the offline digits that ship "
+        "with scikit-learn; the best epoch's weights are kept), then converted by `deploytool convert` and "
+        f"verified by `deploytool verify` on all {samples} held-out digits. A cell shows the "
+        "artifact's top-1 accuracy in % on that runtime, its change from the float Keras model in "
+        "points, and the median latency of one image (2 threads, measured in the runtime's own "
+        "process as `deploytool bench` does). Pass/fail is verify's: fp32 max abs ≤ 1e-5 on "
+        "probabilities (or 10x the reference's own float32 round-off), fp16 worst cosine ≥ 0.999 "
+        "and top-1 agreement ≥ 0.95. int8 artifacts are converted with the accuracy budget "
+        f"`--max-drop {INT8_MAX_DROP:g} --min-agreement {MIN_TOP1_AGREEMENT:g}` (plain int8 where "
+        "that holds, else another calibration, else the costliest layers kept in float) and pass "
+        f"when they keep top-1 within {INT8_MAX_DROP:g} point of float "
+        "and agree with it on ≥ 90 % of the images; their worst-sample cosine is in the JSON but "
+        "not judged here, since on a trained, confident model one image near a decision boundary "
+        "sets it. `deploytool matrix --random` gives the quicker random-weight parity page.",
+        "",
+        versions_line(wall_seconds) + ("" if wall_seconds is not None else
+                                       f" Cells of earlier runs reused; each model's own compute "
+                                       f"time adds up to {seconds / 60:.0f} min."),
+        "",
+        f"![accuracy change per cell]({picture})",
+        "",
+    ]
+    for runtime in RUNTIMES:
+        lines += [f"## {RUNTIME_NAMES[runtime]}", "",
+                  "| model (float top-1) | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+        for model in models:
+            row = [cell_text(lookup[(model, kind, runtime)]) if (model, kind, runtime) in lookup
+                   else "–" for kind in kinds]
+            accuracy = float_accuracy.get(model)
+            label = f"{model} ({100 * accuracy:.1f})" if accuracy is not None else model
+            lines.append(f"| {label} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## Size and phone GPU", "",
+              "Artifact size, and for TFLite whether every op would run on LiteRT's GPU delegate "
+              "(`deploytool inspect` shows the same check; LiteRT's own analyzer in this build "
+              "reports every model compatible, so the delegate's rules are applied to the file).",
+              "", "| model | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
+    for model in models:
+        row = [_size_text([c for c in cells if c["model"] == model and c["artifact"] == kind])
+               for kind in kinds]
+        lines.append(f"| {model} | " + " | ".join(row) + " |")
+    lines += ["", "## Failures and their causes", ""]
+    failures = [c for c in cells if c["status"] == "fail"]
+    lines += [f"- **{c['model']} · {c['artifact']} · {RUNTIME_NAMES[c['runtime']]}**: {c['why']}"
+              for c in failures] or ["None."]
+    lines += ["", f"{count_summary(cells)}.", "", int8_summary(cells), ""]
+    return "\n".join(lines)
+
+
+def int8_summary(cells: list[dict]) -> str:
+    """The largest top-1 loss of an int8 cell, and every int8 cell losing more than the budget."""
+    measured = [(accuracy_change(c), c) for c in cells
+                if c["artifact"].endswith("int8") and accuracy_change(c) is not None]
+    if not measured:
+        return "No int8 cell produced figures."
+    worst_change, worst = min(measured, key=lambda pair: pair[0])
+    over = [f"{c['model']} {c['artifact']} on {RUNTIME_NAMES[c['runtime']]} ({change:+.1f})"
+            for change, c in measured if change < -INT8_MAX_DROP - 1e-9]
+    text = (f"int8: {len(measured)} cells measured; the largest top-1 change from float is "
+            f"{worst_change:+.1f} points ({worst['model']} {worst['artifact']} on "
+            f"{RUNTIME_NAMES[worst['runtime']]}).")
+    if over:
+        text += (f" Losing more than {INT8_MAX_DROP:g} point: {', '.join(over)}; "
+                 "`deploytool diagnose ARTIFACT` names the layers.")
+    else:
+        text += f" None loses more than {INT8_MAX_DROP:g} point."
+    return text
+
+
+def plot_heatmap(results: dict[str, dict], path) -> None:
+    """Models x (artifact kind, runtime) cells coloured by top-1 change from float in points
+    (green: kept, red: 3 or more lost); a cell without figures is marked x, one no runtime reads is blank."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import Normalize
+
+    cells = [cell for result in results.values() for cell in result["cells"]]
+    columns = [(kind, runtime) for runtime in RUNTIMES for kind, _, _ in ARTIFACT_KINDS
+               if any(c["artifact"] == kind and c["runtime"] == runtime and c["status"] != "-"
+                      for c in cells)]
+    models = list(results)
+    lookup = {(c["model"], c["artifact"], c["runtime"]): c for c in cells}
+    values = np.full((len(models), len(columns)), np.nan)
+    figure, axis = plt.subplots(figsize=(0.62 * len(columns) + 2.5, 0.34 * len(models) + 2.2))
+    for i, model in enumerate(models):
+        for j, (kind, runtime) in enumerate(columns):
+            cell = lookup.get((model, kind, runtime))
+            change = accuracy_change(cell) if cell else None
+            if change is not None:
+                values[i, j] = change
+                dark = change > -0.5 or change < -2.5  # deep green or deep red
+                axis.text(j, i, f"{change:+.1f}", ha="center", va="center", fontsize=6,
+                          color="white" if dark else "black")
+            if cell is not None and cell["status"] == "fail":
+                axis.text(j, i, "✗" if change is None else "", ha="center", va="center",
+                          fontsize=9, color="black")
+                axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                             edgecolor="black", linewidth=1.2))
+    # green: nothing lost (a gain is clipped to green), red: 3 points or more lost
+    image = axis.imshow(values, cmap="RdYlGn", norm=Normalize(vmin=-3, vmax=0, clip=True),
+                        aspect="auto")
+    axis.set_xticks(range(len(columns)),
+                    [f"{kind}\n{runtime}" for kind, runtime in columns],
+                    rotation=60, ha="right", fontsize=7)
+    axis.set_yticks(range(len(models)), models, fontsize=8)
+    figure.colorbar(image, ax=axis, label="top-1 change (points)", shrink=0.8)
+    axis.set_title("deploytool matrix: trained on digits (boxed: verify fails)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epochs: int = EPOCHS,
+                         width: float = WIDTH, samples: int = SAMPLES, fresh: bool = False,
+                         log=lambda message: None, progress=lambda done, total, model: None,
+                         jobs: int = 2) -> dict:
+    """Every model's cells (cached in ``work``; ``fresh`` forgets them), keyed by model;
+    ``jobs`` models are computed at a time, each in its own process (on 2 cores, two at a time
+    keep both busy through the single-threaded parts: tracing, converting, process start-up)."""
+    work = Path(work)
+    if fresh and (work / "cells").exists():
+        shutil.rmtree(work / "cells")
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    names = list(models or list_models())
+    progress(0, len(names), ", ".join(names[:jobs]))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each model in a child process
+        futures = {pool.submit(isolated_model_cells, model, work, epochs, width, samples, log): model
+                   for model in names}
+        results = {}
+        for done, future in enumerate(as_completed(futures), 1):
+            progress(done, len(names), futures[future])
+            results[futures[future]] = future.result()
+    progress(len(names), len(names), None)
+    return {model: results[model] for model in names}
+
+
+def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samples: int,
+                         log=lambda message: None, attempts: int = 2) -> dict:
+    """:func:`model_cells` in a child process of its own (``python -m
+    deploytool.reports.matrix_trained``), as every runtime runs in verify: hours of training, converting
+    and quantizing in one process ended in glibc heap-corruption aborts (``corrupted size vs.
+    prev_size``) that no model reproduces alone. A child that dies is tried once more; if it
+    dies again, every cell of the model says so."""
+    import subprocess
+    import sys
+
+    result = cache_path(work, model)
+    reason = ""
+    for _ in range(attempts):
+        if result.exists():
+            break
+        process = subprocess.run(
+            [sys.executable, "-m", "deploytool.reports.matrix_trained", model, str(work), str(epochs),
+             str(width), str(samples)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace")
+        for line in process.stdout.splitlines():
+            log(line)
+        if process.returncode != 0:
+            lines = [line for line in process.stderr.splitlines() if line.strip()]
+            reason = (f"signal {-process.returncode}" if process.returncode < 0
+                      else f"exit {process.returncode}") + (f": {lines[-1]}" if lines else "")
+            log(f"{model}: its process ended ({reason})")
+    if result.exists():
+        return json.loads(result.read_text())
+    return {"seconds": 0.0, "cells": [
+        {"model": model, "artifact": label, "runtime": runtime, "status": "fail",
+         "why": f"the model's matrix process ended twice ({reason})"}
+        for label, _, _ in ARTIFACT_KINDS for runtime in RUNTIMES]}
+
+
+def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int,
+                  wall_seconds: float | None = None) -> list[Path]:
+    """The Markdown page at ``out_file``, the same cells as JSON and the heatmap as PNG beside it
+    (same stem); returns the three paths. ``wall_seconds``: how long the run took, when it
+    computed every cell itself."""
+    from deploytool.core.manifest import tool_versions
+
+    out_file = Path(out_file)
+    json_path, png_path = out_file.with_suffix(".json"), out_file.with_suffix(".png")
+    write_bytes(out_file, render_markdown(results, epochs, width, samples, png_path.name,
+                                                 wall_seconds).encode())
+    write_json(json_path, {"settings": {"epochs": epochs, "width": width, "samples": samples,
+                                        "int8_max_drop": INT8_MAX_DROP, "timing": TIMING},
+                           "versions": tool_versions(),
+                           "seconds": sum(r["seconds"] for r in results.values()),
+                           "wall_seconds": wall_seconds,
+                           "models": results})
+    temporary = png_path.with_name(png_path.name + ".partial.png")
+    plot_heatmap(results, temporary)
+    temporary.replace(png_path)
+    return [out_file, json_path, png_path]
+
+
+if __name__ == "__main__":  # one model's cells, in a process of its own (isolated_model_cells)
+    import sys
+
+    name, folder, epochs_, width_, samples_ = sys.argv[1:6]
+    model_cells(name, Path(folder), int(epochs_), float(width_), int(samples_),
+                log=lambda message: print(message, flush=True))

@@ -1,0 +1,104 @@
+"""Run a native runtime in a child process with a time limit, so that a crash or hang in one
+backend is reported as that backend's failure and everything else goes on."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_TIMEOUT = 300
+
+
+@dataclass
+class IsolatedRun:
+    """What a child run produced: outputs and metadata, or the reason it did not."""
+
+    outputs: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+    error: str | None = None  # why there are no outputs
+    kind: str = "ok"  # ok | error | crash | timeout
+
+    @property
+    def ok(self) -> bool:
+        """Whether outputs came back."""
+        return self.kind == "ok"
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
+                 timeout: float = DEFAULT_TIMEOUT, bench: dict | None = None,
+                 **options) -> IsolatedRun:
+    """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process. With ``bench``
+    ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls after W
+    warm-up calls, on the first B images when B is given."""
+    with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
+        tmp = Path(tmp)
+        np.save(tmp / "images.npy", np.asarray(images, np.float32))
+        request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
+                   "threads": threads, "options": options, "images": str(tmp / "images.npy"),
+                   "outputs": str(tmp / "outputs.npy"), "meta": str(tmp / "meta.json"),
+                   **({"mode": "bench", **bench} if bench else {})}
+        (tmp / "request.json").write_text(json.dumps(request))
+        try:
+            process = subprocess.run([sys.executable, "-m", "deploytool.runtimes.worker",
+                                      str(tmp / "request.json")], capture_output=True, text=True,
+                                     errors="replace", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return IsolatedRun(error=f"no answer within {timeout:g} s (killed)", kind="timeout")
+        if process.returncode < 0:
+            return IsolatedRun(error=f"the runtime crashed ({_signal_name(process.returncode)})",
+                               kind="crash")
+        if process.returncode != 0:
+            lines = [line for line in process.stderr.splitlines() if line.strip()]
+            return IsolatedRun(error=lines[-1] if lines else f"exit code {process.returncode}",
+                               kind="error")
+        return IsolatedRun(np.load(tmp / "outputs.npy"),
+                           json.loads((tmp / "meta.json").read_text()))
+
+
+@dataclass
+class Attempt:
+    """One variant of a runtime (its constructor options) run on an artifact, and its verdict."""
+
+    options: dict
+    run: IsolatedRun
+    failures: list[str]
+    seconds: float
+
+    @property
+    def agrees(self) -> bool:
+        """It ran and nothing is wrong with what it produced."""
+        return self.run.ok and not self.failures
+
+
+def run_variants(artifact, backend: str, images: np.ndarray, judge=lambda run: [],
+                 **kwargs) -> list[Attempt]:
+    """Run ``backend``'s variants (e.g. OpenCV's NEW then CLASSIC engine) on ``artifact`` in
+    turn, each in its own child process, until one agrees: it runs and ``judge(run)`` finds no
+    failure. Returns every attempt made, the agreeing one last if any."""
+    import time
+
+    from deploytool.runtimes.base import runners
+
+    attempts = []
+    for options in runners()[backend].variants:
+        started = time.perf_counter()
+        run = run_isolated(artifact, backend, images, **kwargs, **options)
+        failures = judge(run) if run.ok else [f"{run.kind}: {run.error}"]
+        attempts.append(Attempt(options, run, failures, time.perf_counter() - started))
+        if attempts[-1].agrees:
+            break
+    return attempts

@@ -1,0 +1,60 @@
+"""Representative images for int8 calibration: a named data set, a run's own data, a plain
+folder of images (images:PATH), or a .npy file. With none named: the digits for a grey model,
+natural photographs for a colour one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.core.errors import UserError
+from deploytool.core.preprocessing import Preprocessing
+
+DEFAULT_CALIBRATION_SAMPLES = 300
+
+
+@dataclass
+class CalibrationSet:
+    """Preprocessed float32 images (N, H, W, C) and a description for the manifest."""
+
+    images: np.ndarray
+    description: dict
+
+
+def check_images(images: np.ndarray, preprocessing: Preprocessing, origin: str) -> np.ndarray:
+    """Refuse empty, wrongly shaped or non-finite calibration images."""
+    images = np.asarray(images)
+    if images.size == 0:
+        raise UserError(f"calibration data {origin} is empty")
+    if images.ndim != 4 or tuple(images.shape[1:]) != preprocessing.input_shape:
+        raise UserError(f"calibration data {origin} has shape {images.shape}; the model needs "
+                        f"(N, {', '.join(map(str, preprocessing.input_shape))})")
+    if not np.all(np.isfinite(images)):
+        raise UserError(f"calibration data {origin} contains NaN or infinite values")
+    return images.astype(np.float32)
+
+
+def calibration_set(data: str | None, preprocessing: Preprocessing,
+                    samples: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0,
+                    split: str = "train") -> CalibrationSet:
+    """``samples`` images drawn (seeded, without replacement) from data set ``data`` (default:
+    :func:`default_data_for` the model's channels) and preprocessed for the model, or read from a
+    .npy file of preprocessed images."""
+    if samples < 1:
+        raise UserError(f"calibration samples must be at least 1, got {samples}")
+    data = data or default_data_for(preprocessing.channels)
+    if data.endswith(".npy"):
+        try:
+            array = np.load(Path(data), allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{data}: cannot read calibration array ({exc})") from None
+        images = check_images(array, preprocessing, data)[:samples]
+        return CalibrationSet(images, {"source": data, "samples": len(images)})
+    dataset = load_dataset_for(data, preprocessing)
+    raw, _, count = sample_split(dataset, split, samples, seed)
+    images = check_images(preprocessing.apply(raw), preprocessing, data)
+    return CalibrationSet(images, {"source": data, "split": split, "samples": count, "seed": seed,
+                                   "dataset": dataset.description})

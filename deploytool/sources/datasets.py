@@ -1,0 +1,259 @@
+"""Named data sets, as raw 8-bit images, with integer labels where there are any.
+
+``digits`` (scikit-learn's bundled 8x8 handwritten digits, fixed split) works offline; ``mnist`` and
+``fashion_mnist`` use the real ``keras.datasets`` loaders, which download on first use;
+``folder:PATH`` reads an image folder with one sub-folder per class (the flowers layout) and splits
+it into training and validation images with a seeded shuffle. Two sets carry no labels and serve
+calibration and parity only: ``images:PATH``, a plain folder of images (what a user has), and
+``photos``, seeded crops of the natural colour photographs scikit-image ships (offline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deploytool.core.errors import UserError
+
+OFFLINE_DATASETS = ("digits", "photos")
+DOWNLOADED_DATASETS = ("mnist", "fashion_mnist")
+FASHION_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                   "sneaker", "bag", "ankle boot")
+
+
+@dataclass
+class Dataset:
+    """Raw images (uint8, N x H x W x C) and labels of a named data set; an unlabelled set has
+    ``y_train``/``y_test`` None and no class names."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray | None
+    class_names: list[str]
+    description: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 for an unlabelled set)."""
+        return len(self.class_names)
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the images carry labels."""
+        return self.y_train is not None
+
+
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """scikit-learn's 1,797 8x8 digits (values 0..16 scaled to 0..255), split stratified and fixed."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sklearn_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, bunch.target.astype(np.int64), test_size=test_fraction, random_state=seed,
+        stratify=bunch.target)
+    return Dataset("digits", x_train, y_train, x_test, y_test, [str(d) for d in range(10)],
+                   {"source": "sklearn.datasets.load_digits", "native_size": [8, 8],
+                    "split": f"stratified, test fraction {test_fraction}, seed {seed}"})
+
+
+def load_keras_dataset(name: str) -> Dataset:
+    """MNIST or Fashion-MNIST through ``keras.datasets`` (downloads on first use)."""
+    from deploytool.core.keras_env import keras
+
+    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as exc:  # no network: URLError, socket errors, HTTP errors...
+        raise UserError(
+            f"data set '{name}' needs a download through keras.datasets, which failed "
+            f"({type(exc).__name__}); offline alternatives: {', '.join(OFFLINE_DATASETS)}, folder:PATH"
+        ) from None
+    classes = [str(d) for d in range(10)] if name == "mnist" else list(FASHION_CLASSES)
+    return Dataset(name, x_train[..., None], y_train.astype(np.int64), x_test[..., None],
+                   y_test.astype(np.int64), classes, {"source": f"keras.datasets.{name}"})
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+FOLDER_PREFIX = "folder:"
+IMAGES_PREFIX = "images:"
+# scikit-image's bundled colour photographs (no download), for calibrating colour models offline
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
+PHOTO_CROPS = {"train": 480, "test": 120}
+
+
+def scan_image_folder(root) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names (sorted sub-folder names) and (image file, class index) pairs of an image
+    folder; refuses a missing folder, fewer than two classes and a class without images."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(classes) < 2:
+        raise UserError(f"{root}: an image folder needs at least two class sub-folders, found "
+                        f"{len(classes)}")
+    files = []
+    for index, name in enumerate(classes):
+        images = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise UserError(f"{root / name}: class folder holds no images "
+                            f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+        files += [(path, index) for path in images]
+    return classes, files
+
+
+def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
+    """One image file as uint8 (H, W, C) at ``size`` (bilinear), grey or RGB."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.resize((size[1], size[0]), Image.BILINEAR)
+            array = np.asarray(image, np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable image ({type(exc).__name__})") from None
+    return array[..., None] if channels == 1 else array
+
+
+def load_image_folder(root, size: tuple[int, int], channels: int = 3,
+                      validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """An image folder (one sub-folder per class) read at ``size`` and split, per class and
+    seeded, into training and validation ("test") images."""
+    classes, files = scan_image_folder(root)
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for index in range(len(classes)):
+        members = [f for f in files if f[1] == index]
+        order = rng.permutation(len(members))
+        held_out = max(1, int(round(len(members) * validation_fraction))) if len(members) > 1 else 0
+        test += [members[i] for i in order[:held_out]]
+        train += [members[i] for i in order[held_out:]]
+
+    def stack(items):
+        images = np.stack([read_image(path, size, channels) for path, _ in items]) if items else \
+            np.zeros((0, *size, channels), np.uint8)
+        return images, np.array([label for _, label in items], np.int64)
+
+    x_train, y_train = stack(train)
+    x_test, y_test = stack(test)
+    return Dataset(f"{FOLDER_PREFIX}{root}", x_train, y_train, x_test, y_test, classes,
+                   {"source": str(Path(root).resolve()), "images": len(files),
+                    "split": f"per class, validation fraction {validation_fraction}, seed {seed}"})
+
+
+def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """An RGB uint8 image as 1 channel (BT.601 luma, PIL's rule) or 3."""
+    from PIL import Image
+
+    if channels == 3:
+        return image
+    return np.asarray(Image.fromarray(image).convert("L"), np.uint8)[..., None]
+
+
+def random_crops(photos: list[np.ndarray], count: int, size: tuple[int, int], channels: int,
+                 seed: int) -> np.ndarray:
+    """``count`` seeded random crops of ``photos`` (RGB uint8): a square-ish region of 25-100 %
+    of the shorter side, aspect 3:4 to 4:3, flipped half the time, resized bilinear to
+    ``size``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    crops = []
+    for index in range(count):
+        photo = photos[index % len(photos)]
+        height, width = photo.shape[:2]
+        side = min(height, width) * np.sqrt(rng.uniform(0.25, 1.0))
+        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        crop_h = int(min(height, round(side / np.sqrt(aspect))))
+        crop_w = int(min(width, round(side * np.sqrt(aspect))))
+        top = int(rng.integers(0, height - crop_h + 1))
+        left = int(rng.integers(0, width - crop_w + 1))
+        region = photo[top:top + crop_h, left:left + crop_w]
+        if rng.random() < 0.5:
+            region = region[:, ::-1]
+        resized = Image.fromarray(np.ascontiguousarray(region)).resize((size[1], size[0]),
+                                                                       Image.BILINEAR)
+        crops.append(_to_channels(np.asarray(resized, np.uint8), channels))
+    return np.stack(crops)
+
+
+def load_photos(size: tuple[int, int], channels: int = 3) -> Dataset:
+    """Unlabelled crops of scikit-image's bundled photographs at ``size``: 480 for calibration
+    ("train", seed 0) and 120 held out for parity ("test", seed 1)."""
+    try:
+        from skimage import data as photos_module
+    except ImportError:  # pragma: no cover - a dependency of deploytool
+        raise UserError("the 'photos' data set needs scikit-image (pip install scikit-image)") from None
+    photos = [getattr(photos_module, name)()[..., :3] for name in PHOTOS]
+    return Dataset("photos", random_crops(photos, PHOTO_CROPS["train"], size, channels, 0), None,
+                   random_crops(photos, PHOTO_CROPS["test"], size, channels, 1), None, [],
+                   {"source": f"scikit-image sample photographs ({', '.join(PHOTOS)})",
+                    "crops": dict(PHOTO_CROPS), "labelled": False,
+                    "split": "random crops, seed 0 (train) and seed 1 (test)"})
+
+
+def load_plain_folder(root, size: tuple[int, int], channels: int = 3,
+                      test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """A plain folder of images (searched recursively, no class sub-folders needed), unlabelled,
+    read at ``size`` and split seeded into calibration ("train") and held-out ("test") images;
+    a folder of one image uses it for both."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not files:
+        raise UserError(f"{root}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    order = np.random.default_rng(seed).permutation(len(files))
+    held_out = int(round(len(files) * test_fraction)) if len(files) > 1 else 0
+    test = sorted(order[:max(held_out, 1)]) if len(files) > 1 else [0]
+    train = sorted(order[held_out:]) if len(files) > 1 else [0]
+    read = lambda indices: np.stack([read_image(files[i], size, channels) for i in indices])  # noqa: E731
+    return Dataset(f"{IMAGES_PREFIX}{root}", read(train), None, read(test), None, [],
+                   {"source": str(root.resolve()), "images": len(files), "labelled": False,
+                    "split": f"test fraction {test_fraction}, seed {seed}"})
+
+
+def default_data_for(channels: int) -> str:
+    """The offline data set used when none is named: the digits for a grey model, natural
+    photographs for a colour one (grey digits say little about a colour model's ranges)."""
+    return "digits" if channels == 1 else "photos"
+
+
+def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3) -> Dataset:
+    """The data set called ``name``: digits, photos, mnist, fashion_mnist, folder:PATH (one
+    sub-folder per class) or images:PATH (a plain folder, unlabelled), read at ``image_size``
+    with ``channels`` where the set has no native size (default 224x224 RGB)."""
+    if name == "digits":
+        return load_digits()
+    if name == "photos":
+        return load_photos(image_size or (224, 224), channels)
+    if name in DOWNLOADED_DATASETS:
+        return load_keras_dataset(name)
+    if name.startswith(FOLDER_PREFIX):
+        return load_image_folder(name[len(FOLDER_PREFIX):], image_size or (224, 224), channels)
+    if name.startswith(IMAGES_PREFIX):
+        return load_plain_folder(name[len(IMAGES_PREFIX):], image_size or (224, 224), channels)
+    known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
+    raise UserError(f"unknown data set {name!r}; known: {known}")
+
+
+def sample_split(dataset: Dataset, split: str, samples: int, seed: int):
+    """``samples`` raw images and their labels drawn from the ``split`` ("train" or "test") of
+    ``dataset``, seeded and without replacement, in their original order; and how many."""
+    images, labels = (dataset.x_train, dataset.y_train) if split == "train" else \
+        (dataset.x_test, dataset.y_test)
+    count = min(samples, len(images))
+    index = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
+    return images[index], (labels[index] if labels is not None else None), count
+
+
+def load_dataset_for(name: str, preprocessing) -> Dataset:
+    """:func:`load_dataset` with an image folder read at the model's input size and channels."""
+    return load_dataset(name, (preprocessing.height, preprocessing.width), preprocessing.channels)

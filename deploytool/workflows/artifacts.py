@@ -1,0 +1,46 @@
+"""What the commands that take artifacts share: the manifest of a file of a registered format,
+and the held-out images it is compared on (verify, bench, bundle, diagnose, the budget)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploytool.converters.targets.registry import target_for, targets
+from deploytool.core.errors import UserError
+from deploytool.core.manifest import Manifest
+from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+
+
+def manifest_of(artifact) -> Manifest:
+    """The validated manifest of an existing artifact of a registered format
+    (:meth:`Manifest.read`); another kind of file is a one-line error."""
+    artifact = Path(artifact)
+    if artifact.exists() and target_for(artifact) is None:
+        kinds = " or ".join(t.suffix for t in targets().values())
+        raise UserError(f"{artifact}: not a {kinds} artifact")
+    return Manifest.read(artifact)
+
+
+def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: int = 0):
+    """Raw held-out 8-bit images for ``manifest``'s artifact, their labels when they fit the
+    model (else None), and a description; from ``data``, else the data set the model was
+    trained or calibrated on, else the offline default for its channels (digits or photos)."""
+    preprocessing = manifest.preprocessing
+    trained_on = manifest.dataset
+    name = data or trained_on or manifest.calibration_source or \
+        default_data_for(preprocessing.channels)
+    if name.endswith(".npy"):
+        name = default_data_for(preprocessing.channels)
+    dataset = load_dataset_for(name, preprocessing)
+    raw, labels, count = sample_split(dataset, "test", samples, seed)
+    labels_fit = dataset.labelled and manifest.classes == dataset.num_classes and \
+        (data is not None or trained_on == name)
+    return raw, (labels if labels_fit else None), {
+        "dataset": name, "split": "test", "samples": count, "seed": seed,
+        "labelled": bool(labels_fit)}
+
+
+def verification_images(manifest: Manifest, data: str | None, samples: int, seed: int = 0):
+    """:func:`reference_samples`, preprocessed into model input."""
+    raw, labels, description = reference_samples(manifest, data, samples, seed)
+    return manifest.preprocessing.apply(raw), labels, description

@@ -1,0 +1,127 @@
+"""Latency, throughput, memory and size of artifacts on each runtime, with the Keras model as the
+baseline; every measurement runs in its own child process."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import size_of
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
+from deploytool.runtimes.base import runtimes_reading
+from deploytool.core.manifest import last_converted
+from deploytool.workflows.artifacts import manifest_of, verification_images
+
+THREADS, RUNS, WARMUP = 2, 30, 5
+COMMAND_TIMEOUT = 600  # seconds a runtime may take in `deploytool bench` (a full-size model's runs)
+
+
+@dataclass
+class BenchRow:
+    """One artifact on one runtime (status "error" with the reason when it could not run)."""
+
+    artifact: str
+    backend: str
+    size_bytes: int
+    status: str = "ok"
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    images_per_second: float | None = None
+    peak_memory_mb: float | None = None
+    engine: str | None = None
+    error: str | None = None
+
+
+def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup, timeout) -> BenchRow:
+    """Time ``backend`` on ``path``: the first of its variants (OpenCV's engines) that runs."""
+    attempt = run_variants(path, backend, images, threads=threads, timeout=timeout,
+                           bench={"runs": runs, "warmup": warmup})[-1]
+    run = attempt.run
+    if not run.ok:
+        return BenchRow(label, backend, size_of(path), status="error", error=f"{run.kind}: {run.error}")
+    timings = sorted(run.meta["timings"])
+    median = statistics.median(timings)
+    return BenchRow(label, backend, size_of(path), median_ms=median * 1e3,
+                    p90_ms=timings[min(len(timings) - 1, int(0.9 * len(timings)))] * 1e3,
+                    images_per_second=len(images) / median,
+                    peak_memory_mb=(run.meta["peak_rss_bytes"] or 0) / 1e6 or None,
+                    engine=attempt.options.get("engine"))
+
+
+def benchmark_images(manifest, batch: int) -> np.ndarray:
+    """``batch`` held-out images preprocessed as the manifest says (what verify compares on),
+    repeated if the set holds fewer."""
+    images = verification_images(manifest, None, batch)[0]
+    return np.resize(images, (batch, *images.shape[1:])).astype(np.float32)
+
+
+def bench(artifacts=None, backend: str = "all", threads: int = THREADS, batch: int = 1,
+          runs: int = RUNS, warmup: int = WARMUP, timeout: float = DEFAULT_TIMEOUT,
+          log=lambda message: None) -> list[BenchRow]:
+    """Benchmark ``artifacts`` (default: what convert wrote last) on ``backend`` ("all" or one
+    runtime), plus one Keras baseline row per reference model."""
+    if min(batch, runs) < 1 or warmup < 0:
+        raise UserError("--batch and --runs must be at least 1, --warmup at least 0")
+    artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
+    manifests = {artifact: manifest_of(artifact) for artifact in artifacts}
+    rows, baselines = [], set()
+    for artifact, manifest in manifests.items():
+        images = benchmark_images(manifest, batch)
+        reference = manifest.reference
+        if reference not in baselines and reference.exists():
+            baselines.add(reference)
+            log(f"{reference.name} on keras")
+            rows.append(_measure(reference, f"{reference.name} (Keras baseline)", "keras", images,
+                                 threads, runs, warmup, timeout))
+        usable = runtimes_reading(artifact)
+        for name in usable if backend == "all" else [backend]:
+            if name not in usable:
+                rows.append(BenchRow(artifact.name, name, size_of(artifact), status="error",
+                                     error=f"{name} does not run {artifact.suffix} files"))
+                continue
+            log(f"{artifact.name} on {name}")
+            rows.append(_measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout))
+    return rows
+
+
+def plot_latency(rows: list[BenchRow], path) -> None:
+    """A horizontal bar chart of median latency per artifact and runtime, as a PNG, on a log
+    axis so that a slow baseline does not flatten every other bar; each bar is labelled with its
+    time to the precision it needs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [row for row in rows if row.status == "ok"]
+    labels = [f"{row.artifact}\n{row.backend}" + (f" ({row.engine})" if row.engine else "")
+              for row in measured]
+    figure, axis = plt.subplots(figsize=(9, 0.55 * len(measured) + 1.2))
+    bars = axis.barh(labels, [row.median_ms for row in measured],
+                     color=["tab:grey" if row.backend == "keras" else "tab:blue" for row in measured])
+    axis.bar_label(bars, [_milliseconds(row.median_ms) for row in measured], padding=3)
+    axis.invert_yaxis()
+    axis.set(xscale="log", xlabel="median latency, batch 1 (ms, log scale)",
+             title="deploytool bench (grey: Keras baseline)")
+    if measured:
+        axis.set_xlim(min(r.median_ms for r in measured) / 2, max(r.median_ms for r in measured) * 4)
+    axis.grid(axis="x", which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _milliseconds(value: float) -> str:
+    """A latency with two significant digits: 0.012 ms, 0.43 ms, 12 ms."""
+    return f"{value:.2g} ms" if value < 10 else f"{value:.0f} ms"
+
+
+def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:
+    """Plain-JSON form of the rows."""
+    return [asdict(row) for row in rows]
+
+

@@ -1,0 +1,229 @@
+"""`deploytool bundle`: a converted .tflite, its labels, preprocessing record and golden samples,
+laid out for the Android demo app (android_demo/app/src/main/assets/bundle/).
+
+The golden samples are PNGs with the input bytes Python made from them and the outputs the
+LiteRT interpreter gave on those bytes; the app's self-test preprocesses the PNGs with its Java
+core and runs them through the phone's interpreter, so a user can prove on the phone that the
+deployed model computes what `deploytool verify` measured.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import atomic_path, sha256_file, write_json
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated
+from deploytool.core.manifest import integrity_failures, now, tool_versions
+from deploytool.core.preprocessing import Preprocessing
+from deploytool.core.tensors import TensorInfo, quantize
+from deploytool.core.manifest import last_converted
+from deploytool.workflows.artifacts import manifest_of, reference_samples
+
+FORMAT = "deploytool-bundle/1"
+APP_ASSETS = Path("app") / "src" / "main" / "assets"
+FOLDER = "bundle"
+MODEL_FILE = "model.tflite"
+LABELS_FILE = "labels.txt"
+APP_DTYPES = ("float32", "int8", "uint8")
+DEFAULT_SAMPLES = 4
+
+
+@dataclass
+class BundleReport:
+    """Where the bundle went and what it holds."""
+
+    destination: str
+    artifact: str
+    files: dict  # name -> {"size_bytes", "sha256"}
+    samples: list  # per golden sample: image, label, expected top-1 label
+    tolerance: float
+
+    @property
+    def size_bytes(self) -> int:
+        """Total size of the bundle's files."""
+        return sum(f["size_bytes"] for f in self.files.values())
+
+
+def app_bundle_folder(app) -> Path:
+    """The bundle folder inside an Android app project; refuses a folder that is not one."""
+    app = Path(app)
+    if not (app / "app" / "src" / "main" / "AndroidManifest.xml").is_file():
+        raise UserError(f"{app}: not the Android demo app (no app/src/main/AndroidManifest.xml)")
+    return app / APP_ASSETS / FOLDER
+
+
+def default_artifact() -> Path:
+    """The .tflite that `deploytool convert` wrote last."""
+    tflites = [a for a in last_converted() if a.suffix.lower() == ".tflite"]
+    if not tflites:
+        raise UserError("the last conversion wrote no .tflite; name the artifact or run "
+                        "`deploytool convert MODEL --to tflite` first")
+    return tflites[-1]
+
+
+def read_labels(path) -> list[str]:
+    """One label per line (UTF-8), trailing blank lines dropped."""
+    try:
+        labels = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read labels ({exc})") from None
+    while labels and not labels[-1]:
+        labels.pop()
+    return labels
+
+
+def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, labels: list) -> None:
+    """Refuse a model the app cannot run: one NHWC image input of the preprocessing's size with 1
+    or 3 channels, one (batch, classes) output, a label per class, types the app handles."""
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UserError(f"the app runs models with one input and one output; this one has "
+                        f"{len(inputs)} inputs and {len(outputs)} outputs")
+    shape, out_shape = list(inputs[0]["shape"]), list(outputs[0]["shape"])
+    if len(shape) != 4 or shape[0] not in (None, 1) or shape[3] not in (1, 3):
+        raise UserError(f"the app needs an image input (1, height, width, 1 or 3); the model's "
+                        f"input is {tuple(shape)}")
+    if tuple(shape[1:]) != preprocessing.input_shape:
+        raise UserError(f"the model's input {tuple(shape)} does not match its preprocessing record "
+                        f"{preprocessing.input_shape}")
+    if len(out_shape) != 2 or out_shape[0] not in (None, 1):
+        raise UserError(f"the app needs an output of class scores (1, classes); the model's output "
+                        f"is {tuple(out_shape)}")
+    for tensor in (inputs[0], outputs[0]):
+        if tensor["dtype"] not in APP_DTYPES:
+            raise UserError(f"the app handles {', '.join(APP_DTYPES)} tensors, not {tensor['dtype']}")
+    if len(labels) != out_shape[1]:
+        raise UserError(f"{len(labels)} labels for a model with {out_shape[1]} classes")
+
+
+def input_bytes(image: np.ndarray, tensor: dict) -> bytes:
+    """One preprocessed image as the interpreter's input bytes (quantized with the model's own
+    scale and zero point, or little-endian float32)."""
+    info = TensorInfo(tensor["name"], tuple(tensor["shape"]), tensor["dtype"], tensor["scale"],
+                      tensor["zero_point"])
+    if info.scale:
+        return quantize(image[None], info).tobytes()
+    return np.asarray(image, "<f4").tobytes()
+
+
+def golden_tolerance(expected: np.ndarray, output: dict) -> float:
+    """How far the phone's outputs may be from the expected ones: two quantization steps for an
+    integer output (another CPU's kernels may round an accumulator differently), else 1e-3 of
+    the largest output (float kernels sum in another order)."""
+    if output["scale"]:
+        return 2.0 * float(output["scale"])
+    return 1e-3 * max(1.0, float(np.abs(expected).max()))
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """An 8-bit RGB PNG (grey replicated), which Android's BitmapFactory and ImageIO decode
+    exactly; no colour profile or gamma chunk is written."""
+    image = np.asarray(image, np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    ok, data = cv2.imencode(".png", image[..., ::-1])
+    if not ok:
+        raise UserError(f"{path}: PNG encoding failed")
+    path.write_bytes(data.tobytes())
+
+
+def properties_text(values: dict) -> str:
+    """Java .properties text (keys and values here are plain ASCII without separators)."""
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def _float(value) -> str:
+    """A float32 value written so that Java's Float.parseFloat reads back the same bits."""
+    return repr(float(np.float32(value)))
+
+
+def bundle(artifact=None, destination=None, app="android_demo", samples: int = DEFAULT_SAMPLES,
+           labels_file=None, data: str | None = None, seed: int = 0,
+           timeout: float = DEFAULT_TIMEOUT) -> BundleReport:
+    """Write ``artifact`` (default: the last converted .tflite) with its labels, preprocessing
+    and ``samples`` golden samples to ``destination`` (default: the bundle folder of ``app``),
+    replacing any earlier bundle there in one rename."""
+    artifact = Path(artifact) if artifact else default_artifact()
+    manifest = manifest_of(artifact)
+    if artifact.suffix.lower() != ".tflite":
+        raise UserError(f"{artifact}: the Android app runs .tflite models; convert with --to tflite")
+    if not 1 <= samples <= 64:
+        raise UserError(f"--samples must be between 1 and 64, got {samples}")
+    integrity = integrity_failures(artifact, manifest)
+    if integrity:
+        raise UserError(f"{artifact}: {integrity[0]}")
+    labels = read_labels(labels_file) if labels_file else list(manifest.labels or [])
+    if not labels:
+        raise UserError(f"{artifact}: no labels in its manifest (an untrained zoo model?); "
+                        "pass --labels FILE with one label per line")
+    preprocessing = manifest.preprocessing
+    check_fits_app(manifest.inputs, manifest.outputs,
+                   preprocessing, labels)
+    destination = Path(destination) if destination else app_bundle_folder(app)
+
+    raw, true_labels, _ = reference_samples(manifest, data, samples, seed)
+    images = preprocessing.apply(raw)
+    run = run_isolated(artifact, "tflite", images, timeout=timeout)
+    if not run.ok:
+        raise UserError(f"{artifact}: the TFLite interpreter could not run it ({run.kind}: {run.error})")
+    inputs, outputs = run.meta["inputs"], run.meta["outputs"]
+    check_fits_app(inputs, outputs, preprocessing, labels)  # the file itself, not only its manifest
+    expected = run.outputs.astype("<f4")
+    tolerance = golden_tolerance(expected, outputs[0])
+
+    values = {
+        "format": FORMAT, "model.file": MODEL_FILE, "model.sha256": manifest.sha256,
+        "model.precision": manifest.precision, "labels.file": LABELS_FILE,
+        "classes": len(labels),
+    }
+    for prefix, tensor in (("input", inputs[0]), ("output", outputs[0])):
+        values[f"{prefix}.shape"] = ",".join(str(d or 1) for d in tensor["shape"])
+        values[f"{prefix}.dtype"] = tensor["dtype"]
+        if tensor["scale"]:
+            values[f"{prefix}.scale"] = _float(tensor["scale"])
+            values[f"{prefix}.zero_point"] = int(tensor["zero_point"])
+    values.update({
+        "preprocess.height": preprocessing.height, "preprocess.width": preprocessing.width,
+        "preprocess.channels": preprocessing.channels,
+        "preprocess.scale": ",".join(repr(v) for v in preprocessing.scale),
+        "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
+        "preprocess.channel_order": preprocessing.channel_order,
+        "preprocess.resize": preprocessing.resize,
+        "postprocess": manifest.postprocess or "none",
+        "golden.tolerance": _float(tolerance), "golden.count": len(images),
+    })
+    described = []
+    with atomic_path(destination, directory=True) as staging:
+        shutil.copyfile(artifact, staging / MODEL_FILE)
+        (staging / LABELS_FILE).write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+        (staging / "golden").mkdir()
+        for i, (image, preprocessed, output) in enumerate(zip(raw, images, expected)):
+            names = {"image": f"golden/{i}.png", "input": f"golden/{i}.input.bin",
+                     "expected": f"golden/{i}.expected.bin"}
+            write_png(staging / names["image"], image)
+            (staging / names["input"]).write_bytes(input_bytes(preprocessed, inputs[0]))
+            (staging / names["expected"]).write_bytes(output.tobytes())
+            values.update({f"golden.{i}.{key}": name for key, name in names.items()})
+            described.append({"image": names["image"],
+                              "label": None if true_labels is None else labels[int(true_labels[i])],
+                              "expected_top1": labels[int(np.argmax(output))]})
+        (staging / "bundle.properties").write_text(properties_text(values), encoding="ascii")
+        files = {p.relative_to(staging).as_posix(): {"size_bytes": p.stat().st_size,
+                                                     "sha256": sha256_file(p)}
+                 for p in sorted(staging.rglob("*")) if p.is_file()}
+        write_json(staging / "bundle.json", {
+            "format": FORMAT, "source": {"artifact": str(artifact), "manifest": manifest.record["artifact"],
+                                         "parity": manifest.parity},
+            "settings": {"samples": len(images), "seed": seed, "data": data,
+                         "labels_file": str(labels_file) if labels_file else None},
+            "golden": {"tolerance": tolerance, "samples": described},
+            "files": files, "tool_versions": tool_versions(), "created": now()})
+    return BundleReport(str(destination), str(artifact), files, described, tolerance)
+

@@ -1,0 +1,310 @@
+"""The conversion pipeline in five steps: prepare (strip training heads, fold BatchNorm, simplify,
+detach the softmax, QAT) -> calibrate -> export (through the registered target) -> check (quick
+parity on the staged file) -> record (the manifest). Each pass is ``model -> (model, report)`` or a
+plain function; this module only composes them."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deploytool.converters.failures import ConversionError, first_error_line
+from deploytool.converters.options import ConvertOptions
+from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
+from deploytool.converters.passes.simplify import centre_tap_convolutions
+from deploytool.converters.passes.softmax import detach_softmax
+from deploytool.core.postprocess import postprocess
+from deploytool.converters.passes.strip_training import strip_training_heads
+from deploytool.converters.targets.registry import Exported, target
+from deploytool.converters.targets.tflite.export import export_tflite
+from deploytool.core.compare import compare_outputs, judge_parity
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import atomic_path, sha256_file, size_of, write_bytes
+from deploytool.core.manifest import now, remember_last_convert, tool_versions, write_manifest
+from deploytool.core.roundoff import float32_roundoff
+from deploytool.runtimes.base import runner_for
+from deploytool.runtimes.keras_runner import KerasRunner
+from deploytool.sources.calibration import calibration_set
+from deploytool.sources.datasets import default_data_for
+from deploytool.sources.model_source import ModelSource
+
+PARITY_SAMPLES = 16
+# Passes that work on tf_keras graphs only, and what happens instead on the Keras 3 path.
+KERAS3_SKIPPED_PASSES = {
+    "fold_batchnorm": "Keras 3 path: the converters fold BatchNorm themselves",
+    "centre_tap": "Keras 3 path: the 1x1-map convolution rewrite works on tf_keras graphs",
+    "qat": "Keras 3 path: tensorflow-model-optimization needs a tf_keras model",
+}
+DEFAULT_DATA_WORDS = {"digits": "scikit-learn's handwritten digits",
+                      "photos": "crops of scikit-image's sample photographs"}
+
+
+@dataclass
+class ConvertResult:
+    """What :func:`convert` wrote and measured."""
+
+    artifact: Path
+    manifest: dict
+    messages: list[str] = field(default_factory=list)
+
+
+def conversion_path(source: ModelSource, options: ConvertOptions, skipped: dict) -> dict:
+    """Which Keras ran the passes and the export, through which converter entry point, and which
+    passes did not run and why (for the manifest)."""
+    keras3_path = source.framework == "keras3"
+    return {"framework": source.framework, "reason": source.framework_reason,
+            "exporter": target(options.to).exporter(keras3_path), "passes_skipped": skipped}
+
+
+def parity_images(source: ModelSource, options: ConvertOptions, calibration) -> tuple[np.ndarray, str]:
+    """Images for the quick parity check: held-out images of the calibration data set."""
+    data = options.calib_data or source.dataset
+    if data and data.endswith(".npy") and calibration is not None:
+        return calibration.images[:PARITY_SAMPLES], data
+    held_out = calibration_set(data, source.preprocessing, PARITY_SAMPLES, options.seed + 1,
+                               split="test")
+    return held_out.images, held_out.description["source"]
+
+
+def save_reference(source: ModelSource, model, out_dir: Path) -> Path:
+    """The file verify will use as the Keras reference: the source file itself when it reproduces
+    the model, else the (stripped, unfolded) model saved as ``<name>.keras`` in ``out_dir``."""
+    if source.reference_path is not None:
+        return source.reference_path
+    target = out_dir / f"{source.name}.keras"
+    with atomic_path(target) as staging:
+        model.save(staging)
+    return target
+
+
+def artifact_accuracy(artifact, images, labels, step) -> float:
+    """Top-1 accuracy of an artifact on labelled, preprocessed images."""
+    outputs = postprocess(runner_for(artifact).infer(images), step)
+    return float(np.mean(outputs.argmax(1) == labels))
+
+
+def qat_model_for(source: ModelSource, logits_model, options: ConvertOptions, log):
+    """Fine-tune ``logits_model`` quantization-aware on the training split of the QAT data set;
+    returns the QAT model and the labelled data for the report."""
+    from deploytool.converters.passes.qat import qat_finetune
+    from deploytool.sources.datasets import load_dataset_for
+
+    name = options.calib_data or source.dataset or "digits"
+    if name.endswith(".npy"):
+        raise UserError("--qat fine-tunes on labelled data: give a data set name as --calib-data")
+    dataset = load_dataset_for(name, source.preprocessing)
+    if not dataset.labelled:
+        raise UserError(f"--qat fine-tunes on labelled data, and '{name}' has no labels: give a "
+                        "labelled set as --calib-data (digits, mnist, folder:PATH)")
+    train = (source.preprocessing.apply(dataset.x_train), dataset.y_train)
+    test = (source.preprocessing.apply(dataset.x_test), dataset.y_test)
+    log(f"quantization-aware fine-tuning: {options.qat_epochs} epoch(s) on {len(train[0])} "
+        f"'{name}' training images")
+    qat_model, history = qat_finetune(logits_model, *train, epochs=options.qat_epochs,
+                                      seed=options.seed)
+    return qat_model, {"dataset": name, "train": train, "test": test, "history": history}
+
+
+def qat_report(model, logits_model, artifact, options, calibration, qat_data, step, log) -> dict:
+    """Accuracy of the float source, of the QAT int8 artifact, and of PTQ int8 after the very same
+    fine-tuning without fake quantization: the last two differ only by what QAT did."""
+    import tempfile
+
+    from deploytool.converters.passes.qat import float_finetune
+
+    images, labels = qat_data["test"]
+    float_accuracy = float(np.mean(KerasRunner(model=model).infer(images).argmax(1) == labels))
+    qat_accuracy = artifact_accuracy(artifact, images, labels, step)
+    finetuned, _ = float_finetune(logits_model, *qat_data["train"], epochs=options.qat_epochs,
+                                  seed=options.seed)
+    finetuned_accuracy = float(np.mean(finetuned.predict(images, verbose=0).argmax(1) == labels))
+    ptq_model, _ = fold_batchnorm(finetuned)
+    with tempfile.TemporaryDirectory(prefix="deploytool-ptq-") as tmp:
+        ptq_path = write_bytes(Path(tmp) / "ptq.tflite",
+                               export_tflite(ptq_model, "int8", calibration.images,
+                                             options.target_options.int8_io))
+        ptq_accuracy = artifact_accuracy(ptq_path, images, labels, step)
+    report = {"dataset": qat_data["dataset"], "test_images": int(len(images)),
+              "epochs": options.qat_epochs, "float_accuracy": float_accuracy,
+              "finetuned_float_accuracy": finetuned_accuracy,
+              "qat_int8_accuracy": qat_accuracy,
+              "ptq_int8_accuracy_after_same_finetuning": ptq_accuracy,
+              "history": qat_data["history"]}
+    log(f"test accuracy on {len(images)} '{qat_data['dataset']}' images: float {float_accuracy:.4f}, "
+        f"QAT int8 {qat_accuracy:.4f}, PTQ int8 after the same fine-tuning {ptq_accuracy:.4f}")
+    return report
+
+
+@dataclass
+class Prepared:
+    """The models and reports of :func:`prepare`: ``model`` is the stripped, unfolded model (the
+    parity reference), ``export_model`` what the exporter gets."""
+
+    model: object
+    export_model: object
+    reports: dict
+    skipped: dict
+    postprocess: str | None
+    logits_model: object = None
+    qat_data: dict | None = None
+
+
+def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list):
+    """The calibration images of an int8 conversion (None otherwise), saying which default was
+    taken when the user named none."""
+    if options.precision != "int8":
+        return None
+    if not options.calib_data and not source.dataset:
+        default = default_data_for(source.preprocessing.channels)
+        note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
+                f"the offline '{default}' set ({DEFAULT_DATA_WORDS[default]}), resized to the "
+                "model's input; pass --calib-data images:FOLDER for your own")
+        messages.append(note)
+        log(note)
+    return calibration_set(options.calib_data or source.dataset, source.preprocessing,
+                           options.calib_samples, options.seed)
+
+
+def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepared:
+    """Strip, fold (checked on ``images``), simplify, detach the softmax and, with QAT,
+    fine-tune: every graph pass before export, each reported."""
+    keras3_path = source.framework == "keras3"
+    model, strip_report = strip_training_heads(source.model)
+    log(strip_report.summary())
+    export_model, fold_report, simplify_report = model, None, None
+    skipped = dict(KERAS3_SKIPPED_PASSES) if keras3_path else {}
+    # Folding before QAT is exact and leaves tfmot no BatchNorm to handle: its own BN handling
+    # broke Dense+BN models (int8 accuracy 0.32 vs 0.98) and refuses BNs that follow no conv.
+    if not keras3_path and options.fold:
+        export_model, fold_report = fold_batchnorm(model, check_images=images)
+        log(fold_report.summary())
+    elif not keras3_path:
+        skipped["fold_batchnorm"] = "--no-fold"
+    if not keras3_path:
+        export_model, simplify_report = centre_tap_convolutions(export_model)
+        if simplify_report.centre_tap_convolutions:
+            log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps "
+                "reduced to their centre tap (exact)")
+    softmax_report = None
+    if not options.keep_softmax or options.qat:
+        export_model, softmax_report = detach_softmax(export_model)
+        if softmax_report.postprocess:
+            log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
+                "(the artifact outputs logits)")
+    prepared = Prepared(model, export_model, {
+        "strip_report": strip_report.as_dict(),
+        "fold_report": fold_report.as_dict() if fold_report else None,
+        "softmax_report": softmax_report.as_dict() if softmax_report else None,
+        "simplify_report": simplify_report.as_dict() if simplify_report else None},
+        skipped, softmax_report.postprocess if softmax_report else None)
+    if options.qat:
+        prepared.logits_model = export_model
+        prepared.export_model, prepared.qat_data = qat_model_for(source, export_model, options, log)
+    return prepared
+
+
+def check(staged: Path, prepared: Prepared, source: ModelSource, options: ConvertOptions,
+          images, calibration, log) -> dict:
+    """The staged artifact run on its own runtime against the unfolded model (and, with QAT, the
+    accuracy report): the parity record, with the runner that produced it."""
+    qat = (qat_report(prepared.model, prepared.logits_model, staged, options, calibration,
+                      prepared.qat_data, prepared.postprocess, log) if options.qat else None)
+    runner = runner_for(staged)
+    try:
+        produced = runner.load().infer(images)
+    except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
+        raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
+                              f"{first_error_line(exc)}") from exc
+    expected = KerasRunner(model=prepared.model).infer(images)
+    figures = compare_outputs(expected, postprocess(produced, prepared.postprocess))
+    failures, tolerance = judge_parity(
+        figures, options.precision, source.trained,
+        roundoff=lambda: float32_roundoff(prepared.model, images, expected))
+    return {"runner": runner, "figures": figures, "failures": failures, "tolerance": tolerance,
+            "qat": qat}
+
+
+def record(artifact: Path, exported: Exported, source: ModelSource, options: ConvertOptions,
+           prepared: Prepared, calibration, checked: dict, images_source: str, reference: Path,
+           seconds: float) -> dict:
+    """The manifest entry of a written artifact."""
+    chosen, runner = target(options.to), checked["runner"]
+    side_files = {suffix: {"file": artifact.with_suffix(suffix).name,
+                           "sha256": sha256_file(artifact.with_suffix(suffix))}
+                  for suffix in exported.side_files}
+    return {
+        "artifact": {"file": artifact.name, "format": options.to, "precision": options.precision,
+                     "size_bytes": size_of(artifact), "sha256": sha256_file(artifact),
+                     "inputs": [i.as_dict() for i in runner.inputs],
+                     "outputs": [o.as_dict() for o in runner.outputs],
+                     "input_layout": chosen.input_layout(options),
+                     "input_name": chosen.input_name(runner), "side_files": side_files},
+        "source": {**source.description, "trained": source.trained,
+                   "reference": str(reference.resolve()),
+                   "reference_sha256": sha256_file(reference)},
+        "postprocess": prepared.postprocess,
+        "settings": options.to_record(),
+        "preprocessing": {**source.preprocessing.as_dict(), "dataset": source.dataset},
+        "labels": source.labels,
+        **prepared.reports,
+        "conversion_path": conversion_path(source, options, prepared.skipped),
+        "calibration": calibration.description if calibration is not None else None,
+        "qat_report": checked["qat"],
+        "conversion_seconds": round(seconds, 3),
+        "parity": {"runtime": runner.name, "images": images_source, "figures": checked["figures"],
+                   "tolerance": checked["tolerance"].as_dict(), "passed": not checked["failures"],
+                   "failures": checked["failures"]},
+        "tool_versions": tool_versions(),
+        "created": now(),
+    }
+
+
+def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None,
+            extra: dict | None = None, remember: bool = True) -> ConvertResult:
+    """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
+    its manifest (with ``extra`` records added) into ``options.out_dir``; return both.
+    ``log(message)`` receives progress. With ``remember``, the artifact becomes what `deploytool
+    verify` checks when named none (a trial conversion, such as the budget's, passes False)."""
+    options.check()
+    if options.qat and source.framework == "keras3":
+        raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
+                        f"Keras 2 models only), and this model has no exact tf_keras twin: "
+                        f"{source.framework_reason}; convert without --qat (PTQ int8 works)")
+    messages = list(source.notes)
+    for note in source.notes:
+        log(note)
+    started = time.perf_counter()
+    calibration = calibrate(source, options, log, messages)
+    images, images_source = parity_images(source, options, calibration)
+    prepared = prepare(source, options, images, log)
+    log(f"exporting {options.to} {options.precision}")
+    exported = target(options.to).export(prepared.export_model, options.precision, calibration,
+                                         options)
+    seconds = time.perf_counter() - started
+
+    out_dir = Path(options.out_dir)
+    artifact = out_dir / f"{source.name}_{options.precision}{target(options.to).suffix}"
+    reference = save_reference(source, prepared.model, out_dir)
+    # Checked on the staged files: if the QAT report or the parity check fails, nothing lands.
+    with contextlib.ExitStack() as stack:
+        staged = stack.enter_context(atomic_path(artifact))
+        staged.write_bytes(exported.data)
+        for suffix, data in exported.side_files.items():  # beside the staged file, as it reads them
+            stack.enter_context(atomic_path(artifact.with_suffix(suffix))).write_bytes(data)
+            staged.with_suffix(suffix).write_bytes(data)
+        checked = check(staged, prepared, source, options, images, calibration, log)
+    figures, failures = checked["figures"], checked["failures"]
+    log(f"parity on {len(images)} {images_source} images ({checked['runner'].name}): max abs "
+        f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
+        f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
+    entry = record(artifact, exported, source, options, prepared, calibration, checked,
+                   images_source, reference, seconds)
+    entry.update(extra or {})
+    write_manifest(artifact, entry)
+    if remember:
+        remember_last_convert([artifact])
+    return ConvertResult(artifact, entry, messages)

@@ -1,0 +1,131 @@
+"""`deploytool diagnose`: where a quantized artifact loses accuracy, layer by layer.
+
+The artifact's float twin is rebuilt from its manifest (the same reference model through the same
+passes, exported in float32 by the same target); both run on the verification images with every
+intermediate tensor kept, and each quantized activation is compared with its float self
+(:mod:`deploytool.core.quant_errors`): the error the layer adds by its own quantization, the error
+accumulated so far, and what kind of problem it looks like.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deploytool.converters.options import ConvertOptions
+from deploytool.converters.targets.registry import target
+from deploytool.core.errors import UserError
+from deploytool.core.manifest import Manifest
+from deploytool.core.quant_errors import LayerError, costliest, layer_errors
+from deploytool.workflows.artifacts import manifest_of, verification_images
+
+DEFAULT_SAMPLES = 32
+
+
+@dataclass
+class DiagnoseReport:
+    """Every quantized layer's figures, the costliest first-named, and what was compared."""
+
+    artifact: str
+    format: str
+    precision: str
+    images: dict
+    rows: list[LayerError]
+    seconds: float = 0.0
+    worst: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # quantized tensors with no float twin
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"artifact": self.artifact, "format": self.format, "precision": self.precision,
+                "images": self.images, "seconds": round(self.seconds, 2), "costliest": self.worst,
+                "layers": [row.as_dict() for row in self.rows], "unmatched": self.unmatched}
+
+    def summary(self) -> str:
+        """One line naming the costliest layer and its problem."""
+        if not self.rows:
+            return f"{self.artifact}: no quantized layer to diagnose"
+        worst = next(row for row in self.rows if row.name == self.worst[0])
+        problem = f": {worst.problems[0]}" if worst.problems else ""
+        return (f"costliest layer {worst.name} ({worst.op}), own SNR {worst.own_snr_db:.1f} dB"
+                f"{problem}; final output {self.rows[-1].accumulated_snr_db:.1f} dB, cosine "
+                f"{self.rows[-1].accumulated_cosine:.4f}")
+
+
+def needs_diagnosis(precision: str, failures: list[str]) -> bool:
+    """Whether a failed check is a quantized artifact losing accuracy (what diagnose explains),
+    not an error."""
+    return precision != "fp32" and bool(failures) and all(
+        f.startswith(("cosine", "top-1 agreement")) for f in failures)
+
+
+def float_twin(manifest: Manifest, log=lambda message: None) -> tuple[object, bytes]:
+    """The export model of ``manifest``'s artifact, rebuilt from its reference through the same
+    passes as its settings record, and its float32 artifact from the same target."""
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.convert import prepare
+
+    options = ConvertOptions.from_record(manifest.record.get("settings"), precision="fp32",
+                                         qat=False, keep_float=[])
+    source = load_source(str(manifest.reference))
+    source.preprocessing = manifest.preprocessing
+    prepared = prepare(source, options, None, log)
+    exported = target(options.to).export(prepared.export_model, "fp32", None, options)
+    return prepared.export_model, exported.data
+
+
+def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
+             log=lambda message: None) -> DiagnoseReport:
+    """Diagnose the quantized ``artifact`` (int8, or fp16/dynamic where the format has them) on
+    ``samples`` verification images of ``data`` (default: the manifest's own)."""
+    started = time.perf_counter()
+    manifest = manifest_of(artifact)
+    if manifest.precision == "fp32":
+        raise UserError(f"{artifact}: a float32 artifact has no quantization to diagnose; "
+                        "diagnose its int8 (or fp16, dynamic) form")
+    if samples < 1:
+        raise UserError(f"--samples must be at least 1, got {samples}")
+    images, _, description = verification_images(manifest, data, samples)
+    log(f"rebuilding the float twin of {Path(artifact).name}")
+    _, float_artifact = float_twin(manifest, log)
+    log(f"comparing every quantized layer on {len(images)} {description['dataset']} images")
+    options = ConvertOptions.from_record(manifest.record.get("settings"))
+    tensors, unmatched = target(options.to).activations(
+        float_artifact, Path(artifact).read_bytes(), images, options)
+    if unmatched:
+        log(f"{len(unmatched)} quantized tensor(s) have no twin in the rebuilt float model and "
+            f"are not compared: {', '.join(unmatched[:3])}{', ...' if len(unmatched) > 3 else ''}")
+    rows = layer_errors(tensors)
+    return DiagnoseReport(Path(artifact).name, manifest.format, manifest.precision, description,
+                          rows, time.perf_counter() - started,
+                          [row.name for row in costliest(rows)], unmatched)
+
+
+def plot_errors(report: DiagnoseReport, path) -> None:
+    """Accumulated and own SNR against depth, the costliest layers marked, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    depth = [row.depth for row in report.rows]
+    figure, axis = plt.subplots(figsize=(10, 4.5))
+    axis.plot(depth, [row.accumulated_snr_db for row in report.rows], "-o", markersize=3,
+              label="accumulated (quantized model vs float)")
+    quantized = [row for row in report.rows if row.scale]
+    axis.plot([row.depth for row in quantized], [row.own_snr_db for row in quantized], "s", markersize=3,
+              alpha=0.6, label="own (this layer's quantization alone)")
+    for name in report.worst:
+        row = next(r for r in report.rows if r.name == name)
+        axis.annotate(name.split(";")[0][-28:], (row.depth, row.own_snr_db if row.scale else
+                                                 row.accumulated_snr_db),
+                      textcoords="offset points", xytext=(4, -12), fontsize=7, color="tab:red")
+    axis.set(xlabel="layer (execution order)", ylabel="SNR (dB, higher is better)",
+             title=f"deploytool diagnose: {report.artifact}")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+

@@ -1,0 +1,146 @@
+"""`deploytool run`: train (or take a model) -> convert to every artifact -> verify on every runtime
+-> bench -> bundle for Android -> report, in one run folder. Each finished step is recorded in
+``state.json`` (:mod:`.run_state`) and skipped when the command is run again, so an interrupted
+run resumes where it stopped; the report is :mod:`.run_report`'s."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from deploytool.converters.options import ConvertOptions
+from deploytool.converters.targets.registry import targets
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import write_bytes
+from deploytool.core.manifest import Manifest
+from deploytool.models import list_models
+from deploytool.sources.model_source import RUN_MODEL, load_source
+from deploytool.workflows.bench import bench, plot_latency
+from deploytool.workflows.bundle import app_bundle_folder, bundle
+from deploytool.workflows.convert import convert
+from deploytool.workflows.run_report import plot_parity, render_report
+from deploytool.workflows.run_state import RunState
+from deploytool.workflows.train import TrainOptions, train
+from deploytool.workflows.verify import verify
+
+BUNDLED = ("tflite", "int8")  # the artifact the Android app gets: (target, precision)
+
+
+def pipeline_artifacts() -> list[tuple[str, str]]:
+    """(target, precision) of every artifact a run writes: each registered target in float32
+    and, where it offers it, full int8."""
+    return [(name, precision) for name, chosen in targets().items()
+            for precision in ("fp32", "int8") if precision in chosen.precisions]
+
+
+def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
+    """The convert step's entry of the artifact of ``kind`` (target, precision), found by what
+    each entry records, never by its position (the registry may have changed since)."""
+    def kind_of(entry: dict) -> tuple[str, str]:
+        if "target" in entry:
+            return entry["target"], entry["precision"]
+        manifest = Manifest.read(entry["path"])  # a run folder from before entries said so
+        return manifest.format, manifest.precision
+
+    found = next((entry for entry in entries if kind_of(entry) == kind), None)
+    if found is None:
+        raise UserError(f"the run folder's convert step recorded no {kind[0]} {kind[1]} artifact; "
+                        "delete its state.json to convert again")
+    return found
+
+
+def bundle_step(artifact: str, out: Path, app) -> dict:
+    """Bundle ``artifact`` into ``app`` (else into the run folder); a model without labels is
+    recorded as skipped, with the reason."""
+    from deploytool.workflows.artifacts import manifest_of
+
+    if not manifest_of(Path(artifact)).labels:
+        return {"skipped": "the model has no labels (it was not trained here); use "
+                           "`deploytool bundle ARTIFACT --labels FILE`"}
+    destination = app_bundle_folder(app) if app else out / "android_bundle"
+    report = bundle(artifact, destination)
+    return {**asdict(report), "size_bytes": report.size_bytes, "in_app": bool(app)}
+
+
+def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weights=None,
+                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None) -> Path:
+    """Run (or resume) the whole pipeline into ``out``; returns the report's path. The int8
+    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle``."""
+    out = Path(out)
+    if app:
+        app_bundle_folder(app)  # refuse a wrong folder before hours of work
+    if model not in list_models() and not Path(model).exists():
+        load_source(model)  # raises the right one-line error
+    train_options.check()
+    out.mkdir(parents=True, exist_ok=True)
+    state = RunState(out)
+    run_folder = out / Path(model).name  # its name becomes the artifacts' stem
+
+    if not state.done("train"):
+        if weights or model not in list_models():
+            log("taking the given model instead of training")
+            state.finish("train", {"model": model, "data": data, "test_accuracy": None})
+        else:
+            log(f"training {model} on {data}")
+            if run_folder.exists():
+                shutil.rmtree(run_folder)
+            state.finish("train", train(model, data, run_folder, train_options))
+    source_spec = str(run_folder) if (run_folder / RUN_MODEL).exists() else model
+
+    if not state.done("convert"):
+        # a run folder records its preprocessing; a model file of the user's gets what was asked
+        source = load_source(source_spec, weights=weights, preprocess=train_options.preprocess)
+        entries = []
+        for to, precision in pipeline_artifacts():
+            log(f"converting to {to} {precision}")
+            result = convert(source, ConvertOptions(to=to, precision=precision,
+                                                    out_dir=out / "artifacts"))
+            entries.append({"path": str(result.artifact), "file": result.artifact.name,
+                            "target": to, "precision": precision,
+                            "size_bytes": result.manifest["artifact"]["size_bytes"],
+                            "sha256": result.manifest["artifact"]["sha256"],
+                            "conversion_seconds": result.manifest["conversion_seconds"]})
+        state.finish("convert", entries)
+    artifacts = [entry["path"] for entry in state.result("convert")]
+
+    if not state.done("verify"):
+        log("verifying on every runtime")
+        report = verify(artifacts, "all", data=None, samples=samples)
+        state.finish("verify", report.as_dict())
+        plot_parity(report.as_dict()["rows"], out / "parity.png")
+
+    if not state.done("bench"):
+        log("benchmarking")
+        rows = bench(artifacts, "all", threads=2, batch=1, runs=runs, warmup=3)
+        plot_latency(rows, out / "latency.png")
+        state.finish("bench", [asdict(row) for row in rows])
+
+    if not state.done("bundle"):
+        log("bundling the int8 .tflite for Android")
+        entry = recorded_artifact(state.result("convert"), BUNDLED)
+        state.finish("bundle", bundle_step(entry["path"], out, app))
+
+    report_path = out / "report.md"
+    write_bytes(report_path, render_report(out, state).encode())
+    state.finish("report", str(report_path))
+    if not state.result("verify")["passed"]:
+        from deploytool.workflows.diagnose import needs_diagnosis
+
+        rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
+        failed = [f"{r['artifact']} on {r['backend']}" for r in rows]
+        quantized = sorted({r["artifact"] for r in rows if needs_diagnosis(r["precision"], r["failures"])})
+        raise PipelineParityError(report_path, failed, [out / "artifacts" / name for name in quantized])
+    return report_path
+
+
+class PipelineParityError(Exception):
+    """The run completed but some artifact failed verification."""
+
+    def __init__(self, report: Path, failed: list[str], to_diagnose: list[Path] = ()):
+        hint = (f"; see where an int8 model loses accuracy with `deploytool diagnose "
+                f"{to_diagnose[0]}`" if to_diagnose else "")
+        super().__init__(f"parity failed for {', '.join(failed)}; see {report}{hint}")
+        self.report = report
+
+
