@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
+from deploytool.models.weights import randomize_batchnorm
+from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.diagnose import diagnose
-from deploytool.sources.model_source import load_source
-from deploytool.models.weights import randomize_batchnorm
 
 
 def main():

@@ -10,8 +10,8 @@ import shutil
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 from deploytool.workflows.train import TrainOptions, train
 from deploytool.workflows.verify import verify
 

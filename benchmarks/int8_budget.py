@@ -13,14 +13,14 @@ import json
 import time
 from pathlib import Path
 
-from deploytool.workflows.budget import Budget, budgeted_convert
 from deploytool.converters.options import ConvertOptions
-from deploytool.sources.model_source import load_source
+from deploytool.models import list_models
 from deploytool.reports.matrix_settings import EPOCHS, WIDTH
 from deploytool.reports.matrix_trained import training_options
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.budget import Budget, budgeted_convert
 from deploytool.workflows.train import train
 from deploytool.workflows.verify import verify
-from deploytool.models import list_models
 
 MAX_DROP = 0.3
 

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.sources.calibration import calibration_set
-from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
-from deploytool.workflows.bench import bench
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
+from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
 from deploytool.core.keras_env import tf
 from deploytool.core.quiet import native_output_silenced
-from deploytool.sources.model_source import load_source
 from deploytool.models.weights import randomize_batchnorm
+from deploytool.sources.calibration import calibration_set
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.bench import bench
+from deploytool.workflows.convert import convert
 
 
 def median_seconds(call, runs, warmup=3):

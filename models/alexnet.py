@@ -1,9 +1,8 @@
 """AlexNet (Krizhevsky et al. 2012), single-tower, without local response normalisation."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 

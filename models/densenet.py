@@ -1,9 +1,8 @@
 """DenseNet-BC (Huang et al. 2016): dense blocks of BN-ReLU-conv layers joined by transitions."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (batch_norm, classifier, conv_block, densenet_layer,
-    densenet_transition, image_input, pool, scale_channels)
+                                      densenet_transition, image_input, pool, scale_channels)
 from deploytool.models.registry import register
 
 DENSENET_BLOCKS = {121: (6, 12, 24, 16)}

@@ -3,9 +3,8 @@
 auxiliary classifiers after inception 4a and 4d that are used only in training)."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 # Output layers whose name starts with this prefix are training-only auxiliary heads.

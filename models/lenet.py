@@ -1,9 +1,8 @@
 """LeNet-5 with batch normalisation after every convolution and hidden dense layer."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 

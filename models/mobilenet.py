@@ -1,9 +1,8 @@
 """MobileNetV2 (Sandler et al. 2018): inverted residuals with linear bottlenecks."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (classifier, conv_block, image_input, inverted_residual,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 # expansion t, output channels c, repeats n, first stride s

@@ -1,7 +1,6 @@
 """Network in Network (Lin et al. 2013): conv + two 1x1 "mlpconv" layers, global average pooling."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import conv_block, finish, image_input, pool, scale_channels
 from deploytool.models.registry import register
 

@@ -6,7 +6,6 @@ import math
 from dataclasses import asdict, dataclass
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.googlenet import AUX_PREFIX
 
 layers = keras.layers

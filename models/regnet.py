@@ -1,9 +1,8 @@
 """RegNetX (Radosavovic et al. 2020): stages of grouped bottleneck units with a fixed group width."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (bottleneck_block, classifier, conv_block, image_input,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 

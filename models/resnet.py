@@ -2,9 +2,9 @@
 ResNet v2 (He et al. 2016). :func:`residual_network` also builds ResNeXt and SE-ResNet."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (basic_block, batch_norm, bottleneck_block, classifier,
-    conv_block, image_input, pool, preact_bottleneck_block, scale_channels)
+                                      conv_block, image_input, pool, preact_bottleneck_block,
+                                      scale_channels)
 from deploytool.models.registry import register
 
 RESNET_DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3),

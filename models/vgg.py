@@ -1,9 +1,8 @@
 """VGG (Simonyan & Zisserman 2014): stacks of 3x3 convolutions between 2x2 max pools."""
 
 from deploytool.core.keras_env import keras
-
 from deploytool.models.blocks import (classifier, conv_block, dense_block, image_input, pool,
-    scale_channels)
+                                      scale_channels)
 from deploytool.models.registry import register
 
 # (number of convs, channels) per stage

@@ -13,9 +13,10 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from conftest import SUMMARY_LINES
-from deploytool.workflows.bundle import bundle
+
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
+from deploytool.workflows.bundle import bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 JVM = ROOT / "android_demo" / "core" / "jvm.sh"

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import manifest_path
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
+from deploytool.workflows.convert import convert
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,19 +10,19 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from deploytool.core.postprocess import postprocess
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
-from deploytool.sources.datasets import load_digits
 from deploytool.core.fileio import sha256_file
 from deploytool.core.keras_env import keras
 from deploytool.core.manifest import LAST_CONVERT
+from deploytool.core.postprocess import postprocess
 from deploytool.core.preprocessing import Preprocessing
-from deploytool.runtimes.base import runner_for
-from deploytool.sources.model_source import load_source
 from deploytool.models import create_model
 from deploytool.models.weights import randomize_batchnorm
+from deploytool.runtimes.base import runner_for
+from deploytool.sources.datasets import load_digits
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 
 DIGITS = dict(input_shape=(28, 28, 1), num_classes=10)
 

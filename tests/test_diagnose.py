@@ -8,11 +8,11 @@ from click.testing import CliRunner
 
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
-from deploytool.workflows.diagnose import diagnose, plot_errors
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
+from deploytool.workflows.diagnose import diagnose, plot_errors
 
 L = keras.layers
 

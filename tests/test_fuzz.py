@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from conftest import SUMMARY_LINES
+from fuzzing import mutants, run_campaign
+
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
 from deploytool.core.fileio import sha256_file
 from deploytool.core.manifest import manifest_path, read_manifest
 from deploytool.sources.model_source import load_source
-from fuzzing import mutants, run_campaign
+from deploytool.workflows.convert import convert
 
 PER_SEED = 42
 RESIGNED = 30  # mutants whose manifest is rewritten to match, so verify really runs them

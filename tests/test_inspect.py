@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 
 
 @pytest.fixture(scope="module")

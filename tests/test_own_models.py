@@ -10,10 +10,9 @@ from PIL import Image
 
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
-from deploytool.core.keras_env import keras3
-from deploytool.core.keras_env import keras
+from deploytool.core.keras_env import keras, keras3
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
 
 

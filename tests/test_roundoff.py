@@ -6,8 +6,7 @@ import pytest
 
 from deploytool.converters.passes.fold_batchnorm import output_difference
 from deploytool.core.compare import compare_outputs, judge_parity
-from deploytool.core.keras_env import keras3
-from deploytool.core.keras_env import keras
+from deploytool.core.keras_env import keras, keras3
 from deploytool.core.roundoff import float32_roundoff, float64_twin
 
 IMAGES = np.random.default_rng(0).random((6, 8, 8, 3), dtype=np.float32)

@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
+from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.core.keras_env import keras
-from deploytool.sources.model_source import load_source
-from deploytool.workflows.verify import verify
 from deploytool.models.weights import randomize_batchnorm
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
+from deploytool.workflows.verify import verify
 
 
 def test_kxk_convolutions_on_1x1_maps_become_exact_1x1_convolutions():

@@ -10,10 +10,10 @@ import pytest
 
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
-from deploytool.sources.keras3 import keras3_config_to_tf_keras
-from deploytool.sources.model_source import load_source
 from deploytool.models import create_model
 from deploytool.models.weights import randomize_batchnorm
+from deploytool.sources.keras3 import keras3_config_to_tf_keras
+from deploytool.sources.model_source import load_source
 
 IMAGES = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
 

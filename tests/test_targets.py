@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from deploytool.converters.targets.registry import ExportTarget, artifact_kinds, target_for, targets
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
+from deploytool.converters.targets.registry import ExportTarget, artifact_kinds, target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
+from deploytool.models.weights import randomize_batchnorm
 from deploytool.runtimes.base import artifact_runtimes, runners, runtimes_reading
 from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
-from deploytool.models.weights import randomize_batchnorm
 
 
 @pytest.fixture(autouse=True)

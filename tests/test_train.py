@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from deploytool.workflows import train as train_module
 from deploytool.cli import main
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
+from deploytool.workflows import train as train_module
 from deploytool.workflows.train import TrainOptions, staging_folder, train
 
 

@@ -10,11 +10,11 @@ from onnx import numpy_helper
 
 from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
 from deploytool.core.fileio import sha256_file, write_json
 from deploytool.core.manifest import manifest_path, read_manifest
-from deploytool.sources.model_source import load_source
 from deploytool.models.weights import randomize_batchnorm
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from deploytool.core.keras_env import keras
-
 from deploytool.converters.passes.graph import GraphRewriter
+from deploytool.core.keras_env import keras
 
 layers = keras.layers
 

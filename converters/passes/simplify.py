@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from deploytool.core.keras_env import keras
-
 from deploytool.converters.passes.graph import GraphRewriter
+from deploytool.core.keras_env import keras
 
 
 @dataclass

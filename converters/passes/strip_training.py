@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from deploytool.converters.passes.graph import GraphRewriter
 from deploytool.core.keras_env import keras
 from deploytool.models.profile import training_only_outputs
-
-from deploytool.converters.passes.graph import GraphRewriter
 
 # Layers that are the identity at inference time: dropout and noise, and the data-augmentation
 # layers users put inside their models (the Keras image-classification tutorial does), whose

@@ -8,9 +8,8 @@ import json
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import (given_target_options, json_option, parse_shape,
-                                    preprocess_dict, preprocess_options, target_options,
-                                    width_option)
+from deploytool.cli.options import (given_target_options, json_option, parse_shape, preprocess_dict,
+                                    preprocess_options, target_options, width_option)
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets

@@ -7,17 +7,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deploytool.converters.targets.registry import artifact_kinds, target
-from deploytool.models import list_models
-from deploytool.models.weights import randomize_batchnorm
-
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import convert
+from deploytool.converters.targets.registry import artifact_kinds, target
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import tool_versions
-from deploytool.sources.model_source import load_source
+from deploytool.models import list_models
+from deploytool.models.weights import randomize_batchnorm
 from deploytool.reports.matrix_settings import RANDOM_INPUT_SHAPE, RANDOM_SAMPLES, WIDTH
 from deploytool.runtimes.base import artifact_runtimes, runners
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
 
 # (label, target, precision) of every artifact kind the registered targets offer (dynamic range

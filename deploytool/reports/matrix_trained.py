@@ -11,15 +11,14 @@ import shutil
 import time
 from pathlib import Path
 
-from deploytool.models import list_models
-
-from deploytool.workflows.budget import Budget
-from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
 from deploytool.converters.targets.tflite.gpu_readiness import describe
-from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, RUNTIMES, count_summary,
-    label_known_causes, source_cells, versions_line)
-from deploytool.sources.model_source import RUN_MODEL, load_source
+from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
+from deploytool.models import list_models
+from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIMES, RUNTIME_NAMES, count_summary,
+                                       label_known_causes, source_cells, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
+from deploytool.sources.model_source import RUN_MODEL, load_source
+from deploytool.workflows.budget import Budget
 from deploytool.workflows.train import train
 from deploytool.workflows.train_options import TrainOptions
 

@@ -20,9 +20,10 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import cache_path, cached, write_bytes
-from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary,
-    label_known_causes, render_tables, source_cells, versions_line)
 from deploytool.core.preprocessing import Preprocessing
+from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary,
+                                       label_known_causes, render_tables, source_cells,
+                                       versions_line)
 
 # the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)
 PAGE_KINDS = tuple(kind for kind in ARTIFACT_KINDS if kind[2] != "fp16")

@@ -4,8 +4,8 @@ overhead, which would swamp the model's own time in a benchmark)."""
 
 from __future__ import annotations
 
-from deploytool.runtimes.base import Runner
 from deploytool.core.tensors import TensorInfo
+from deploytool.runtimes.base import Runner
 
 
 class KerasRunner(Runner):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from deploytool.core.errors import UserError
-from deploytool.runtimes.base import Runner
 from deploytool.core.tensors import TensorInfo
+from deploytool.runtimes.base import Runner
 
 
 def _dim(d):

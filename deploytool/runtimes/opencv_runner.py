@@ -15,8 +15,8 @@ import re
 import numpy as np
 
 from deploytool.core.errors import UserError
-from deploytool.runtimes.base import Runner
 from deploytool.core.tensors import TensorInfo
+from deploytool.runtimes.base import Runner
 
 ENGINES = ("new", "classic")
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.quiet import native_output_silenced
-from deploytool.runtimes.base import Runner
 from deploytool.core.tensors import TensorInfo, dequantize, quantize
+from deploytool.runtimes.base import Runner
 
 
 def _info(detail) -> TensorInfo:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
 from deploytool.core.errors import UserError
 from deploytool.core.preprocessing import Preprocessing
+from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
 
 DEFAULT_CALIBRATION_SAMPLES = 300
 

@@ -11,9 +11,9 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import size_of
-from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
-from deploytool.runtimes.base import runtimes_reading
 from deploytool.core.manifest import last_converted
+from deploytool.runtimes.base import runtimes_reading
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
 
 THREADS, RUNS, WARMUP = 2, 30, 5

@@ -18,17 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.core.postprocess import postprocess
-from deploytool.converters.targets.registry import target
-
-from deploytool.core.compare import compare_outputs
 from deploytool.converters.options import ConvertOptions
-from deploytool.workflows.convert import ConvertResult, convert
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.converters.targets.registry import target
+from deploytool.core.compare import compare_outputs
 from deploytool.core.errors import UserError
+from deploytool.core.postprocess import postprocess
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
+from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
 from deploytool.sources.model_source import ModelSource
+from deploytool.workflows.convert import ConvertResult, convert
 
 # Up to 500 images of the test split (all 360 of digits'): one image is 0.2 top-1 points of 500,
 # so a budget of a few tenths of a point is a count of images, not a rounding of one.

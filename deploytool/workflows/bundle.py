@@ -18,11 +18,10 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, write_json
-from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated
-from deploytool.core.manifest import integrity_failures, now, tool_versions
+from deploytool.core.manifest import integrity_failures, last_converted, now, tool_versions
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
-from deploytool.core.manifest import last_converted
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated
 from deploytool.workflows.artifacts import manifest_of, reference_samples
 
 FORMAT = "deploytool-bundle/1"

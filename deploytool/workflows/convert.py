@@ -17,7 +17,6 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
 from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.passes.softmax import detach_softmax
-from deploytool.core.postprocess import postprocess
 from deploytool.converters.passes.strip_training import strip_training_heads
 from deploytool.converters.targets.registry import Exported, target
 from deploytool.converters.targets.tflite.export import export_tflite
@@ -25,6 +24,7 @@ from deploytool.core.compare import compare_outputs, judge_parity
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of, write_bytes
 from deploytool.core.manifest import now, remember_last_convert, tool_versions, write_manifest
+from deploytool.core.postprocess import postprocess
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner

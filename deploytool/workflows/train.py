@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.sources.datasets import FOLDER_PREFIX, Dataset, load_dataset
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import write_json
 from deploytool.core.keras_env import keras, tf
 from deploytool.core.manifest import tool_versions
 from deploytool.core.preprocessing import Preprocessing, preprocessing_from_options
+from deploytool.sources.datasets import Dataset, FOLDER_PREFIX, load_dataset
 from deploytool.sources.model_source import RUN_LABELS, RUN_MODEL, RUN_PREPROCESSING
 from deploytool.workflows.train_options import TrainOptions
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.core.postprocess import postprocess
-
 from deploytool.core.compare import Tolerance, compare_outputs, judge_parity, tolerance_for
 from deploytool.core.errors import UserError
-from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.core.manifest import integrity_failures, last_converted
-from deploytool.workflows.artifacts import manifest_of, verification_images
+from deploytool.core.postprocess import postprocess
 from deploytool.runtimes.base import artifact_runtimes, runtimes_reading
+from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
+from deploytool.workflows.artifacts import manifest_of, verification_images
 
 DEFAULT_SAMPLES = 64
 

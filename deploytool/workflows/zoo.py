@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from deploytool.core.keras_env import keras
 from deploytool.models import create_model, get_spec, list_models
 from deploytool.models.profile import profile_model
-
-from deploytool.core.keras_env import keras
 
 
 def describe_model(name: str, input_shape=(224, 224, 3), num_classes: int = 1000,

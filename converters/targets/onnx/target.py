@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
-from deploytool.converters.targets.registry import (Exported, ExportTarget, TargetOptions,
+from deploytool.converters.targets.registry import (ExportTarget, Exported, TargetOptions,
                                                     target_option)
 
 DEFAULT_OPSET = 17

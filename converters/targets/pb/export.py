@@ -22,8 +22,6 @@ from deploytool.core.errors import UserError
 
 def export_frozen_graph(model) -> tuple[bytes, str]:
     """The frozen, pruned inference GraphDef of ``model`` at batch 1, binary and as text."""
-    from deploytool.core.keras_env import tf
-
     try:
         graph_def, _, outputs = frozen_graph(model, batch=1)
         graph_def = prune_for_inference(graph_def, [name.split(":")[0] for name in outputs])

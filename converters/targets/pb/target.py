@@ -3,7 +3,7 @@ TensorFlow importer."""
 
 from __future__ import annotations
 
-from deploytool.converters.targets.registry import Exported, ExportTarget
+from deploytool.converters.targets.registry import ExportTarget, Exported
 
 
 class PbTarget(ExportTarget):

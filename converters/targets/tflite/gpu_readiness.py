@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from deploytool.converters.targets.tflite.flatbuffer import (CUSTOM, builtin_code, operator_names,
-    read_tflite)
+                                                             read_tflite)
 
 UNARY = {"ABS", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "LOG", "LOGISTIC", "NEG", "RSQRT",
          "SIGN", "SIN", "SQRT", "SQUARE", "TANH"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deploytool.converters.targets.registry import (Exported, ExportTarget, TargetOptions,
+from deploytool.converters.targets.registry import (ExportTarget, Exported, TargetOptions,
                                                     target_option)
 
 
