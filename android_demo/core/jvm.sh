@@ -2,7 +2,8 @@
 # The Android core's JVM side, with the JDK and Debian's junit4 (no Gradle, no Android SDK):
 #   android_demo/core/jvm.sh deps    install junit4 where it is missing (Debian/Ubuntu, as root)
 #   android_demo/core/jvm.sh build   compile core + tests into android_demo/core/build/jvm
-#   android_demo/core/jvm.sh test    build, then run every unit test; prints "N passed, N failed"
+#   android_demo/core/jvm.sh test    build, then run every *Test class under src/test (found, not
+#                                    listed); prints "N passed, N failed"
 # JUNIT_JAR and HAMCREST_JAR point at other copies of the jars.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -35,9 +36,14 @@ build() {
     $(find "$here/src/main/java" "$here/src/test/java" -name '*.java' | sort)
 }
 
+test_classes() {  # every src/test/java/**/*Test.java as a class name
+  (cd "$here/src/test/java" && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$||; s|/|.|g')
+}
+
 case "${1:-test}" in
   deps) deps ;;
   build) build ;;
-  test) build && java -cp "$out/classes:$junit:$hamcrest" dev.deploytool.core.AllTests ;;
+  test) build && java -cp "$out/classes:$junit:$hamcrest" dev.deploytool.core.AllTests \
+          $(test_classes) ;;
   *) echo "usage: $0 deps|build|test" >&2; exit 2 ;;
 esac

@@ -5,16 +5,15 @@ import shutil
 
 import onnx
 import pytest
-from click.testing import CliRunner
 from onnx import numpy_helper
 
-from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import sha256_file, write_json
 from deploytool.core.manifest import manifest_path, read_manifest
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
+from support import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +32,6 @@ def artifacts(tmp_path_factory):
     made["onnx_nchw"] = convert(source, ConvertOptions.create("onnx", nchw_input=True, out_dir=nchw_out)).artifact
     return made
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, ["verify", *map(str, args)])
 
 
 def copy_artifact(artifact, folder):

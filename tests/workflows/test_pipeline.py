@@ -2,15 +2,14 @@
 
 import json
 
-from click.testing import CliRunner
 from PIL import Image
 
-from deploytool.cli import main
+from support import run_cli
 
 
 def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["run", "lenet_bn", "--data", "digits", "--samples", "32"])
+    result = run_cli("run", "lenet_bn", "--data", "digits", "--samples", "32")
     assert result.exit_code == 0, result.output
     folder = tmp_path / "runs" / "lenet_bn-digits-pipeline"
     state = json.loads((folder / "state.json").read_text())
@@ -37,7 +36,7 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     assert len(list((bundled / "golden").glob("*.png"))) == 4
     # a second invocation finds every step done and only rewrites the report
     before = (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime
-    again = CliRunner().invoke(main, ["run", "lenet_bn", "--data", "digits"])
+    again = run_cli("run", "lenet_bn", "--data", "digits")
     assert again.exit_code == 0, again.output
     assert "training" not in again.stderr
     assert (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime == before
@@ -45,7 +44,7 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
 
 def test_run_with_an_unknown_model_exits_2(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["run", "lenet_bnn"])
+    result = run_cli("run", "lenet_bnn")
     assert result.exit_code == 2 and "did you mean lenet_bn" in result.stderr
     assert not (tmp_path / "runs").exists()
 
@@ -56,10 +55,10 @@ def test_run_bundles_into_the_app_when_asked(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     app = tmp_path / "android_demo"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "android_demo", app,
+    shutil.copytree(Path(__file__).resolve().parents[2] / "android_demo", app,
                     ignore=shutil.ignore_patterns("build", "bundle"))
-    result = CliRunner().invoke(main, ["run", "lenet_bn", "--epochs", "1", "--samples", "8",
-                                       "--app", str(app), "--out", "r"])
+    result = run_cli("run", "lenet_bn", "--epochs", "1", "--samples", "8",
+                     "--app", app, "--out", "r")
     assert result.exit_code in (0, 1), result.output  # one epoch may miss a parity threshold
     assert (app / "app/src/main/assets/bundle/model.tflite").exists()
     assert "--app android_demo" not in (tmp_path / "r" / "report.md").read_text()
@@ -67,6 +66,44 @@ def test_run_bundles_into_the_app_when_asked(tmp_path, monkeypatch):
 
 def test_run_refuses_a_wrong_app_folder_before_training(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["run", "lenet_bn", "--app", str(tmp_path)])
+    result = run_cli("run", "lenet_bn", "--app", tmp_path)
     assert result.exit_code == 2 and "not the Android demo app" in result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_resumed_run_bundles_the_int8_tflite_whatever_the_registry_now_lists(
+        trained_lenet, tmp_path, monkeypatch):
+    """A run folder whose convert step finished under another registry (here a new format listed
+    first): the bundle step finds the int8 .tflite by what each recorded artifact is, never by
+    its position in today's list."""
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows import pipeline
+    from deploytool.workflows.convert import convert
+    from deploytool.workflows.run_state import RunState
+    from deploytool.workflows.train_options import TrainOptions
+
+    monkeypatch.chdir(tmp_path)
+    run_folder, _ = trained_lenet
+    out = tmp_path / "run"
+    source = load_source(str(run_folder))
+    state = RunState(out)
+    state.finish("train", {"model": str(run_folder), "data": "digits", "test_accuracy": None})
+    entries = []
+    for to, precision in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32")):
+        result = convert(source, ConvertOptions(to=to, precision=precision, calib_samples=50,
+                                                out_dir=out / "artifacts"))
+        entries.append({"path": str(result.artifact), "file": result.artifact.name, "target": to,
+                        "precision": precision, "size_bytes": 1, "sha256": "-",
+                        "conversion_seconds": 0.0})
+    state.finish("convert", entries)
+    state.finish("verify", {"passed": True, "images": {}, "tolerances": {}, "rows": []})
+    state.finish("bench", [])
+    monkeypatch.setattr(pipeline, "pipeline_artifacts",
+                        lambda: [("newformat", "fp32"), *[(e["target"], e["precision"]) for e in entries]])
+
+    pipeline.run_pipeline(str(run_folder), "digits", out, TrainOptions())
+    bundled = json.loads((out / "state.json").read_text())["done"]["bundle"]
+    assert bundled["artifact"].endswith("lenet_bn_int8.tflite")
+    assert (out / "android_bundle" / "model.tflite").read_bytes() == \
+        (out / "artifacts" / "lenet_bn_int8.tflite").read_bytes()

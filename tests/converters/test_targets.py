@@ -7,29 +7,22 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import ExportTarget, artifact_kinds, target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
-from deploytool.models.weights import randomize_batchnorm
-from deploytool.runtimes.base import artifact_runtimes, runners, runtimes_reading
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
+from support import run_cli, zoo_source
 
 
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 def zoo(name, shape=(32, 32, 3)):
-    source = load_source(name, input_shape=shape, num_classes=10, width=0.25)
-    randomize_batchnorm(source.model, seed=1)
-    return source
+    return zoo_source(name, shape=shape, seed=1)
 
 
 def test_targets_say_what_they_write_and_where_it_runs():
@@ -38,14 +31,6 @@ def test_targets_say_what_they_write_and_where_it_runs():
                      "onnx": (".onnx", ("fp32", "int8"), "onnxruntime"),
                      "pb": (".pb", ("fp32",), "tensorflow")}
     assert ("TF GraphDef fp32", "pb", "fp32") in artifact_kinds()
-
-
-def test_runtimes_register_the_files_they_read_own_runtime_first():
-    assert runtimes_reading("m.pb") == ["tensorflow", "opencv"]
-    assert runtimes_reading("m.tflite") == ["tflite", "opencv"]
-    assert runtimes_reading("m.onnx") == ["onnxruntime", "opencv"]
-    assert [v["engine"] for v in runners()["opencv"].variants] == ["new", "classic"]
-    assert set(artifact_runtimes()) == {"tflite", "onnxruntime", "opencv", "tensorflow"}
 
 
 DUMMY_TARGET = """
@@ -101,7 +86,7 @@ def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
     manifest = Manifest.read(result.artifact)
     assert manifest.format == "pb" and manifest.side_files[".pbtxt"]["file"] == "resnet18_fp32.pbtxt"
     assert result.manifest["conversion_path"]["exporter"].startswith("convert_variables_to_constants_v2")
-    ops = json.loads(CliRunner().invoke(main, ["inspect", str(result.artifact), "--json"]).output)["ops"]
+    ops = json.loads(run_cli("inspect", result.artifact, "--json").output)["ops"]
     assert "FusedBatchNormV3" not in ops and ops.get("Identity", 0) <= 1 and "VarHandleOp" not in ops
     report = verify([result.artifact])
     rows = {row.backend: row for row in report.rows}
@@ -153,7 +138,7 @@ def test_a_changed_companion_text_graph_fails_the_integrity_check():
 @pytest.mark.parametrize("content", [b"", b"\x0a\xff\xff\xff\xff\x0f", b"not a graph at all" * 10])
 def test_a_damaged_pb_is_one_line_for_inspect(tmp_path, content):
     (tmp_path / "broken.pb").write_bytes(content)
-    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "broken.pb")])
+    result = run_cli("inspect", tmp_path / "broken.pb")
     assert result.exit_code == 2 and "not a valid TensorFlow GraphDef" in result.output
 
 

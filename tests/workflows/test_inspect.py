@@ -4,26 +4,19 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from deploytool.cli import main
-from deploytool.converters.options import ConvertOptions
-from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from support import run_cli
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    out = tmp_path_factory.mktemp("inspect")
-    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    int8 = convert(source, ConvertOptions(precision="int8", calib_samples=20, out_dir=out)).artifact
-    onnx_file = convert(source, ConvertOptions(to="onnx", out_dir=out)).artifact
-    return {"tflite": int8, "onnx": onnx_file, "keras": out / "lenet_bn.keras"}
+
+@pytest.fixture
+def files(lenet_artifacts):
+    return {"tflite": lenet_artifacts["tflite_int8"], "onnx": lenet_artifacts["onnx_fp32"],
+            "keras": lenet_artifacts["keras"]}
 
 
 def inspect(*args):
-    result = CliRunner().invoke(main, ["inspect", *map(str, args)])
-    return result
+    return run_cli("inspect", *args)
 
 
 def test_int8_tflite_shows_its_quantized_input_ops_and_manifest(files):

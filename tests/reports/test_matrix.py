@@ -3,13 +3,14 @@
 from click.testing import CliRunner
 
 from deploytool.cli import main
+from support import run_cli
 
 
 def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     out = tmp_path / "compatibility.md"
-    result = CliRunner().invoke(main, ["matrix", "lenet_bn", "--random", "--input-shape", "28,28,1",
-                                       "--width", "1", "--samples", "8", "--out", str(out),
-                                       "--artifacts", str(tmp_path / "artifacts")])
+    result = run_cli("matrix", "lenet_bn", "--random", "--input-shape", "28,28,1",
+                     "--width", "1", "--samples", "8", "--out", out,
+                     "--artifacts", tmp_path / "artifacts")
     assert result.exit_code == 0, result.output
     text = out.read_text()
     for heading in ("## TFLite interpreter (LiteRT)", "## OpenCV dnn", "## ONNX Runtime",

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from deploytool.cli import main
 from deploytool.core.fileio import TEMP_SUFFIX, atomic_path, sweep_stale_temporaries
+from support import run_cli
 
 DEPLOYTOOL = str(Path(sys.executable).parent / "deploytool")
 CONVERT = ["convert", "lenet_bn", "--input-shape", "28,28,1", "--num-classes", "10"]
@@ -82,7 +83,7 @@ def test_a_killed_convert_leaves_no_partial_file_and_the_next_run_sweeps_its_tem
     assert snapshot(converted) == before  # the artifact, manifest and reference are the old ones
     left = temporaries(converted)
     assert left and all(str(process.pid) in p.name for p in left)
-    result = CliRunner().invoke(main, ["inspect", str(converted / "lenet_bn_fp32.tflite")])
+    result = run_cli("inspect", (converted / "lenet_bn_fp32.tflite"))
     assert result.exit_code == 0, result.output  # still the good, matching artifact
     again = subprocess.run([DEPLOYTOOL, *CONVERT, "--out", "out"], cwd=converted.parent,
                            capture_output=True, text=True, timeout=300)
@@ -148,7 +149,7 @@ def test_an_unwritable_file_in_process_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(Path, "write_bytes", full)
-    result = CliRunner().invoke(main, [*CONVERT, "--out", "out"])
+    result = run_cli(*CONVERT, "--out", "out")
     assert result.exit_code == 2, result.output
     assert "lenet_bn" in result.stderr and "No space left on device" in result.stderr
     assert len(error_lines(result.stderr)) == 1
@@ -181,5 +182,5 @@ def test_a_zip_bomb_is_refused(tmp_path):
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("config.json", "{}")
         archive.writestr("model.weights.h5", b"\0" * (64 << 20))
-    result = CliRunner().invoke(main, ["inspect", str(bomb)])
+    result = run_cli("inspect", bomb)
     assert result.exit_code == 2 and "zip bomb" in result.stderr

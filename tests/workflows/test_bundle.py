@@ -3,13 +3,10 @@ the app cannot run and never leaving a half-written bundle."""
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import manifest_path
@@ -17,17 +14,14 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
 from deploytool.workflows.convert import convert
+from support import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
+@pytest.fixture
+def artifacts(lenet_artifacts):
     """An untrained 10-class LeNet as int8 .tflite and as .onnx (its manifest has no labels)."""
-    out = tmp_path_factory.mktemp("bundle")
-    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    return {"tflite": convert(source, ConvertOptions(precision="int8", calib_samples=20, out_dir=out)).artifact,
-            "onnx": convert(source, ConvertOptions(to="onnx", out_dir=out)).artifact, "out": out}
+    return {"tflite": lenet_artifacts["tflite_int8"], "onnx": lenet_artifacts["onnx_fp32"]}
 
 
 @pytest.fixture
@@ -45,8 +39,8 @@ def app(tmp_path):
     return target
 
 
-def run_cli(*args):
-    return CliRunner().invoke(main, ["bundle", *map(str, args)])
+def bundle_cli(*args):
+    return run_cli("bundle", *args)
 
 
 def test_the_repository_app_is_a_bundle_target():
@@ -54,7 +48,7 @@ def test_the_repository_app_is_a_bundle_target():
 
 
 def test_bundle_fills_the_app_assets(app, artifacts, labels):
-    result = run_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "3")
+    result = bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "3")
     assert result.exit_code == 0, result.output
     folder = app / "app/src/main/assets/bundle"
     assert (folder / "model.tflite").read_bytes() == artifacts["tflite"].read_bytes()
@@ -72,8 +66,8 @@ def test_bundle_fills_the_app_assets(app, artifacts, labels):
 
 
 def test_a_second_bundle_replaces_the_first_whole(app, artifacts, labels):
-    assert run_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "5").exit_code == 0
-    assert run_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "2").exit_code == 0
+    assert bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "5").exit_code == 0
+    assert bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "2").exit_code == 0
     golden = sorted(p.name for p in (app / "app/src/main/assets/bundle/golden").iterdir())
     assert golden == ["0.expected.bin", "0.input.bin", "0.png", "1.expected.bin", "1.input.bin", "1.png"]
     assert not [p for p in (app / "app/src/main/assets").iterdir() if p.name != "bundle"]
@@ -90,10 +84,10 @@ def test_a_second_bundle_replaces_the_first_whole(app, artifacts, labels):
 ])
 def test_bad_input_exits_2_with_one_line_and_leaves_the_app_alone(app, artifacts, labels, tmp_path,
                                                                   make_args, message):
-    assert run_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "1").exit_code == 0
+    assert bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "1").exit_code == 0
     before = {p: p.read_bytes() for p in (app / "app/src/main/assets").rglob("*") if p.is_file()}
     args = make_args(artifacts, tmp_path, labels)
-    result = run_cli(*args, *([] if "--app" in args else ["--app", app]))
+    result = bundle_cli(*args, *([] if "--app" in args else ["--app", app]))
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     after = {p: p.read_bytes() for p in (app / "app/src/main/assets").rglob("*") if p.is_file()}
@@ -107,7 +101,7 @@ def test_a_changed_artifact_is_not_bundled(app, artifacts, labels, tmp_path):
     data = bytearray(copy.read_bytes())
     data[-100] ^= 0xFF
     copy.write_bytes(bytes(data))
-    result = run_cli(copy, "--app", app, "--labels", labels)
+    result = bundle_cli(copy, "--app", app, "--labels", labels)
     assert result.exit_code == 2 and "sha256 differs from the manifest" in result.stderr
 
 
@@ -115,7 +109,7 @@ def test_bundle_defaults_to_the_last_converted_tflite(app, artifacts, labels, tm
     monkeypatch.chdir(tmp_path)
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
     convert(source, ConvertOptions(out_dir=tmp_path / "artifacts"))
-    result = run_cli("--app", app, "--labels", labels, "--json")
+    result = bundle_cli("--app", app, "--labels", labels, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["artifact"].endswith("lenet_bn_fp32.tflite")
 

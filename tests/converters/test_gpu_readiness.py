@@ -3,6 +3,7 @@
 import pytest
 
 from deploytool.converters.targets.tflite.gpu_readiness import describe, gpu_readiness
+from support import run_cli
 
 
 def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
@@ -17,13 +18,11 @@ def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
 
 
 def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
-    from click.testing import CliRunner
 
-    from deploytool.cli import main
 
-    result = CliRunner().invoke(main, ["convert", "mobilenet_v2", "--to", "tflite", "--int8",
-                                       "--input-shape", "32,32,3", "--width", "0.25",
-                                       "--out", str(tmp_path)])
+    result = run_cli("convert", "mobilenet_v2", "--to", "tflite", "--int8",
+                     "--input-shape", "32,32,3", "--width", "0.25",
+                     "--out", tmp_path)
     assert result.exit_code == 0, result.output
     readiness = gpu_readiness(tmp_path / "mobilenet_v2_int8.tflite")
     assert readiness["ready"] and readiness["ops"]["CONV_2D"] > 10 and describe(readiness) == "yes"
@@ -51,12 +50,10 @@ def test_a_supported_op_with_options_the_delegate_refuses_is_named(tmp_path):
 
 
 def test_inspect_shows_the_gpu_verdict(tmp_path):
-    from click.testing import CliRunner
 
-    from deploytool.cli import main
 
     path = _tflite(tmp_path, lambda x: x[:, 0] * 2.0)
-    result = CliRunner().invoke(main, ["inspect", str(path)])
+    result = run_cli("inspect", path)
     assert result.exit_code == 0, result.output
     assert "phone GPU (LiteRT GPU delegate): no: STRIDED_SLICE" in result.output
 

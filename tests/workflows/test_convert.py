@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from click.testing import CliRunner
 
-from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import sha256_file
 from deploytool.core.keras_env import keras
@@ -18,38 +16,30 @@ from deploytool.core.manifest import LAST_CONVERT
 from deploytool.core.postprocess import postprocess
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.models import create_model
-from deploytool.models.weights import randomize_batchnorm
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.datasets import load_digits
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
+from support import DIGITS, run_cli, zoo_source
 
-DIGITS = dict(input_shape=(28, 28, 1), num_classes=10)
-
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
-@pytest.fixture(scope="module")
-def trained_lenet(tmp_path_factory):
-    """lenet_bn trained a few epochs on the digits: a model whose decisions mean something."""
-    keras.utils.set_random_seed(0)
+@pytest.fixture
+def lenet_file(trained_lenet):
+    """The trained LeNet's model file on its own, as a user's file (no data set recorded)."""
+    folder, _ = trained_lenet
+    return folder / "model.keras"
+
+
+def digits_test_split():
+    """The held-out digits as LeNet's input, and their labels."""
     data = load_digits()
-    pre = Preprocessing.for_input_shape((28, 28, 1))
-    model = create_model("lenet_bn", **DIGITS)
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", ["accuracy"])
-    model.fit(pre.apply(data.x_train), data.y_train, epochs=8, batch_size=64, verbose=0)
-    path = tmp_path_factory.mktemp("trained") / "lenet_digits.keras"
-    model.save(path)
-    return path, pre.apply(data.x_test), data.y_test
+    return Preprocessing.for_input_shape((28, 28, 1)).apply(data.x_test), data.y_test
 
 
 def zoo(name, width=0.25, shape=(32, 32, 3)):
-    source = load_source(name, input_shape=shape, num_classes=10, width=width)
-    randomize_batchnorm(source.model, seed=3)
-    return source
+    return zoo_source(name, shape=shape, width=width, seed=3)
 
 
 def test_fp32_tflite_artifact_and_manifest():
@@ -78,9 +68,8 @@ def test_fp16_and_dynamic_range_shrink_the_file():
     assert sizes["dynamic"] / sizes["fp32"] < 0.35
 
 
-def test_full_int8_tflite_has_int8_io_with_recorded_scale(trained_lenet):
-    path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions(precision="int8", calib_samples=100))
+def test_full_int8_tflite_has_int8_io_with_recorded_scale(lenet_file):
+    result = convert(load_source(str(lenet_file)), ConvertOptions(precision="int8", calib_samples=100))
     tensor = result.manifest["artifact"]["inputs"][0]
     assert tensor["dtype"] == "int8" and tensor["scale"] > 0
     assert result.manifest["calibration"]["source"] == "digits"
@@ -89,17 +78,17 @@ def test_full_int8_tflite_has_int8_io_with_recorded_scale(trained_lenet):
     assert result.manifest["parity"]["passed"], result.manifest["parity"]
 
 
-def test_int8_with_float_io_keeps_a_float_input(trained_lenet):
-    path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions.create("tflite", precision="int8", int8_io="float",
-                                                            calib_samples=50))
+def test_int8_with_float_io_keeps_a_float_input(lenet_file):
+    result = convert(load_source(str(lenet_file)),
+                     ConvertOptions.create("tflite", precision="int8", int8_io="float",
+                                           calib_samples=50))
     assert result.manifest["artifact"]["inputs"][0]["dtype"] == "float32"
 
 
-def test_int8_ptq_keeps_accuracy_within_one_point_of_float(trained_lenet):
-    path, images, labels = trained_lenet
-    float_accuracy = np.mean(keras.models.load_model(path).predict(images, verbose=0).argmax(1) == labels)
-    result = convert(load_source(str(path)), ConvertOptions(precision="int8", calib_data="digits"))
+def test_int8_ptq_keeps_accuracy_within_one_point_of_float(lenet_file):
+    images, labels = digits_test_split()
+    float_accuracy = np.mean(keras.models.load_model(lenet_file).predict(images, verbose=0).argmax(1) == labels)
+    result = convert(load_source(str(lenet_file)), ConvertOptions(precision="int8", calib_data="digits"))
     runner = runner_for(result.artifact).load()
     int8_accuracy = np.mean(postprocess(runner.infer(images), "softmax").argmax(1) == labels)
     assert float_accuracy > 0.9
@@ -144,10 +133,6 @@ def test_keep_softmax_outputs_probabilities():
     outputs = runner_for(result.artifact).infer(np.zeros((2, 28, 28, 1), np.float32))
     np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
     assert result.manifest["postprocess"] is None
-
-
-def run_cli(*args):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_new_user_command_line_converts_a_zoo_model_to_int8(tmp_path):
@@ -199,9 +184,8 @@ def test_nan_weights_are_refused(tmp_path):
     assert not Path("artifacts").exists()
 
 
-def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_finetuning(trained_lenet):
-    path, _, _ = trained_lenet
-    result = convert(load_source(str(path)), ConvertOptions(precision="int8", qat=True,
+def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_finetuning(lenet_file):
+    result = convert(load_source(str(lenet_file)), ConvertOptions(precision="int8", qat=True,
                                                             qat_epochs=2, calib_data="digits",
                                                             calib_samples=100))
     report = result.manifest["qat_report"]

@@ -196,7 +196,7 @@ def run_campaign(cases: list[dict], workdir: Path, limit: float = 60.0) -> list[
     results_path.unlink(missing_ok=True)
     extra = []  # crash and hang records, written by the parent
     start = 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                         os.environ.get("PYTHONPATH", "")])}
     while start < len(cases):
         process = subprocess.Popen([sys.executable, __file__, str(plan), str(results_path), str(start)],

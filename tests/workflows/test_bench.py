@@ -7,22 +7,18 @@ from click.testing import CliRunner
 from PIL import Image
 
 from deploytool.cli import main
-from deploytool.converters.options import ConvertOptions
-from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from support import run_cli
 
 
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    return [convert(source, ConvertOptions(to=to, out_dir=out)).artifact for to in ("tflite", "onnx")]
+@pytest.fixture
+def artifacts(lenet_artifacts):
+    return [lenet_artifacts["tflite_fp32"], lenet_artifacts["onnx_fp32"]]
 
 
 def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifacts, tmp_path):
     plot = tmp_path / "latency.png"
-    result = CliRunner().invoke(main, ["bench", *map(str, artifacts), "--runs", "5", "--warmup", "1",
-                                       "--json", "--plot", str(plot)])
+    result = run_cli("bench", *artifacts, "--runs", "5", "--warmup", "1",
+                     "--json", "--plot", plot)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert [(r["artifact"], r["backend"]) for r in rows] == [
@@ -48,7 +44,7 @@ def test_batch_option_feeds_batches(artifacts):
 
 def test_bad_arguments_exit_2(artifacts, tmp_path):
     assert CliRunner().invoke(main, ["bench", str(artifacts[0]), "--runs", "0"]).exit_code == 2
-    result = CliRunner().invoke(main, ["bench", str(tmp_path / "none.tflite")])
+    result = run_cli("bench", tmp_path / "none.tflite")
     assert result.exit_code == 2 and "no such file" in result.stderr
 
 

@@ -4,14 +4,10 @@ import json
 import subprocess
 import sys
 
-from click.testing import CliRunner
 
-from deploytool.cli import main
 from deploytool.models import create_model
+from support import run_cli
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_json_rows_report_the_models_real_figures():

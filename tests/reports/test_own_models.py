@@ -5,20 +5,17 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from deploytool.cli import main
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.keras_env import keras, keras3
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
+from support import run_cli
 
 
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 def randomize_statistics(model, seed=0):
@@ -31,9 +28,6 @@ def randomize_statistics(model, seed=0):
                                for i, w in enumerate(layer.get_weights())])
     return model
 
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_keras3_model_with_keras3_only_parts_converts_through_keras3(tmp_path):

@@ -15,11 +15,8 @@ import pytest
 from conftest import SUMMARY_LINES
 from fuzzing import mutants, run_campaign
 
-from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import sha256_file
 from deploytool.core.manifest import manifest_path, read_manifest
-from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
 
 PER_SEED = 42
 RESIGNED = 30  # mutants whose manifest is rewritten to match, so verify really runs them
@@ -27,17 +24,14 @@ LIMIT = 60  # seconds per run
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
+def corpus(tmp_path_factory, lenet_artifacts):
     """Seeds (a LeNet as fp32/int8 .tflite, fp32/int8 .onnx and a tf_keras .keras) and their
     mutants, plus files of the wrong kind."""
     root = tmp_path_factory.mktemp("fuzz")
-    seeds_dir, mutants_dir = root / "seeds", root / "mutants"
+    mutants_dir = root / "mutants"
     mutants_dir.mkdir()
-    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
-    seeds = [convert(source, ConvertOptions(to=to, precision=q, calib_samples=20, out_dir=seeds_dir)).artifact
-             for to, q in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8"))]
-    source.model.save(seeds_dir / "lenet.keras")
-    seeds.append(seeds_dir / "lenet.keras")
+    seeds = [lenet_artifacts[kind] for kind in ("tflite_fp32", "tflite_int8", "onnx_fp32",
+                                                "onnx_int8", "keras")]
     files = []
     for number, seed in enumerate(seeds):
         files += mutants(seed, PER_SEED, mutants_dir, seed=number)

@@ -17,13 +17,13 @@ from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
 from deploytool.workflows import train as train_module
 from deploytool.workflows.train import TrainOptions, staging_folder, train
+from support import run_cli
 
 
-@pytest.fixture(scope="module")
-def lenet_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "lenet"
-    metrics = train("lenet_bn", "digits", out, TrainOptions(epochs=10))
-    return out, metrics
+@pytest.fixture
+def lenet_run(trained_lenet):
+    """The run folder conftest trains once per test run, ten epochs on the digits."""
+    return trained_lenet
 
 
 def test_lenet_bn_reaches_97_percent_on_digits_in_ten_epochs(lenet_run):
@@ -48,7 +48,7 @@ def test_run_folder_holds_every_output(lenet_run):
 def test_convert_accepts_a_run_folder_and_calibrates_on_its_data(lenet_run, tmp_path, monkeypatch):
     out, _ = lenet_run
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["convert", str(out), "--int8", "--calib-samples", "50", "--json"])
+    result = run_cli("convert", out, "--int8", "--calib-samples", "50", "--json")
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.stdout)
     assert manifest["source"]["kind"] == "run" and manifest["labels"][0] == "0"
@@ -82,9 +82,9 @@ def make_image_folder(root: Path, classes=("circle", "square", "stripe"), per_cl
 
 def test_image_folder_trains_and_writes_every_output(tmp_path):
     folder = make_image_folder(tmp_path / "flowers")
-    result = CliRunner().invoke(main, ["train", "lenet_bn", "--data", f"folder:{folder}",
-                                       "--epochs", "3", "--input-shape", "32,32,3",
-                                       "--batch-size", "8", "--out", str(tmp_path / "run")])
+    result = run_cli("train", "lenet_bn", "--data", f"folder:{folder}",
+                     "--epochs", "3", "--input-shape", "32,32,3",
+                     "--batch-size", "8", "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "labels.txt").read_text().split() == ["circle", "square", "stripe"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -1,0 +1,18 @@
+"""The command line starts without TensorFlow: `deploytool --help`, the option choices read from
+the registries and `inspect` of an artifact stay quick; only the commands that need it load it."""
+
+import json
+import subprocess
+import sys
+
+
+def test_the_command_line_and_its_registries_load_without_tensorflow():
+    code = ("import sys, json\nfrom deploytool.cli import main\n"
+            "from deploytool.converters.targets.registry import targets\n"
+            "from deploytool.runtimes.base import runners\n"
+            "print(json.dumps([list(targets()), list(runners()), 'tensorflow' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    found_targets, found_runners, imported = json.loads(done.stdout)
+    assert found_targets == ["tflite", "onnx", "pb"]
+    assert found_runners == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow"]
+    assert imported is False

@@ -1,0 +1,147 @@
+"""The house: each layer imports only from the layers under it, no module imports itself back in
+a circle, no file is over 400 lines, and what describes the folders (the README's layout table,
+pyproject's package list, the test folders) matches them."""
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from support import ROOT
+
+# where each installed package lives (pyproject's package-dir)
+PACKAGE_DIRS = {"deploytool": ROOT / "deploytool", "deploytool.models": ROOT / "models",
+                "deploytool.converters": ROOT / "converters"}
+# bottom to top: a module imports from its own layer or the ones before it
+LAYERS = ("core", "models", "sources", "converters", "runtimes", "workflows", "reports", "cli",
+          "__main__")
+MAX_LINES = 400
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of the installed deploytool package by its dotted name."""
+    found = {}
+    for package, folder in PACKAGE_DIRS.items():
+        for path in folder.rglob("*.py"):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            name = ".".join([package, *parts])
+            if package == "deploytool" and len(parts) and parts[0] in ("models", "converters"):
+                continue  # not there: those folders are the mapped top-level ones
+            found[name] = path
+    return found
+
+
+MODULES = module_files()
+
+
+def imports_of(name: str) -> set[str]:
+    """The deploytool modules ``name`` imports, at module level or inside functions."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                       for alias in node.names]
+        else:
+            continue
+        found.update(target for target in targets if target in MODULES and target != name)
+    return found
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def layer(name: str) -> int:
+    """The index of ``name``'s layer (the package root sits under everything)."""
+    parts = name.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 else -1
+
+
+def test_every_module_sits_in_a_layer():
+    assert all(name == "deploytool" or name.split(".")[1] in LAYERS for name in MODULES), \
+        sorted(name for name in MODULES if name != "deploytool" and name.split(".")[1] not in LAYERS)
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    upward = [f"{name} -> {target}" for name, targets in GRAPH.items() for target in targets
+              if layer(target) > layer(name)]
+    assert upward == []
+
+
+def test_no_import_circles():
+    """Tarjan's strongly connected components of the module graph: every one of them alone."""
+    index, low, stack, on_stack, circles = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in GRAPH[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for name in GRAPH:
+        if name not in index:
+            visit(name)
+    assert circles == []
+
+
+@pytest.mark.parametrize("folder", ["deploytool", "models", "converters", "tests", "benchmarks"])
+def test_no_file_is_over_400_lines(folder):
+    long = {str(path.relative_to(ROOT)): count for path in (ROOT / folder).rglob("*.py")
+            if (count := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def package_folders() -> list[str]:
+    """Every package folder of the installed package, relative to the repository root."""
+    return sorted(str(path.parent.relative_to(ROOT)) + "/" for name, path in MODULES.items()
+                  if path.name == "__init__.py")
+
+
+def test_the_readme_layout_table_names_every_package_folder_and_only_real_ones():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Layout"):]
+    section = section[:section.index("\n## ", 4)]
+    named = re.findall(r"^\| `([^`]+)`", section, re.M)
+    assert [path for path in named if not (ROOT / path).exists()] == []
+    assert [folder for folder in package_folders() if folder not in named] == []
+
+
+def test_pyproject_installs_every_package_folder():
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = sorted(name for name, path in MODULES.items() if path.name == "__init__.py")
+    assert sorted(settings["packages"]) == packages
+    assert {name: str(ROOT / folder) for name, folder in settings["package-dir"].items()} == \
+        {name: str(folder) for name, folder in PACKAGE_DIRS.items()}
+
+
+def test_the_tests_mirror_the_packages():
+    expected = {*LAYERS[:-1], "project", "android"}
+    folders = {path.name for path in (ROOT / "tests").iterdir() if path.is_dir()
+               and any(path.glob("test_*.py"))}
+    assert folders == expected

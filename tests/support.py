@@ -1,0 +1,28 @@
+"""Helpers the tests share (fixtures are in conftest.py): the repository root, the command line
+run in-process, and a small zoo model as a conversion source."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+DIGITS = dict(input_shape=(28, 28, 1), num_classes=10)
+
+
+def run_cli(*args):
+    """``deploytool ARGS...`` in this process (arguments turned into strings); the click result."""
+    from deploytool.cli import main
+
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+def zoo_source(name, shape=(32, 32, 3), width=0.25, num_classes=10, seed=None):
+    """Zoo model ``name`` as a conversion source, its BatchNorm statistics randomised with
+    ``seed`` (as after training) when one is given."""
+    from deploytool.models.weights import randomize_batchnorm
+    from deploytool.sources.model_source import load_source
+
+    source = load_source(name, input_shape=shape, num_classes=num_classes, width=width)
+    if seed is not None:
+        randomize_batchnorm(source.model, seed=seed)
+    return source
