@@ -77,7 +77,7 @@ def main():
                                 "--out", str(args.out), "--runs", str(runs)], stdout=subprocess.DEVNULL)
         rows.append(measure(model, args.out, runs, args.epochs))
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| model | float top-1 | TFLite int8 (plain drop → budgeted) | ONNX int8 (plain drop → budgeted) |")
+    print("\n| model | float top-1 | TFLite int8 (plain drop → budgeted) | ONNX int8 (plain drop → budgeted) |")
     print("|---|---:|---|---|")
     for row in rows:
         cells = [f"{row[t]['int8']:.4f} ({row[t]['plain_int8_drop_points']:+.2f} → "

@@ -26,3 +26,12 @@ def zoo_source(name, shape=(32, 32, 3), width=0.25, num_classes=10, seed=None):
     if seed is not None:
         randomize_batchnorm(source.model, seed=seed)
     return source
+
+
+def heavy_except(values, keep):
+    """``values`` as pytest parameters, each but those in ``keep`` marked heavy: the fast tier
+    runs a sample that still reaches every module, the default run all of them."""
+    import pytest
+
+    return [value if value in keep else pytest.param(value, marks=pytest.mark.heavy)
+            for value in values]

@@ -9,13 +9,14 @@ import click
 from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
 from deploytool.cli.tables import print_table, progress
-from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, THREADS, WARMUP
+from deploytool.runtimes.base import DEFAULT_THREADS
+from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
 
 
 @main.command("bench")
 @click.argument("artifacts", nargs=-1, type=click.Path())
 @backend_option
-@click.option("--threads", default=THREADS, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--runs", default=RUNS, show_default=True, type=click.IntRange(min=1))
 @click.option("--warmup", default=WARMUP, show_default=True, type=click.IntRange(min=0))

@@ -8,6 +8,7 @@ import click
 
 from deploytool.cli.main import main
 from deploytool.cli.tables import progress, stdout
+from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
 
 @main.command("own-models")
@@ -18,8 +19,9 @@ from deploytool.cli.tables import progress, stdout
               type=click.Path(file_okay=False), help="Model files and artifacts (reused on a rerun).")
 @click.option("--layers/--no-layers", default=True, show_default=True,
               help="Also build and check one tiny model per built-in layer.")
-@click.option("--samples", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--calib-samples", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--samples", default=OWN_MODELS_SAMPLES, show_default=True, type=click.IntRange(min=1))
+@click.option("--calib-samples", default=OWN_MODELS_CALIB_SAMPLES, show_default=True,
+              type=click.IntRange(min=1))
 @click.option("--shard", default="1/1", show_default=True, metavar="K/N",
               help="Compute every N-th model from the K-th (N processes share the work; each "
                    "model's cells are cached in --work, the last shard renders the page).")

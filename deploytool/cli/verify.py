@@ -10,6 +10,7 @@ import click
 from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
 from deploytool.cli.tables import print_table, progress, status, stdout
+from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT
 from deploytool.workflows.verify import DEFAULT_SAMPLES
 
@@ -22,7 +23,7 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 @click.option("--atol", type=float, help="Override: max abs error on probabilities.")
 @click.option("--min-cosine", type=float, help="Override: minimum cosine similarity.")
 @click.option("--min-top1", type=float, help="Override: minimum top-1 agreement.")
-@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", default=DEFAULT_TIMEOUT, show_default=True, type=click.FloatRange(min=1),
               help="Seconds each backend may take before it is killed.")
 @json_option("the report as JSON")

@@ -1,5 +1,6 @@
 """How the matrices are made, in one place the CLI reads without importing TensorFlow: the
-trained matrix's training recipe and image counts, and the random-weight matrix's input."""
+trained matrix's training recipe and image counts, the random-weight matrix's input, and the
+own-models page's image counts."""
 
 EPOCHS = 30  # the most; training stops after PATIENCE epochs without a better validation accuracy
 PATIENCE = 5
@@ -8,3 +9,5 @@ WIDTH = 0.25
 SAMPLES = 360  # every held-out digit
 RANDOM_INPUT_SHAPE = (32, 32, 3)  # the random-weight matrix's models (trained ones take digits)
 RANDOM_SAMPLES = 32
+OWN_MODELS_SAMPLES = 32  # held-out images each own-models cell is verified on
+OWN_MODELS_CALIB_SAMPLES = 100

@@ -24,6 +24,7 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary,
                                        label_known_causes, render_tables, source_cells,
                                        versions_line)
+from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
 # the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)
 PAGE_KINDS = tuple(kind for kind in ARTIFACT_KINDS if kind[2] != "fp16")
@@ -294,8 +295,8 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
     return "\n".join(lines)
 
 
-def build_page(families=None, folder=Path("artifacts/own-models"), samples: int = 32,
-               calib_samples: int = 100, layers: bool = True, layer_cases=None,
+def build_page(families=None, folder=Path("artifacts/own-models"),
+               samples: int = OWN_MODELS_SAMPLES, calib_samples: int = OWN_MODELS_CALIB_SAMPLES, layers: bool = True, layer_cases=None,
                log=lambda message: None, shard: tuple[int, int] = (1, 1),
                fresh: bool = False) -> tuple[dict, list[dict], str]:
     """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the

@@ -17,6 +17,8 @@ import numpy as np
 from deploytool.core.errors import UserError
 from deploytool.core.tensors import TensorInfo
 
+DEFAULT_THREADS = 2  # the CPU threads a runtime may use, unless told otherwise
+
 
 class Runner(abc.ABC):
     """Base class: subclasses set ``name``, the artifact suffixes they ``read`` and their
@@ -41,7 +43,7 @@ class Runner(abc.ABC):
                                 f"{', '.join(missing)}")
             Runner.registry[cls.name] = cls
 
-    def __init__(self, path, threads: int = 2):
+    def __init__(self, path, threads: int = DEFAULT_THREADS):
         self.path = Path(path)
         self.threads = threads
         self.inputs: list[TensorInfo] = []
@@ -137,7 +139,8 @@ def runtimes_reading(path) -> list[str]:
     return sorted(names, key=lambda name: name != (own.runtime if own else None))
 
 
-def runner_for(path, backend: str | None = None, threads: int = 2, **options) -> Runner:
+def runner_for(path, backend: str | None = None, threads: int = DEFAULT_THREADS,
+               **options) -> Runner:
     """The runner for an artifact: by ``backend`` name (``options`` go to its constructor, e.g.
     ``engine`` for OpenCV) or, when None, the runtime the file's format is made for (Keras files:
     the Keras runner)."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deploytool.runtimes.base import DEFAULT_THREADS, runners
+
 DEFAULT_TIMEOUT = 300
 
 
@@ -38,7 +40,7 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = 2,
+def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFAULT_THREADS,
                  timeout: float = DEFAULT_TIMEOUT, bench: dict | None = None,
                  **options) -> IsolatedRun:
     """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process. With ``bench``
@@ -91,7 +93,6 @@ def run_variants(artifact, backend: str, images: np.ndarray, judge=lambda run: [
     failure. Returns every attempt made, the agreeing one last if any."""
     import time
 
-    from deploytool.runtimes.base import runners
 
     attempts = []
     for options in runners()[backend].variants:

@@ -5,7 +5,7 @@ overhead, which would swamp the model's own time in a benchmark)."""
 from __future__ import annotations
 
 from deploytool.core.tensors import TensorInfo
-from deploytool.runtimes.base import Runner
+from deploytool.runtimes.base import DEFAULT_THREADS, Runner
 
 
 class KerasRunner(Runner):
@@ -15,7 +15,7 @@ class KerasRunner(Runner):
     label = "Keras"
     order = 0
 
-    def __init__(self, path=None, threads: int = 2, model=None):
+    def __init__(self, path=None, threads: int = DEFAULT_THREADS, model=None):
         super().__init__(path or getattr(model, "name", "model"), threads)
         self.model = model
 

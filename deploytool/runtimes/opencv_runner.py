@@ -16,7 +16,7 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.tensors import TensorInfo
-from deploytool.runtimes.base import Runner
+from deploytool.runtimes.base import DEFAULT_THREADS, Runner
 
 ENGINES = ("new", "classic")
 
@@ -38,7 +38,7 @@ class OpenCVRunner(Runner):
     reads = (".onnx", ".tflite", ".pb")
     variants = tuple({"engine": engine} for engine in ENGINES)
 
-    def __init__(self, path, threads: int = 2, engine: str = "new"):
+    def __init__(self, path, threads: int = DEFAULT_THREADS, engine: str = "new"):
         super().__init__(path, threads)
         if engine not in ("auto", *ENGINES):
             raise UserError(f"unknown OpenCV engine {engine!r}; choose auto, new or classic")

@@ -12,11 +12,11 @@ import numpy as np
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import size_of
 from deploytool.core.manifest import last_converted
-from deploytool.runtimes.base import runtimes_reading
+from deploytool.runtimes.base import DEFAULT_THREADS, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
 
-THREADS, RUNS, WARMUP = 2, 30, 5
+RUNS, WARMUP = 30, 5
 COMMAND_TIMEOUT = 600  # seconds a runtime may take in `deploytool bench` (a full-size model's runs)
 
 
@@ -59,7 +59,7 @@ def benchmark_images(manifest, batch: int) -> np.ndarray:
     return np.resize(images, (batch, *images.shape[1:])).astype(np.float32)
 
 
-def bench(artifacts=None, backend: str = "all", threads: int = THREADS, batch: int = 1,
+def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, batch: int = 1,
           runs: int = RUNS, warmup: int = WARMUP, timeout: float = DEFAULT_TIMEOUT,
           log=lambda message: None) -> list[BenchRow]:
     """Benchmark ``artifacts`` (default: what convert wrote last) on ``backend`` ("all" or one

@@ -15,6 +15,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.fileio import write_bytes
 from deploytool.core.manifest import Manifest
 from deploytool.models import list_models
+from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.sources.model_source import RUN_MODEL, load_source
 from deploytool.workflows.bench import bench, plot_latency
 from deploytool.workflows.bundle import app_bundle_folder, bundle
@@ -112,7 +113,7 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
 
     if not state.done("bench"):
         log("benchmarking")
-        rows = bench(artifacts, "all", threads=2, batch=1, runs=runs, warmup=3)
+        rows = bench(artifacts, "all", threads=DEFAULT_THREADS, batch=1, runs=runs, warmup=3)
         plot_latency(rows, out / "latency.png")
         state.finish("bench", [asdict(row) for row in rows])
 

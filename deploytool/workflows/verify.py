@@ -13,7 +13,7 @@ from deploytool.core.compare import Tolerance, compare_outputs, judge_parity, to
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
 from deploytool.core.postprocess import postprocess
-from deploytool.runtimes.base import artifact_runtimes, runtimes_reading
+from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
 
@@ -139,7 +139,7 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
 
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
            samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
-           threads: int = 2, timeout: float = DEFAULT_TIMEOUT, timing: dict | None = None,
+           threads: int = DEFAULT_THREADS, timeout: float = DEFAULT_TIMEOUT, timing: dict | None = None,
            log=lambda message: None) -> VerifyReport:
     """Verify ``artifacts`` (default: what `deploytool convert` wrote last) on ``backend``
     ("all" or one registered runtime) against their manifests' Keras references.

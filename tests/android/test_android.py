@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from conftest import SUMMARY_LINES
-
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
 from deploytool.workflows.bundle import bundle
+
+from conftest import SUMMARY_LINES
+from support import heavy_except
+
 
 ROOT = Path(__file__).resolve().parents[2]
 JVM = ROOT / "android_demo" / "core" / "jvm.sh"
@@ -115,7 +117,7 @@ GOLDEN_CASES = {"lenet int8": ("run", None, "int8"), "lenet float32": ("run", No
                 "colour caffe BGR float32": ("colour", "caffe", None)}
 
 
-@pytest.mark.parametrize("case", GOLDEN_CASES)
+@pytest.mark.parametrize("case", heavy_except(GOLDEN_CASES, {"lenet int8"}))
 def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run,
                                                      colour_model_file, case, monkeypatch):
     from deploytool.converters.options import ConvertOptions

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from deploytool.core.fileio import sha256_file
+from deploytool.core.manifest import manifest_path, read_manifest
+
 from conftest import SUMMARY_LINES
 from fuzzing import mutants, run_campaign
 
-from deploytool.core.fileio import sha256_file
-from deploytool.core.manifest import manifest_path, read_manifest
+pytestmark = pytest.mark.heavy  # minutes: every command on hundreds of files
 
 PER_SEED = 42
 RESIGNED = 30  # mutants whose manifest is rewritten to match, so verify really runs them

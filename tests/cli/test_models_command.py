@@ -4,10 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 
 from deploytool.models import create_model
-from support import run_cli
 
+from support import run_cli
 
 
 def test_json_rows_report_the_models_real_figures():
@@ -23,6 +24,7 @@ def test_json_rows_report_the_models_real_figures():
     assert rows["resnet18"]["reference_params"] is None  # references hold at 224x224x3 only
 
 
+@pytest.mark.heavy
 def test_table_shows_reference_and_training_only_heads():
     result = run_cli("models", "resnet50", "bn_inception")
     assert result.exit_code == 0, result.output
@@ -30,6 +32,7 @@ def test_table_shows_reference_and_training_only_heads():
     assert "aux1, aux2" in result.stdout
 
 
+@pytest.mark.heavy
 def test_unknown_model_is_one_line_with_exit_code_2():
     process = subprocess.run([sys.executable, "-m", "deploytool", "models", "resnet5"],
                              capture_output=True, text=True, timeout=300)

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from deploytool.cli import main
 from deploytool.core.fileio import TEMP_SUFFIX, atomic_path, sweep_stale_temporaries
+
 from support import run_cli
+
 
 DEPLOYTOOL = str(Path(sys.executable).parent / "deploytool")
 CONVERT = ["convert", "lenet_bn", "--input-shape", "28,28,1", "--num-classes", "10"]
@@ -53,6 +55,7 @@ def start_convert(folder: Path):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
+@pytest.mark.heavy
 def test_ctrl_c_exits_130_in_one_line_and_keeps_the_previous_artifact(converted):
     before = snapshot(converted)
     process = start_convert(converted)
@@ -71,6 +74,7 @@ def test_ctrl_c_exits_130_in_one_line_and_keeps_the_previous_artifact(converted)
     assert temporaries(converted) == []
 
 
+@pytest.mark.heavy
 def test_a_killed_convert_leaves_no_partial_file_and_the_next_run_sweeps_its_temporaries(converted):
     before = snapshot(converted)
     process = start_convert(converted)
@@ -122,6 +126,7 @@ def tiny_mount(tmp_path):
     subprocess.run(["umount", str(mount)], check=True)
 
 
+@pytest.mark.heavy
 def test_disk_full_is_one_line_naming_the_file_and_leaves_nothing(tiny_mount, tmp_path):
     result = subprocess.run([DEPLOYTOOL, *CONVERT, "--out", str(tiny_mount)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
@@ -131,6 +136,7 @@ def test_disk_full_is_one_line_naming_the_file_and_leaves_nothing(tiny_mount, tm
     assert list(tiny_mount.iterdir()) == []
 
 
+@pytest.mark.heavy
 def test_read_only_output_folder_is_one_line(tiny_mount, tmp_path):
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_mount)], check=True)
     result = subprocess.run([DEPLOYTOOL, *CONVERT, "--out", str(tiny_mount / "out")], cwd=tmp_path,

@@ -8,6 +8,9 @@ from deploytool.core.keras_env import keras
 from deploytool.models import create_model
 from deploytool.models.weights import randomize_batchnorm
 
+from support import heavy_except
+
+
 layers = keras.layers
 TOLERANCE = 1e-5
 
@@ -29,8 +32,9 @@ def test_randomised_statistics_make_every_bn_matter():
     assert not np.allclose(bn.moving_mean.numpy(), 0.0)
 
 
-@pytest.mark.parametrize("name", ["lenet_bn", "resnet18", "mobilenet_v2", "resnext50_32x4d",
-                                  "se_resnet50"])
+@pytest.mark.parametrize("name", heavy_except(
+    ["lenet_bn", "resnet18", "mobilenet_v2", "resnext50_32x4d", "se_resnet50"],
+    {"lenet_bn", "mobilenet_v2", "resnext50_32x4d"}))
 def test_bn_after_conv_depthwise_grouped_or_dense_folds_into_it(name):
     model = small(name)
     folded, report = fold_batchnorm(model)
@@ -48,6 +52,7 @@ def test_folded_convolutions_gain_a_bias_and_the_original_is_untouched():
     assert count_bn(model) == 20
 
 
+@pytest.mark.heavy
 def test_preactivation_bns_become_explicit_scale_and_shift_with_reasons():
     model = small("densenet121")
     folded, report = fold_batchnorm(model)

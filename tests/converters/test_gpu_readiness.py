@@ -3,6 +3,7 @@
 import pytest
 
 from deploytool.converters.targets.tflite.gpu_readiness import describe, gpu_readiness
+
 from support import run_cli
 
 
@@ -17,6 +18,7 @@ def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
     return path
 
 
+@pytest.mark.heavy
 def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
 
 

@@ -8,7 +8,9 @@ from deploytool.converters.targets.onnx.target import OnnxOptions
 from deploytool.converters.targets.registry import targets
 from deploytool.converters.targets.tflite.target import TFLiteOptions
 from deploytool.core.errors import UserError
+
 from support import run_cli
+
 
 ROUND_TRIPS = [
     ConvertOptions.create("tflite", precision="int8", int8_io="float", calibration_method="minmax",

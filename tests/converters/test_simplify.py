@@ -1,6 +1,7 @@
 """Convolutions over 1x1 feature maps reduced to their centre tap: exact, and OpenCV-friendly."""
 
 import numpy as np
+import pytest
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.passes.simplify import centre_tap_convolutions
@@ -31,6 +32,7 @@ def test_convolutions_on_larger_maps_are_left_alone():
     assert simplified is model and report.centre_tap_convolutions == []
 
 
+@pytest.mark.heavy
 def test_mobilenet_v2_at_32x32_runs_in_opencv_tflite_importer(tmp_path):
     source = load_source("mobilenet_v2", input_shape=(32, 32, 3), num_classes=10, width=0.25)
     randomize_batchnorm(source.model, seed=0)

@@ -1,12 +1,14 @@
 """Stripping training-only heads and dropout for inference."""
 
 import numpy as np
+import pytest
 
 from deploytool.converters.passes.strip_training import strip_training_heads
 from deploytool.core.keras_env import keras
 from deploytool.models import create_model
 
 
+@pytest.mark.heavy
 def test_auxiliary_heads_and_their_layers_are_removed():
     model = create_model("bn_inception", input_shape=(32, 32, 3), num_classes=10, width=0.25)
     stripped, report = strip_training_heads(model)

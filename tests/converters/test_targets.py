@@ -15,8 +15,8 @@ from deploytool.core.manifest import Manifest
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
-from support import run_cli, zoo_source
 
+from support import run_cli, zoo_source
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
@@ -81,6 +81,7 @@ def test_a_precision_a_target_does_not_offer_names_the_ones_that_do():
         ConvertOptions(to="pb", precision="int8").check()
 
 
+@pytest.mark.heavy
 def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
     result = convert(zoo("resnet18"), ConvertOptions(to="pb"))
     manifest = Manifest.read(result.artifact)
@@ -94,6 +95,7 @@ def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
     assert rows["opencv"].input_layout == "NCHW" and rows["opencv"].figures["max_abs"] <= 1e-5
 
 
+@pytest.mark.heavy
 def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_path):
     from deploytool.core.keras_env import keras3
 
@@ -108,6 +110,7 @@ def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_pat
     assert verify([result.artifact], backend="opencv").passed
 
 
+@pytest.mark.heavy
 def test_pb_writes_compressed_constants_in_full_and_bypasses_identity_n(tmp_path):
     """A Rescaling offset of 0 is stored by TensorFlow as a constant with no value, and swish's
     custom gradient leaves an IdentityN: OpenCV's importer asserts on the first and cannot create
@@ -153,6 +156,7 @@ def test_inspect_reads_a_pb_without_importing_tensorflow():
     assert imported is False
 
 
+@pytest.mark.heavy
 def test_bench_times_a_pb_on_tensorflow_and_opencv():
     from deploytool.workflows.bench import bench
 

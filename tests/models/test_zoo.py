@@ -8,11 +8,18 @@ from deploytool.core.keras_env import keras, tf
 from deploytool.models import UnknownModelError, create_model, get_spec, list_models
 from deploytool.models.profile import profile_model
 
+from support import heavy_except
+
+
 ZOO = [
     "alexnet", "bn_inception", "densenet121", "googlenet", "lenet_bn", "mobilenet_v2", "nin",
     "regnetx_32", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnet50_v2",
     "resnext50_32x4d", "se_resnet50", "se_resnext50_32x4d", "vgg11", "vgg16",
 ]
+
+# one model per family file: what the fast tier builds (the default run builds every one)
+ONE_PER_FAMILY = {"alexnet", "densenet121", "googlenet", "lenet_bn", "mobilenet_v2", "nin",
+                  "regnetx_32", "resnet18", "resnext50_32x4d", "se_resnet50", "vgg11"}
 
 # Multiply-accumulates per 224x224 image as published (torchvision / the papers).
 PUBLISHED_MACS = {"resnet50": 4.09e9, "resnet18": 1.81e9, "mobilenet_v2": 300e6,
@@ -34,7 +41,7 @@ def test_the_process_uses_keras_2_everywhere():
     assert keras.__version__.startswith("2.")
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", heavy_except(ZOO, ONE_PER_FAMILY))
 def test_builds_and_predicts_on_digit_sized_input(name):
     model = create_model(name, input_shape=(28, 28, 1), num_classes=10)
     images = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
@@ -44,7 +51,7 @@ def test_builds_and_predicts_on_digit_sized_input(name):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", heavy_except(ZOO, {"alexnet", "lenet_bn", "nin", "resnet18"}))
 def test_imagenet_configuration_matches_the_reference_parameter_count(name):
     model = create_model(name)
     spec = get_spec(name)
@@ -62,6 +69,7 @@ def test_googlenet_is_within_the_papers_range_without_auxiliary_heads():
     assert 6_600_000 <= create_model("googlenet").count_params() <= 7_000_000
 
 
+@pytest.mark.heavy
 def test_bn_inception_has_two_training_only_auxiliary_heads():
     model = create_model("bn_inception", input_shape=(64, 64, 3), num_classes=5)
     assert model.output_names == ["predictions", "aux1", "aux2"]
@@ -70,6 +78,7 @@ def test_bn_inception_has_two_training_only_auxiliary_heads():
     assert single.output_names == ["predictions"]
 
 
+@pytest.mark.heavy
 def test_bn_inception_factorises_every_5x5_branch_into_two_3x3():
     model = create_model("bn_inception", input_shape=(64, 64, 3), num_classes=5)
     kernels = {layer.kernel_size for layer in model.layers
@@ -79,6 +88,7 @@ def test_bn_inception_factorises_every_5x5_branch_into_two_3x3():
                       if isinstance(layer, keras.layers.Conv2D)}
 
 
+@pytest.mark.heavy
 def test_squeeze_excitation_uses_1x1_convolutions_not_dense_layers():
     model = create_model("se_resnet50", input_shape=(32, 32, 3), num_classes=10, width=0.25)
     dense = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)]
@@ -87,6 +97,7 @@ def test_squeeze_excitation_uses_1x1_convolutions_not_dense_layers():
                for layer in model.layers)
 
 
+@pytest.mark.heavy
 def test_resnext_and_regnet_use_grouped_convolutions():
     resnext = create_model("resnext50_32x4d", input_shape=(32, 32, 3), num_classes=10)
     assert {layer.groups for layer in resnext.layers if isinstance(layer, keras.layers.Conv2D)} == {1, 32}

@@ -11,6 +11,7 @@ import pytest
 
 from support import ROOT
 
+
 # where each installed package lives (pyproject's package-dir)
 PACKAGE_DIRS = {"deploytool": ROOT / "deploytool", "deploytool.models": ROOT / "models",
                 "deploytool.converters": ROOT / "converters"}

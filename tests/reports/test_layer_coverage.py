@@ -8,6 +8,9 @@ import pytest
 from deploytool.reports.layer_coverage import CASES, SAVERS, build_case, case_by_name
 from deploytool.reports.own_models import coverage_cells
 
+from support import heavy_except
+
+
 # a BatchNorm folded into a SeparableConv2D, one kept as scale-and-shift after a merge, an
 # activation only Keras 3 has (the Keras 3 path), and a layer with weights of its own
 SAMPLE = ["SeparableConv2D+BatchNormalization", "BatchNormalization after Add",
@@ -20,8 +23,9 @@ def explained(cell) -> bool:
         marker in (cell.get("why") or "") for marker in ("upstream", "numerical"))
 
 
-def test_every_case_builds_in_every_form_it_has():
-    for case in CASES:
+@pytest.mark.parametrize("cases", heavy_except(["sample", "every case"], {"sample"}))
+def test_every_case_builds_in_every_form_it_has(cases):
+    for case in [case_by_name(name) for name in SAMPLE] if cases == "sample" else CASES:
         for saver in SAVERS:
             if saver == "tf_keras" and case.needs_keras3:
                 continue
@@ -30,6 +34,7 @@ def test_every_case_builds_in_every_form_it_has():
                 assert model.output_shape == (None, 5), (case.name, saver, form)
 
 
+@pytest.mark.heavy
 def test_a_sample_of_layers_converts_and_verifies_everywhere(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cells = coverage_cells(tmp_path, samples=8, calib_samples=16,

@@ -1,9 +1,10 @@
 """`deploytool matrix`: real conversions and verifications rendered as the compatibility page."""
 
-from click.testing import CliRunner
+import pytest
 
-from deploytool.cli import main
 from support import run_cli
+
+pytestmark = pytest.mark.heavy  # trains and converts whole models on every runtime
 
 
 def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
@@ -34,7 +35,7 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     out, work = tmp_path / "compatibility.md", tmp_path / "work"
     args = ["matrix", "lenet_bn", "--epochs", "3", "--out", str(out),
             "--artifacts", str(work)]
-    result = CliRunner().invoke(main, args)
+    result = run_cli(*args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
     for heading in ("## TFLite interpreter (LiteRT)", "## Size and phone GPU",
@@ -53,6 +54,6 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     assert all(c["gpu"]["ready"] for c in tflite) and "GPU ✅" in text
     assert Image.open(out.with_suffix(".png")).size[0] > 300
     # a rerun reuses the trained model and the cached cells
-    again = CliRunner().invoke(main, args)
+    again = run_cli(*args)
     assert again.exit_code == 0 and "training" not in again.stderr and "TFLite fp32" not in again.stderr
     assert json.loads(out.with_suffix(".json").read_text())["models"] == data["models"]

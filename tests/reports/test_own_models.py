@@ -12,8 +12,8 @@ from deploytool.core.keras_env import keras, keras3
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
-from support import run_cli
 
+from support import run_cli
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
@@ -66,6 +66,7 @@ def test_keras3_path_refuses_qat_saying_why(tmp_path):
     assert "--qat needs the tf_keras path" in result.output and "hard_silu" in result.output
 
 
+@pytest.mark.heavy
 def test_a_class_keras_registers_itself_loads_without_unsafe(tmp_path):
     """ConvNeXt's LayerScale ships inside Keras: loading it runs no code from the file."""
     from keras.src.applications.convnext import LayerScale
@@ -89,6 +90,7 @@ def test_lambda_in_a_keras3_file_still_needs_unsafe(tmp_path):
     assert result.exit_code == 2 and "Lambda layer" in result.output and "--unsafe" in result.output
 
 
+@pytest.mark.heavy
 def test_tf_keras_sequential_h5_converts_to_every_artifact_kind(tmp_path):
     """The hand-written Sequential model that failed with KeyError: 'name'."""
     model = keras.Sequential([
@@ -108,6 +110,7 @@ def test_tf_keras_sequential_h5_converts_to_every_artifact_kind(tmp_path):
     assert report.passed, [r for r in report.rows if r.status == "fail"]
 
 
+@pytest.mark.heavy
 def test_keras3_sequential_separable_conv_with_batchnorm_is_rebuilt_exactly(tmp_path):
     """The Keras 3 Sequential whose BatchNorm call carried mask=None."""
     k3 = keras3()
@@ -123,6 +126,7 @@ def test_keras3_sequential_separable_conv_with_batchnorm_is_rebuilt_exactly(tmp_
     assert verify([result.artifact]).passed
 
 
+@pytest.mark.heavy
 def test_raw_pixel_model_calibrates_on_photos_with_its_preprocessing(tmp_path):
     """A colour model that rescales 0..255 itself (EfficientNet-style): --preprocess raw feeds it
     raw pixels; with no data given it calibrates on the bundled photographs, not grey digits."""
@@ -143,6 +147,7 @@ def test_raw_pixel_model_calibrates_on_photos_with_its_preprocessing(tmp_path):
     assert report.rows[0].status == "pass" and report.rows[0].figures["min_cosine"] > 0.99
 
 
+@pytest.mark.heavy
 def test_plain_image_folder_calibrates_and_verifies_without_labels(tmp_path):
     rng = np.random.default_rng(0)
     folder = tmp_path / "my_photos" / "holiday"
@@ -207,6 +212,7 @@ def test_a_layer_no_converter_takes_is_one_line_naming_it(tmp_path, target):
     assert not list(tmp_path.glob("artifacts/lanczos*"))
 
 
+@pytest.mark.heavy
 def test_data_augmentation_inside_the_model_is_stripped(tmp_path):
     """The Keras tutorial's model: a nested Sequential of random augmentation layers up front."""
     k3 = keras3()
@@ -234,6 +240,7 @@ def test_inspect_reads_a_keras3_file_and_says_who_saved_it(tmp_path):
     assert report["weight_bytes"] == {"float32": 4 * (3 * 3 * 3 * 4 + 4 + 144 * 3 + 3)}
 
 
+@pytest.mark.heavy
 def test_opencv_tflite_average_pooling_divergence_is_named(tmp_path):
     """OpenCV's TFLite importer counts the padding of a 'same' AveragePooling2D window; LiteRT
     and OpenCV's ONNX importer do not. The cell names that upstream cause."""

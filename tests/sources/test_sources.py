@@ -15,6 +15,8 @@ from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.keras3 import keras3_config_to_tf_keras
 from deploytool.sources.model_source import load_source
 
+from support import heavy_except
+
 IMAGES = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
 
 
@@ -24,7 +26,8 @@ def small_model():
                                             width=0.25))
 
 
-@pytest.mark.parametrize("filename", ["model.keras", "model.h5", "saved_model_dir"])
+@pytest.mark.parametrize("filename", heavy_except(["model.keras", "model.h5", "saved_model_dir"],
+                                                  {"model.keras", "model.h5"}))
 def test_tf_keras_files_load_with_identical_outputs(tmp_path, small_model, filename):
     path = tmp_path / filename
     small_model.save(path)
@@ -57,6 +60,7 @@ KERAS3_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.heavy
 def test_a_model_saved_by_stock_keras_3_is_accepted(tmp_path):
     subprocess.run([sys.executable, "-c", KERAS3_SCRIPT, str(tmp_path)], check=True,
                    capture_output=True, timeout=300)

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from deploytool.cli import main
+
 from support import run_cli
 
 
@@ -35,6 +36,7 @@ def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifact
     assert Image.open(plot).size[0] > 0
 
 
+@pytest.mark.heavy
 def test_batch_option_feeds_batches(artifacts):
     result = CliRunner().invoke(main, ["bench", str(artifacts[1]), "--backend", "onnxruntime",
                                        "--batch", "4", "--runs", "3", "--json"])

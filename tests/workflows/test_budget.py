@@ -11,11 +11,13 @@ from deploytool.core.manifest import LAST_CONVERT, last_converted
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.budget import Budget, budgeted_convert
 from deploytool.workflows.convert import convert
+
 from support import run_cli
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("target", ["tflite", "onnx"])
 def test_budget_keeps_the_hostile_layer_in_float_and_meets_it(hostile_model_file, target):
     result = run_cli("convert", hostile_model_file, "--to", target, "--int8",
@@ -29,6 +31,7 @@ def test_budget_keeps_the_hostile_layer_in_float_and_meets_it(hostile_model_file
     assert budget["size_cost"] > 0
 
 
+@pytest.mark.heavy
 def test_budget_met_by_plain_int8_keeps_everything_quantized():
     result = run_cli("convert", "lenet_bn", "--input-shape", "28,28,1",
                      "--num-classes", "10", "--width", "0.25", "--int8",
@@ -39,6 +42,7 @@ def test_budget_met_by_plain_int8_keeps_everything_quantized():
     assert len(budget["attempts"]) == 1
 
 
+@pytest.mark.heavy
 def test_an_agreement_bar_the_accuracy_criterion_misses_drives_the_search(hostile_model_file):
     """A cosine bar every attempt meets, and top-1 agreement 1.0: plain int8 keeps the cosine but
     flips decisions, so the search goes on until the hostile layer is in float."""

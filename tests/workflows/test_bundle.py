@@ -14,8 +14,8 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
 from deploytool.workflows.convert import convert
-from support import ROOT, run_cli
 
+from support import ROOT, run_cli
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from deploytool.runtimes.base import runner_for
 from deploytool.sources.datasets import load_digits
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
+
 from support import DIGITS, run_cli, zoo_source
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
@@ -42,6 +43,7 @@ def zoo(name, width=0.25, shape=(32, 32, 3)):
     return zoo_source(name, shape=shape, width=width, seed=3)
 
 
+@pytest.mark.heavy
 def test_fp32_tflite_artifact_and_manifest():
     result = convert(zoo("resnet18"), ConvertOptions(to="tflite"))
     entry = result.manifest
@@ -60,6 +62,7 @@ def test_fp32_tflite_artifact_and_manifest():
     assert json.loads(LAST_CONVERT.read_text())["artifacts"] == [str(result.artifact.resolve())]
 
 
+@pytest.mark.heavy
 def test_fp16_and_dynamic_range_shrink_the_file():
     source = zoo("mobilenet_v2", width=1.0)
     sizes = {q: convert(source, ConvertOptions(precision=q)).manifest["artifact"]["size_bytes"]
@@ -95,6 +98,7 @@ def test_int8_ptq_keeps_accuracy_within_one_point_of_float(lenet_file):
     assert abs(int8_accuracy - float_accuracy) <= 0.01, (float_accuracy, int8_accuracy)
 
 
+@pytest.mark.heavy
 def test_grouped_convolutions_export_to_onnx_as_grouped_conv():
     result = convert(zoo("resnext50_32x4d"), ConvertOptions(to="onnx"))
     graph = onnx.load(result.artifact).graph
@@ -104,6 +108,7 @@ def test_grouped_convolutions_export_to_onnx_as_grouped_conv():
     assert result.manifest["parity"]["figures"]["max_abs"] < 1e-5
 
 
+@pytest.mark.heavy
 def test_onnx_int8_is_qdq_with_unsigned_activations():
     result = convert(zoo("resnet18"), ConvertOptions(to="onnx", precision="int8", calib_samples=50))
     graph = onnx.load(result.artifact).graph
@@ -121,6 +126,7 @@ def test_onnx_nchw_input_on_request():
     assert result.manifest["parity"]["figures"]["max_abs"] < 1e-5
 
 
+@pytest.mark.heavy
 def test_auxiliary_heads_do_not_reach_the_artifact():
     result = convert(zoo("bn_inception"), ConvertOptions(to="onnx"))
     assert result.manifest["strip_report"]["removed_outputs"] == ["aux1", "aux2"]
@@ -135,6 +141,7 @@ def test_keep_softmax_outputs_probabilities():
     assert result.manifest["postprocess"] is None
 
 
+@pytest.mark.heavy
 def test_new_user_command_line_converts_a_zoo_model_to_int8(tmp_path):
     process = subprocess.run(
         [sys.executable, "-m", "deploytool", "convert", "lenet_bn", "--to", "tflite", "--int8",
@@ -184,6 +191,7 @@ def test_nan_weights_are_refused(tmp_path):
     assert not Path("artifacts").exists()
 
 
+@pytest.mark.heavy
 def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_finetuning(lenet_file):
     result = convert(load_source(str(lenet_file)), ConvertOptions(precision="int8", qat=True,
                                                             qat_epochs=2, calib_data="digits",

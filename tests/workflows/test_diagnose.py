@@ -10,6 +10,7 @@ from deploytool.core.errors import UserError
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.diagnose import diagnose, plot_errors
+
 from support import run_cli, zoo_source
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
@@ -26,6 +27,7 @@ def test_diagnose_names_the_hostile_layer_first_and_why(hostile_model_file, targ
     assert report.rows[-1].accumulated_snr_db < 15  # the damage shows downstream
 
 
+@pytest.mark.heavy
 def test_diagnose_command_prints_a_table_and_writes_json_and_a_plot(hostile_model_file, tmp_path):
     artifact = convert(load_source(str(hostile_model_file)), ConvertOptions(to="tflite", precision="int8")).artifact
     result = run_cli("diagnose", artifact, "--samples", "4", "--json",
@@ -54,6 +56,7 @@ def test_a_no_fold_artifact_is_diagnosed_against_its_unfolded_float_twin():
     assert report.as_dict()["unmatched"] == []
 
 
+@pytest.mark.heavy
 def test_verify_points_to_diagnose_when_int8_loses_accuracy(hostile_model_file):
     artifact = convert(load_source(str(hostile_model_file)), ConvertOptions(to="tflite", precision="int8")).artifact
     result = run_cli("verify", artifact, "--backend", "tflite", "--samples", "8")

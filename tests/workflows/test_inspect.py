@@ -8,7 +8,6 @@ import pytest
 from support import run_cli
 
 
-
 @pytest.fixture
 def files(lenet_artifacts):
     return {"tflite": lenet_artifacts["tflite_int8"], "onnx": lenet_artifacts["onnx_fp32"],

@@ -2,11 +2,13 @@
 
 import json
 
+import pytest
 from PIL import Image
 
 from support import run_cli
 
 
+@pytest.mark.heavy
 def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("run", "lenet_bn", "--data", "digits", "--samples", "32")
@@ -49,6 +51,7 @@ def test_run_with_an_unknown_model_exits_2(tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.heavy
 def test_run_bundles_into_the_app_when_asked(tmp_path, monkeypatch):
     import shutil
     from pathlib import Path

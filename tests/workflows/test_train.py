@@ -17,6 +17,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
 from deploytool.workflows import train as train_module
 from deploytool.workflows.train import TrainOptions, staging_folder, train
+
 from support import run_cli
 
 
@@ -56,11 +57,13 @@ def test_convert_accepts_a_run_folder_and_calibrates_on_its_data(lenet_run, tmp_
     assert "offline 'digits'" not in result.stderr  # the run's own data, not the fallback
 
 
+@pytest.mark.heavy
 def test_width_reduced_resnet18_reaches_95_percent(tmp_path):
     metrics = train("resnet18", "digits", tmp_path / "r18", TrainOptions(epochs=10, width=0.25))
     assert metrics["test_accuracy"] >= 0.95
 
 
+@pytest.mark.heavy
 def test_auxiliary_heads_train_with_the_main_head(tmp_path):
     metrics = train("bn_inception", "digits", tmp_path / "bn", TrainOptions(
         epochs=1, width=0.25, input_shape=(32, 32, 1)))
@@ -92,6 +95,7 @@ def test_image_folder_trains_and_writes_every_output(tmp_path):
     assert metrics["data"].startswith("folder:")
 
 
+@pytest.mark.heavy
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     out = tmp_path / "run"
     original = train_module.EpochTimer.on_epoch_end
@@ -117,6 +121,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.heavy
 def test_two_workers_train_with_multiworker_mirrored_strategy_to_identical_weights(tmp_path):
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     processes = []
@@ -164,6 +169,7 @@ def test_unknown_model_is_refused_before_any_data_is_read(tmp_path):
         train("resnet5", "digits", tmp_path / "x", TrainOptions())
 
 
+@pytest.mark.heavy
 def test_mixed_precision_trains_in_float16_keeps_float32_outputs_and_restores_the_policy(tmp_path):
     metrics = train("lenet_bn", "digits", tmp_path / "mp", TrainOptions(epochs=2, mixed_precision=True))
     assert keras.mixed_precision.global_policy().name == "float32"
@@ -173,6 +179,7 @@ def test_mixed_precision_trains_in_float16_keeps_float32_outputs_and_restores_th
     assert metrics["test_accuracy"] > 0.5
 
 
+@pytest.mark.heavy
 def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
     """TensorFlow's oneDNN CPU kernels corrupt the heap when training grouped convolutions
     (regnetx_32 aborted in glibc after a few epochs): such a model trains in a child process
@@ -187,6 +194,7 @@ def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
     assert 0 <= metrics["test_accuracy"] <= 1 and metrics["model"] == "regnetx_32"
 
 
+@pytest.mark.heavy
 def test_a_zoo_model_trains_with_its_own_learning_rate_unless_one_is_given(tmp_path):
     """VGG-16 (13 plain convolutions, no BN) stays at chance on digits with Adam at 1e-3; the zoo
     gives it 1e-4, and an explicit --learning-rate still wins."""

@@ -13,12 +13,14 @@ from deploytool.core.manifest import manifest_path, read_manifest
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
+
 from support import run_cli
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
-    """fp32 TFLite, fp32 ONNX (NHWC and NCHW) and int8 TFLite of one small ResNet."""
+    """fp32 TFLite, fp32 ONNX (NHWC and NCHW) and int8 TFLite of one small ResNet with
+    randomised BatchNorm statistics (as after training, so that every BN matters)."""
     out = tmp_path_factory.mktemp("artifacts")
     source = load_source("resnet18", input_shape=(32, 32, 3), num_classes=10, width=0.25)
     randomize_batchnorm(source.model, seed=5)
@@ -33,6 +35,9 @@ def artifacts(tmp_path_factory):
     return made
 
 
+def verify_cli(*args):
+    return run_cli("verify", *args)
+
 
 def copy_artifact(artifact, folder):
     folder.mkdir(exist_ok=True)
@@ -42,8 +47,19 @@ def copy_artifact(artifact, folder):
     return target
 
 
+def test_a_lenet_passes_on_every_runtime_that_reads_each_of_its_artifacts(lenet_artifacts):
+    kinds = ("tflite_fp32", "onnx_fp32", "tflite_int8")
+    result = verify_cli(*(lenet_artifacts[kind] for kind in kinds), "--json", "--samples", "8")
+    assert result.exit_code == 0, result.output
+    rows = {(row["artifact"], row["backend"]): row["status"] for row in json.loads(result.stdout)["rows"]}
+    assert rows == {("lenet_bn_fp32.tflite", "tflite"): "pass", ("lenet_bn_fp32.tflite", "opencv"): "pass",
+                    ("lenet_bn_fp32.onnx", "onnxruntime"): "pass", ("lenet_bn_fp32.onnx", "opencv"): "pass",
+                    ("lenet_bn_int8.tflite", "tflite"): "pass", ("lenet_bn_int8.tflite", "opencv"): "n/a"}
+
+
+@pytest.mark.heavy
 def test_every_fp32_artifact_passes_on_every_runtime(artifacts):
-    result = run_cli(artifacts["tflite"], artifacts["onnx"], "--json", "--samples", "16")
+    result = verify_cli(artifacts["tflite"], artifacts["onnx"], "--json", "--samples", "16")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     cells = {(row["artifact"], row["backend"]): row for row in report["rows"]}
@@ -56,22 +72,24 @@ def test_every_fp32_artifact_passes_on_every_runtime(artifacts):
     assert report["tolerances"]["resnet18_fp32.onnx"]["max_abs"] == 1e-5
 
 
+@pytest.mark.heavy
 def test_opencv_feeds_an_nchw_onnx_its_own_layout(artifacts):
-    result = run_cli(artifacts["onnx_nchw"], "--backend", "opencv", "--json", "--samples", "8")
+    result = verify_cli(artifacts["onnx_nchw"], "--backend", "opencv", "--json", "--samples", "8")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)["rows"]
     assert row["input_layout"] == "NCHW" and row["figures"]["max_abs"] < 1e-5
 
 
-def test_without_arguments_it_verifies_what_convert_wrote_last(tmp_path, monkeypatch, artifacts):
+def test_without_arguments_it_verifies_what_convert_wrote_last(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)
     convert(source, ConvertOptions(to="onnx"))
-    result = run_cli("--backend", "opencv", "--samples", "8")
+    result = verify_cli("--backend", "opencv", "--samples", "8")
     assert result.exit_code == 0, result.output
     assert "lenet_bn_fp32.onnx" in result.stdout and "PASS" in result.stdout
 
 
+@pytest.mark.heavy
 def test_a_perturbed_weight_fails_with_exit_1_naming_backend_and_figure(artifacts, tmp_path):
     target = copy_artifact(artifacts["onnx"], tmp_path)
     model = onnx.load(target)
@@ -83,36 +101,38 @@ def test_a_perturbed_weight_fails_with_exit_1_naming_backend_and_figure(artifact
     manifest = read_manifest(target)  # as if a faulty converter had written it: sha256 matches
     manifest["artifact"]["sha256"] = sha256_file(target)
     write_json(manifest_path(target), manifest)
-    result = run_cli(target, "--backend", "onnxruntime", "--json", "--samples", "16")
+    result = verify_cli(target, "--backend", "onnxruntime", "--json", "--samples", "16")
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["rows"]
     assert row["backend"] == "onnxruntime" and row["status"] == "fail"
     assert row["failures"][0].startswith("max abs") and "> 1e-05" in row["failures"][0]
 
 
-def test_a_tampered_artifact_fails_its_sha256_check(artifacts, tmp_path):
-    target = copy_artifact(artifacts["tflite"], tmp_path)
+def test_a_tampered_artifact_fails_its_sha256_check(lenet_artifacts, tmp_path):
+    target = copy_artifact(lenet_artifacts["tflite_fp32"], tmp_path)
     data = bytearray(target.read_bytes())
     data[-100] ^= 0x01
     target.write_bytes(bytes(data))
-    result = run_cli(target, "--backend", "tflite", "--json", "--samples", "4")
+    result = verify_cli(target, "--backend", "tflite", "--json", "--samples", "4")
     assert result.exit_code == 1
     assert "sha256 differs from the manifest" in json.loads(result.stdout)["rows"][0]["failures"][0]
 
 
+@pytest.mark.heavy
 def test_int8_tflite_passes_on_litert_and_is_na_on_opencv_unless_asked_for(artifacts):
-    result = run_cli(artifacts["tflite_int8"], "--json", "--samples", "16")
+    result = verify_cli(artifacts["tflite_int8"], "--json", "--samples", "16")
     assert result.exit_code == 0, result.output
     rows = {row["backend"]: row for row in json.loads(result.stdout)["rows"]}
     assert rows["tflite"]["status"] == "pass" and rows["tflite"]["figures"]["min_cosine"] > 0.99
     assert rows["opencv"]["status"] == "n/a"
     assert "Lookup table for RELU" in rows["opencv"]["failures"][0]
-    named = run_cli(artifacts["tflite_int8"], "--backend", "opencv", "--samples", "4")
+    named = verify_cli(artifacts["tflite_int8"], "--backend", "opencv", "--samples", "4")
     assert named.exit_code == 1
 
 
+@pytest.mark.heavy
 def test_tolerance_overrides_are_applied(artifacts):
-    result = run_cli(artifacts["tflite"], "--backend", "tflite", "--atol", "0", "--json",
+    result = verify_cli(artifacts["tflite"], "--backend", "tflite", "--atol", "0", "--json",
                      "--samples", "4")
     report = json.loads(result.stdout)
     assert report["tolerances"]["resnet18_fp32.tflite"]["max_abs"] == 0
@@ -122,11 +142,11 @@ def test_tolerance_overrides_are_applied(artifacts):
 @pytest.mark.parametrize("make_args, message", [
     (lambda tmp, a: [], "no conversion recorded"),
     (lambda tmp, a: [tmp / "missing.onnx"], "no such file"),
-    (lambda tmp, a: [shutil.copy(a["onnx"], tmp / "bare.onnx")], "no manifest"),
-    (lambda tmp, a: [a["onnx"], "--samples", "0"], "--samples must be at least 1"),
+    (lambda tmp, a: [shutil.copy(a["onnx_fp32"], tmp / "bare.onnx")], "no manifest"),
+    (lambda tmp, a: [a["onnx_fp32"], "--samples", "0"], "--samples must be at least 1"),
 ])
-def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, artifacts, make_args, message):
+def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, lenet_artifacts, make_args, message):
     monkeypatch.chdir(tmp_path)
-    result = run_cli(*make_args(tmp_path, artifacts))
+    result = verify_cli(*make_args(tmp_path, lenet_artifacts))
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

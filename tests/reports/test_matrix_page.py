@@ -1,0 +1,41 @@
+"""The trained matrix's verdicts and page, from cells as verify reports them (the heavy test in
+test_matrix.py makes real ones): int8 judged by accuracy and agreement, and the page, its JSON
+and its heatmap written together."""
+
+import json
+
+from PIL import Image
+
+from deploytool.reports.matrix_trained import judge_int8_by_accuracy, write_outputs
+
+FIGURES = {"accuracy": 0.95, "accuracy_reference": 0.953, "top1_agreement": 0.97,
+           "min_cosine": 0.85, "max_abs": 0.1}
+
+
+def cell(artifact, runtime, status="pass", **figures):
+    return {"model": "lenet_bn", "artifact": artifact, "runtime": runtime, "status": status,
+            "figures": {**FIGURES, **figures}, "why": None, "engine": None, "path": "tf_keras",
+            "median_ms": 0.2, "size_bytes": 120_000, "in_float": 0}
+
+
+def test_an_int8_cell_is_judged_by_its_accuracy_change_and_agreement_not_its_worst_cosine():
+    judged = judge_int8_by_accuracy({**cell("TFLite int8", "tflite", "fail"),
+                                     "why": "worst cosine 0.85 < 0.99 — numerical"})
+    assert judged["status"] == "pass" and judged["why"] is None
+    dropped = judge_int8_by_accuracy(cell("TFLite int8", "tflite", accuracy=0.90))
+    assert dropped["status"] == "fail" and dropped["why"].startswith("top-1 -5.3 points")
+    flipped = judge_int8_by_accuracy(cell("ONNX int8", "onnxruntime", top1_agreement=0.8))
+    assert flipped["status"] == "fail" and "top-1 agreement 0.800 < 0.9" in flipped["why"]
+    assert judge_int8_by_accuracy(cell("TFLite fp32", "tflite", "fail"))["status"] == "fail"
+
+
+def test_the_page_its_json_and_its_heatmap_are_written_together(tmp_path):
+    results = {"lenet_bn": {"seconds": 12.0, "cells": [
+        cell("TFLite fp32", "tflite", max_abs=1e-7, min_cosine=1.0),
+        cell("ONNX int8", "onnxruntime", accuracy=0.90)]}}
+    page, data, picture = write_outputs(results, tmp_path / "compatibility.md", 30, 0.25, 360)
+    text = page.read_text()
+    assert "| lenet_bn (95.3) | ✅ 95.0 (-0.3) · 0.2 ms |" in text
+    assert "**lenet_bn · ONNX int8 · ONNX Runtime**: top-1 -5.3 points" in text
+    assert json.loads(data.read_text())["models"]["lenet_bn"]["seconds"] == 12.0
+    assert Image.open(picture).size[0] > 300
