@@ -1,13 +1,15 @@
 """Fixtures the whole test run shares: a fresh Keras graph per test, one LeNet-BN trained on the
-digits and one set of small LeNet artifacts, each built once per run; and the plain "N passed, N
-failed" lines of the non-Python tests (the Android core), printed at the end whatever pytest
-captured."""
+digits, one set of small LeNet artifacts and one quantization-hostile model, each built once per
+run (once per worker with pytest-xdist); and the plain "N passed, N failed" lines of the non-Python
+tests (the Android core) and the fuzz counts, which a test records as its "summary" property and
+the end of the run prints whatever pytest captured (with xdist too: the property travels in the
+test's report)."""
 
 import pytest
 
 from deploytool.core.keras_env import keras
 
-SUMMARY_LINES: list[str] = []
+SUMMARY_LINES: dict[str, None] = {}  # in the order the tests reported them, each line once
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +80,12 @@ def hostile_model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / "hostile.keras"
     model.save(path)
     return path
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == "summary":
+            SUMMARY_LINES[value] = None
 
 
 def pytest_terminal_summary(terminalreporter):

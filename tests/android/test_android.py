@@ -16,7 +16,6 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
 from deploytool.workflows.bundle import bundle
 
-from conftest import SUMMARY_LINES
 from support import heavy_except
 
 
@@ -39,10 +38,10 @@ def java(classes, *args):
                           capture_output=True, text=True)
 
 
-def test_jvm_unit_tests_of_the_core_pass():
+def test_jvm_unit_tests_of_the_core_pass(record_property):
     result = subprocess.run(["bash", str(JVM), "test"], capture_output=True, text=True)
     last = (result.stdout.strip().splitlines() or [""])[-1]
-    SUMMARY_LINES.append(f"android core, JVM unit tests: {last}")
+    record_property("summary", f"android core, JVM unit tests: {last}")
     assert result.returncode == 0, result.stdout + result.stderr
     passed, failed = (int(part.split()[0]) for part in last.split(","))
     # every test method of every *Test class ran: the classes are found, not listed
@@ -119,7 +118,8 @@ GOLDEN_CASES = {"lenet int8": ("run", None, "int8"), "lenet float32": ("run", No
 
 @pytest.mark.parametrize("case", heavy_except(GOLDEN_CASES, {"lenet int8"}))
 def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run,
-                                                     colour_model_file, case, monkeypatch):
+                                                     colour_model_file, case, monkeypatch,
+                                                     record_property):
     from deploytool.converters.options import ConvertOptions
     from deploytool.workflows.convert import convert
     from deploytool.sources.model_source import load_source
@@ -170,6 +170,6 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
     java_labels = [line.rsplit(" ", 1)[-1] for line in selftest.stdout.splitlines()
                    if line.startswith(("PASS", "FAIL"))]
     checks.append(java_labels == [s["expected_top1"] for s in report.samples])
-    SUMMARY_LINES.append(f"android golden ({case} .tflite, 8 PNGs): "
-                         f"{sum(checks)} passed, {len(checks) - sum(checks)} failed")
+    record_property("summary", f"android golden ({case} .tflite, 8 PNGs): "
+                                f"{sum(checks)} passed, {len(checks) - sum(checks)} failed")
     assert all(checks), selftest.stdout + selftest.stderr

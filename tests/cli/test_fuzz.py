@@ -15,7 +15,6 @@ import pytest
 from deploytool.core.fileio import sha256_file
 from deploytool.core.manifest import manifest_path, read_manifest
 
-from conftest import SUMMARY_LINES
 from fuzzing import mutants, run_campaign
 
 pytestmark = pytest.mark.heavy  # minutes: every command on hundreds of files
@@ -54,7 +53,7 @@ def corpus(tmp_path_factory, lenet_artifacts):
     return root, files, resigned
 
 
-def test_fuzzed_files_end_cleanly_in_every_command(corpus):
+def test_fuzzed_files_end_cleanly_in_every_command(corpus, record_property):
     root, files, resigned = corpus
     cases = []
     for path in files:
@@ -73,7 +72,7 @@ def test_fuzzed_files_end_cleanly_in_every_command(corpus):
     assert len(results) == len(cases)
     outcomes = Counter(r["outcome"] for r in results)
     by_command = Counter((case["command"], r["outcome"]) for case, r in zip(cases, results))
-    SUMMARY_LINES.append(
+    record_property("summary",
         f"fuzz: {len(files)} files x inspect/verify/convert + {len(resigned)} re-signed verifies = "
         f"{len(results)} runs: {outcomes['clean']} clean errors, {outcomes['accepted']} accepted "
         f"(still valid models: "

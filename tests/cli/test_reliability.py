@@ -10,9 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from deploytool.cli import main
 from deploytool.core.fileio import TEMP_SUFFIX, atomic_path, sweep_stale_temporaries
 
 from support import run_cli
@@ -178,7 +176,7 @@ def test_keras_archives_that_would_extract_outside_their_folder_are_refused(tmp_
             target.writestr(info, source.read(info.filename))
         target.writestr(member, b"payload")
     for command in (["inspect", str(evil)], ["convert", str(evil), "--out", str(tmp_path / "out")]):
-        result = CliRunner().invoke(main, command)
+        result = run_cli(*command)
         assert result.exit_code == 2 and message in result.stderr, result.output
     assert not (tmp_path.parent / "escape.txt").exists()
 

@@ -16,3 +16,9 @@ def test_the_command_line_and_its_registries_load_without_tensorflow():
     assert found_targets == ["tflite", "onnx", "pb"]
     assert found_runners == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow"]
     assert imported is False
+
+
+def test_python_dash_m_deploytool_is_the_command_line():
+    done = subprocess.run([sys.executable, "-m", "deploytool", "--version"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "deploytool, version 0.1.0" in done.stdout

@@ -13,7 +13,7 @@ from deploytool.sources.model_source import load_source
 from deploytool.workflows.convert import convert
 from deploytool.workflows.verify import verify
 
-from support import run_cli
+from support import heavy_except, run_cli
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
@@ -198,7 +198,7 @@ def test_explicit_bgr_mean_and_std_reach_the_manifest(tmp_path):
     assert record["scale"] == pytest.approx([0.02] * 3, rel=1e-6)
 
 
-@pytest.mark.parametrize("target", ["tflite", "onnx"])
+@pytest.mark.parametrize("target", heavy_except(["tflite", "onnx"], {"tflite"}))
 def test_a_layer_no_converter_takes_is_one_line_naming_it(tmp_path, target):
     """Lanczos upsampling is TensorFlow's ScaleAndTranslate: no TFLite kernel, no ONNX operator."""
     k3 = keras3()

@@ -3,10 +3,7 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
-
-from deploytool.cli import main
 
 from support import run_cli
 
@@ -16,6 +13,17 @@ def artifacts(lenet_artifacts):
     return [lenet_artifacts["tflite_fp32"], lenet_artifacts["onnx_fp32"]]
 
 
+def test_one_runtime_is_timed_with_the_keras_baseline(lenet_artifacts):
+    result = run_cli("bench", lenet_artifacts["tflite_fp32"], "--backend", "tflite", "--runs", "3",
+                     "--warmup", "1", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["artifact"], r["backend"], r["status"]) for r in rows] == [
+        ("lenet_bn.keras (Keras baseline)", "keras", "ok"), ("lenet_bn_fp32.tflite", "tflite", "ok")]
+    assert 0 < rows[1]["median_ms"] <= rows[1]["p90_ms"]
+
+
+@pytest.mark.heavy
 def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifacts, tmp_path):
     plot = tmp_path / "latency.png"
     result = run_cli("bench", *artifacts, "--runs", "5", "--warmup", "1",
@@ -38,14 +46,14 @@ def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifact
 
 @pytest.mark.heavy
 def test_batch_option_feeds_batches(artifacts):
-    result = CliRunner().invoke(main, ["bench", str(artifacts[1]), "--backend", "onnxruntime",
-                                       "--batch", "4", "--runs", "3", "--json"])
+    result = run_cli("bench", artifacts[1], "--backend", "onnxruntime", "--batch", "4", "--runs", "3",
+                     "--json")
     rows = json.loads(result.stdout)
     assert rows[-1]["images_per_second"] == pytest.approx(4000 / rows[-1]["median_ms"])
 
 
 def test_bad_arguments_exit_2(artifacts, tmp_path):
-    assert CliRunner().invoke(main, ["bench", str(artifacts[0]), "--runs", "0"]).exit_code == 2
+    assert run_cli("bench", artifacts[0], "--runs", "0").exit_code == 2
     result = run_cli("bench", tmp_path / "none.tflite")
     assert result.exit_code == 2 and "no such file" in result.stderr
 

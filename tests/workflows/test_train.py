@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from deploytool.cli import main
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
 from deploytool.workflows import train as train_module
@@ -83,6 +81,7 @@ def make_image_folder(root: Path, classes=("circle", "square", "stripe"), per_cl
     return root
 
 
+@pytest.mark.heavy
 def test_image_folder_trains_and_writes_every_output(tmp_path):
     folder = make_image_folder(tmp_path / "flowers")
     result = run_cli("train", "lenet_bn", "--data", f"folder:{folder}",
@@ -157,8 +156,7 @@ def test_bad_input_exits_2_and_leaves_no_run_folder(tmp_path, args, message, mon
     (tmp_path / "broken" / "circle" / "bad.png").write_bytes(b"not a png at all")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))  # no cached MNIST
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "lenet_bn", *[a.format(tmp=tmp_path) for a in args],
-                                       "--out", str(out)])
+    result = run_cli("train", "lenet_bn", *[a.format(tmp=tmp_path) for a in args], "--out", out)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() and not staging_folder(out).exists()
