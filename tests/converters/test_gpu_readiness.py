@@ -20,8 +20,6 @@ def _tflite(tmp_path, function, shape=(1, 8, 8, 3)):
 
 @pytest.mark.heavy
 def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
-
-
     result = run_cli("convert", "mobilenet_v2", "--to", "tflite", "--int8",
                      "--input-shape", "32,32,3", "--width", "0.25",
                      "--out", tmp_path)
@@ -52,8 +50,6 @@ def test_a_supported_op_with_options_the_delegate_refuses_is_named(tmp_path):
 
 
 def test_inspect_shows_the_gpu_verdict(tmp_path):
-
-
     path = _tflite(tmp_path, lambda x: x[:, 0] * 2.0)
     result = run_cli("inspect", path)
     assert result.exit_code == 0, result.output
