@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -128,12 +129,18 @@ class ExportTarget(abc.ABC):
         return runner.inputs[0].name
 
 
-def targets() -> dict[str, ExportTarget]:
-    """Every registered target by name, in their ``order``: each sub-package here registers its
-    target when its ``target`` module is imported."""
+@functools.cache
+def _import_target_packages() -> None:
+    """Import each sub-package's ``target`` module, which registers its target (once a process)."""
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.ispkg:
             importlib.import_module(f"{__package__}.{info.name}.target")
+
+
+def targets() -> dict[str, ExportTarget]:
+    """Every registered target by name, in their ``order``: the built-in packages' targets and
+    any subclass defined since."""
+    _import_target_packages()
     return dict(sorted(ExportTarget.registry.items(), key=lambda item: item[1].order))
 
 

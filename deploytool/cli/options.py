@@ -4,7 +4,6 @@ runtime registry), and the flags every export target contributes from its own op
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -107,14 +106,9 @@ def target_options(function):
     return apply(function, options)
 
 
-def given_target_options(params: dict) -> dict:
-    """The target flags the user gave, by field name, taken out of a command's parameters."""
-    from deploytool.converters.targets.registry import targets
-
-    names = {field.name for chosen in targets().values()
-             for field in dataclasses.fields(chosen.options_type)}
-    taken = {name: params.pop(name) for name in list(params) if name in names}
-    return {name: value for name, value in taken.items() if value is not None}
+def given_target_options(values: dict) -> dict:
+    """The target flags (``target_options``' parameters) the user gave, by field name."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def default_run_folder(model: str, data: str, suffix: str = "") -> str:

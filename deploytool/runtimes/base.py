@@ -9,6 +9,9 @@ positives), applied the same way everywhere.
 from __future__ import annotations
 
 import abc
+import functools
+import importlib
+import pkgutil
 import time
 from pathlib import Path
 
@@ -111,16 +114,18 @@ class Runner(abc.ABC):
         return np.asarray(raw, np.float32).reshape(count, -1)
 
 
-def runners() -> dict[str, type]:
-    """Every registered runner class by name, in their ``order`` (Keras first): each
-    ``*_runner`` module of this package registers its runner when imported, so a new runtime is
-    one module here and nothing else to edit."""
-    import importlib
-    import pkgutil
-
+@functools.cache
+def _import_runner_modules() -> None:
+    """Import each ``*_runner`` module of this package, which registers its runner (once a
+    process), so a new runtime is one module here and nothing else to edit."""
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name.endswith("_runner"):
             importlib.import_module(f"{__package__}.{info.name}")
+
+
+def runners() -> dict[str, type]:
+    """Every registered runner class by name, in their ``order`` (Keras first)."""
+    _import_runner_modules()
     return dict(sorted(Runner.registry.items(), key=lambda item: item[1].order))
 
 

@@ -10,7 +10,7 @@ accumulated so far, and what kind of problem it looks like.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
@@ -60,14 +60,15 @@ def needs_diagnosis(precision: str, failures: list[str]) -> bool:
         f.startswith(("cosine", "top-1 agreement")) for f in failures)
 
 
-def float_twin(manifest: Manifest, log=lambda message: None) -> tuple[object, bytes]:
+def float_twin(manifest: Manifest, options: ConvertOptions,
+               log=lambda message: None) -> tuple[object, bytes]:
     """The export model of ``manifest``'s artifact, rebuilt from its reference through the same
-    passes as its settings record, and its float32 artifact from the same target."""
+    passes as ``options`` (its settings record) say, and its float32 artifact from the same
+    target."""
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import prepare
 
-    options = ConvertOptions.from_record(manifest.record.get("settings"), precision="fp32",
-                                         qat=False, keep_float=[])
+    options = replace(options, precision="fp32", qat=False, keep_float=[])
     source = load_source(str(manifest.reference))
     source.preprocessing = manifest.preprocessing
     prepared = prepare(source, options, None, log)
@@ -87,10 +88,10 @@ def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
     images, _, description = verification_images(manifest, data, samples)
-    log(f"rebuilding the float twin of {Path(artifact).name}")
-    _, float_artifact = float_twin(manifest, log)
-    log(f"comparing every quantized layer on {len(images)} {description['dataset']} images")
     options = ConvertOptions.from_record(manifest.record.get("settings"))
+    log(f"rebuilding the float twin of {Path(artifact).name}")
+    _, float_artifact = float_twin(manifest, options, log)
+    log(f"comparing every quantized layer on {len(images)} {description['dataset']} images")
     tensors, unmatched = target(options.to).activations(
         float_artifact, Path(artifact).read_bytes(), images, options)
     if unmatched:
