@@ -39,6 +39,7 @@ class ConvertOptions:
     qat_epochs: int = 1
     seed: int = 0
     keep_float: list[str] = field(default_factory=list)  # tensors left in float in an int8 model
+    drop_outputs: list[str] = field(default_factory=list)  # outputs the user leaves out
     target_options: TargetOptions | None = None
     out_dir: Path = Path("artifacts")
 
@@ -104,6 +105,7 @@ class ConvertOptions:
         record = {RECORD_NAMES.get(f.name, f.name): getattr(self, f.name)
                   for f in dataclasses.fields(self) if f.name not in NOT_RECORDED}
         record["keep_float"] = list(self.keep_float)
+        record["drop_outputs"] = list(self.drop_outputs)
         if self.precision != "int8":
             record["calibration_method"] = None
         if not self.qat:
@@ -121,6 +123,7 @@ class ConvertOptions:
         if "to" not in values or "precision" not in values:
             raise UserError("the manifest's settings name no target and precision")
         values["keep_float"] = list(values.get("keep_float") or [])
+        values["drop_outputs"] = list(values.get("drop_outputs") or [])
         values["target_options"] = target(values["to"]).options_type.from_record(record)
         options = cls(**values)
         return dataclasses.replace(options, **changes) if changes else options

@@ -82,6 +82,23 @@ def hostile_model_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def three_head_model_file(tmp_path_factory):
+    """A model file a user brings, saved by stock Keras 3 with a face detector's three heads: box
+    regression (4), landmarks (10) and face probability (2)."""
+    from deploytool.core.keras_env import keras3
+
+    k3 = keras3()
+    k3.utils.set_random_seed(0)
+    inputs = k3.Input((24, 24, 3))
+    x = k3.layers.GlobalAveragePooling2D()(k3.layers.Conv2D(8, 3, activation="relu")(inputs))
+    model = k3.Model(inputs, [k3.layers.Dense(4, name="box")(x), k3.layers.Dense(10, name="landmarks")(x),
+                              k3.layers.Dense(2, activation="softmax", name="face")(x)])
+    path = tmp_path_factory.mktemp("three_heads") / "three_heads.keras"
+    model.save(path)
+    return path
+
+
 def pytest_runtest_logreport(report):
     for name, value in report.user_properties:
         if name == "summary":

@@ -30,6 +30,9 @@ from deploytool.converters.targets.registry import calibration_methods, targets
               type=click.Path(file_okay=False))
 @click.option("--calib-data", help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
 @click.option("--calib-samples", default=ConvertOptions.calib_samples, show_default=True, type=int)
+@click.option("--drop-output", "drop_outputs", multiple=True, metavar="NAME",
+              help="Leave this output of the model out of the artifact (repeatable); every other "
+                   "output is kept.")
 @click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
 @click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
 @click.option("--input-shape", default="224,224,3", callback=parse_shape, show_default=True,
@@ -56,7 +59,7 @@ from deploytool.converters.targets.registry import calibration_methods, targets
 @target_options
 @json_option("the manifest as JSON")
 def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, calib_data,
-                    calib_samples, no_fold, keep_softmax, input_shape, num_classes, width, seed,
+                    calib_samples, drop_outputs, no_fold, keep_softmax, input_shape, num_classes, width, seed,
                     unsafe, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
@@ -66,7 +69,8 @@ def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, cal
     options = ConvertOptions.create(
         to, **given_target_options(target_values),
         precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,
-        calib_data=calib_data, calib_samples=calib_samples, fold=not no_fold,
+        calib_data=calib_data, calib_samples=calib_samples, drop_outputs=list(drop_outputs),
+        fold=not no_fold,
         keep_softmax=keep_softmax, out_dir=out_dir, seed=seed,
         calibration_method=calibration_method)
     options.check()

@@ -296,7 +296,8 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
 
 
 def build_page(families=None, folder=Path("artifacts/own-models"),
-               samples: int = OWN_MODELS_SAMPLES, calib_samples: int = OWN_MODELS_CALIB_SAMPLES, layers: bool = True, layer_cases=None,
+               samples: int = OWN_MODELS_SAMPLES, calib_samples: int = OWN_MODELS_CALIB_SAMPLES,
+               layers: bool = True, layer_cases=None,
                log=lambda message: None, shard: tuple[int, int] = (1, 1),
                fresh: bool = False) -> tuple[dict, list[dict], str]:
     """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the

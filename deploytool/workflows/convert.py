@@ -17,7 +17,7 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
 from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.passes.softmax import detach_softmax
-from deploytool.converters.passes.strip_training import strip_training_heads
+from deploytool.converters.passes.strip_training import output_names, strip_training_heads
 from deploytool.converters.targets.registry import Exported, target
 from deploytool.converters.targets.tflite.export import export_tflite
 from deploytool.core.compare import compare_outputs, judge_parity
@@ -70,14 +70,15 @@ def parity_images(source: ModelSource, options: ConvertOptions, calibration) -> 
     return held_out.images, held_out.description["source"]
 
 
-def save_reference(source: ModelSource, model, out_dir: Path) -> Path:
+def save_reference(source: ModelSource, prepared: "Prepared", out_dir: Path) -> Path:
     """The file verify will use as the Keras reference: the source file itself when it reproduces
-    the model, else the (stripped, unfolded) model saved as ``<name>.keras`` in ``out_dir``."""
-    if source.reference_path is not None:
+    the model (no output was removed), else the (stripped, unfolded) model saved as
+    ``<name>.keras`` in ``out_dir``."""
+    if source.reference_path is not None and not prepared.outputs_removed:
         return source.reference_path
     target = out_dir / f"{source.name}.keras"
     with atomic_path(target) as staging:
-        model.save(staging)
+        prepared.model.save(staging)
     return target
 
 
@@ -146,6 +147,7 @@ class Prepared:
 
     model: object
     export_model: object
+    outputs_removed: bool  # the model has fewer outputs than its source file
     reports: dict
     skipped: dict
     postprocess: str | None
@@ -173,8 +175,14 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
     """Strip, fold (checked on ``images``), simplify, detach the softmax and, with QAT,
     fine-tune: every graph pass before export, each reported."""
     keras3_path = source.framework == "keras3"
-    model, strip_report = strip_training_heads(source.model)
+    model, strip_report = strip_training_heads(source.model, options.drop_outputs)
     log(strip_report.summary())
+    kept = output_names(model)
+    if len(kept) > 1:
+        raise UserError(f"the model has {len(kept)} outputs ({', '.join(kept)}); deploytool "
+                        "converts and verifies one output per model so far: name each output to "
+                        "leave out with --drop-output (e.g. "
+                        f"{' '.join(f'--drop-output {name}' for name in kept[1:])})")
     export_model, fold_report, simplify_report = model, None, None
     skipped = dict(KERAS3_SKIPPED_PASSES) if keras3_path else {}
     # Folding before QAT is exact and leaves tfmot no BatchNorm to handle: its own BN handling
@@ -195,7 +203,7 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
         if softmax_report.postprocess:
             log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
                 "(the artifact outputs logits)")
-    prepared = Prepared(model, export_model, {
+    prepared = Prepared(model, export_model, strip_report.outputs_removed, {
         "strip_report": strip_report.as_dict(),
         "fold_report": fold_report.as_dict() if fold_report else None,
         "softmax_report": softmax_report.as_dict() if softmax_report else None,
@@ -288,7 +296,7 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
 
     out_dir = Path(options.out_dir)
     artifact = out_dir / f"{source.name}_{options.precision}{target(options.to).suffix}"
-    reference = save_reference(source, prepared.model, out_dir)
+    reference = save_reference(source, prepared, out_dir)
     # Checked on the staged files: if the QAT report or the parity check fails, nothing lands.
     with contextlib.ExitStack() as stack:
         staged = stack.enter_context(atomic_path(artifact))

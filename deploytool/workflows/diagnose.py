@@ -68,7 +68,8 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import prepare
 
-    options = replace(options, precision="fp32", qat=False, keep_float=[])
+    # the reference already lacks the outputs the conversion dropped (it is the stripped model)
+    options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=[])
     source = load_source(str(manifest.reference))
     source.preprocessing = manifest.preprocessing
     prepared = prepare(source, options, None, log)

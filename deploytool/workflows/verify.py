@@ -108,6 +108,11 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
     figures_of = {}
 
     def judge(run):
+        produced = [output["name"] for output in run.meta.get("outputs", [])]
+        if len(produced) > 1:  # written before convert kept one output per artifact
+            return [f"the artifact has {len(produced)} outputs ({', '.join(produced)}) and verify "
+                    "compares one per artifact: reconvert it, leaving the others out with "
+                    "--drop-output"]
         outputs = postprocess(run.outputs, step)
         if outputs.shape != np.shape(reference):
             return [f"outputs {outputs.shape[1:]} per image where the reference has "

@@ -118,6 +118,29 @@ def test_a_tampered_artifact_fails_its_sha256_check(lenet_artifacts, tmp_path):
     assert "sha256 differs from the manifest" in json.loads(result.stdout)["rows"][0]["failures"][0]
 
 
+def test_an_artifact_with_several_outputs_fails_verify_saying_so(lenet_artifacts, tmp_path):
+    """An .onnx with every head in it, as deploytool wrote one before it kept one output per
+    artifact (and verified the first only): verify refuses to vouch for the heads it skips."""
+    from deploytool.converters.targets.onnx.export import export_onnx
+    from deploytool.core.keras_env import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    two_heads = keras.Model(inputs, [keras.layers.Dense(10, name="digit")(x),
+                                     keras.layers.Dense(3, name="style")(x)])
+    target = copy_artifact(lenet_artifacts["onnx_fp32"], tmp_path)
+    target.write_bytes(export_onnx(two_heads, 17).SerializeToString())
+    manifest = read_manifest(target)
+    manifest["artifact"]["sha256"] = sha256_file(target)
+    write_json(manifest_path(target), manifest)
+    result = verify_cli(target, "--backend", "onnxruntime", "--json", "--samples", "4")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)["rows"]
+    assert row["status"] == "fail" and row["failures"] == [
+        "the artifact has 2 outputs (digit, style) and verify compares one per artifact: "
+        "reconvert it, leaving the others out with --drop-output"]
+
+
 @pytest.mark.heavy
 def test_int8_tflite_passes_on_litert_and_is_na_on_opencv_unless_asked_for(artifacts):
     result = verify_cli(artifacts["tflite_int8"], "--json", "--samples", "16")
