@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploytool.converters.targets.registry import TargetOptions, target, targets
+
+from deploytool.core.compare import OUTPUT_KINDS
 from deploytool.core.errors import UserError
 from deploytool.sources.calibration import DEFAULT_CALIBRATION_SAMPLES
 
@@ -40,6 +42,7 @@ class ConvertOptions:
     seed: int = 0
     keep_float: list[str] = field(default_factory=list)  # tensors left in float in an int8 model
     drop_outputs: list[str] = field(default_factory=list)  # outputs the user leaves out
+    output_kinds: dict[str, str] = field(default_factory=dict)  # how outputs are judged, by name
     target_options: TargetOptions | None = None
     out_dir: Path = Path("artifacts")
 
@@ -96,6 +99,10 @@ class ConvertOptions:
             offering = [t for t in targets().values() if t.quantization_aware]
             raise UserError(f"--qat produces a full-int8 {' or '.join(t.label for t in offering)} "
                             f"model: use it with --to {' or '.join(t.name for t in offering)} --int8")
+        bad = {name: kind for name, kind in self.output_kinds.items() if kind not in OUTPUT_KINDS}
+        if bad:
+            name, kind = next(iter(bad.items()))
+            raise UserError(f"--output-kind {name}={kind}: choose {', '.join(OUTPUT_KINDS)}")
         if self.qat and self.qat_epochs < 1:
             raise UserError(f"--qat-epochs must be at least 1, got {self.qat_epochs}")
 
@@ -106,6 +113,7 @@ class ConvertOptions:
                   for f in dataclasses.fields(self) if f.name not in NOT_RECORDED}
         record["keep_float"] = list(self.keep_float)
         record["drop_outputs"] = list(self.drop_outputs)
+        record["output_kinds"] = dict(self.output_kinds)
         if self.precision != "int8":
             record["calibration_method"] = None
         if not self.qat:
@@ -124,6 +132,7 @@ class ConvertOptions:
             raise UserError("the manifest's settings name no target and precision")
         values["keep_float"] = list(values.get("keep_float") or [])
         values["drop_outputs"] = list(values.get("drop_outputs") or [])
+        values["output_kinds"] = dict(values.get("output_kinds") or {})
         values["target_options"] = target(values["to"]).options_type.from_record(record)
         options = cls(**values)
         return dataclasses.replace(options, **changes) if changes else options

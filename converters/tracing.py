@@ -14,18 +14,35 @@ def input_spec(model, batch: int | None = 1, name: str | None = None):
 
 
 def inference_function(model, batch: int | None = 1):
-    """``model(images, training=False)`` traced as a concrete function for ``batch`` images."""
+    """``model(images, training=False)`` traced as a concrete function for ``batch`` images. A
+    model with several outputs returns them as a dict by output name, which the exporters keep
+    as the outputs' names (a TFLite signature's output names, for one)."""
+    from deploytool.converters.outputs import output_names
+
     from deploytool.core.keras_env import tf
 
-    function = tf.function(lambda images: model(images, training=False))
+    names = output_names(model)
+    if len(names) == 1:
+        function = tf.function(lambda images: model(images, training=False))
+    else:
+        function = tf.function(lambda images: named_outputs(model(images, training=False), names))
     return function.get_concrete_function(input_spec(model, batch))
+
+
+def named_outputs(outputs, names: list[str]) -> dict:
+    """A multi-output model's call result (list, tuple or dict) as {name: tensor}."""
+    if isinstance(outputs, dict):
+        return {name: outputs[name] for name in names}
+    return dict(zip(names, outputs))
 
 
 def frozen_graph(model, batch: int | None = 1):
     """The inference function with every variable and captured tensor turned into a constant
     (Keras 3 keeps some layer state, Normalization's mean for one, as captured tensors a plain
-    trace leaves as extra inputs): the GraphDef, its input names and its output names."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    trace leaves as extra inputs): the GraphDef, its input names and its output names (in the
+    model's output order)."""
+    from deploytool.converters.outputs import output_names
+    from tensorflow.python.framework.convert_to_constants import (convert_variables_to_constants_v2)
 
     from deploytool.core.keras_env import is_keras3_model
 
@@ -33,9 +50,14 @@ def frozen_graph(model, batch: int | None = 1):
     plain = plain_keras3_grouped_convolutions() if is_keras3_model(model) else \
         plain_grouped_convolutions(model)
     with plain:
-        frozen = convert_variables_to_constants_v2(inference_function(model, batch))
-    return (frozen.graph.as_graph_def(), [tensor.name for tensor in frozen.inputs],
-            [tensor.name for tensor in frozen.outputs])
+        traced = inference_function(model, batch)
+        frozen = convert_variables_to_constants_v2(traced)
+    outputs = [tensor.name for tensor in frozen.outputs]  # the trace's (flattened) order
+    structured = traced.structured_outputs
+    if isinstance(structured, dict):  # several outputs: in the model's order
+        flat = [tensor.name for tensor in traced.outputs]
+        outputs = [outputs[flat.index(structured[name].name)] for name in output_names(model)]
+    return frozen.graph.as_graph_def(), [tensor.name for tensor in frozen.inputs], outputs
 
 
 @contextlib.contextmanager

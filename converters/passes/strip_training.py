@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from deploytool.converters.outputs import output_names
 from deploytool.converters.passes.graph import GraphRewriter
+from deploytool.models.profile import training_only_outputs
+
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
-from deploytool.models.profile import training_only_outputs
 
 # Layers that are the identity at inference time: dropout and noise, and the data-augmentation
 # layers users put inside their models (the Keras image-classification tutorial does), whose
@@ -33,16 +35,6 @@ def _is_identity(layer) -> bool:
     inner = [child for child in getattr(layer, "layers", None) or []
              if type(child).__name__ != "InputLayer"]
     return isinstance(layer, keras.Model) and bool(inner) and all(map(_is_identity, inner))
-
-
-def output_names(model) -> list[str]:
-    """The names of ``model``'s outputs, in its order: the layers that produce them (tf_keras'
-    ``output_names``; a Keras 3 model's output operations)."""
-    from deploytool.core.keras_env import is_keras3_model
-
-    if is_keras3_model(model):
-        return [tensor._keras_history.operation.name for tensor in model.outputs]
-    return list(model.output_names)
 
 
 def _strip_keras3(model, drop: list[str]):

@@ -13,7 +13,7 @@ from deploytool.cli.options import (given_target_options, json_option, parse_sha
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
-
+from deploytool.core.output_parity import figures_text
 
 
 @main.command("convert")
@@ -33,10 +33,14 @@ from deploytool.converters.targets.registry import calibration_methods, targets
 @click.option("--drop-output", "drop_outputs", multiple=True, metavar="NAME",
               help="Leave this output of the model out of the artifact (repeatable); every other "
                    "output is kept.")
+@click.option("--output-kind", "output_kinds", multiple=True, metavar="NAME=KIND",
+              help="How an output is judged where the guess from its layer is wrong (repeatable): "
+                   "scores, regression, embedding or dense.")
 @click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
 @click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
-@click.option("--input-shape", default="224,224,3", callback=parse_shape, show_default=True,
-              help="Zoo models: HEIGHT,WIDTH,CHANNELS.")
+@click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
+              help="A zoo model's input size (default 224,224,3), or the fixed size to convert a "
+                   "model file with free dimensions (None, None, C) at.")
 @click.option("--num-classes", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Zoo models: classes.")
 @width_option(help="Zoo models: channel-width multiplier.")
@@ -59,10 +63,11 @@ from deploytool.converters.targets.registry import calibration_methods, targets
 @target_options
 @json_option("the manifest as JSON")
 def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, calib_data,
-                    calib_samples, drop_outputs, no_fold, keep_softmax, input_shape, num_classes, width, seed,
+                    calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
                     unsafe, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
+    from deploytool.converters.outputs import parse_output_kinds
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import convert
 
@@ -70,7 +75,7 @@ def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, cal
         to, **given_target_options(target_values),
         precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,
         calib_data=calib_data, calib_samples=calib_samples, drop_outputs=list(drop_outputs),
-        fold=not no_fold,
+        output_kinds=parse_output_kinds(output_kinds), fold=not no_fold,
         keep_softmax=keep_softmax, out_dir=out_dir, seed=seed,
         calibration_method=calibration_method)
     options.check()
@@ -100,7 +105,6 @@ def result_fields(result) -> list[tuple[str, str]]:
     parity, and the QAT and budget reports where there are any."""
     entry = result.manifest
     parity = entry["parity"]
-    figures = parity["figures"]
     path = entry["conversion_path"]
     fields = [
         ("artifact", str(result.artifact)),
@@ -109,11 +113,16 @@ def result_fields(result) -> list[tuple[str, str]]:
         ("conversion", f"{entry['conversion_seconds']:.1f} s"),
         ("path", f"{path['framework']} ({path['exporter']})" +
          (f"; not run: {', '.join(path['passes_skipped'])}" if path["passes_skipped"] else "")),
-        ("input", entry["preprocessing"]["formula"]),
-        ("parity", f"{'pass' if parity['passed'] else 'FAIL'} on {figures['samples']} "
-                   f"{parity['images']} images ({parity['runtime']}): max abs "
-                   f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, "
-                   f"top-1 {figures['top1_agreement']:.3f}")]
+        ("input", entry["preprocessing"]["formula"])]
+    outputs = parity["outputs"]
+    for output in outputs:
+        figures = output["figures"]
+        words = figures_text(figures) if figures else "; ".join(output["failures"])
+        fields.append(("parity" if len(outputs) == 1 else f"parity {output['name']}",
+                       f"{'pass' if output['passed'] else 'FAIL'} "
+                       + (f"({output['kind']}) " if len(outputs) > 1 else "")
+                       + (f"on {figures['samples']} " if figures else "")
+                       + f"{parity['images']} images ({parity['runtime']}): {words}"))
     if entry["qat_report"]:
         report = entry["qat_report"]
         fields.append(("accuracy", f"float {report['float_accuracy']:.4f}, QAT int8 "

@@ -44,8 +44,8 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
         print_table("deploytool verify: artifacts against their Keras reference",
-                    ("artifact", "backend", "engine / layout", "result", "max abs", "cosine",
-                     "top-1", "accuracy", "why"), map(verify_cells, report.rows))
+                    ("artifact", "output (kind)", "backend", "engine / layout", "result", "max abs",
+                     "cosine", "agreement", "accuracy", "why"), map(verify_cells, report.rows))
         images = "; ".join(f"{name}: {d['samples']} {d['dataset']} test images"
                            for name, d in report.images.items())
         if images:
@@ -59,7 +59,9 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
         failed = [row for row in report.rows if row.status == "fail"]
         first = failed[0]
         click.echo(f"deploytool: verify failed for {len(failed)} of {len(report.rows)} checks; first: "
-                   f"{first.artifact} on {first.backend}: {'; '.join(first.failures)}"
+                   f"{first.artifact} on {first.backend}"
+                   + (f", output {first.output}" if first.output else "")
+                   + f": {'; '.join(first.failures)}"
                    f"{diagnose_hint(failed)}", err=True)
         sys.exit(1)
 
@@ -68,10 +70,24 @@ def verify_cells(row) -> tuple[str, ...]:
     """One verify row as table cells."""
     f = row.figures or {}
     accuracy = f"{f['accuracy']:.3f} (ref {f['accuracy_reference']:.3f})" if "accuracy" in f else "-"
-    return (row.artifact, row.backend,
+    output = f"{row.output} ({row.kind})" if row.output else "-"
+    return (row.artifact, output, row.backend,
             " / ".join(x for x in (row.engine, row.input_layout) if x) or "-", status(row.status),
             f"{f['max_abs']:.2e}" if f else "-", f"{f['min_cosine']:.6f}" if f else "-",
-            f"{f['top1_agreement']:.3f}" if f else "-", accuracy, "; ".join(row.failures) or "-")
+            agreement_cell(f), accuracy, "; ".join(row.failures) or "-")
+
+
+def agreement_cell(figures: dict) -> str:
+    """The figure an output's kind is judged by beyond the error: top-1 agreement of class
+    scores, the error relative to a regression's range, an embedding's nearest-neighbour and a
+    map's per-pixel agreement."""
+    for key, label, form in (("top1_agreement", "top-1", "{:.3f}"),
+                             ("relative_error", "of range", "{:.2%}"),
+                             ("neighbour_agreement", "neighbours", "{:.3f}"),
+                             ("pixel_agreement", "pixels", "{:.3f}")):
+        if key in figures:
+            return f"{form.format(figures[key])} {label}"
+    return "-"
 
 
 def diagnose_hint(failed_rows) -> str:

@@ -1,9 +1,10 @@
 """The one comparator: how far a runtime's outputs are from the Keras reference, and whether that
-is within the tolerance of the artifact's precision."""
+is within the tolerance of the artifact's precision, output by output, each with the measure that
+fits its kind (:data:`OUTPUT_KINDS`)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -17,6 +18,9 @@ class Tolerance:
     min_cosine: float | None = None
     min_top1_agreement: float | None = None
     reference_roundoff: float | None = None
+    max_relative_error: float | None = None  # regression: max abs / the reference's range
+    min_neighbour_agreement: float | None = None  # embedding: same nearest neighbour
+    min_pixel_agreement: float | None = None  # dense: same per-pixel argmax
 
     def as_dict(self) -> dict:
         """Plain-JSON form."""
@@ -26,11 +30,25 @@ class Tolerance:
 # fp32: Polygraphy's bar (atol 1e-5) on probabilities. fp16 weights give ~1e-3 differences, int8
 # ~1e-2: they are judged by direction (cosine) and decisions (top-1). A reduced-precision model
 # agreeing on fewer than 9 in 10 decisions with its float source is not the same model.
+# A regression head is judged by its worst error against the range its values span (1/256 of the
+# range is one int8 step; 5 % is about a dozen steps), an embedding by the neighbours it finds, a
+# per-pixel map by the class of each pixel.
 TOLERANCES = {
     "fp32": Tolerance(max_abs=1e-5),
-    "fp16": Tolerance(min_cosine=0.999, min_top1_agreement=0.95),
-    "dynamic": Tolerance(min_cosine=0.99, min_top1_agreement=0.9),
-    "int8": Tolerance(min_cosine=0.99, min_top1_agreement=0.9),
+    "fp16": Tolerance(min_cosine=0.999, min_top1_agreement=0.95, max_relative_error=0.01,
+                      min_neighbour_agreement=0.95, min_pixel_agreement=0.99),
+    "dynamic": Tolerance(min_cosine=0.99, min_top1_agreement=0.9, max_relative_error=0.05,
+                         min_neighbour_agreement=0.9, min_pixel_agreement=0.95),
+    "int8": Tolerance(min_cosine=0.99, min_top1_agreement=0.9, max_relative_error=0.05,
+                      min_neighbour_agreement=0.9, min_pixel_agreement=0.95),
+}
+# How each kind of output is judged: the criteria that apply to it (the others are reported only).
+OUTPUT_KINDS = ("scores", "regression", "embedding", "dense")
+KIND_CRITERIA = {
+    "scores": ("max_abs", "min_cosine", "min_top1_agreement"),
+    "regression": ("max_abs", "max_relative_error"),
+    "embedding": ("max_abs", "min_cosine", "min_neighbour_agreement"),
+    "dense": ("max_abs", "min_cosine", "min_pixel_agreement"),
 }
 
 
@@ -42,11 +60,11 @@ def tolerance_for(precision: str, trained: bool = True, roundoff: float | None =
     from deploytool.core.roundoff import fp32_max_abs
 
     tolerance = TOLERANCES[precision]
-    if not trained and tolerance.min_top1_agreement is not None:
-        tolerance = Tolerance(tolerance.max_abs, tolerance.min_cosine, None)
+    if not trained:  # decisions of an untrained model are tie-breaks
+        tolerance = replace(tolerance, min_top1_agreement=None, min_neighbour_agreement=None,
+                            min_pixel_agreement=None)
     if precision == "fp32" and roundoff is not None:
-        tolerance = Tolerance(fp32_max_abs(roundoff), tolerance.min_cosine,
-                              tolerance.min_top1_agreement, roundoff)
+        tolerance = replace(tolerance, max_abs=fp32_max_abs(roundoff), reference_roundoff=roundoff)
     return tolerance
 
 
@@ -71,47 +89,108 @@ def _topk(values: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-values, axis=1, kind="stable")[:, :k]
 
 
-def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None) -> dict:
-    """Figures for two (N, classes) float arrays: max/mean abs error, cosine similarity (mean and
-    worst sample), PSNR in dB, top-1 agreement, top-5 overlap and, given ``labels``, both
-    accuracies."""
-    reference = np.asarray(reference, np.float64).reshape(len(reference), -1)
-    candidate = np.asarray(candidate, np.float64).reshape(len(candidate), -1)
-    if reference.shape != candidate.shape:
-        raise ValueError(f"output shapes differ: {reference.shape} vs {candidate.shape}")
-    difference = np.abs(reference - candidate)
+def _cosines(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
+    """Per-row cosine similarity; two all-zero rows agree (1), one all-zero row does not (0)."""
     norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
-    cosine = np.where(norms > 0, np.sum(reference * candidate, axis=1) / np.maximum(norms, 1e-30),
-                      np.where(np.allclose(reference, candidate), 1.0, 0.0))
+    same = np.all(np.isclose(reference, candidate), axis=1)
+    return np.where(norms > 0, np.sum(reference * candidate, axis=1) / np.maximum(norms, 1e-30),
+                    np.where(same, 1.0, 0.0))
+
+
+def _nearest_neighbours(rows: np.ndarray) -> np.ndarray:
+    """For each row, the index of the most cosine-similar other row."""
+    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    return similarity.argmax(1)
+
+
+def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_reference,
+                  flat_candidate, labels) -> dict:
+    """The figures only ``kind`` has (reference and candidate as produced, (N, ...))."""
+    if kind == "scores":
+        k = min(5, flat_reference.shape[1])
+        overlap = [len(set(a) & set(b)) / k
+                   for a, b in zip(_topk(flat_reference, k), _topk(flat_candidate, k))]
+        figures = {"top1_agreement": float(np.mean(flat_reference.argmax(1) == flat_candidate.argmax(1))),
+                   "top5_overlap": float(np.mean(overlap))}
+        if labels is not None:
+            labels = np.asarray(labels)
+            figures["accuracy_reference"] = float(np.mean(flat_reference.argmax(1) == labels))
+            figures["accuracy"] = float(np.mean(flat_candidate.argmax(1) == labels))
+        return figures
+    if kind == "regression":
+        spread = float(flat_reference.max() - flat_reference.min())
+        worst = float(np.abs(flat_reference - flat_candidate).max())
+        return {"reference_range": spread,
+                "relative_error": worst / spread if spread > 0 else (0.0 if worst == 0 else float("inf"))}
+    if kind == "embedding":
+        if len(flat_reference) < 3:  # a nearest neighbour needs two others to choose from
+            return {}
+        same = _nearest_neighbours(flat_reference) == _nearest_neighbours(flat_candidate)
+        return {"neighbour_agreement": float(np.mean(same))}
+    if kind == "dense":
+        if reference.shape[-1] > 1:
+            same = reference.argmax(-1) == candidate.argmax(-1)
+        else:  # one channel: a mask, thresholded where a sigmoid puts its middle
+            same = (reference > 0.5) == (candidate > 0.5)
+        return {"pixel_agreement": float(np.mean(same))}
+    raise ValueError(f"unknown output kind {kind!r}")
+
+
+def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
+                    kind: str = "scores") -> dict:
+    """Figures for two (N, ...) float arrays of one output: max/mean abs error, cosine similarity
+    (mean and worst sample), PSNR in dB, and the figures of ``kind``: top-1 agreement, top-5
+    overlap and, given ``labels``, both accuracies for ``scores``; the error relative to the
+    reference's range for ``regression``; nearest-neighbour agreement for ``embedding``;
+    per-pixel argmax agreement for ``dense``."""
+    reference = np.asarray(reference, np.float64)
+    candidate = np.asarray(candidate, np.float64)
+    if reference.size != candidate.size or len(reference) != len(candidate):
+        raise ValueError(f"output shapes differ: {reference.shape} vs {candidate.shape}")
+    candidate = candidate.reshape(reference.shape)
+    flat_reference = reference.reshape(len(reference), -1)
+    flat_candidate = candidate.reshape(len(candidate), -1)
+    difference = np.abs(flat_reference - flat_candidate)
+    cosine = _cosines(flat_reference, flat_candidate)
     mse = float(np.mean(difference ** 2))
-    peak = float(np.max(np.abs(reference))) or 1.0
-    k = min(5, reference.shape[1])
-    overlap = [len(set(a) & set(b)) / k for a, b in zip(_topk(reference, k), _topk(candidate, k))]
+    peak = float(np.max(np.abs(flat_reference))) or 1.0
     figures = {
-        "samples": int(len(reference)),
+        "kind": kind,
+        "samples": int(len(flat_reference)),
         "max_abs": float(difference.max()),
         "mean_abs": float(difference.mean()),
         "cosine": float(cosine.mean()),
         "min_cosine": float(cosine.min()),
         "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak ** 2 / mse)),
-        "top1_agreement": float(np.mean(reference.argmax(1) == candidate.argmax(1))),
-        "top5_overlap": float(np.mean(overlap)),
     }
-    if labels is not None:
-        labels = np.asarray(labels)
-        figures["accuracy_reference"] = float(np.mean(reference.argmax(1) == labels))
-        figures["accuracy"] = float(np.mean(candidate.argmax(1) == labels))
+    figures.update(_kind_figures(kind, reference, candidate, flat_reference, flat_candidate, labels))
     return figures
 
 
+# criterion -> (figure, at least or at most, how a failure reads)
+_CRITERIA = {
+    "max_abs": ("max_abs", "max", "max abs {value:.2e} > {bar:.0e}"),
+    "min_cosine": ("min_cosine", "min", "cosine {value:.4f} < {bar}"),
+    "min_top1_agreement": ("top1_agreement", "min", "top-1 agreement {value:.3f} < {bar}"),
+    "max_relative_error": ("relative_error", "max", "error {value:.2%} of the output's range > {bar:.0%}"),
+    "min_neighbour_agreement": ("neighbour_agreement", "min", "nearest-neighbour agreement {value:.3f} < {bar}"),
+    "min_pixel_agreement": ("pixel_agreement", "min", "per-pixel agreement {value:.3f} < {bar}"),
+}
+
+
 def judge(figures: dict, tolerance: Tolerance) -> list[str]:
-    """The criteria ``figures`` fail, each as a short phrase; an empty list means a pass."""
+    """The criteria ``figures`` fail, each as a short phrase; an empty list means a pass. Only the
+    criteria of the figures' kind apply (``scores`` for figures that name none), and a figure the
+    comparison could not compute (an embedding's neighbours on two images) is not judged."""
     failures = []
-    if tolerance.max_abs is not None and not figures["max_abs"] <= tolerance.max_abs:
-        failures.append(f"max abs {figures['max_abs']:.2e} > {tolerance.max_abs:.0e}")
-    if tolerance.min_cosine is not None and not figures["min_cosine"] >= tolerance.min_cosine:
-        failures.append(f"cosine {figures['min_cosine']:.4f} < {tolerance.min_cosine}")
-    if tolerance.min_top1_agreement is not None and \
-            not figures["top1_agreement"] >= tolerance.min_top1_agreement:
-        failures.append(f"top-1 agreement {figures['top1_agreement']:.3f} < {tolerance.min_top1_agreement}")
+    for criterion in KIND_CRITERIA[figures.get("kind", "scores")]:
+        bar = getattr(tolerance, criterion)
+        name, direction, phrase = _CRITERIA[criterion]
+        value = figures.get(name)
+        if bar is None or value is None:
+            continue
+        if not (value <= bar if direction == "max" else value >= bar):
+            failures.append(phrase.format(value=value, bar=bar))
     return failures

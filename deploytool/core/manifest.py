@@ -129,9 +129,23 @@ class Manifest:
     record: dict = field(repr=False)
 
     @property
-    def classes(self) -> int:
-        """How many class scores the artifact outputs."""
-        return int(self.outputs[0]["shape"][-1])
+    def output_kinds(self) -> dict[str, str]:
+        """Each output's kind by name, in the model's order (a manifest written before outputs
+        had kinds has one output, of class scores)."""
+        return {str(o["name"]): str(o.get("kind") or "scores") for o in self.outputs}
+
+    @property
+    def labelled_output(self) -> str | None:
+        """The output that labels judge: the first of class scores (None if there is none)."""
+        return next((name for name, kind in self.output_kinds.items() if kind == "scores"), None)
+
+    @property
+    def classes(self) -> int | None:
+        """How many class scores the labelled output has (None: no output of class scores)."""
+        name = self.labelled_output
+        if name is None:
+            return None
+        return int(next(o for o in self.outputs if o["name"] == name)["shape"][-1])
 
     @property
     def side_files(self) -> dict:
@@ -158,6 +172,8 @@ class Manifest:
                 postprocess=record.get("postprocess"),
                 calibration_source=(record.get("calibration") or {}).get("source"),
                 parity=record.get("parity"), record=record)
+            if not manifest.outputs:
+                raise ValueError("outputs")
             manifest.classes  # noqa: B018 - validates the output shape
         except (KeyError, IndexError, TypeError, ValueError, AttributeError, UserError) as exc:
             raise UserError(f"{manifest_path(artifact)}: not a deploytool manifest (missing or "

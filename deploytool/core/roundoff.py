@@ -54,19 +54,21 @@ def float64_twin(model):
     return twin
 
 
-def _first_output(outputs) -> np.ndarray:
-    outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+def output_at(outputs, index: int = 0) -> np.ndarray:
+    """Output ``index`` of what a Keras model returned (one array, or a list or tuple of them)."""
+    outputs = outputs[index] if isinstance(outputs, (list, tuple)) else outputs
     return np.asarray(outputs, np.float64)
 
 
-def float32_roundoff(model, images: np.ndarray, outputs32: np.ndarray | None = None) -> float | None:
-    """Max abs difference between ``model``'s float32 outputs (its first output) on ``images``
-    and its float64 twin's; None when the model cannot be built in float64."""
+def float32_roundoff(model, images: np.ndarray, outputs32: np.ndarray | None = None,
+                     index: int = 0) -> float | None:
+    """Max abs difference between ``model``'s float32 output ``index`` on ``images`` and its
+    float64 twin's; None when the model cannot be built in float64."""
     if outputs32 is None:
-        outputs32 = _first_output(model.predict_on_batch(np.asarray(images, np.float32)))
+        outputs32 = output_at(model.predict_on_batch(np.asarray(images, np.float32)), index)
     try:
         twin = float64_twin(model)
-        exact = _first_output(twin.predict_on_batch(np.asarray(images, np.float64)))
+        exact = output_at(twin.predict_on_batch(np.asarray(images, np.float64)), index)
     except Exception:  # a layer without a float64 kernel: fall back to the fixed bar
         return None
     return float(np.max(np.abs(np.asarray(outputs32, np.float64).reshape(exact.shape) - exact)))

@@ -1,7 +1,9 @@
-"""The runner interface: load an artifact, describe its input/output, infer on float NHWC images.
+"""The runner interface: load an artifact, describe its input and outputs, infer on float NHWC
+images.
 
 Every runner takes and returns float32: images (N, H, W, C) normalised as the preprocessing record
-says, outputs (N, classes). Quantized inputs and outputs are converted with the model's own scale
+says; every output of the artifact, by its name (deploytool's exporters give each output the
+name of the Keras output it computes), as (N, ...) arrays. Quantized inputs and outputs are converted with the model's own scale
 and zero point; the rounding rule is half away from zero (TFLite's and Java's Math.round for
 positives), applied the same way everywhere.
 """
@@ -79,10 +81,21 @@ class Runner(abc.ABC):
                             f"{', '.join(map(str, self.input_shape))}), got {images.shape}")
         return images
 
-    def infer(self, images: np.ndarray) -> np.ndarray:
-        """Float32 outputs (N, classes) of the artifact's first output for NHWC float32 images."""
+    def infer_all(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for NHWC float32 images: {name: float32 (N, ...)}, in the artifact's
+        order."""
         images = self._checked(images)
         return self._finish(self._run(self._prepare(images)), len(images))
+
+    def infer(self, images: np.ndarray) -> np.ndarray:
+        """The artifact's one output as float32 (N, values) for NHWC float32 images; an artifact
+        with several outputs is a one-line error (read them with :meth:`infer_all`)."""
+        outputs = self.infer_all(images)
+        if len(outputs) != 1:
+            raise UserError(f"{self.path.name} has {len(outputs)} outputs ({', '.join(outputs)}); "
+                            "this step reads models with one output")
+        (values,) = outputs.values()
+        return values.reshape(len(values), -1)
 
     def time_inference(self, images: np.ndarray, runs: int = 20, warmup: int = 3) -> list[float]:
         """Seconds per runtime call on one batch, after ``warmup`` calls. Input conversion
@@ -107,11 +120,13 @@ class Runner(abc.ABC):
 
     @abc.abstractmethod
     def _run(self, prepared):
-        """One runtime call on prepared input; returns the raw output."""
+        """One runtime call on prepared input; returns the raw outputs, one array (N, ...) per
+        entry of :attr:`outputs`, in that order."""
 
-    def _finish(self, raw, count: int) -> np.ndarray:
-        """The runtime's raw output as float32 (count, classes)."""
-        return np.asarray(raw, np.float32).reshape(count, -1)
+    def _finish(self, raw, count: int) -> dict[str, np.ndarray]:
+        """The runtime's raw outputs as float32 (count, ...) arrays by output name."""
+        return {info.name: np.asarray(values, np.float32).reshape(count, *np.shape(values)[1:])
+                for info, values in zip(self.outputs, raw)}
 
 
 @functools.cache

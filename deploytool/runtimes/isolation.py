@@ -22,7 +22,7 @@ DEFAULT_TIMEOUT = 300
 class IsolatedRun:
     """What a child run produced: outputs and metadata, or the reason it did not."""
 
-    outputs: np.ndarray | None = None
+    outputs: dict[str, np.ndarray] | None = None  # by output name, in the artifact's order
     meta: dict = field(default_factory=dict)
     error: str | None = None  # why there are no outputs
     kind: str = "ok"  # ok | error | crash | timeout
@@ -51,7 +51,7 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
         np.save(tmp / "images.npy", np.asarray(images, np.float32))
         request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
                    "threads": threads, "options": options, "images": str(tmp / "images.npy"),
-                   "outputs": str(tmp / "outputs.npy"), "meta": str(tmp / "meta.json"),
+                   "outputs": str(tmp / "outputs.npz"), "meta": str(tmp / "meta.json"),
                    **({"mode": "bench", **bench} if bench else {})}
         (tmp / "request.json").write_text(json.dumps(request))
         try:
@@ -67,8 +67,10 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
             lines = [line for line in process.stderr.splitlines() if line.strip()]
             return IsolatedRun(error=lines[-1] if lines else f"exit code {process.returncode}",
                                kind="error")
-        return IsolatedRun(np.load(tmp / "outputs.npy"),
-                           json.loads((tmp / "meta.json").read_text()))
+        meta = json.loads((tmp / "meta.json").read_text())
+        with np.load(tmp / "outputs.npz") as saved:
+            outputs = {output["name"]: saved[output["name"]] for output in meta["outputs"]}
+        return IsolatedRun(outputs, meta)
 
 
 @dataclass

@@ -4,12 +4,15 @@ overhead, which would swamp the model's own time in a benchmark)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from deploytool.core.tensors import TensorInfo
 from deploytool.runtimes.base import DEFAULT_THREADS, Runner
 
 
 class KerasRunner(Runner):
-    """Runs a Keras model; its first output is the one compared."""
+    """Runs a Keras model; its outputs are named as the model names them (the layers that
+    produce them)."""
 
     name = "keras"
     label = "Keras"
@@ -36,8 +39,10 @@ class KerasRunner(Runner):
             self.model = load_keras_file(self.path)
         self.inputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
                        for t in self.model.inputs]
-        self.outputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
-                        for t in self.model.outputs]
+        from deploytool.converters.outputs import output_names
+
+        self.outputs = [TensorInfo(name, tuple(-1 if d is None else d for d in t.shape), "float32")
+                        for name, t in zip(output_names(self.model), self.model.outputs)]
         from deploytool.core.keras_env import tf
 
         model = self.model
@@ -50,5 +55,7 @@ class KerasRunner(Runner):
 
     def _run(self, prepared):
         outputs = self._call(prepared)
-        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-        return outputs.numpy()
+        if isinstance(outputs, dict):  # a model built with named outputs
+            outputs = [outputs[info.name] for info in self.outputs]
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        return [np.asarray(values) for values in outputs]

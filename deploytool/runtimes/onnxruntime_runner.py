@@ -52,4 +52,5 @@ class OnnxRuntimeRunner(Runner):
         return np.ascontiguousarray(images.transpose(0, 3, 1, 2) if self.nchw else images)
 
     def _run(self, prepared):
-        return self.session.run([self.outputs[0].name], {self.inputs[0].name: prepared})[0]
+        return self.session.run([output.name for output in self.outputs],
+                                {self.inputs[0].name: prepared})

@@ -67,7 +67,49 @@ class OpenCVRunner(Runner):
             raise RuntimeError(f"cannot load: {_last_line(exc)}") from None
         self._layout, self._shape = self._declared_input()
         self.inputs = [TensorInfo("input", (-1, *self._shape_in_layout()), "float32")]
-        self.outputs = [TensorInfo("output", (-1, -1), "float32")]
+        self._layers = self._output_layers()
+        self.outputs = [TensorInfo(name, (-1, -1), "float32") for name, _ in self._layers]
+
+    def _output_layers(self) -> list[tuple[str, str | None]]:
+        """(output name, OpenCV layer that computes it) of every output of the artifact; one
+        output is the Net's default (None). OpenCV names the outputs of an ONNX file as the file
+        does, a .tflite's by tensor name (the signature gives each its Keras name) and a .pb's
+        by the op that computes it (its importer drops the Identity deploytool names them by)."""
+        suffix = self.path.suffix.lower()
+        if suffix == ".onnx":
+            import onnx
+
+            names = [o.name for o in onnx.load(str(self.path), load_external_data=False).graph.output]
+            pairs = [(name, name) for name in names]
+        elif suffix == ".tflite":
+            from deploytool.runtimes.tflite_runner import TFLiteRunner
+
+            litert = TFLiteRunner(self.path).load()
+            tensors = {d["index"]: d["name"] for d in litert.interpreter.get_tensor_details()}
+            pairs = [(name, tensors[detail["index"]]) for name, detail in litert._output_details]
+        else:
+            from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
+
+            nodes = read_graph(self.path.read_bytes())
+            pairs = [(node.name, node.name) for node in graph_endpoints(nodes)[1]]
+            if len(pairs) > 1:
+                pairs = self._producing_layers(nodes, [name for name, _ in pairs])
+        return [(pairs[0][0], None)] if len(pairs) == 1 else pairs
+
+    def _producing_layers(self, nodes, outputs: list[str]) -> list[tuple[str, str]]:
+        """For each output node of a graph, the nearest op up its first-input chain that OpenCV
+        lists as an output layer (it fuses the Identity, BiasAdd and activations it meets)."""
+        layers = set(self.net.getUnconnectedOutLayersNames())
+        first_input = {node.name: node.inputs[0].split(":")[0] for node in nodes if node.inputs}
+        pairs = []
+        for output in outputs:
+            name = output
+            while name not in layers and name in first_input:
+                name = first_input[name]
+            if name not in layers:
+                raise RuntimeError(f"cannot find which OpenCV layer computes the output {output}")
+            pairs.append((output, name))
+        return pairs
 
     def _declared_input(self):
         """The input's layout and (H, W, C), read from the file itself."""
@@ -77,7 +119,7 @@ class OpenCVRunner(Runner):
             shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
             return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
         if self.path.suffix.lower() == ".pb":
-            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
+            from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
 
             inputs, _ = graph_endpoints(read_graph(self.path.read_bytes()))
             return "NCHW", tuple(int(d) for d in inputs[0].shape[1:])  # importer wants NCHW
@@ -110,11 +152,21 @@ class OpenCVRunner(Runner):
     def _run(self, prepared):
         import cv2
 
-        results = []
+        layers = [layer for _, layer in self._layers]
+        results = [[] for _ in layers]
         for blob in prepared:
             try:
                 self.net.setInput(blob)
-                results.append(np.asarray(self.net.forward(), np.float32).reshape(1, -1))
+                produced = [self.net.forward()] if layers == [None] else self.net.forward(layers)
             except cv2.error as exc:
                 raise RuntimeError(f"failed to run: {_last_line(exc)}") from None
-        return np.concatenate(results)
+            for found, values in zip(results, produced):
+                found.append(self._as_nhwc(np.asarray(values, np.float32)))
+        return [np.concatenate(found) for found in results]
+
+    def _as_nhwc(self, values: np.ndarray) -> np.ndarray:
+        """One image's output as (1, values), or (1, H, W, C) for a map: the TFLite and TensorFlow
+        importers compute NCHW whatever the file says."""
+        if values.ndim == 4 and self._layout == "NCHW" and self.path.suffix.lower() != ".onnx":
+            return values.transpose(0, 2, 3, 1)
+        return values.reshape(1, -1) if values.ndim != 4 else values

@@ -18,8 +18,7 @@ class TensorFlowRunner(Runner):
     reads = (".pb",)
 
     def _load(self):
-        from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
-
+        from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
         from deploytool.core.keras_env import tf
 
         try:  # possible only before TensorFlow's runtime starts (a fresh child process)
@@ -33,20 +32,20 @@ class TensorFlowRunner(Runner):
             graph_def = tf.compat.v1.GraphDef.FromString(data)
         except Exception as exc:
             raise UserError(f"{self.path}: not a valid TensorFlow GraphDef ({type(exc).__name__})") from None
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise UserError(f"{self.path}: expected one input and one output, found "
-                            f"{len(inputs)} and {len(outputs)}")
+        if len(inputs) != 1 or not outputs:
+            raise UserError(f"{self.path}: expected one image input and at least one output, "
+                            f"found {len(inputs)} input(s) and {len(outputs)} output(s)")
         imported = tf.compat.v1.wrap_function(
             lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         graph = imported.graph
-        output = graph.get_tensor_by_name(f"{outputs[0].name}:0")
+        fetched = [graph.get_tensor_by_name(f"{output.name}:0") for output in outputs]
         self._function = imported.prune(feeds=[graph.get_tensor_by_name(f"{inputs[0].name}:0")],
-                                        fetches=[output])
+                                        fetches=fetched)
         self._shape = tuple(inputs[0].shape or ())
         self.inputs = [TensorInfo(inputs[0].name, tuple(-1 if d is None else d for d in self._shape),
                                   inputs[0].dtype or "float32")]
-        self.outputs = [TensorInfo(outputs[0].name, tuple(-1 if d is None else d for d in output.shape),
-                                   output.dtype.name)]
+        self.outputs = [TensorInfo(output.name, tuple(-1 if d is None else d for d in tensor.shape),
+                                   tensor.dtype.name) for output, tensor in zip(outputs, fetched)]
 
     @property
     def input_shape(self):
@@ -58,7 +57,6 @@ class TensorFlowRunner(Runner):
     def _run(self, prepared):
         from deploytool.core.keras_env import tf
 
-        return [np.asarray(self._function(tf.constant(image))[0]) for image in prepared]
-
-    def _finish(self, raw, count):
-        return np.concatenate(raw).astype(np.float32).reshape(count, -1)
+        results = [self._function(tf.constant(image)) for image in prepared]
+        return [np.concatenate([np.asarray(result[k]) for result in results])
+                for k in range(len(self.outputs))]

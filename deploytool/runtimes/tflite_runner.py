@@ -34,9 +34,23 @@ class TFLiteRunner(Runner):
         except Exception as exc:
             raise UserError(f"{self.path}: not a loadable TFLite model ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
         self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
+        self._output_details = self._named_outputs()
         self.inputs = [_info(d) for d in self.interpreter.get_input_details()]
-        self.outputs = [_info(d) for d in self.interpreter.get_output_details()]
+        self.outputs = [_info({**detail, "name": name}) for name, detail in self._output_details]
+
+    def _named_outputs(self) -> list[tuple[str, dict]]:
+        """(name, tensor detail) of every output: named by the model's signature where it has
+        one with all of them (deploytool's .tflite files name each output after its Keras
+        output there; the tensors' own order need not be the model's), else by tensor name."""
+        details = self.interpreter.get_output_details()
+        by_index = {detail["index"]: detail for detail in details}
+        signatures = self.interpreter._get_full_signature_list() or {}
+        if len(signatures) == 1:
+            (signature,) = signatures.values()
+            named = signature.get("outputs") or {}
+            if len(details) > 1 and sorted(named.values()) == sorted(by_index):
+                return [(name, by_index[index]) for name, index in named.items()]
+        return [(detail["name"], detail) for detail in details]
 
     @property
     def input_shape(self):
@@ -48,14 +62,14 @@ class TFLiteRunner(Runner):
                 for image in images]
 
     def _run(self, prepared):
-        results = []
+        results = [[] for _ in self._output_details]
         for data in prepared:
             self.interpreter.set_tensor(self._input["index"], data)
             self.interpreter.invoke()
-            results.append(self.interpreter.get_tensor(self._output["index"]))
-        return results
+            for found, (_, detail) in zip(results, self._output_details):
+                found.append(self.interpreter.get_tensor(detail["index"]))
+        return [np.concatenate(found) for found in results]
 
     def _finish(self, raw, count):
-        out = self.outputs[0]
-        values = np.concatenate(raw)
-        return (dequantize(values, out) if out.scale else values.astype(np.float32)).reshape(count, -1)
+        return super()._finish([dequantize(values, out) if out.scale else values
+                                for values, out in zip(raw, self.outputs)], count)

@@ -3,7 +3,7 @@
     python -m deploytool.runtimes.worker REQUEST.json
 
 The request names the artifact, backend, options, images (.npy) and where to write the outputs
-(.npy) and metadata (.json). Exit 0 on success; otherwise the last stderr line says why. Nothing
+(.npz, one array per output, by name) and metadata (.json). Exit 0 on success; otherwise the last stderr line says why. Nothing
 here imports TensorFlow, so a child starts in well under a second.
 """
 
@@ -42,13 +42,13 @@ def main(request_path: str) -> int:
         if request.get("mode") == "bench":
             timed = images[:request["batch"]] if request.get("batch") else images
             timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5))
-        outputs = runner.infer(images)
+        outputs = runner.infer_all(images)
         finished = time.perf_counter()
     except (UserError, RuntimeError, ValueError) as exc:
         print(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
               file=sys.stderr)
         return 3
-    np.save(request["outputs"], outputs)
+    np.savez(request["outputs"], **outputs)
     meta = {"inputs": [i.as_dict() for i in runner.inputs],
             "outputs": [o.as_dict() for o in runner.outputs],
             "load_seconds": loaded - started, "infer_seconds": finished - loaded,

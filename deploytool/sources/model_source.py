@@ -18,6 +18,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.fileio import sha256_file
 from deploytool.core.keras_env import keras
 from deploytool.core.preprocessing import Preprocessing, preprocessing_from_options
+from deploytool.sources.input_size import with_input_size
 from deploytool.sources.keras3 import RebuildError, rebuild_as_tf_keras
 from deploytool.sources.keras_files import (guarded_load, is_keras3_metadata, load_keras_file,
                                             read_keras_zip)
@@ -26,6 +27,7 @@ RUN_MODEL = "model.keras"
 RUN_PREPROCESSING = "preprocessing.json"
 RUN_LABELS = "labels.txt"
 REBUILD_CHECK_IMAGES = 8
+ZOO_INPUT_SHAPE = (224, 224, 3)  # a zoo model's input unless told otherwise
 
 
 @dataclass
@@ -47,14 +49,9 @@ class ModelSource:
     framework_reason: str | None = None
 
 
-def _model_input_shape(model, path) -> tuple:
-    if len(model.inputs) != 1:
-        raise UserError(f"{path}: models with several inputs are not supported")
-    shape = tuple(model.inputs[0].shape)
-    if len(shape) != 4 or any(d is None for d in shape[1:]):
-        raise UserError(f"{path}: expected an image model with input (batch, height, width, "
-                        f"channels) of fixed size, got {shape}")
-    return tuple(int(d) for d in shape[1:])
+def _model_input_shape(model) -> tuple:
+    """(H, W, C) of a model whose one image input has a fixed size."""
+    return tuple(int(d) for d in model.inputs[0].shape[1:])
 
 
 def _preprocessing(input_shape, preprocess: dict | None, default: Preprocessing | None = None):
@@ -68,37 +65,42 @@ def _exact_tf_keras_twin(original, preprocessing: Preprocessing):
     """The tf_keras rebuild of a Keras 3 model and None, or None and the reason it is not exact:
     no twin layer, or outputs that differ by more than float32 round-off on a few of the images
     the model will be calibrated and verified on."""
+    from deploytool.core.roundoff import float32_roundoff, fp32_max_abs, output_at
     from deploytool.sources.calibration import calibration_set
-
-    from deploytool.core.roundoff import float32_roundoff, fp32_max_abs
 
     try:
         rebuilt = rebuild_as_tf_keras(original)
     except RebuildError as exc:
         return None, str(exc)
     images = calibration_set(None, preprocessing, REBUILD_CHECK_IMAGES, seed=0).images
-    expected = _first(original.predict_on_batch(images))
-    difference = float(np.max(np.abs(_first(rebuilt.predict_on_batch(images)) - expected)))
-    if difference <= fp32_max_abs(None):
-        return rebuilt, None
-    roundoff = float32_roundoff(original, images, expected)
-    if difference <= fp32_max_abs(roundoff):
-        return rebuilt, None
-    return None, (f"the tf_keras rebuild differs by {difference:.1e}, beyond float32 round-off "
-                  f"({roundoff or 0:.1e})")
+    expected, produced = original.predict_on_batch(images), rebuilt.predict_on_batch(images)
+    for index in range(len(original.outputs)):  # every output, each within its own round-off
+        wanted = output_at(expected, index)
+        difference = float(np.max(np.abs(output_at(produced, index) - wanted)))
+        if difference <= fp32_max_abs(None):
+            continue
+        roundoff = float32_roundoff(original, images, wanted, index)
+        if difference > fp32_max_abs(roundoff):
+            return None, (f"the tf_keras rebuild differs by {difference:.1e} on output {index}, "
+                          f"beyond float32 round-off ({roundoff or 0:.1e})")
+    return rebuilt, None
 
 
-def _first(outputs):
-    return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, np.float64)
-
-
-def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None) -> ModelSource:
-    model = load_keras_file(path, unsafe)
+def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None,
+                 input_shape=None) -> ModelSource:
+    loaded = load_keras_file(path, unsafe)
+    model = with_input_size(loaded, input_shape, path)
     kind = "savedmodel" if path.is_dir() else ("h5" if path.suffix.lower() in (".h5", ".hdf5") else "keras")
     if kind == "keras" and is_keras3_metadata(read_keras_zip(path)[1]):
         kind = "keras3"
-    preprocessing = _preprocessing(_model_input_shape(model, path), preprocess)
+    preprocessing = _preprocessing(_model_input_shape(model), preprocess)
     framework, reason, notes = "tf_keras", None, []
+    description = {"kind": kind, "path": str(path), "sha256": sha256_file(path)}
+    resized = model is not loaded  # the file itself no longer reproduces the model
+    if resized:
+        description["input_shape"] = list(_model_input_shape(model))
+        notes.append(f"input fixed at {','.join(map(str, _model_input_shape(model)))} (the file "
+                     f"leaves {tuple(loaded.inputs[0].shape[1:])} free)")
     if kind == "keras3":
         rebuilt, reason = _exact_tf_keras_twin(model, preprocessing)
         if rebuilt is not None:
@@ -107,18 +109,18 @@ def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None) -> Mo
             framework = "keras3"
             notes.append(f"converting through Keras 3 itself (its SavedModel into the converters, "
                          f"which fold BatchNorm themselves): no exact tf_keras twin, {reason}")
-    return ModelSource(model, kind, path.stem if not path.is_dir() else path.name,
-                       {"kind": kind, "path": str(path), "sha256": sha256_file(path)},
-                       preprocessing, reference_path=path, notes=notes, framework=framework,
-                       framework_reason=reason)
+    return ModelSource(model, kind, path.stem if not path.is_dir() else path.name, description,
+                       preprocessing, reference_path=None if resized else path, notes=notes,
+                       framework=framework, framework_reason=reason)
 
 
-def _run_source(path: Path, unsafe: bool, preprocess: dict | None = None) -> ModelSource:
-    model = load_keras_file(path / RUN_MODEL, unsafe)
+def _run_source(path: Path, unsafe: bool, preprocess: dict | None = None,
+                input_shape=None) -> ModelSource:
+    model = with_input_size(load_keras_file(path / RUN_MODEL, unsafe), input_shape, path)
     record = json.loads((path / RUN_PREPROCESSING).read_text())
     labels_file = path / RUN_LABELS
     labels = labels_file.read_text().splitlines() if labels_file.exists() else None
-    preprocessing = _preprocessing(_model_input_shape(model, path), preprocess,
+    preprocessing = _preprocessing(_model_input_shape(model), preprocess,
                                    Preprocessing.from_dict(record))
     return ModelSource(model, "run", path.name,
                        {"kind": "run", "path": str(path), "model": RUN_MODEL,
@@ -158,24 +160,27 @@ def check_finite_weights(model, origin) -> None:
                                 f"({weight.name})")
 
 
-def load_source(spec: str, *, weights=None, input_shape=(224, 224, 3), num_classes: int = 1000,
+def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int = 1000,
                 width: float = 1.0, unsafe: bool = False, seed: int = 0,
                 preprocess: dict | None = None) -> ModelSource:
     """Resolve ``spec`` (zoo name, run folder or model file) to a :class:`ModelSource`.
-    ``weights``, ``input_shape``, ``num_classes`` and ``width`` apply to zoo names only;
+    ``weights``, ``num_classes`` and ``width`` apply to zoo names only; ``input_shape`` (H, W, C)
+    is a zoo model's size (default 224x224x3) and the size a model file with free spatial
+    dimensions is fixed at;
     ``preprocess`` (preset, mean, std, channel_order: see
     :func:`~deploytool.core.preprocessing.preprocessing_from_options`) is the input the model expects."""
     from deploytool.models import get_spec, list_models
 
     path = Path(spec)
     if spec in list_models():
-        source = _zoo_source(spec, weights, input_shape, num_classes, width, seed, preprocess)
+        source = _zoo_source(spec, weights, input_shape or ZOO_INPUT_SHAPE, num_classes, width,
+                             seed, preprocess)
     elif weights:
         raise UserError("--weights applies to zoo model names only")
     elif path.is_dir() and (path / RUN_MODEL).exists() and (path / RUN_PREPROCESSING).exists():
-        source = _run_source(path, unsafe, preprocess)
+        source = _run_source(path, unsafe, preprocess, input_shape)
     elif path.exists():
-        source = _file_source(path, unsafe, preprocess)
+        source = _file_source(path, unsafe, preprocess, input_shape)
     elif "/" not in spec and not path.suffix:
         get_spec(spec)  # raises with the closest zoo names
         raise AssertionError("unreachable")  # pragma: no cover

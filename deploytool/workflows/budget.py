@@ -119,6 +119,15 @@ def _evaluate(artifact: Path, images, labels, reference, step) -> tuple[dict, fl
     return figures, milliseconds
 
 
+def kept_outputs(model, drop) -> list[str]:
+    """The outputs a conversion keeps: all but the declared training-only heads and ``drop``."""
+    from deploytool.converters.outputs import output_names
+    from deploytool.models.profile import AUX_PREFIX
+
+    return [name for name in output_names(model)
+            if name not in drop and not name.startswith(AUX_PREFIX)]
+
+
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,
                      log=lambda message: None) -> ConvertResult:
     """Convert ``source`` to int8 within ``budget``: the cheapest attempt that meets it (see the
@@ -131,6 +140,11 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
         raise UserError("an accuracy budget applies to int8: add --int8")
     if options.qat:
         raise UserError("an accuracy budget searches post-training quantization; drop --qat")
+    kept = kept_outputs(source.model, options.drop_outputs)
+    if len(kept) > 1:
+        raise UserError(f"an accuracy budget judges a model with one output so far, and this one "
+                        f"keeps {len(kept)} ({', '.join(kept)}): convert without a budget (every "
+                        "head is checked) or leave heads out with --drop-output")
     images, labels = held_out(source, options, budget)
     chosen_target = target(options.to)
     attempts: list[Attempt] = []

@@ -18,7 +18,7 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, write_json
-from deploytool.core.manifest import integrity_failures, last_converted, now, tool_versions
+from deploytool.core.manifest import (integrity_failures, last_converted, now, tool_versions)
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated
@@ -158,6 +158,10 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
     integrity = integrity_failures(artifact, manifest)
     if integrity:
         raise UserError(f"{artifact}: {integrity[0]}")
+    if len(manifest.outputs) != 1:
+        raise UserError(f"{artifact}: the app runs models with one output, and this one has "
+                        f"{len(manifest.outputs)} ({', '.join(o['name'] for o in manifest.outputs)}); "
+                        "convert it with --drop-output for each head the app does not show")
     labels = read_labels(labels_file) if labels_file else list(manifest.labels or [])
     if not labels:
         raise UserError(f"{artifact}: no labels in its manifest (an untrained zoo model?); "
@@ -174,7 +178,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         raise UserError(f"{artifact}: the TFLite interpreter could not run it ({run.kind}: {run.error})")
     inputs, outputs = run.meta["inputs"], run.meta["outputs"]
     check_fits_app(inputs, outputs, preprocessing, labels)  # the file itself, not only its manifest
-    expected = run.outputs.astype("<f4")
+    (expected,) = [values.astype("<f4") for values in run.outputs.values()]
     tolerance = golden_tolerance(expected, outputs[0])
 
     values = {

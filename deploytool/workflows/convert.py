@@ -14,16 +14,17 @@ import numpy as np
 
 from deploytool.converters.failures import ConversionError, first_error_line
 from deploytool.converters.options import ConvertOptions
+from deploytool.converters.outputs import output_kinds
 from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
 from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.passes.softmax import detach_softmax
-from deploytool.converters.passes.strip_training import output_names, strip_training_heads
+from deploytool.converters.passes.strip_training import strip_training_heads
 from deploytool.converters.targets.registry import Exported, target
 from deploytool.converters.targets.tflite.export import export_tflite
-from deploytool.core.compare import compare_outputs, judge_parity
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of, write_bytes
-from deploytool.core.manifest import now, remember_last_convert, tool_versions, write_manifest
+from deploytool.core.manifest import (now, remember_last_convert, tool_versions, write_manifest)
+from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text)
 from deploytool.core.postprocess import postprocess
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
@@ -148,6 +149,7 @@ class Prepared:
     model: object
     export_model: object
     outputs_removed: bool  # the model has fewer outputs than its source file
+    kinds: dict  # every output's kind by name, in the model's order
     reports: dict
     skipped: dict
     postprocess: str | None
@@ -177,12 +179,10 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
     keras3_path = source.framework == "keras3"
     model, strip_report = strip_training_heads(source.model, options.drop_outputs)
     log(strip_report.summary())
-    kept = output_names(model)
-    if len(kept) > 1:
-        raise UserError(f"the model has {len(kept)} outputs ({', '.join(kept)}); deploytool "
-                        "converts and verifies one output per model so far: name each output to "
-                        "leave out with --drop-output (e.g. "
-                        f"{' '.join(f'--drop-output {name}' for name in kept[1:])})")
+    kinds = output_kinds(model, options.output_kinds)
+    if len(kinds) > 1:
+        log(f"{len(kinds)} outputs kept, each checked: "
+            f"{', '.join(f'{name} ({kind})' for name, kind in kinds.items())}")
     export_model, fold_report, simplify_report = model, None, None
     skipped = dict(KERAS3_SKIPPED_PASSES) if keras3_path else {}
     # Folding before QAT is exact and leaves tfmot no BatchNorm to handle: its own BN handling
@@ -203,7 +203,7 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
         if softmax_report.postprocess:
             log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "
                 "(the artifact outputs logits)")
-    prepared = Prepared(model, export_model, strip_report.outputs_removed, {
+    prepared = Prepared(model, export_model, strip_report.outputs_removed, kinds, {
         "strip_report": strip_report.as_dict(),
         "fold_report": fold_report.as_dict() if fold_report else None,
         "softmax_report": softmax_report.as_dict() if softmax_report else None,
@@ -223,17 +223,41 @@ def check(staged: Path, prepared: Prepared, source: ModelSource, options: Conver
                       prepared.qat_data, prepared.postprocess, log) if options.qat else None)
     runner = runner_for(staged)
     try:
-        produced = runner.load().infer(images)
+        produced = runner.load().infer_all(images)
     except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
         raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
                               f"{first_error_line(exc)}") from exc
-    expected = KerasRunner(model=prepared.model).infer(images)
-    figures = compare_outputs(expected, postprocess(produced, prepared.postprocess))
-    failures, tolerance = judge_parity(
-        figures, options.precision, source.trained,
-        roundoff=lambda: float32_roundoff(prepared.model, images, expected))
-    return {"runner": runner, "figures": figures, "failures": failures, "tolerance": tolerance,
-            "qat": qat}
+    expected = KerasRunner(model=prepared.model).infer_all(images)
+    order = list(expected)
+    verdicts = compare_every_output(
+        expected, produced, prepared.kinds, options.precision, source.trained,
+        step=prepared.postprocess,
+        roundoff=lambda name: float32_roundoff(prepared.model, images, expected[name],
+                                               order.index(name)))
+    return {"runner": runner, "verdicts": verdicts, "failures": failures_of(verdicts), "qat": qat}
+
+
+def parity_record(checked: dict, images_source: str) -> dict:
+    """The manifest's ``parity``: every output's figures and verdict, and, for a model with one
+    output, its figures and bar at the top (as verify's JSON has them)."""
+    verdicts = checked["verdicts"]
+    record = {"runtime": checked["runner"].name, "images": images_source,
+              "passed": not checked["failures"], "failures": checked["failures"],
+              "outputs": [verdict.as_dict() for verdict in verdicts]}
+    if len(verdicts) == 1:
+        record["figures"] = verdicts[0].figures
+        record["tolerance"] = verdicts[0].tolerance.as_dict() if verdicts[0].tolerance else None
+    return record
+
+
+def artifact_outputs(runner, kinds: dict) -> list[dict]:
+    """The artifact's outputs as the manifest lists them: in the model's order, each with its
+    kind (a single output takes the model's one kind whatever the file names it)."""
+    described = {info.name: info.as_dict() for info in runner.outputs}
+    if len(described) == 1:
+        (only,) = described.values()
+        return [{**only, "kind": next(iter(kinds.values()))}]
+    return [{**described[name], "kind": kind} for name, kind in kinds.items()]
 
 
 def record(artifact: Path, exported: Exported, source: ModelSource, options: ConvertOptions,
@@ -248,7 +272,7 @@ def record(artifact: Path, exported: Exported, source: ModelSource, options: Con
         "artifact": {"file": artifact.name, "format": options.to, "precision": options.precision,
                      "size_bytes": size_of(artifact), "sha256": sha256_file(artifact),
                      "inputs": [i.as_dict() for i in runner.inputs],
-                     "outputs": [o.as_dict() for o in runner.outputs],
+                     "outputs": artifact_outputs(runner, prepared.kinds),
                      "input_layout": chosen.input_layout(options),
                      "input_name": chosen.input_name(runner), "side_files": side_files},
         "source": {**source.description, "trained": source.trained,
@@ -263,9 +287,7 @@ def record(artifact: Path, exported: Exported, source: ModelSource, options: Con
         "calibration": calibration.description if calibration is not None else None,
         "qat_report": checked["qat"],
         "conversion_seconds": round(seconds, 3),
-        "parity": {"runtime": runner.name, "images": images_source, "figures": checked["figures"],
-                   "tolerance": checked["tolerance"].as_dict(), "passed": not checked["failures"],
-                   "failures": checked["failures"]},
+        "parity": parity_record(checked, images_source),
         "tool_versions": tool_versions(),
         "created": now(),
     }
@@ -305,10 +327,11 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
             stack.enter_context(atomic_path(artifact.with_suffix(suffix))).write_bytes(data)
             staged.with_suffix(suffix).write_bytes(data)
         checked = check(staged, prepared, source, options, images, calibration, log)
-    figures, failures = checked["figures"], checked["failures"]
-    log(f"parity on {len(images)} {images_source} images ({checked['runner'].name}): max abs "
-        f"{figures['max_abs']:.2e}, cosine {figures['min_cosine']:.6f}, top-1 agreement "
-        f"{figures['top1_agreement']:.3f}" + (f" - FAILS: {'; '.join(failures)}" if failures else ""))
+    for verdict in checked["verdicts"]:
+        named = f"{verdict.name}: " if len(checked["verdicts"]) > 1 else ""
+        log(f"parity on {len(images)} {images_source} images ({checked['runner'].name}): {named}"
+            + (figures_text(verdict.figures) if verdict.figures else "not compared")
+            + (f" - FAILS: {'; '.join(verdict.failures)}" if verdict.failures else ""))
     entry = record(artifact, exported, source, options, prepared, calibration, checked,
                    images_source, reference, seconds)
     entry.update(extra or {})

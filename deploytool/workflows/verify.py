@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.core.compare import Tolerance, compare_outputs, judge_parity, tolerance_for
+from deploytool.core.compare import Tolerance, tolerance_for
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
-from deploytool.core.postprocess import postprocess
-from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
+from deploytool.core.output_parity import compare_every_output, failures_of
+from deploytool.runtimes.base import (DEFAULT_THREADS, artifact_runtimes, runtimes_reading)
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
 
@@ -22,12 +22,14 @@ DEFAULT_SAMPLES = 64
 
 @dataclass
 class VerifyRow:
-    """One artifact on one backend."""
+    """One output of one artifact on one backend."""
 
     artifact: str
     backend: str
     precision: str
     status: str  # pass | fail | n/a (the backend cannot run it and was not asked for by name)
+    output: str | None = None  # the Keras output compared
+    kind: str | None = None  # how it is judged: scores, regression, embedding or dense
     figures: dict | None = None
     failures: list[str] = field(default_factory=list)
     engine: str | None = None
@@ -83,54 +85,45 @@ class _References:
             self._models[reference] = load_keras_file(reference)
         return self._models[reference]
 
-    def outputs(self, reference: str, images: np.ndarray, key: str) -> np.ndarray:
+    def outputs(self, reference: str, images: np.ndarray, key: str) -> dict[str, np.ndarray]:
         if (reference, key) not in self._outputs:
             from deploytool.runtimes.keras_runner import KerasRunner
 
             runner = KerasRunner(model=self.model(reference))
-            self._outputs[(reference, key)] = runner.infer(images)
+            self._outputs[(reference, key)] = runner.infer_all(images)
         return self._outputs[(reference, key)]
 
-    def roundoff(self, reference: str, images: np.ndarray, key: str) -> float | None:
-        if (reference, key) not in self._roundoff:
+    def roundoff(self, reference: str, images: np.ndarray, key: str, name: str) -> float | None:
+        if (reference, key, name) not in self._roundoff:
             from deploytool.core.roundoff import float32_roundoff
 
-            self._roundoff[(reference, key)] = float32_roundoff(
-                self.model(reference), images, self.outputs(reference, images, key))
-        return self._roundoff[(reference, key)]
+            outputs = self.outputs(reference, images, key)
+            self._roundoff[(reference, key, name)] = float32_roundoff(
+                self.model(reference), images, outputs[name], list(outputs).index(name))
+        return self._roundoff[(reference, key, name)]
 
 
-def _run_backend(artifact, backend, images, reference, labels, step, judge_figures, threads,
-                 timeout, timing=None):
-    """The figures of one backend; a runtime with variants (OpenCV's engines) tries them until
-    one agrees with the reference. ``judge_figures(figures)`` gives the failures of figures.
-    With ``timing`` ({"runs", "warmup"}) the same child also times batch-1 calls, as bench does."""
-    figures_of = {}
+def _run_backend(artifact, backend, images, compare, threads, timeout, timing=None):
+    """The output verdicts of one backend; a runtime with variants (OpenCV's engines) tries
+    them until one agrees with the reference on every output. ``compare(outputs)`` gives the
+    verdicts of a run's outputs. With ``timing`` ({"runs", "warmup"}) the same child also
+    times batch-1 calls, as bench does."""
+    verdicts_of = {}
 
     def judge(run):
-        produced = [output["name"] for output in run.meta.get("outputs", [])]
-        if len(produced) > 1:  # written before convert kept one output per artifact
-            return [f"the artifact has {len(produced)} outputs ({', '.join(produced)}) and verify "
-                    "compares one per artifact: reconvert it, leaving the others out with "
-                    "--drop-output"]
-        outputs = postprocess(run.outputs, step)
-        if outputs.shape != np.shape(reference):
-            return [f"outputs {outputs.shape[1:]} per image where the reference has "
-                    f"{np.shape(reference)[1:]}: the runtime computed another tensor"]
-        if not np.all(np.isfinite(outputs)):
-            return ["outputs contain NaN or infinity"]
-        figures_of[id(run)] = compare_outputs(reference, outputs, labels)
-        return judge_figures(figures_of[id(run)])
+        verdicts_of[id(run)] = compare(run.outputs)
+        return failures_of(verdicts_of[id(run)])
 
     bench = {**timing, "batch": 1} if timing else None
     attempts = run_variants(artifact, backend, images, judge, threads=threads, timeout=timeout,
                             bench=bench)
-    # the first variant that passed, else the first that produced figures, else the last error
+    # the first variant that passed, else the first that compared anything, else the last error
+    compared = lambda a: any(v.figures for v in verdicts_of.get(id(a.run), []))  # noqa: E731
     chosen = next((a for a in attempts if a.agrees), None) or \
-        next((a for a in attempts if id(a.run) in figures_of), None) or attempts[-1]
-    figures, failures = figures_of.get(id(chosen.run)), chosen.failures
+        next((a for a in attempts if compared(a)), None) or attempts[-1]
+    verdicts, failures = verdicts_of.get(id(chosen.run)), chosen.failures
     variant = chosen.options.get("engine")
-    if figures is None and len(attempts) > 1:  # no variant ran it: say what each answered
+    if verdicts is None and len(attempts) > 1:  # no variant ran it: say what each answered
         reasons = {}
         for attempt in attempts:
             reasons.setdefault(attempt.failures[0], []).append(attempt.options.get("engine"))
@@ -139,7 +132,7 @@ def _run_backend(artifact, backend, images, reference, labels, step, judge_figur
         variant = None
     timings = chosen.run.meta.get("timings")
     median_ms = float(np.median(timings)) * 1e3 if timings else None
-    return figures, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
+    return verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
 
 
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
@@ -170,30 +163,50 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         key = json.dumps(description, sort_keys=True)
         reference_file = str(manifest.reference)
         reference = references.outputs(reference_file, images, key)
+        names, kinds = list(reference), manifest.output_kinds
+        if len(kinds) == 1 and len(names) == 1:  # one output: the file may name it otherwise
+            kinds = {names[0]: next(iter(kinds.values()))}
 
-        def judge_figures(figures, artifact=artifact, precision=precision, trained=trained,
-                          reference_file=reference_file, images=images, key=key):
-            failures, used = judge_parity(
-                figures, precision, trained, tolerance,
-                roundoff=lambda: references.roundoff(reference_file, images, key))
-            if used.reference_roundoff is not None:  # the bar this artifact was held to
-                tolerances[artifact.name] = used.as_dict()
-            return failures
+        def compare(outputs, artifact=artifact, manifest=manifest, reference=reference, kinds=kinds,
+                    reference_file=reference_file, images=images, key=key, labels=labels):
+            verdicts = compare_every_output(
+                reference, outputs, kinds, manifest.precision, manifest.trained, labels, _labelled(reference, manifest),
+                manifest.postprocess, tolerance,
+                roundoff=lambda name: references.roundoff(reference_file, images, key, name))
+            for verdict in verdicts:  # the bar an fp32 output was held to, when it was measured
+                if verdict.tolerance is not None and verdict.tolerance.reference_roundoff is not None:
+                    tolerances[artifact.name] = verdict.tolerance.as_dict()
+            return verdicts
 
         readers = runtimes_reading(artifact)
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
             if name not in readers:
-                rows.append(VerifyRow(artifact.name, name, precision, "fail",
-                                      failures=[f"{name} does not run {artifact.suffix} files"]))
+                rows += [VerifyRow(artifact.name, name, precision, "fail", output, kinds.get(output),
+                                   failures=[f"{name} does not run {artifact.suffix} files"])
+                         for output in names]
                 continue
-            figures, failures, engine, layout, seconds, median_ms = _run_backend(
-                artifact, name, images, reference, labels, manifest.postprocess,
-                judge_figures, threads, timeout, timing)
-            if figures is None and not named and name != readers[0]:
+            verdicts, failures, engine, layout, seconds, median_ms = _run_backend(
+                artifact, name, images, compare, threads, timeout, timing)
+            if verdicts is None and not named and name != readers[0]:
                 status = "n/a"  # another runtime cannot run it, and was not asked for by name
             else:
                 status = "fail" if failures else "pass"
-            rows.append(VerifyRow(artifact.name, name, precision, status, figures, failures,
-                                  engine, layout, round(seconds, 3), median_ms))
+            common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
+                          median_ms=median_ms)
+            if verdicts is None:  # it did not run: the same reason for every output
+                rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
+                                   failures=failures, **common) for output in names]
+                continue
+            rows += [VerifyRow(artifact.name, name, precision,
+                               "pass" if verdict.passed else "fail", verdict.name, verdict.kind,
+                               verdict.figures, verdict.failures, **common)
+                     for verdict in verdicts]
     return VerifyReport(rows, used_images, tolerances)
+
+
+def _labelled(reference: dict, manifest) -> str | None:
+    """The reference output the labels judge (the manifest's output of class scores)."""
+    if len(reference) == 1:
+        return next(iter(reference))
+    return manifest.labelled_output

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
 from deploytool.converters.passes.strip_training import strip_training_heads
-from deploytool.core.keras_env import keras
 from deploytool.models import create_model
+
+from deploytool.core.keras_env import keras
 
 
 @pytest.mark.heavy
@@ -45,7 +45,8 @@ def three_heads(k):
 
 @pytest.mark.parametrize("saver", ["keras3", "tf_keras"])
 def test_every_output_is_kept_unless_named(saver):
-    from deploytool.converters.passes.strip_training import output_names
+    from deploytool.converters.outputs import output_names
+
     from deploytool.core.keras_env import keras3
 
     model = three_heads(keras3() if saver == "keras3" else keras)

@@ -203,17 +203,6 @@ def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_f
     assert result.manifest["artifact"]["inputs"][0]["dtype"] == "int8"
 
 
-@pytest.mark.parametrize("to", ["tflite", "onnx", "pb"])
-def test_a_model_with_several_outputs_is_refused_in_one_line_naming_them(three_head_model_file, to):
-    result = run_cli("convert", three_head_model_file, "--to", to)
-    assert result.exit_code == 2
-    assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
-        "deploytool: error: the model has 3 outputs (box, landmarks, face); deploytool converts and "
-        "verifies one output per model so far: name each output to leave out with --drop-output "
-        "(e.g. --drop-output landmarks --drop-output face)"]
-    assert not Path("artifacts").exists() or not any(Path("artifacts").iterdir())
-
-
 def test_the_outputs_named_are_left_out_and_the_one_kept_matches_keras(three_head_model_file):
     from deploytool.sources.keras_files import load_keras_file
     from deploytool.workflows.verify import verify

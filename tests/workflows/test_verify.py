@@ -118,10 +118,11 @@ def test_a_tampered_artifact_fails_its_sha256_check(lenet_artifacts, tmp_path):
     assert "sha256 differs from the manifest" in json.loads(result.stdout)["rows"][0]["failures"][0]
 
 
-def test_an_artifact_with_several_outputs_fails_verify_saying_so(lenet_artifacts, tmp_path):
-    """An .onnx with every head in it, as deploytool wrote one before it kept one output per
-    artifact (and verified the first only): verify refuses to vouch for the heads it skips."""
+def test_an_artifact_whose_outputs_are_not_the_references_fails_naming_them(lenet_artifacts, tmp_path):
+    """An .onnx whose two heads the one-output reference does not have: outputs pair by name,
+    never by position, so nothing is compared and both names are given."""
     from deploytool.converters.targets.onnx.export import export_onnx
+
     from deploytool.core.keras_env import keras
 
     inputs = keras.Input((28, 28, 1))
@@ -136,9 +137,9 @@ def test_an_artifact_with_several_outputs_fails_verify_saying_so(lenet_artifacts
     result = verify_cli(target, "--backend", "onnxruntime", "--json", "--samples", "4")
     assert result.exit_code == 1
     (row,) = json.loads(result.stdout)["rows"]
-    assert row["status"] == "fail" and row["failures"] == [
-        "the artifact has 2 outputs (digit, style) and verify compares one per artifact: "
-        "reconvert it, leaving the others out with --drop-output"]
+    assert row["status"] == "fail" and row["figures"] is None
+    assert row["failures"] == ["the artifact has no output named predictions (it has digit, style)",
+                               "the artifact has outputs the reference has not: digit, style"]
 
 
 @pytest.mark.heavy

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
 from deploytool.converters.failures import ConversionError, conversion_failure
+from deploytool.converters.outputs import output_names
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
-from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
-from deploytool.core.quiet import native_output_silenced
+from deploytool.converters.tracing import (frozen_graph, input_spec, plain_grouped_convolutions)
 
+from deploytool.core.quiet import native_output_silenced
 
 _ERFC_REGISTERED = []
 
@@ -67,7 +67,23 @@ def export_onnx(model, opset: int, nchw_input: bool = False):
     except Exception as exc:
         raise conversion_failure(exc, model, "tf2onnx") from exc
     check_onnx_ops(proto, model)
+    if len(proto.graph.output) > 1:
+        name_outputs(proto, output_names(model))
     return proto
+
+
+def name_outputs(proto, names: list[str]) -> None:
+    """Give the graph's outputs (in the model's order, as they were asked of tf2onnx) the names of
+    the Keras outputs they compute, so that every reader pairs them by name."""
+    current = [output.name for output in proto.graph.output]
+    if current == names:
+        return
+    renamed = dict(zip(current, names))
+    for node in proto.graph.node:
+        node.output[:] = [renamed.get(name, name) for name in node.output]
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    for output in proto.graph.output:
+        output.name = renamed[output.name]
 
 
 def check_onnx_ops(proto, model) -> None:

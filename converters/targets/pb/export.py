@@ -16,7 +16,9 @@ The graph is read back without TensorFlow by :mod:`.graph_reader`.
 from __future__ import annotations
 
 from deploytool.converters.failures import conversion_failure
+from deploytool.converters.outputs import output_names
 from deploytool.converters.tracing import frozen_graph
+
 from deploytool.core.errors import UserError
 
 
@@ -24,8 +26,11 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
     """The frozen, pruned inference GraphDef of ``model`` at batch 1, binary and as text."""
     try:
         graph_def, _, outputs = frozen_graph(model, batch=1)
-        graph_def = prune_for_inference(graph_def, [name.split(":")[0] for name in outputs])
+        outputs = [name.split(":")[0] for name in outputs]
+        graph_def = prune_for_inference(graph_def, outputs)
         graph_def = explicit_constants(graph_def)
+        if len(outputs) > 1:
+            graph_def = name_output_nodes(graph_def, outputs, output_names(model))
     except Exception as exc:
         raise conversion_failure(exc, model, "convert_variables_to_constants_v2") from exc
     functions = [node.op for node in graph_def.node if node.op.endswith("PartitionedCall")]
@@ -34,6 +39,29 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
                         f"({', '.join(sorted(set(functions)) or ['library functions'])}), "
                         "which OpenCV's TensorFlow importer cannot read")
     return graph_def.SerializeToString(), str(graph_def)
+
+
+def name_output_nodes(graph_def, nodes: list[str], names: list[str]):
+    """The graph with its output nodes (``nodes``, in the model's order) renamed to the Keras
+    outputs they compute (``names``), so that readers pair outputs by name. A graph node that
+    already has one of those names keeps it with a ``_node`` suffix."""
+    renamed = dict(zip(nodes, names))
+    for node in graph_def.node:
+        if node.name not in renamed and node.name in names:
+            renamed[node.name] = f"{node.name}_node"
+    final = [renamed.get(node.name, node.name) for node in graph_def.node]
+    if len(set(final)) != len(final):
+        raise UserError(f"cannot name the graph's outputs {', '.join(names)}: the names clash "
+                        "with its nodes")
+
+    def rename(reference: str) -> str:
+        name, colon, index = reference.partition(":")
+        return renamed.get(name, name) + colon + index
+
+    for node in graph_def.node:
+        node.name = renamed.get(node.name, node.name)
+        node.input[:] = [rename(reference) for reference in node.input]
+    return graph_def
 
 
 def prune_for_inference(graph_def, outputs: list[str]):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-
-from deploytool.converters.failures import ConversionError, conversion_failure, first_error_line
+from deploytool.converters.failures import (ConversionError, conversion_failure, first_error_line)
 from deploytool.converters.tracing import inference_function, input_spec
+
 from deploytool.core.errors import UserError
 from deploytool.core.quiet import native_output_silenced
 
@@ -27,11 +27,31 @@ def _converter(model, workdir):
     saved_model = f"{workdir}/saved_model"
     try:
         with native_output_silenced(stdout=True):
-            model.export(saved_model, "tf_saved_model", verbose=False,
-                         input_signature=[input_spec(model)])
+            if len(model.outputs) == 1:
+                model.export(saved_model, "tf_saved_model", verbose=False,
+                             input_signature=[input_spec(model)])
+            else:
+                export_named_outputs(model, saved_model)
     except Exception as exc:
         raise ConversionError(f"Keras 3 could not export its SavedModel: {first_error_line(exc)}") from exc
     return tf.lite.TFLiteConverter.from_saved_model(saved_model)
+
+
+def export_named_outputs(model, saved_model: str) -> None:
+    """Export a Keras 3 model with several outputs as a SavedModel whose serving signature
+    returns them by output name (``model.export`` names them output_0, output_1, ... and the
+    .tflite's own tensor order is not the model's)."""
+    from deploytool.converters.outputs import output_names
+    from deploytool.converters.tracing import named_outputs
+
+    from deploytool.core.keras_env import keras3
+
+    names = output_names(model)
+    archive = keras3().export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", lambda images: named_outputs(model(images, training=False), names),
+                         input_signature=[input_spec(model)])
+    archive.write_out(saved_model, verbose=False)
 
 
 def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None = None,

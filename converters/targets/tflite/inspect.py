@@ -10,6 +10,7 @@ from pathlib import Path
 
 from deploytool.converters.targets.tflite.flatbuffer import operator_names, read_tflite
 from deploytool.converters.targets.tflite.gpu_readiness import readiness_of
+
 from deploytool.core.errors import UserError
 from deploytool.core.tensors import tensor_entry
 
@@ -43,8 +44,14 @@ def inspect_tflite(path: Path) -> dict:
                                          dtype, scale, zero_point))
         io = lambda getter, count: [tensors[getter(i)] for i in range(count)]  # noqa: E731
         readiness = readiness_of(schema, model)
+        outputs = io(graph.Outputs, graph.OutputsLength())
+        if len(outputs) > 1:  # named as the signature names them (the model's output names)
+            signed = signature_output_names(model)
+            outputs = [{**tensors[graph.Outputs(i)], "tensor": tensors[graph.Outputs(i)]["name"],
+                        "name": signed.get(graph.Outputs(i), tensors[graph.Outputs(i)]["name"])}
+                       for i in range(graph.OutputsLength())]
         return {"format": "tflite", "gpu": {k: readiness[k] for k in ("ready", "refused")}, "inputs": io(graph.Inputs, graph.InputsLength()),
-                "outputs": io(graph.Outputs, graph.OutputsLength()),
+                "outputs": outputs,
                 "ops": dict(ops.most_common()), "weight_bytes": dict(weights),
                 "subgraphs": model.SubgraphsLength()}
     except UserError:
@@ -52,3 +59,12 @@ def inspect_tflite(path: Path) -> dict:
     except Exception as exc:  # truncated or corrupt flatbuffer
         raise UserError(f"{path}: corrupt TFLite file: truncated or malformed flatbuffer "
                         f"({type(exc).__name__})") from None
+
+
+def signature_output_names(model) -> dict[int, str]:
+    """Tensor index -> output name in the model's one signature ({} without exactly one)."""
+    if model.SignatureDefsLength() != 1:
+        return {}
+    signature = model.SignatureDefs(0)
+    return {signature.Outputs(i).TensorIndex(): signature.Outputs(i).Name().decode(errors="replace")
+            for i in range(signature.OutputsLength())}

@@ -1,0 +1,105 @@
+"""Every output of an artifact against the Keras reference's: paired by name (never by
+position), each compared with the measure of its kind and judged by the precision's bar. One
+verdict per output; an artifact passes when every output does. Convert's parity check, verify
+and the budget share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from deploytool.core.compare import Tolerance, compare_outputs, judge_parity
+from deploytool.core.postprocess import postprocess
+
+
+@dataclass
+class OutputVerdict:
+    """One output's figures (None when it could not be compared), failures and the bar used."""
+
+    name: str
+    kind: str
+    figures: dict | None = None
+    failures: list[str] = field(default_factory=list)
+    tolerance: Tolerance | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Compared, and within the bar."""
+        return self.figures is not None and not self.failures
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"name": self.name, "kind": self.kind, "figures": self.figures,
+                "failures": list(self.failures), "passed": self.passed,
+                "tolerance": self.tolerance.as_dict() if self.tolerance else None}
+
+
+def pair_outputs(reference: dict, produced: dict) -> dict[str, np.ndarray | None]:
+    """The produced output for each reference output name (None where the artifact has none of
+    that name). One output on each side pairs whatever the names (a file written before outputs
+    were named after the Keras ones)."""
+    if len(reference) == 1 and len(produced) == 1:
+        return {next(iter(reference)): next(iter(produced.values()))}
+    return {name: produced.get(name) for name in reference}
+
+
+def compare_every_output(reference: dict, produced: dict, kinds: dict, precision: str,
+                         trained: bool = True, labels=None, labelled: str | None = None,
+                         step: str | None = None, override: Tolerance | None = None,
+                         roundoff=lambda name: None) -> list[OutputVerdict]:
+    """A verdict per reference output (``reference`` and ``produced``: {name: (N, ...) array}).
+    ``kinds`` gives each output's kind (class scores when missing), ``labels`` judge the
+    ``labelled`` output's accuracy, ``step`` (the manifest's post-processing) applies to a
+    single output, ``override`` replaces the precision's bar and ``roundoff(name)`` measures the
+    reference's float32 round-off for an fp32 output over the fixed bar."""
+    verdicts = []
+    extra = [name for name in produced if name not in reference] if len(produced) > 1 else []
+    for name, candidate in pair_outputs(reference, produced).items():
+        verdict = OutputVerdict(name, kinds.get(name, "scores"))
+        verdicts.append(verdict)
+        expected = np.asarray(reference[name])
+        if candidate is None:
+            verdict.failures = [f"the artifact has no output named {name} (it has "
+                                f"{', '.join(produced)})"]
+            continue
+        candidate = postprocess(candidate, step) if len(reference) == 1 else \
+            np.asarray(candidate, np.float32)
+        if candidate.size != expected.size or len(candidate) != len(expected):
+            verdict.failures = [f"output {tuple(candidate.shape[1:])} per image where the reference "
+                                f"has {tuple(expected.shape[1:])}: the runtime computed another tensor"]
+            continue
+        if not np.all(np.isfinite(candidate)):
+            verdict.failures = ["outputs contain NaN or infinity"]
+            continue
+        verdict.figures = compare_outputs(expected, candidate,
+                                          labels if name == labelled else None, verdict.kind)
+        verdict.failures, verdict.tolerance = judge_parity(
+            verdict.figures, precision, trained, override, roundoff=lambda name=name: roundoff(name))
+    if extra:  # an output the reference does not have: not vouched for
+        verdicts[0].failures = verdicts[0].failures + [
+            f"the artifact has outputs the reference has not: {', '.join(extra)}"]
+    return verdicts
+
+
+def failures_of(verdicts: list[OutputVerdict]) -> list[str]:
+    """Every failure of every output, each named by its output when there are several."""
+    if len(verdicts) == 1:
+        return list(verdicts[0].failures)
+    return [f"{v.name}: {failure}" for v in verdicts for failure in v.failures]
+
+
+def figures_text(figures: dict) -> str:
+    """The figures of one output in a few words, as its kind is judged."""
+    text = f"max abs {figures['max_abs']:.2e}"
+    kind = figures.get("kind", "scores")
+    if kind == "regression":
+        return f"{text} ({figures['relative_error']:.2%} of its range)"
+    text += f", cosine {figures['min_cosine']:.6f}"
+    if kind == "scores":
+        return f"{text}, top-1 agreement {figures['top1_agreement']:.3f}"
+    if kind == "embedding" and "neighbour_agreement" in figures:
+        return f"{text}, nearest-neighbour agreement {figures['neighbour_agreement']:.3f}"
+    if kind == "dense":
+        return f"{text}, per-pixel agreement {figures['pixel_agreement']:.3f}"
+    return text

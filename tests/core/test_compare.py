@@ -1,0 +1,54 @@
+"""The comparator: each kind of output measured and judged as it is used."""
+
+import numpy as np
+import pytest
+
+from deploytool.core.compare import compare_outputs, judge, tolerance_for
+from deploytool.core.output_parity import compare_every_output, pair_outputs
+
+RNG = np.random.default_rng(0)
+
+
+def test_a_regression_head_is_judged_by_its_error_against_the_references_range():
+    reference = RNG.uniform(-2, 2, (8, 4))
+    figures = compare_outputs(reference, reference + 0.1, kind="regression")
+    assert figures["relative_error"] == pytest.approx(0.1 / (reference.max() - reference.min()))
+    assert "top1_agreement" not in figures
+    assert judge(figures, tolerance_for("int8")) == []
+    worse = compare_outputs(reference, reference + 0.5, kind="regression")
+    assert judge(worse, tolerance_for("int8")) == [
+        f"error {worse['relative_error']:.2%} of the output's range > 5%"]
+
+
+def test_an_embedding_is_judged_by_the_nearest_neighbours_it_finds():
+    reference = RNG.normal(size=(10, 6))
+    assert compare_outputs(reference, reference * 3, kind="embedding")["neighbour_agreement"] == 1.0
+    shuffled = compare_outputs(reference, reference[::-1], kind="embedding")
+    assert shuffled["neighbour_agreement"] < 1.0
+    assert any(f.startswith("nearest-neighbour agreement") for f in judge(shuffled, tolerance_for("int8")))
+    assert "neighbour_agreement" not in compare_outputs(reference[:2], reference[:2], kind="embedding")
+
+
+def test_a_dense_map_is_judged_pixel_by_pixel():
+    reference = RNG.random((2, 5, 5, 3))
+    flipped = reference.copy()
+    flipped[0, 0, 0] = np.roll(np.eye(3)[reference[0, 0, 0].argmax()], 1)  # one pixel's class changes
+    figures = compare_outputs(reference, flipped, kind="dense")
+    assert figures["pixel_agreement"] == 1 - 1 / 50
+    assert figures["pixel_agreement"] < tolerance_for("fp16").min_pixel_agreement
+
+
+def test_outputs_pair_by_name_never_by_position():
+    reference = {"box": np.zeros((2, 4)), "face": np.ones((2, 2))}
+    produced = {"face": np.ones((2, 2)), "box": np.zeros((2, 4))}
+    assert [v.shape for v in pair_outputs(reference, produced).values()] == [(2, 4), (2, 2)]
+    verdicts = compare_every_output(reference, produced, {"box": "regression", "face": "scores"}, "fp32")
+    assert [(v.name, v.kind, v.passed) for v in verdicts] == [("box", "regression", True),
+                                                              ("face", "scores", True)]
+
+
+def test_a_missing_output_fails_by_name():
+    reference = {"box": np.zeros((2, 4)), "face": np.ones((2, 2))}
+    verdicts = compare_every_output(reference, {"box": np.zeros((2, 4))}, {}, "fp32")
+    assert verdicts[0].passed and not verdicts[1].passed
+    assert verdicts[1].failures == ["the artifact has no output named face (it has box)"]

@@ -1,0 +1,155 @@
+"""Models with several outputs: every head kept in every artifact kind under its Keras name,
+each checked against Keras itself, and judged by the measure its kind needs."""
+
+import json
+
+import numpy as np
+import pytest
+from deploytool.converters.options import ConvertOptions
+from support import heavy_except, run_cli
+
+from deploytool.runtimes.base import runner_for
+from deploytool.sources.keras_files import load_keras_file
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.convert import convert
+
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+HEADS = ["box", "landmarks", "face"]
+
+
+@pytest.fixture(scope="module")
+def four_kinds_file(tmp_path_factory):
+    """A tf_keras model with one head of each kind: face scores (softmax), an age regression,
+    a unit-norm embedding and a per-pixel segmentation map."""
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    mask = keras.layers.Conv2D(3, 1, activation="softmax", name="mask")(x)
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = [keras.layers.Dense(2, activation="softmax", name="face")(pooled),
+               keras.layers.Dense(1, name="age")(pooled),
+               keras.layers.UnitNormalization(name="embedding")(keras.layers.Dense(6)(pooled)),
+               mask]
+    path = tmp_path_factory.mktemp("four_kinds") / "four_kinds.keras"
+    keras.Model(inputs, outputs).save(path)
+    return path
+
+
+def keras_heads(path, images) -> dict:
+    """Every output of the Keras file itself on ``images``, by name."""
+    from deploytool.converters.outputs import output_names
+
+    model = load_keras_file(path)
+    outputs = model.predict_on_batch(images)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return dict(zip(output_names(model), (np.asarray(o) for o in outputs)))
+
+
+@pytest.mark.parametrize("to", heavy_except(["tflite", "onnx", "pb"], keep=["tflite", "pb"]))
+def test_every_head_is_kept_in_order_and_matches_keras(three_head_model_file, to):
+    result = convert(load_source(str(three_head_model_file)), ConvertOptions(to=to))
+    outputs = result.manifest["artifact"]["outputs"]
+    assert [(o["name"], o["kind"]) for o in outputs] == [
+        ("box", "regression"), ("landmarks", "regression"), ("face", "scores")]
+    assert [o["name"] for o in result.manifest["parity"]["outputs"]] == HEADS
+    assert result.manifest["parity"]["passed"]
+    images = np.random.default_rng(1).random((4, 24, 24, 3), dtype=np.float32)
+    produced = runner_for(result.artifact).load().infer_all(images)
+    expected = keras_heads(three_head_model_file, images)
+    assert sorted(produced) == sorted(HEADS)
+    for name in HEADS:
+        np.testing.assert_allclose(produced[name], expected[name], atol=1e-5, err_msg=name)
+
+
+def test_verify_reports_one_row_per_output_on_every_runtime(three_head_model_file):
+    result = convert(load_source(str(three_head_model_file)), ConvertOptions(to="onnx"))
+    cli = run_cli("verify", result.artifact, "--json", "--samples", "8")
+    assert cli.exit_code == 0, cli.output
+    rows = json.loads(cli.stdout)["rows"]
+    assert [(row["backend"], row["output"]) for row in rows] == [
+        (backend, name) for backend in ("onnxruntime", "opencv") for name in HEADS]
+    assert all(row["status"] == "pass" and row["figures"]["samples"] == 8 for row in rows)
+    assert {row["output"]: row["kind"] for row in rows} == {
+        "box": "regression", "landmarks": "regression", "face": "scores"}
+
+
+def test_int8_judges_each_head_by_the_measure_of_its_kind(four_kinds_file):
+    result = convert(load_source(str(four_kinds_file)),
+                     ConvertOptions(to="onnx", precision="int8", calib_samples=32))
+    parity = {o["name"]: o for o in result.manifest["parity"]["outputs"]}
+    assert {name: o["kind"] for name, o in parity.items()} == {
+        "face": "scores", "age": "regression", "embedding": "embedding", "mask": "dense"}
+    assert "top1_agreement" in parity["face"]["figures"]
+    assert parity["age"]["figures"]["relative_error"] < 0.05
+    assert "neighbour_agreement" in parity["embedding"]["figures"]
+    assert parity["mask"]["figures"]["pixel_agreement"] > 0.9
+    assert all(o["passed"] for o in parity.values()), parity
+
+
+@pytest.mark.heavy
+def test_every_head_of_each_kind_matches_keras_on_litert(four_kinds_file):
+    result = convert(load_source(str(four_kinds_file)), ConvertOptions(to="tflite"))
+    images = np.random.default_rng(2).random((3, 16, 16, 3), dtype=np.float32)
+    produced = runner_for(result.artifact).load().infer_all(images)
+    for name, values in keras_heads(four_kinds_file, images).items():
+        np.testing.assert_allclose(produced[name], values, atol=1e-5, err_msg=name)
+
+
+def test_the_user_sets_how_an_output_is_judged(three_head_model_file):
+    result = run_cli("convert", three_head_model_file, "--to", "pb", "--output-kind", "box=embedding",
+                     "--json")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["artifact"]["outputs"][0]["kind"] == "embedding"
+    assert manifest["settings"]["output_kinds"] == {"box": "embedding"}
+
+
+@pytest.mark.parametrize("given, message", [
+    ("box=boxes", "--output-kind box=boxes: expected NAME=KIND with KIND one of scores, regression, "
+                  "embedding, dense"),
+    ("mouth=scores", "--output-kind mouth: the model has no such output; its outputs are box, "
+                     "landmarks, face")])
+def test_a_wrong_output_kind_is_one_line(three_head_model_file, given, message):
+    result = run_cli("convert", three_head_model_file, "--output-kind", given)
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
+        f"deploytool: error: {message}"]
+
+
+def test_bundle_refuses_an_artifact_with_several_outputs_in_one_line(three_head_model_file, tmp_path):
+    result = convert(load_source(str(three_head_model_file)), ConvertOptions())
+    cli = run_cli("bundle", result.artifact, "--out", tmp_path / "bundle")
+    assert cli.exit_code == 2
+    assert "the app runs models with one output, and this one has 3 (box, landmarks, face)" in cli.stderr
+
+
+def test_an_accuracy_budget_on_several_heads_is_refused_in_one_line(three_head_model_file):
+    result = run_cli("convert", three_head_model_file, "--int8", "--min-cosine", "0.99")
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
+        "deploytool: error: an accuracy budget judges a model with one output so far, and this one "
+        "keeps 3 (box, landmarks, face): convert without a budget (every head is checked) or leave "
+        "heads out with --drop-output"]
+
+
+@pytest.mark.parametrize("to", heavy_except(["tflite", "onnx", "pb"], keep=["onnx"]))
+def test_a_segmenter_of_free_size_converts_at_the_size_given_and_matches_keras(tmp_path, to):
+    from deploytool.core.keras_env import keras3
+
+    k = keras3()
+    k.utils.set_random_seed(0)
+    inputs = k.Input((None, None, 3))
+    x = k.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    path = tmp_path / "segmenter.keras"
+    k.Model(inputs, k.layers.Conv2D(4, 1, activation="softmax", name="mask")(x)).save(path)
+    refused = run_cli("convert", path, "--to", to)
+    assert refused.exit_code == 2 and "--input-shape HEIGHT,WIDTH,CHANNELS" in refused.stderr
+    result = convert(load_source(str(path), input_shape=(24, 32, 3)), ConvertOptions(to=to))
+    (output,) = result.manifest["artifact"]["outputs"]
+    assert output["kind"] == "dense" and result.manifest["parity"]["passed"]
+    assert result.manifest["artifact"]["inputs"][0]["shape"][1:] in ([24, 32, 3], [-1, -1, -1])
+    images = np.random.default_rng(3).random((2, 24, 32, 3), dtype=np.float32)
+    (produced,) = runner_for(result.artifact).load().infer_all(images).values()
+    np.testing.assert_allclose(produced, keras_heads(path, images)["mask"], atol=1e-5)
