@@ -135,6 +135,13 @@ class Manifest:
         return {str(o["name"]): str(o.get("kind") or "scores") for o in self.outputs}
 
     @property
+    def removed_outputs(self) -> list[str]:
+        """Outputs of the source model the artifact leaves out (training-only heads, and the
+        ones the user dropped)."""
+        strip = self.record.get("strip_report") or {}
+        return [*(strip.get("removed_outputs") or []), *(strip.get("dropped_outputs") or [])]
+
+    @property
     def labelled_output(self) -> str | None:
         """The output that labels judge: the first of class scores (None if there is none)."""
         return next((name for name, kind in self.output_kinds.items() if kind == "scores"), None)

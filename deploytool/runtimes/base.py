@@ -71,12 +71,15 @@ class Runner(abc.ABC):
     @property
     @abc.abstractmethod
     def input_shape(self) -> tuple[int, int, int]:
-        """(height, width, channels) the runner expects its NHWC images to have."""
+        """(height, width, channels) the runner expects its NHWC images to have (None where the
+        model takes any size)."""
 
     def _checked(self, images: np.ndarray) -> np.ndarray:
         self.load()
         images = np.asarray(images, np.float32)
-        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.input_shape):
+        fits = images.ndim == 4 and all(want in (None, -1) or have == want
+                                        for have, want in zip(images.shape[1:], self.input_shape))
+        if not fits:
             raise UserError(f"{self.path.name}: expected images shaped (N, "
                             f"{', '.join(map(str, self.input_shape))}), got {images.shape}")
         return images

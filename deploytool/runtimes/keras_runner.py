@@ -51,7 +51,7 @@ class KerasRunner(Runner):
 
     @property
     def input_shape(self):
-        return tuple(int(d) for d in self.model.input_shape[1:])
+        return tuple(None if d is None else int(d) for d in self.model.input_shape[1:])
 
     def _run(self, prepared):
         outputs = self._call(prepared)

@@ -64,6 +64,8 @@ def with_input_size(model, shape: tuple[int, int, int] | None, origin):
                         f"model's input {declared[1:]} ({', '.join(clashes)} is fixed)")
     if not any(free):
         return model
+    if callable(getattr(model, "rebuild_at", None)):  # a model that knows how to rebuild itself
+        return model.rebuild_at(shape)
     config = copy.deepcopy(model.get_config())
     if not _fixed_config(config, shape):
         raise UserError(f"{origin}: cannot fix the input size of a {type(model).__name__} "

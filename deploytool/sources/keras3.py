@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
+from pathlib import Path
 
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras3
@@ -70,20 +72,69 @@ def keras3_unsafe_layers(config: dict) -> list[str]:
     return found
 
 
-def load_keras3_model(path, unsafe: bool = False):
-    """A .keras file saved by Keras 3, loaded by Keras 3 (safe mode unless ``unsafe``), in its
-    functional form (a Sequential model is wrapped)."""
+def load_keras3_model(path, unsafe: bool = False, custom_objects: dict | None = None):
+    """A .keras file saved by Keras 3, loaded by Keras 3 (safe mode unless ``unsafe``, with the
+    user's ``custom_objects``), in its functional form: a Sequential model is wrapped, a
+    subclassed one is exported and read through its serving signature
+    (:func:`subclassed_as_signature`)."""
     keras = keras3()
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe)
+        model = keras.saving.load_model(path, compile=False, safe_mode=not unsafe,
+                                        custom_objects=custom_objects)
     except Exception as exc:
         lines = [line for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
-        raise UserError(f"{path}: Keras 3 could not load it ({lines[0][:200]})") from None
-    if not isinstance(model, keras.Model) or not model.inputs:
+        missing = re.search(r"Could not locate (?:class|function) '([^']+)'", lines[0])
+        if missing:
+            raise UserError(f"{path}: the model uses '{missing.group(1)}', which is not part of "
+                            "Keras; give the Python file that defines it with --custom-objects "
+                            "FILE.py --unsafe (that runs its code), or save the model as a "
+                            "functional one") from None
+        raise UserError(f"{path}: Keras 3 could not load it ({lines[0][:300]})") from None
+    if not isinstance(model, keras.Model):
+        raise UserError(f"{path}: not a Keras model")
+    if not getattr(model, "_is_graph_network", False) and type(model).__name__ != "Sequential" \
+            and not hasattr(model, "inputs"):
+        return subclassed_as_signature(model, path)
+    if not model.inputs:
         raise UserError(f"{path}: not a Keras model with defined inputs")
     if type(model).__name__ == "Sequential":
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     return model
+
+
+_EXPORTS = []  # folders of this process's subclassed-model exports, removed when it ends
+
+
+def subclassed_as_signature(model, path):
+    """A subclassed Keras 3 model (its ``call`` is Python: no graph of layers to convert) exported
+    at the input size it was built with into a folder kept for this process, and read back
+    through that serving signature (:func:`deploytool.sources.signatures.load_signature_model`);
+    the folder is what verify compares with (convert copies it beside the artifact)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from deploytool.core.keras_env import tf
+    from deploytool.sources.signatures import load_signature_model
+
+    shape = (model.get_build_config() or {}).get("input_shape")
+    if not shape or len(shape) != 4:
+        raise UserError(f"{path}: a subclassed model built for input {shape}; deploytool needs one "
+                        "that was built on images (batch, height, width, channels)")
+    if not _EXPORTS:
+        _EXPORTS.append(tempfile.mkdtemp(prefix="deploytool-subclassed-"))
+        atexit.register(shutil.rmtree, _EXPORTS[0], True)
+    folder = Path(tempfile.mkdtemp(prefix=Path(path).stem, dir=_EXPORTS[0])) / "saved_model"
+    try:
+        model.export(str(folder), "tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec((None, *shape[1:]), tf.float32, name="images")])
+    except Exception as exc:
+        raise UserError(f"{path}: the subclassed model could not be exported to run without its "
+                        f"Python code ({type(exc).__name__}: "
+                        f"{(str(exc).strip().splitlines() or [''])[0][:160]})") from None
+    wrapped = load_signature_model(folder)
+    wrapped.exported_from = folder
+    return wrapped
 
 
 # --- Keras 3 -> tf_keras -----------------------------------------------------------------------

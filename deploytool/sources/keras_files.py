@@ -13,6 +13,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
 from deploytool.core.untrusted import check_archive
 from deploytool.sources.keras3 import keras3_unsafe_layers, load_keras3_model
+from deploytool.sources.signatures import is_signature_folder, load_signature_model
 
 # Layers whose config names TensorFlow ops rather than holding Python code.
 SAFE_OP_LAYERS = {"TFOpLambda", "SlicingOpLambda"}
@@ -80,27 +81,33 @@ def is_keras3_metadata(metadata: dict) -> bool:
     return str(metadata.get("keras_version", "2")).startswith("3")
 
 
-def load_keras_file(path, unsafe: bool = False):
+def load_keras_file(path, unsafe: bool = False, custom_objects: dict | None = None):
     """Load a model file (tf_keras or Keras 3 .keras, .h5, SavedModel folder) with the Keras that
-    saved it: a tf_keras model, or a Keras 3 model for a .keras saved by Keras 3. Files that would
-    run code are refused unless ``unsafe``."""
+    saved it: a tf_keras model, or a Keras 3 model for a .keras saved by Keras 3 and for a
+    SavedModel that holds only a serving signature (read through it). Files that would run code
+    are refused unless ``unsafe``; ``custom_objects`` are the user's own classes by name."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or directory")
     if path.is_dir():
         if not (path / "saved_model.pb").exists():
             raise UserError(f"{path}: folder is neither a SavedModel nor a deploytool run")
-        return guarded_load(path, lambda: keras.models.load_model(path, compile=False))
+        if is_signature_folder(path):
+            return load_signature_model(path)
+        return guarded_load(path, lambda: keras.models.load_model(
+            path, compile=False, custom_objects=custom_objects))
     suffix = path.suffix.lower()
     if suffix == ".keras":
         config, metadata = read_keras_zip(path)
         _refuse_unsafe(path, config, unsafe, keras3_file=is_keras3_metadata(metadata))
         if is_keras3_metadata(metadata):
-            return load_keras3_model(path, unsafe)
-        return guarded_load(path, lambda: keras.models.load_model(path, compile=False, safe_mode=not unsafe))
+            return load_keras3_model(path, unsafe, custom_objects)
+        return guarded_load(path, lambda: keras.models.load_model(
+            path, compile=False, safe_mode=not unsafe, custom_objects=custom_objects))
     if suffix in (".h5", ".hdf5"):
         _refuse_unsafe(path, _read_h5_config(path), unsafe)
-        return guarded_load(path, lambda: keras.models.load_model(path, compile=False))
+        return guarded_load(path, lambda: keras.models.load_model(
+            path, compile=False, custom_objects=custom_objects))
     raise UserError(f"{path}: not a Keras model file (.keras, .h5 or a SavedModel folder)")
 
 

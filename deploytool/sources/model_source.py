@@ -18,8 +18,10 @@ from deploytool.core.errors import UserError
 from deploytool.core.fileio import sha256_file
 from deploytool.core.keras_env import keras
 from deploytool.core.preprocessing import Preprocessing, preprocessing_from_options
+from deploytool.sources.custom_objects import import_custom_objects
 from deploytool.sources.input_size import with_input_size
 from deploytool.sources.keras3 import RebuildError, rebuild_as_tf_keras
+from deploytool.sources.signatures import ENDPOINT, is_signature_folder
 from deploytool.sources.keras_files import (guarded_load, is_keras3_metadata, load_keras_file,
                                             read_keras_zip)
 
@@ -35,7 +37,9 @@ class ModelSource:
     """A loaded source: the model and what convert/verify need to know about it."""
 
     model: object  # a tf_keras model, or a Keras 3 one where no exact tf_keras twin exists
-    kind: str  # zoo | run | keras | keras3 | h5 | savedmodel
+    # zoo | run | keras | keras3 | h5 | savedmodel | signature (a SavedModel read through its
+    # serving signature) | subclassed (a subclassed model, read through its own export)
+    kind: str
     name: str  # stem for artifact file names
     description: dict
     preprocessing: Preprocessing
@@ -87,21 +91,33 @@ def _exact_tf_keras_twin(original, preprocessing: Preprocessing):
 
 
 def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None,
-                 input_shape=None) -> ModelSource:
-    loaded = load_keras_file(path, unsafe)
+                 input_shape=None, custom_objects: dict | None = None) -> ModelSource:
+    loaded = load_keras_file(path, unsafe, custom_objects)
     model = with_input_size(loaded, input_shape, path)
     kind = "savedmodel" if path.is_dir() else ("h5" if path.suffix.lower() in (".h5", ".hdf5") else "keras")
+    if is_signature_folder(path):
+        kind = "signature"
+    exported = getattr(loaded, "exported_from", None)  # a subclassed model, read through its export
+    if exported is not None:
+        kind = "subclassed"
     if kind == "keras" and is_keras3_metadata(read_keras_zip(path)[1]):
         kind = "keras3"
     preprocessing = _preprocessing(_model_input_shape(model), preprocess)
     framework, reason, notes = "tf_keras", None, []
     description = {"kind": kind, "path": str(path), "sha256": sha256_file(path)}
-    resized = model is not loaded  # the file itself no longer reproduces the model
-    if resized:
+    if model is not loaded:
         description["input_shape"] = list(_model_input_shape(model))
         notes.append(f"input fixed at {','.join(map(str, _model_input_shape(model)))} (the file "
                      f"leaves {tuple(loaded.inputs[0].shape[1:])} free)")
-    if kind == "keras3":
+    if kind == "signature":
+        framework, reason = "keras3", "a SavedModel with only a serving signature, read through it"
+        notes.append(f"converting the SavedModel's '{ENDPOINT}' signature through Keras 3 "
+                     "(no Keras model in the folder); verified against the same signature")
+    elif kind == "subclassed":
+        framework, reason = "keras3", "a subclassed model, exported and read through its signature"
+        notes.append("a subclassed model (its call is Python code): exported as a SavedModel "
+                     f"and converted from its '{ENDPOINT}' signature, which verify compares with")
+    elif kind == "keras3":
         rebuilt, reason = _exact_tf_keras_twin(model, preprocessing)
         if rebuilt is not None:
             model, reason = rebuilt, "rebuilt layer by layer as tf_keras (outputs checked equal)"
@@ -110,7 +126,7 @@ def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None,
             notes.append(f"converting through Keras 3 itself (its SavedModel into the converters, "
                          f"which fold BatchNorm themselves): no exact tf_keras twin, {reason}")
     return ModelSource(model, kind, path.stem if not path.is_dir() else path.name, description,
-                       preprocessing, reference_path=None if resized else path, notes=notes,
+                       preprocessing, reference_path=exported or path, notes=notes,
                        framework=framework, framework_reason=reason)
 
 
@@ -162,13 +178,15 @@ def check_finite_weights(model, origin) -> None:
 
 def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int = 1000,
                 width: float = 1.0, unsafe: bool = False, seed: int = 0,
-                preprocess: dict | None = None) -> ModelSource:
+                preprocess: dict | None = None, custom_objects=None) -> ModelSource:
     """Resolve ``spec`` (zoo name, run folder or model file) to a :class:`ModelSource`.
     ``weights``, ``num_classes`` and ``width`` apply to zoo names only; ``input_shape`` (H, W, C)
     is a zoo model's size (default 224x224x3) and the size a model file with free spatial
     dimensions is fixed at;
     ``preprocess`` (preset, mean, std, channel_order: see
-    :func:`~deploytool.core.preprocessing.preprocessing_from_options`) is the input the model expects."""
+    :func:`~deploytool.core.preprocessing.preprocessing_from_options`) is the input the model
+    expects; ``custom_objects`` is a Python file defining the model's own classes (run only with
+    ``unsafe``)."""
     from deploytool.models import get_spec, list_models
 
     path = Path(spec)
@@ -180,7 +198,8 @@ def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int =
     elif path.is_dir() and (path / RUN_MODEL).exists() and (path / RUN_PREPROCESSING).exists():
         source = _run_source(path, unsafe, preprocess, input_shape)
     elif path.exists():
-        source = _file_source(path, unsafe, preprocess, input_shape)
+        classes = import_custom_objects(custom_objects, unsafe) if custom_objects else None
+        source = _file_source(path, unsafe, preprocess, input_shape, classes)
     elif "/" not in spec and not path.suffix:
         get_spec(spec)  # raises with the closest zoo names
         raise AssertionError("unreachable")  # pragma: no cover

@@ -20,9 +20,9 @@ import numpy as np
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
-from deploytool.core.compare import compare_outputs
 from deploytool.core.errors import UserError
-from deploytool.core.postprocess import postprocess
+from deploytool.core.manifest import Manifest
+from deploytool.core.output_parity import compare_every_output, kinds_by_reference_name
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
@@ -109,23 +109,43 @@ def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
     return source.preprocessing.apply(raw), labels
 
 
-def _evaluate(artifact: Path, images, labels, reference, step) -> tuple[dict, float]:
+def worst_head(verdicts) -> dict:
+    """One artifact's figures for the budget: a single output's own; for several, each head's
+    under ``heads`` and, at the top, the worst head's cosine and the worst top-1 agreement and
+    accuracy of the heads of class scores (the budget is met when the worst head meets it)."""
+    if len(verdicts) == 1:
+        return dict(verdicts[0].figures)
+    heads = {v.name: v.figures for v in verdicts}
+    scores = [f for f in heads.values() if f.get("kind") == "scores"]
+    figures = {"samples": next(iter(heads.values()))["samples"], "heads": heads,
+               "min_cosine": min(f["min_cosine"] for f in heads.values())}
+    if scores:
+        figures["top1_agreement"] = min(f["top1_agreement"] for f in scores)
+    labelled = next((f for f in scores if "accuracy" in f), None)
+    if labelled is not None:
+        figures["accuracy"], figures["accuracy_reference"] = labelled["accuracy"], labelled["accuracy_reference"]
+    return figures
+
+
+def _evaluate(artifact: Path, images, labels, reference: dict, manifest: dict) -> tuple[dict, float]:
     runner = runner_for(artifact).load()
-    outputs = postprocess(runner.infer(images), step)
-    figures = compare_outputs(reference, outputs, labels)
-    if labels is not None:
+    record = Manifest.from_record(artifact, manifest)
+    kinds = kinds_by_reference_name(reference, record.output_kinds)
+    verdicts = compare_every_output(reference, runner.infer_all(images), kinds,
+                                    "int8", labels=labels, labelled=_labelled(reference, record),
+                                    step=record.postprocess)
+    unmeasured = [v for v in verdicts if v.figures is None]
+    if unmeasured:
+        raise UserError(f"{artifact.name}: {unmeasured[0].name}: {'; '.join(unmeasured[0].failures)}")
+    figures = worst_head(verdicts)
+    if labels is not None and "accuracy" in figures:
         figures["top1_drop_points"] = 100.0 * (figures["accuracy_reference"] - figures["accuracy"])
     milliseconds = 1e3 * float(np.median(runner.time_inference(images[:1], runs=10, warmup=2)))
     return figures, milliseconds
 
 
-def kept_outputs(model, drop) -> list[str]:
-    """The outputs a conversion keeps: all but the declared training-only heads and ``drop``."""
-    from deploytool.converters.outputs import output_names
-    from deploytool.models.profile import AUX_PREFIX
-
-    return [name for name in output_names(model)
-            if name not in drop and not name.startswith(AUX_PREFIX)]
+def _labelled(reference: dict, manifest) -> str | None:
+    return next(iter(reference)) if len(reference) == 1 else manifest.labelled_output
 
 
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,
@@ -140,11 +160,6 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
         raise UserError("an accuracy budget applies to int8: add --int8")
     if options.qat:
         raise UserError("an accuracy budget searches post-training quantization; drop --qat")
-    kept = kept_outputs(source.model, options.drop_outputs)
-    if len(kept) > 1:
-        raise UserError(f"an accuracy budget judges a model with one output so far, and this one "
-                        f"keeps {len(kept)} ({', '.join(kept)}): convert without a budget (every "
-                        "head is checked) or leave heads out with --drop-output")
     images, labels = held_out(source, options, budget)
     chosen_target = target(options.to)
     attempts: list[Attempt] = []
@@ -157,9 +172,18 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
             result = convert(source, replace(variant, out_dir=Path(tmp) / str(len(attempts))),
                              remember=False)
             if reference is None:
-                reference = KerasRunner(model=_reference_model(result)).infer(images)
+                removed = set(Manifest.from_record(result.artifact, result.manifest).removed_outputs)
+                reference = {name: values for name, values in
+                             KerasRunner(model=_reference_model(result)).infer_all(images).items()
+                             if name not in removed}
             figures, milliseconds = _evaluate(result.artifact, images, labels, reference,
-                                              result.manifest["postprocess"])
+                                              result.manifest)
+            if budget.min_agreement is not None and "top1_agreement" not in figures:
+                raise UserError("--min-agreement compares top-1 decisions, and no output of this "
+                                "model is class scores (set one with --output-kind NAME=scores)")
+            if budget.max_drop is not None and "accuracy" not in figures:
+                raise UserError("--max-drop judges the accuracy of an output of class scores, and "
+                                "this model has none with as many classes as the labels")
             done = Attempt(label, variant, figures, budget.met(figures),
                            result.manifest["artifact"]["size_bytes"], milliseconds,
                            list(variant.keep_float))
@@ -221,11 +245,14 @@ def budget_line(record: dict, best: Attempt, labels) -> str:
 
 
 def _figures_text(figures: dict, labels) -> str:
-    agreement = f", agreement {figures['top1_agreement']:.3f}"
-    if labels is not None:
-        return (f"top-1 {figures['accuracy']:.4f} against float {figures['accuracy_reference']:.4f} "
-                f"(drop {figures['top1_drop_points']:.2f} points){agreement}")
-    return f"worst cosine {figures['min_cosine']:.4f}{agreement}"
+    """The figures the budget judges, in a line (the worst head's, for several outputs)."""
+    agreement = f", agreement {figures['top1_agreement']:.3f}" if "top1_agreement" in figures else ""
+    heads = f"worst of {len(figures['heads'])} outputs: " if "heads" in figures else ""
+    if labels is not None and "accuracy" in figures:
+        return (f"{heads}top-1 {figures['accuracy']:.4f} against float "
+                f"{figures['accuracy_reference']:.4f} (drop {figures['top1_drop_points']:.2f} "
+                f"points){agreement}")
+    return f"{heads}worst cosine {figures['min_cosine']:.4f}{agreement}"
 
 
 def _better(one: Attempt, other: Attempt, budget: Budget) -> Attempt:
@@ -233,7 +260,7 @@ def _better(one: Attempt, other: Attempt, budget: Budget) -> Attempt:
         return one if one.met else other
     key = "top1_drop_points" if budget.max_drop is not None else "min_cosine"
     sign = 1 if key == "min_cosine" else -1
-    score = lambda attempt: (sign * attempt.figures[key], attempt.figures["top1_agreement"])  # noqa: E731
+    score = lambda attempt: (sign * attempt.figures[key], attempt.figures.get("top1_agreement", 0))  # noqa: E731
     return one if score(one) >= score(other) else other
 
 

@@ -6,6 +6,7 @@ plain function; this module only composes them."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,9 +74,17 @@ def parity_images(source: ModelSource, options: ConvertOptions, calibration) -> 
 
 def save_reference(source: ModelSource, prepared: "Prepared", out_dir: Path) -> Path:
     """The file verify will use as the Keras reference: the source file itself when it reproduces
-    the model (no output was removed), else the (stripped, unfolded) model saved as
-    ``<name>.keras`` in ``out_dir``."""
-    if source.reference_path is not None and not prepared.outputs_removed:
+    the model (no output was removed, or it is a SavedModel's signature, which only the folder
+    reproduces: verify leaves the removed outputs out, as the manifest records them); a
+    subclassed model's export copied into ``out_dir`` (``<name>_signature``); else the
+    (stripped, unfolded) model saved as ``<name>.keras`` in ``out_dir``."""
+    if source.kind == "subclassed":  # its export, which runs without the user's code
+        target = out_dir / f"{source.name}_signature"
+        with atomic_path(target) as staging:
+            shutil.copytree(source.reference_path, staging)
+        return target
+    if source.reference_path is not None and (not prepared.outputs_removed or
+                                              source.kind == "signature"):
         return source.reference_path
     target = out_dir / f"{source.name}.keras"
     with atomic_path(target) as staging:

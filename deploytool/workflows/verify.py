@@ -12,7 +12,8 @@ import numpy as np
 from deploytool.core.compare import Tolerance, tolerance_for
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
-from deploytool.core.output_parity import compare_every_output, failures_of
+from deploytool.core.output_parity import (compare_every_output, failures_of,
+                                            kinds_by_reference_name)
 from deploytool.runtimes.base import (DEFAULT_THREADS, artifact_runtimes, runtimes_reading)
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
@@ -162,10 +163,10 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         used_images[artifact.name] = description
         key = json.dumps(description, sort_keys=True)
         reference_file = str(manifest.reference)
-        reference = references.outputs(reference_file, images, key)
-        names, kinds = list(reference), manifest.output_kinds
-        if len(kinds) == 1 and len(names) == 1:  # one output: the file may name it otherwise
-            kinds = {names[0]: next(iter(kinds.values()))}
+        reference = {name: values for name, values in
+                     references.outputs(reference_file, images, key).items()
+                     if name not in manifest.removed_outputs}
+        names, kinds = list(reference), kinds_by_reference_name(reference, manifest.output_kinds)
 
         def compare(outputs, artifact=artifact, manifest=manifest, reference=reference, kinds=kinds,
                     reference_file=reference_file, images=images, key=key, labels=labels):

@@ -57,6 +57,6 @@ def test_a_file_with_free_dimensions_loads_at_the_size_given(tmp_path):
     fully_convolutional(keras3()).save(path)
     source = load_source(str(path), input_shape=(24, 32, 3))
     assert source.preprocessing.input_shape == (24, 32, 3)
-    assert source.reference_path is None  # the file itself runs at any size: the fixed model is
+    assert source.reference_path == path  # the file itself, which runs at any size, is the reference
     assert source.description["input_shape"] == [24, 32, 3]
     assert any("input fixed at 24,32,3" in note for note in source.notes)
