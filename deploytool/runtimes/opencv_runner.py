@@ -126,7 +126,7 @@ class OpenCVRunner(Runner):
         import onnx
 
         dims = onnx.load(str(self.path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
-        shape = tuple(d.dim_value for d in dims[1:])
+        shape = tuple(d.dim_value or None for d in dims[1:])  # None: a free size
         if shape[0] in (1, 3) and shape[-1] not in (1, 3):
             return "NCHW", (shape[1], shape[2], shape[0])
         return "NHWC", shape

@@ -22,7 +22,7 @@ def declared_input_shape(model) -> tuple:
     return tuple(model.inputs[0].shape)
 
 
-def _fixed_config(config, shape: tuple[int, int, int]) -> int:
+def _fixed_config(config, shape: tuple) -> int:
     """Set every InputLayer's shape in a (nested) model config to (None, *shape); returns how
     many were set."""
     found = 0
@@ -77,3 +77,23 @@ def with_input_size(model, shape: tuple[int, int, int] | None, origin):
         raise UserError(f"{origin}: could not rebuild the model at input {shape} "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     return sized
+
+
+def with_free_size(model):
+    """``model`` with its input's height and width left free (None), the same weights: for an
+    artifact that takes any image size. A model that cannot be rebuilt so is a one-line error."""
+    channels = declared_input_shape(model)[-1]
+    if callable(getattr(model, "rebuild_at", None)):
+        return model.rebuild_at((None, None, channels))
+    config = copy.deepcopy(model.get_config())
+    if not _fixed_config(config, (None, None, channels)):
+        raise UserError(f"cannot free the input size of a {type(model).__name__} (no input "
+                        "layer in its config)")
+    try:
+        free = type(model).from_config(config)
+        free.set_weights(model.get_weights())
+    except Exception as exc:
+        raise UserError(f"cannot rebuild the model with a free input size ({type(exc).__name__}: "
+                        f"{(str(exc).strip().splitlines() or [''])[0][:160]}); the layers need a "
+                        "fixed size") from None
+    return free

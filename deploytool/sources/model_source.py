@@ -51,6 +51,7 @@ class ModelSource:
     # which Keras runs the passes and the export, and why (the manifest's conversion path)
     framework: str = "tf_keras"  # tf_keras | keras3
     framework_reason: str | None = None
+    free_input: bool = False  # the file leaves the input's height and width free
 
 
 def _model_input_shape(model) -> tuple:
@@ -125,9 +126,10 @@ def _file_source(path: Path, unsafe: bool, preprocess: dict | None = None,
             framework = "keras3"
             notes.append(f"converting through Keras 3 itself (its SavedModel into the converters, "
                          f"which fold BatchNorm themselves): no exact tf_keras twin, {reason}")
+    free = all(d is None for d in tuple(loaded.inputs[0].shape)[1:3])
     return ModelSource(model, kind, path.stem if not path.is_dir() else path.name, description,
                        preprocessing, reference_path=exported or path, notes=notes,
-                       framework=framework, framework_reason=reason)
+                       framework=framework, framework_reason=reason, free_input=free)
 
 
 def _run_source(path: Path, unsafe: bool, preprocess: dict | None = None,

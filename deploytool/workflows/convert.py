@@ -243,7 +243,30 @@ def check(staged: Path, prepared: Prepared, source: ModelSource, options: Conver
         step=prepared.postprocess,
         roundoff=lambda name: float32_roundoff(prepared.model, images, expected[name],
                                                order.index(name)))
-    return {"runner": runner, "verdicts": verdicts, "failures": failures_of(verdicts), "qat": qat}
+    checked = {"runner": runner, "verdicts": verdicts, "failures": failures_of(verdicts), "qat": qat}
+    if getattr(options.target_options, "free_size", False):
+        checked["other_size"] = check_other_size(runner, prepared, source, options, images)
+        checked["failures"] += [f"at {checked['other_size']['size']}: {failure}"
+                                for failure in checked["other_size"]["failures"]]
+    return checked
+
+
+def check_other_size(runner, prepared: Prepared, source: ModelSource, options: ConvertOptions,
+                     images) -> dict:
+    """An artifact that keeps its input size free, checked at a second size (1.5 times the
+    first): the same images resized, against the Keras model with a free input."""
+    from deploytool.core.keras_env import tf
+    from deploytool.sources.input_size import with_free_size
+
+    height, width = images.shape[1:3]
+    size = (height + height // 2, width + width // 2)
+    resized = tf.image.resize(images, size).numpy().astype(np.float32)
+    expected = KerasRunner(model=with_free_size(prepared.model)).infer_all(resized)
+    verdicts = compare_every_output(expected, runner.infer_all(resized), prepared.kinds,
+                                    options.precision, source.trained, step=prepared.postprocess)
+    return {"size": f"{size[0]}x{size[1]}", "input_shape": [*size, int(images.shape[3])],
+            "outputs": [verdict.as_dict() for verdict in verdicts],
+            "failures": failures_of(verdicts)}
 
 
 def parity_record(checked: dict, images_source: str) -> dict:
@@ -253,6 +276,8 @@ def parity_record(checked: dict, images_source: str) -> dict:
     record = {"runtime": checked["runner"].name, "images": images_source,
               "passed": not checked["failures"], "failures": checked["failures"],
               "outputs": [verdict.as_dict() for verdict in verdicts]}
+    if "other_size" in checked:
+        record["other_size"] = checked["other_size"]
     if len(verdicts) == 1:
         record["figures"] = verdicts[0].figures
         record["tolerance"] = verdicts[0].tolerance.as_dict() if verdicts[0].tolerance else None
@@ -309,6 +334,9 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     ``log(message)`` receives progress. With ``remember``, the artifact becomes what `deploytool
     verify` checks when named none (a trial conversion, such as the budget's, passes False)."""
     options.check()
+    if getattr(options.target_options, "free_size", False) and not source.free_input:
+        raise UserError(f"--free-size keeps a free input size free, and {source.name}'s input is "
+                        f"fixed at {','.join(map(str, source.preprocessing.input_shape))}")
     if options.qat and source.framework == "keras3":
         raise UserError("--qat needs the tf_keras path (tensorflow-model-optimization works on "
                         f"Keras 2 models only), and this model has no exact tf_keras twin: "
@@ -336,6 +364,10 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
             stack.enter_context(atomic_path(artifact.with_suffix(suffix))).write_bytes(data)
             staged.with_suffix(suffix).write_bytes(data)
         checked = check(staged, prepared, source, options, images, calibration, log)
+    if "other_size" in checked:
+        other = checked["other_size"]
+        log(f"parity at a second size, {other['size']}: "
+            + ("pass" if not other["failures"] else f"FAILS: {'; '.join(other['failures'])}"))
     for verdict in checked["verdicts"]:
         named = f"{verdict.name}: " if len(checked["verdicts"]) > 1 else ""
         log(f"parity on {len(images)} {images_source} images ({checked['runner'].name}): {named}"

@@ -68,9 +68,13 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import prepare
 
-    # the reference already lacks the outputs the conversion dropped (it is the stripped model)
-    options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=[])
+    from deploytool.converters.outputs import output_names
+
     source = load_source(str(manifest.reference))
+    # a saved reference already lacks the outputs the conversion dropped (it is the stripped
+    # model); a SavedModel's signature still has them
+    still = [name for name in options.drop_outputs if name in output_names(source.model)]
+    options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still)
     source.preprocessing = manifest.preprocessing
     prepared = prepare(source, options, None, log)
     exported = target(options.to).export(prepared.export_model, "fp32", None, options)

@@ -18,6 +18,10 @@ class OnnxOptions(TargetOptions):
 
     opset: int = target_option(DEFAULT_OPSET, "--opset", "Opset.", bounds=(11, 21))
     nchw_input: bool = target_option(False, "--nchw", "Take NCHW input (for runtimes that want it).")
+    free_size: bool = target_option(
+        False, "--free-size", "Keep the input's height and width free, as in the model file "
+        "(which must leave them free; --input-shape is the size checked, and a second size is "
+        "checked too).")
 
 
 class OnnxTarget(ExportTarget):
@@ -47,6 +51,10 @@ class OnnxTarget(ExportTarget):
         from deploytool.converters.targets.onnx.quantize import quantize_onnx_int8
 
         settings = options.target_options
+        if settings.free_size:
+            from deploytool.sources.input_size import with_free_size
+
+            model = with_free_size(model)
         proto = export_onnx(model, settings.opset, settings.nchw_input)
         if precision == "int8":
             proto = quantize_onnx_int8(proto, calibration.images, settings.nchw_input,
