@@ -9,14 +9,18 @@ Kinds (see :mod:`deploytool.core.compare`):
 - ``embedding``: a unit-normalised vector: cosine and nearest-neighbour agreement;
 - ``dense``: a per-pixel map with several channels (segmentation): per-pixel argmax agreement.
 
-The kind is inferred from the layer that produces the output and set by the user where the guess
-is wrong (``--output-kind NAME=KIND``).
+The kind is inferred from the layer that produces the output (for a SavedModel signature's
+outputs, which no layer describes, from what they compute on the parity images) and set by the
+user where the guess is wrong (``--output-kind NAME=KIND``).
 """
 
 from __future__ import annotations
 
 from deploytool.core.compare import OUTPUT_KINDS
 from deploytool.core.errors import UserError
+
+# Layers that pass an output through without saying what it is: a SavedModel signature's outputs
+OPAQUE_LAYERS = ("Identity", "TFSMLayer")
 
 
 def output_names(model) -> list[str]:
@@ -49,21 +53,42 @@ def _activation_name(layer) -> str:
     return getattr(activation, "__name__", "") or ""
 
 
-def infer_kind(model, index: int) -> str:
+def infer_kind(model, index: int) -> str | None:
     """The kind of output ``index`` of ``model``, guessed from its producing layer and shape: a
     softmax or sigmoid gives ``scores`` (``dense`` over a spatial map), a unit normalisation
     ``embedding``, a spatial map with several channels ``dense``, anything else ``regression``.
     A single-output model with a flat output is a classifier (``scores``): deploytool's
-    classifiers end at their logits once the softmax is detached."""
+    classifiers end at their logits once the softmax is detached. None when the layer says
+    nothing (an output passed through from a SavedModel's signature)."""
     shape = tuple(model.outputs[index].shape)
-    activation = _activation_name(_producer(model, index))
+    producer = _producer(model, index)
+    activation = _activation_name(producer)
     spatial = len(shape) == 4
+    if type(producer).__name__ in OPAQUE_LAYERS and len(model.outputs) > 1:
+        return None
     if activation == "unit_norm":
         return "embedding"
     if spatial:
         return "dense" if activation in ("softmax", "sigmoid") or (shape[-1] or 1) > 1 else "regression"
     if activation in ("softmax", "sigmoid") or len(model.outputs) == 1:
         return "scores"
+    return "regression"
+
+
+def kind_from_values(values) -> str:
+    """The kind of an output judged from what it computed on a few images, (N, ...): a spatial
+    map with several channels is ``dense``; rows of non-negative values summing to 1 are class
+    ``scores``; rows of unit length an ``embedding``; anything else ``regression``."""
+    import numpy as np
+
+    values = np.asarray(values, np.float64)
+    if values.ndim == 4 and values.shape[-1] > 1:
+        return "dense"
+    rows = values.reshape(len(values), -1)
+    if rows.shape[1] > 1 and np.all(rows >= 0) and np.allclose(rows.sum(1), 1, atol=1e-3):
+        return "scores"
+    if rows.shape[1] > 1 and np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-3):
+        return "embedding"
     return "regression"
 
 
@@ -80,13 +105,21 @@ def parse_output_kinds(pairs) -> dict[str, str]:
     return kinds
 
 
-def output_kinds(model, given: dict | None = None) -> dict[str, str]:
+def output_kinds(model, given: dict | None = None, images=None) -> dict[str, str]:
     """Every output's kind by name, in the model's order: ``given`` (the user's) where it names
-    the output, else inferred. A name in ``given`` that is no output is a one-line error."""
+    the output, else inferred from its layer, else (a signature's outputs) from what it computes
+    on ``images`` (regression without them). A name in ``given`` that is no output is a one-line
+    error."""
     names = output_names(model)
     unknown = [name for name in (given or {}) if name not in names]
     if unknown:
         raise UserError(f"--output-kind {unknown[0]}: the model has no such output; its outputs "
                         f"are {', '.join(names)}")
-    return {name: (given or {}).get(name) or infer_kind(model, index)
-            for index, name in enumerate(names)}
+    kinds = {name: (given or {}).get(name) or infer_kind(model, index)
+             for index, name in enumerate(names)}
+    if None in kinds.values() and images is not None:
+        outputs = model.predict_on_batch(images)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        kinds = {name: kind or kind_from_values(outputs[index])
+                 for index, (name, kind) in enumerate(kinds.items())}
+    return {name: kind or "regression" for name, kind in kinds.items()}

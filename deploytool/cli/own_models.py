@@ -26,12 +26,31 @@ from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MOD
               help="Compute every N-th model from the K-th (N processes share the work; each "
                    "model's cells are cached in --work, the last shard renders the page).")
 @click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
-def own_models_command(families, out_file, work_dir, layers, samples, calib_samples, shard, fresh):
+@click.option("--outputs-only", is_flag=True,
+              help="Recompute only the section on several outputs, free input sizes and saved "
+                   "forms, and put it into the existing --out page.")
+def own_models_command(families, out_file, work_dir, layers, samples, calib_samples, shard, fresh,
+                       outputs_only):
     """Regenerate docs/own-models.md: keras.applications FAMILIES (default: all fourteen) saved
-    by Keras 3, and one tiny model per built-in layer, converted and verified as a user's files."""
+    by Keras 3, one tiny model per built-in layer, and tiny models with several outputs, a free
+    input size or no functional model in the file, converted and verified as a user's files."""
     from deploytool.core.fileio import write_bytes
     from deploytool.reports.matrix import count_summary
-    from deploytool.reports.own_models import build_page
+    from deploytool.reports.output_cases import build_section, splice_section
+    from deploytool.reports.own_models import PAGE_KINDS, build_page
+
+    def section_into(page: str) -> str:
+        cells, section = build_section(Path(work_dir) / "outputs", samples, calib_samples,
+                                       PAGE_KINDS, log=progress("·", "dim"))
+        stdout.print(f"several outputs, free sizes, saved forms: {count_summary(cells)}")
+        return splice_section(page, section)
+
+    if outputs_only:
+        if not Path(out_file).exists():
+            raise click.UsageError(f"--outputs-only puts the section into {out_file}, which "
+                                   "does not exist; run without it first")
+        write_bytes(out_file, section_into(Path(out_file).read_text(encoding="utf-8")).encode())
+        return
 
     try:
         index, count = (int(part) for part in shard.split("/"))
@@ -40,7 +59,7 @@ def own_models_command(families, out_file, work_dir, layers, samples, calib_samp
     results, layer_cells, page = build_page(
         families or None, Path(work_dir), samples, calib_samples, layers,
         log=progress("·", "dim"), shard=(index, count), fresh=fresh)
-    write_bytes(out_file, page.encode())
+    write_bytes(out_file, section_into(page).encode())
     family_cells = [cell for cells, _ in results.values() for cell in cells]
     stdout.print(f"{out_file}: families {count_summary(family_cells)}" +
                  (f"; layers {count_summary([c for c in layer_cells if c['status'] != '-'])}"

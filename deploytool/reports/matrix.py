@@ -104,7 +104,8 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
         extra = {"size_bytes": result.manifest["artifact"]["size_bytes"]}
         if target_name == "tflite":
             extra["gpu"] = gpu_readiness(result.artifact)
-        by_backend = {row.backend: row for row in report.rows}
+        by_backend = {backend: backend_row(rows) for backend, rows in
+                      group_rows(report.rows).items()}
         for runtime in RUNTIMES:
             row = by_backend.get(runtime)
             if row is None:
@@ -127,6 +128,36 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                 cell["why"] = f"{why} — {known[0]}" if known else why
             cells.append(cell)
     return cells
+
+
+def group_rows(rows) -> dict[str, list]:
+    """Verify rows by backend (a backend has a row per output of the artifact)."""
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row.backend, []).append(row)
+    return grouped
+
+
+def backend_row(rows):
+    """One backend's rows (one per output) as one row: its own for one output; for several,
+    failed when any output failed, each failure named by its output, and the worst figures
+    (largest max abs, lowest cosine and agreements) with every output's under ``outputs``."""
+    if len(rows) == 1:
+        return rows[0]
+    from dataclasses import replace
+
+    measured = [row for row in rows if row.figures]
+    status = next((s for s in ("fail", "n/a") if any(row.status == s for row in rows)), "pass")
+    failures = [f"{row.output}: {failure}" for row in rows for failure in row.failures]
+    if measured and len(measured) == len(rows):
+        figures = {"max_abs": max(r.figures["max_abs"] for r in measured),
+                   "min_cosine": min(r.figures["min_cosine"] for r in measured),
+                   "outputs": {r.output: r.figures for r in measured}}
+    else:
+        figures = None
+        failures = list(dict.fromkeys(rows[0].failures)) if not measured else failures
+    return replace(rows[0], status=status, output=None, kind=None, figures=figures,
+                   failures=failures)
 
 
 def upstream_causes(why: str) -> list[str]:

@@ -188,7 +188,7 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
     keras3_path = source.framework == "keras3"
     model, strip_report = strip_training_heads(source.model, options.drop_outputs)
     log(strip_report.summary())
-    kinds = output_kinds(model, options.output_kinds)
+    kinds = output_kinds(model, options.output_kinds, images)
     if len(kinds) > 1:
         log(f"{len(kinds)} outputs kept, each checked: "
             f"{', '.join(f'{name} ({kind})' for name, kind in kinds.items())}")

@@ -52,7 +52,9 @@ def test_an_export_folder_converts_from_its_signature_and_matches_it(export_fold
     source = load_source(str(export_folder))
     assert source.kind == "signature" and source.framework == "keras3"
     result = convert(source, ConvertOptions(to=to))
-    assert [o["name"] for o in result.manifest["artifact"]["outputs"]] == ["output_0", "output_1"]
+    outputs = result.manifest["artifact"]["outputs"]  # no layer says what they are: their values do
+    assert [(o["name"], o["kind"]) for o in outputs] == [("output_0", "regression"),
+                                                         ("output_1", "scores")]
     assert result.manifest["source"]["reference"] == str(export_folder.resolve())
     produced = runner_for(result.artifact).load().infer_all(IMAGES)
     for name, values in signature_outputs(export_folder, IMAGES).items():

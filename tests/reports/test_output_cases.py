@@ -1,0 +1,42 @@
+"""The own-models page's section on several outputs, free sizes and saved forms: one cell per
+artifact kind and runtime whatever the number of outputs, and the section put into the page."""
+
+import pytest
+
+from deploytool.reports.matrix import backend_row
+from deploytool.reports.output_cases import CASES, HEADING, output_case_cells, splice_section
+from deploytool.workflows.verify import VerifyRow
+
+
+def rows(*outputs):
+    return [VerifyRow("m.onnx", "onnxruntime", "int8", status, name, "scores",
+                      {"max_abs": error, "min_cosine": cosine}, failures)
+            for name, status, error, cosine, failures in outputs]
+
+
+def test_a_backend_with_several_outputs_is_one_cell_failing_when_any_output_fails():
+    row = backend_row(rows(("box", "pass", 0.01, 0.999, []),
+                           ("face", "fail", 0.002, 0.95, ["cosine 0.9500 < 0.99"])))
+    assert row.status == "fail" and row.failures == ["face: cosine 0.9500 < 0.99"]
+    assert row.figures["max_abs"] == 0.01 and row.figures["min_cosine"] == 0.95
+    assert set(row.figures["outputs"]) == {"box", "face"}
+
+
+def test_the_section_replaces_its_old_self_and_nothing_else():
+    page = "# page\n\n## families\n\ntext\n\n" + HEADING + "\n\nold\n\n## later\n\nkept\n"
+    spliced = splice_section(page, [HEADING, "", "new"])
+    assert spliced == "# page\n\n## families\n\ntext\n\n" + HEADING + "\n\nnew\n## later\n\nkept"
+    assert splice_section("# page\n", [HEADING, "", "new"]) == f"# page\n\n{HEADING}\n\nnew"
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith(("two", "detector", "subclassed"))],
+                         ids=lambda case: case.name.split()[0])
+def test_a_case_gives_a_cell_per_runtime_with_every_output_compared(tmp_path, case):
+    cells = output_case_cells(tmp_path, 8, 20, [("ONNX fp32", "onnx", "fp32")], cases=[case])
+    by_runtime = {cell["runtime"]: cell for cell in cells}
+    assert by_runtime["onnxruntime"]["status"] == "pass"
+    outputs = by_runtime["onnxruntime"]["figures"]["outputs"]
+    assert len(outputs) == (3 if case.name.startswith("detector") else 2)
+    if case.name.startswith("two"):  # two heads of class scores, each judged by its decisions
+        assert all("top1_agreement" in figures for figures in outputs.values())
