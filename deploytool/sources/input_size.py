@@ -47,8 +47,9 @@ def with_input_size(model, shape: tuple[int, int, int] | None, origin):
     size other than ``shape``'s, or a model that cannot be rebuilt is a one-line error."""
     declared = declared_input_shape(model)
     if len(declared) != 4:
-        raise UserError(f"{origin}: expected an image model with input (batch, height, width, "
-                        f"channels), got {declared}")
+        name = getattr(model.inputs[0], "name", "input")
+        raise UserError(f"{origin}: the model's input '{name}' is {declared}, not images (batch, "
+                        "height, width, channels); deploytool feeds image models")
     free = [d is None for d in declared[1:]]
     if shape is None:
         if any(free):

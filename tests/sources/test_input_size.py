@@ -60,3 +60,11 @@ def test_a_file_with_free_dimensions_loads_at_the_size_given(tmp_path):
     assert source.reference_path == path  # the file itself, which runs at any size, is the reference
     assert source.description["input_shape"] == [24, 32, 3]
     assert any("input fixed at 24,32,3" in note for note in source.notes)
+
+
+def test_an_input_that_is_not_images_is_refused_naming_it():
+    features = keras.Input((12,), name="features")
+    model = keras.Model(features, keras.layers.Dense(2)(features))
+    with pytest.raises(UserError, match=r"tab.keras: the model's input 'features' is \(None, 12\), "
+                                        "not images"):
+        with_input_size(model, None, "tab.keras")
