@@ -33,7 +33,7 @@ def output_names(model) -> list[str]:
     return list(model.output_names)
 
 
-def _producer(model, index: int):
+def producer(model, index: int):
     """The layer that computes output ``index``."""
     from deploytool.core.keras_env import is_keras3_model
 
@@ -61,10 +61,10 @@ def infer_kind(model, index: int) -> str | None:
     classifiers end at their logits once the softmax is detached. None when the layer says
     nothing (an output passed through from a SavedModel's signature)."""
     shape = tuple(model.outputs[index].shape)
-    producer = _producer(model, index)
-    activation = _activation_name(producer)
+    layer = producer(model, index)
+    activation = _activation_name(layer)
     spatial = len(shape) == 4
-    if type(producer).__name__ in OPAQUE_LAYERS and len(model.outputs) > 1:
+    if type(layer).__name__ in OPAQUE_LAYERS and len(model.outputs) > 1:
         return None
     if activation == "unit_norm":
         return "embedding"

@@ -15,6 +15,11 @@ from deploytool.sources.model_source import load_source
 
 HEADING = "## Several outputs, any input size, any saved form"
 SIZE = 24
+OPENCV_MAP_SOFTMAX = (
+    "upstream: OpenCV's TFLite and TensorFlow importers take a softmax over a 4-D map along the "
+    "last axis of their NCHW blob (the width), not the channels: each pixel's class "
+    "probabilities come out wrong (they sum to 1 along a row instead); its ONNX importer "
+    "computes them right")
 
 SUBCLASSED_CODE = '''
 import keras
@@ -139,8 +144,28 @@ def output_case_cells(folder: Path, samples: int, calib_samples: int, kinds,
             load["custom_objects"] = str(folder / load["custom_objects"])
         source = load_source(str(path), **load)
         cells += source_cells(source, case.name, folder / "artifacts", samples, calib_samples,
-                              kinds=kinds, log=log)
+                              kinds=kinds, causes=map_softmax_cause(source), log=log)
     return cells
+
+
+def map_softmax_cause(source):
+    """A ``causes(cell)`` naming OpenCV's 4-D softmax error for a model with a softmax over a
+    spatial map, where OpenCV's TFLite or TensorFlow importer got its numbers wrong."""
+    from deploytool.converters.outputs import producer
+
+    def has_map_softmax() -> bool:
+        model = source.model
+        return any(len(tuple(tensor.shape)) == 4 and getattr(getattr(
+            producer(model, index), "activation", None), "__name__", "") == "softmax"
+            for index, tensor in enumerate(model.outputs))
+
+    def causes(cell):
+        why = cell.get("why") or ""
+        if cell["runtime"] != "opencv" or cell["artifact"].startswith("ONNX") or \
+                "max abs" not in why or not has_map_softmax():
+            return []
+        return [OPENCV_MAP_SOFTMAX]
+    return causes
 
 
 def render_section(cells: list[dict], kinds: list[str], samples: int,
