@@ -47,7 +47,7 @@ def load_signature_model(path, input_shape: tuple[int, int, int] | None = None):
     inputs = function.structured_input_signature[1]
     if len(inputs) != 1:
         raise UserError(f"{path}: the serving signature takes {len(inputs)} inputs "
-                        f"({', '.join(inputs)}); deploytool feeds one image input")
+                        f"({', '.join(sorted(inputs))}); deploytool feeds one image input")
     (name, spec), = inputs.items()
     if spec.shape.rank != 4 or not spec.dtype.is_floating:
         raise UserError(f"{path}: the serving signature's input '{name}' is {spec.dtype.name} "
