@@ -194,3 +194,17 @@ def judge(figures: dict, tolerance: Tolerance) -> list[str]:
         if not (value <= bar if direction == "max" else value >= bar):
             failures.append(phrase.format(value=value, bar=bar))
     return failures
+
+
+# how the failures of a reduced-precision artifact's figures begin (not errors: a quantized model
+# that is this far from float); "max abs" is left out: it is the fp32 bar
+FIGURE_FAILURES = ("cosine", "top-1 agreement", "error ", "nearest-neighbour agreement",
+                   "per-pixel agreement")
+
+
+def figures_only(failures: list[str]) -> bool:
+    """Whether every failure is a figure below its bar (cosine, agreements, a regression's
+    error), rather than an error; a failure named by its output ("box: cosine ...") counts."""
+    return bool(failures) and all(
+        failure.startswith(FIGURE_FAILURES) or failure.split(": ", 1)[-1].startswith(FIGURE_FAILURES)
+        for failure in failures)

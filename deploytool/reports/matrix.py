@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import artifact_kinds, target
+from deploytool.core.compare import figures_only
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import tool_versions
 from deploytool.models import list_models
@@ -61,6 +62,8 @@ UPSTREAM = {
                                 "LayerNormalization model of the own-models page's layer coverage",
 }
 RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
+# Under this worst cosine a quantized output has lost its direction: an error, not rounding.
+NOT_ROUNDING = 0.5
 # A cosine failure of a reduced-precision artifact that every runtime shares is the model's own.
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
              "with each other); a deep network of random weights accumulates int8 rounding error; "
@@ -176,13 +179,19 @@ def label_known_causes(cells: list[dict]) -> list[dict]:
 
 
 def _accuracy_only(failures: list[str]) -> bool:
-    """Whether every failure is a figure (cosine, top-1) rather than an error."""
-    return bool(failures) and all(f.startswith(("cosine", "top-1 agreement")) for f in failures)
+    """Whether every failure is a figure (cosine, agreements) rather than an error."""
+    return figures_only(failures)
 
 
 def _numerical_note(row, primary, numerical: str) -> str:
     """``numerical`` when the format's own runtime is as far from float (the quantized model
-    itself is), else a note that this runtime's kernels land further from float than it."""
+    itself is), else a note that this runtime's kernels land further from float than it; a
+    worst cosine under ``NOT_ROUNDING`` where the format's own runtime is above it is no
+    rounding at all, and is said so."""
+    if row is not primary and primary is not None and primary.figures and row.figures and \
+            row.figures["min_cosine"] < NOT_ROUNDING <= primary.figures["min_cosine"]:
+        return (f"not rounding: a worst cosine of {row.figures['min_cosine']:.2f} means this "
+                "runtime computes some layer of the file wrongly (cause not yet named)")
     if row is primary or primary is None or primary.figures is None or \
             (primary.status == "fail" and _accuracy_only(primary.failures)
              and primary.figures["min_cosine"] <= row.figures["min_cosine"] + 0.05):

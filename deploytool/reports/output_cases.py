@@ -15,6 +15,10 @@ from deploytool.sources.model_source import load_source
 
 HEADING = "## Several outputs, any input size, any saved form"
 SIZE = 24
+NUMERICAL_CASES = (
+    "numerical: the int8 model itself is this far from float (the runtimes agree with each "
+    "other); with random weights an embedding's nearest neighbours and a map's per-pixel classes "
+    "are near ties that int8 rounding flips")
 OPENCV_MAP_SOFTMAX = (
     "upstream: OpenCV's TFLite and TensorFlow importers take a softmax over a 4-D map along the "
     "last axis of their NCHW blob (the width), not the channels: each pixel's class "
@@ -144,7 +148,8 @@ def output_case_cells(folder: Path, samples: int, calib_samples: int, kinds,
             load["custom_objects"] = str(folder / load["custom_objects"])
         source = load_source(str(path), **load)
         cells += source_cells(source, case.name, folder / "artifacts", samples, calib_samples,
-                              kinds=kinds, causes=map_softmax_cause(source), log=log)
+                              kinds=kinds, causes=map_softmax_cause(source),
+                              numerical=NUMERICAL_CASES, log=log)
     return cells
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
+from deploytool.core.compare import figures_only
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
 from deploytool.core.quant_errors import LayerError, costliest, layer_errors
@@ -56,8 +57,7 @@ class DiagnoseReport:
 def needs_diagnosis(precision: str, failures: list[str]) -> bool:
     """Whether a failed check is a quantized artifact losing accuracy (what diagnose explains),
     not an error."""
-    return precision != "fp32" and bool(failures) and all(
-        f.startswith(("cosine", "top-1 agreement")) for f in failures)
+    return precision != "fp32" and figures_only(failures)
 
 
 def float_twin(manifest: Manifest, options: ConvertOptions,

@@ -40,3 +40,16 @@ def test_a_case_gives_a_cell_per_runtime_with_every_output_compared(tmp_path, ca
     assert len(outputs) == (3 if case.name.startswith("detector") else 2)
     if case.name.startswith("two"):  # two heads of class scores, each judged by its decisions
         assert all("top1_agreement" in figures for figures in outputs.values())
+
+
+def test_a_runtime_far_below_its_formats_own_is_not_called_rounding():
+    from deploytool.reports.matrix import NUMERICAL, _numerical_note
+
+    (own,) = rows(("embedding", "pass", 0.01, 0.995, []))
+    own.backend = "onnxruntime"
+    (noise,) = rows(("embedding", "fail", 0.9, 0.01, ["cosine 0.0100 < 0.99"]))
+    noise.backend = "opencv"
+    assert _numerical_note(noise, own, NUMERICAL).startswith("not rounding: a worst cosine of 0.01")
+    own.figures["min_cosine"] = 0.3  # the quantized model itself is far: rounding, not an error
+    own.status, own.failures = "fail", ["cosine 0.3000 < 0.99"]
+    assert _numerical_note(noise, own, NUMERICAL).startswith("numerical")
