@@ -13,6 +13,7 @@ from deploytool.cli.options import (given_target_options, json_option, parse_sha
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
+from deploytool.core.errors import UserError
 from deploytool.core.output_parity import figures_text
 
 
@@ -20,9 +21,11 @@ from deploytool.core.output_parity import figures_text
 @click.argument("model")
 @click.option("--to", "to", type=click.Choice(list(targets())), default=ConvertOptions.to,
               show_default=True)
-@click.option("--int8", "precision", flag_value="int8", help="Full integer int8 (calibrated).")
-@click.option("--fp16", "precision", flag_value="fp16", help="Float16 weights (TFLite).")
-@click.option("--dynamic", "precision", flag_value="dynamic", help="Dynamic-range int8 weights (TFLite).")
+@click.option("--int8", "precisions", flag_value="int8", multiple=True,
+              help="Full integer int8 (calibrated).")
+@click.option("--fp16", "precisions", flag_value="fp16", multiple=True, help="Float16 weights (TFLite).")
+@click.option("--dynamic", "precisions", flag_value="dynamic", multiple=True,
+              help="Dynamic-range int8 weights (TFLite).")
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning (tfmot) before full-int8 TFLite export.")
 @click.option("--qat-epochs", default=ConvertOptions.qat_epochs, show_default=True, type=int)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
@@ -65,7 +68,7 @@ from deploytool.core.output_parity import figures_text
                   if "int8" in t.precisions) + ").")
 @target_options
 @json_option("the manifest as JSON")
-def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, calib_data,
+def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, calib_data,
                     calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
                     unsafe, custom_objects, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
@@ -74,6 +77,10 @@ def convert_command(model, to, precision, qat, qat_epochs, weights, out_dir, cal
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import convert
 
+    if len(set(precisions)) > 1:
+        raise UserError(f"{' and '.join('--' + p for p in dict.fromkeys(precisions))} conflict: "
+                        "give one precision")
+    precision = precisions[0] if precisions else None
     options = ConvertOptions.create(
         to, **given_target_options(target_values),
         precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,

@@ -70,6 +70,9 @@ def verify_cells(row) -> tuple[str, ...]:
     """One verify row as table cells."""
     f = row.figures or {}
     accuracy = f"{f['accuracy']:.3f} (ref {f['accuracy_reference']:.3f})" if "accuracy" in f else "-"
+    if "accuracy_change_interval" in f:
+        low, high = (100 * bound for bound in f["accuracy_change_interval"])
+        accuracy += f"; change 95 %: {low:+.1f} to {high:+.1f} points"
     output = f"{row.output} ({row.kind})" if row.output else "-"
     return (row.artifact, output, row.backend,
             " / ".join(x for x in (row.engine, row.input_layout) if x) or "-", status(row.status),
@@ -80,13 +83,15 @@ def verify_cells(row) -> tuple[str, ...]:
 def agreement_cell(figures: dict) -> str:
     """The figure an output's kind is judged by beyond the error: top-1 agreement of class
     scores, the error relative to a regression's range, an embedding's nearest-neighbour and a
-    map's per-pixel agreement."""
+    map's per-pixel agreement; an agreement over images with its 95 % interval."""
     for key, label, form in (("top1_agreement", "top-1", "{:.3f}"),
                              ("relative_error", "of range", "{:.2%}"),
                              ("neighbour_agreement", "neighbours", "{:.3f}"),
                              ("pixel_agreement", "pixels", "{:.3f}")):
         if key in figures:
-            return f"{form.format(figures[key])} {label}"
+            interval = figures.get(f"{key}_interval")
+            sure = f" (95 %: {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
+            return f"{form.format(figures[key])} {label}{sure}"
     return "-"
 
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from deploytool.core.statistics import paired_change_interval, wilson_interval
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -112,12 +114,18 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
         k = min(5, flat_reference.shape[1])
         overlap = [len(set(a) & set(b)) / k
                    for a, b in zip(_topk(flat_reference, k), _topk(flat_candidate, k))]
-        figures = {"top1_agreement": float(np.mean(flat_reference.argmax(1) == flat_candidate.argmax(1))),
+        same = flat_reference.argmax(1) == flat_candidate.argmax(1)
+        figures = {"top1_agreement": float(np.mean(same)),
+                   "top1_agreement_interval": list(wilson_interval(int(same.sum()), len(same))),
                    "top5_overlap": float(np.mean(overlap))}
         if labels is not None:
             labels = np.asarray(labels)
-            figures["accuracy_reference"] = float(np.mean(flat_reference.argmax(1) == labels))
-            figures["accuracy"] = float(np.mean(flat_candidate.argmax(1) == labels))
+            right_reference = flat_reference.argmax(1) == labels
+            right = flat_candidate.argmax(1) == labels
+            figures["accuracy_reference"] = float(np.mean(right_reference))
+            figures["accuracy"] = float(np.mean(right))
+            figures["accuracy_interval"] = list(wilson_interval(int(right.sum()), len(right)))
+            figures["accuracy_change_interval"] = list(paired_change_interval(right_reference, right))
         return figures
     if kind == "regression":
         spread = float(flat_reference.max() - flat_reference.min())
@@ -128,7 +136,8 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
         if len(flat_reference) < 3:  # a nearest neighbour needs two others to choose from
             return {}
         same = _nearest_neighbours(flat_reference) == _nearest_neighbours(flat_candidate)
-        return {"neighbour_agreement": float(np.mean(same))}
+        return {"neighbour_agreement": float(np.mean(same)),
+                "neighbour_agreement_interval": list(wilson_interval(int(same.sum()), len(same)))}
     if kind == "dense":
         if reference.shape[-1] > 1:
             same = reference.argmax(-1) == candidate.argmax(-1)
@@ -144,7 +153,10 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
     (mean and worst sample), PSNR in dB, and the figures of ``kind``: top-1 agreement, top-5
     overlap and, given ``labels``, both accuracies for ``scores``; the error relative to the
     reference's range for ``regression``; nearest-neighbour agreement for ``embedding``;
-    per-pixel argmax agreement for ``dense``."""
+    per-pixel argmax agreement for ``dense``. Every agreement and accuracy over images comes with
+    its 95 % interval (``*_interval``: Wilson; the accuracy change candidate minus reference:
+    paired), so a figure says how sure it is; the pixels of a map are not independent, so its
+    agreement has none."""
     reference = np.asarray(reference, np.float64)
     candidate = np.asarray(candidate, np.float64)
     if reference.size != candidate.size or len(reference) != len(candidate):

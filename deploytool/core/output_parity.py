@@ -105,9 +105,19 @@ def figures_text(figures: dict) -> str:
         return f"{text} ({figures['relative_error']:.2%} of its range)"
     text += f", cosine {figures['min_cosine']:.6f}"
     if kind == "scores":
-        return f"{text}, top-1 agreement {figures['top1_agreement']:.3f}"
+        return f"{text}, top-1 agreement {_with_interval(figures, 'top1_agreement')}"
     if kind == "embedding" and "neighbour_agreement" in figures:
-        return f"{text}, nearest-neighbour agreement {figures['neighbour_agreement']:.3f}"
+        return f"{text}, nearest-neighbour agreement {_with_interval(figures, 'neighbour_agreement')}"
     if kind == "dense":
         return f"{text}, per-pixel agreement {figures['pixel_agreement']:.3f}"
     return text
+
+
+def _with_interval(figures: dict, key: str) -> str:
+    """A proportion with its count and 95 % interval: "1.000 (16/16; 95 %: 0.806-1.000)"."""
+    value, interval = figures[key], figures.get(f"{key}_interval")
+    if not interval:
+        return f"{value:.3f}"
+    count = figures["samples"]
+    return (f"{value:.3f} ({round(value * count)}/{count}; 95 %: {interval[0]:.3f}-"
+            f"{interval[1]:.3f})")

@@ -224,3 +224,12 @@ def test_the_outputs_named_are_left_out_and_the_one_kept_matches_keras(three_hea
 def test_qat_needs_an_int8_tflite_target():
     result = run_cli("convert", "lenet_bn", "--qat", "--to", "onnx")
     assert result.exit_code == 2 and "--qat produces a full-int8 TFLite model" in result.stderr
+
+
+@pytest.mark.parametrize("flags", [("--int8", "--fp16"), ("--int8", "--dynamic"), ("--fp16", "--dynamic")])
+def test_two_precisions_conflict_in_one_line_and_nothing_is_written(flags):
+    result = run_cli("convert", "lenet_bn", *flags)
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
+        f"deploytool: error: {flags[0]} and {flags[1]} conflict: give one precision"]
+    assert not Path("artifacts").exists()
