@@ -113,5 +113,5 @@ def given_target_options(values: dict) -> dict:
 
 def default_run_folder(model: str, data: str, suffix: str = "") -> str:
     """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
-    name = data.replace("folder:", "").strip("/").replace("/", "_") or "data"
+    name = data.replace("folder:", "").replace("images:", "").strip("/").replace("/", "_") or "data"
     return f"runs/{Path(model).name}-{name}{suffix}"

@@ -17,7 +17,9 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 
 @main.command("run")
 @click.argument("model")
-@click.option("--data", default="digits", show_default=True, help="Data set to train and verify on.")
+@click.option("--data", help="A zoo model: the data set to train and verify on (default digits). A "
+                             "model file (or --weights): the images to calibrate and verify on, "
+                             "e.g. images:FOLDER (default: digits for a grey model, photos for colour).")
 @click.option("--epochs", default=TrainOptions.epochs, show_default=True, type=int)
 @click.option("--batch-size", default=TrainOptions.batch_size, show_default=True, type=int)
 @click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS for training.")
@@ -34,9 +36,9 @@ def run_command(model, data, epochs, batch_size, input_shape, width, weights, sa
                 preset, mean, std, channel_order):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
-    from deploytool.workflows.pipeline import PipelineParityError, run_pipeline
+    from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
 
-    out_dir = out_dir or default_run_folder(model, data, "-pipeline")
+    out_dir = out_dir or default_run_folder(model, data or DEFAULT_TRAIN_DATA, "-pipeline")
     failure = None
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
                            preprocess=preprocess_dict(preset, mean, std, channel_order))

@@ -226,6 +226,22 @@ def default_data_for(channels: int) -> str:
     return "digits" if channels == 1 else "photos"
 
 
+def check_dataset_name(name: str) -> None:
+    """Refuse, before any work, a data set name :func:`load_dataset` would not know, or a folder
+    that does not exist, in one line."""
+    for prefix in (FOLDER_PREFIX, IMAGES_PREFIX):
+        if name.startswith(prefix):
+            folder = Path(name[len(prefix):])
+            if not folder.is_dir():
+                raise UserError(f"{name}: no such folder")
+            return
+    if name not in (*OFFLINE_DATASETS, *DOWNLOADED_DATASETS):
+        known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
+        hint = (f"; for the folder {name}, say images:{name} (unlabelled) or folder:{name} "
+                "(one sub-folder per class)" if Path(name).is_dir() else "")
+        raise UserError(f"unknown data set {name!r}; known: {known}{hint}")
+
+
 def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3) -> Dataset:
     """The data set called ``name``: digits, photos, mnist, fashion_mnist, folder:PATH (one
     sub-folder per class) or images:PATH (a plain folder, unlabelled), read at ``image_size``

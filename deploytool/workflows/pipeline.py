@@ -16,6 +16,7 @@ from deploytool.core.fileio import write_bytes
 from deploytool.core.manifest import Manifest
 from deploytool.models import list_models
 from deploytool.runtimes.base import DEFAULT_THREADS
+from deploytool.sources.datasets import check_dataset_name
 from deploytool.sources.model_source import RUN_MODEL, load_source
 from deploytool.workflows.bench import bench, plot_latency
 from deploytool.workflows.bundle import app_bundle_folder, bundle
@@ -26,6 +27,9 @@ from deploytool.workflows.train import TrainOptions, train
 from deploytool.workflows.verify import verify
 
 BUNDLED = ("tflite", "int8")  # the artifact the Android app gets: (target, precision)
+
+
+DEFAULT_TRAIN_DATA = "digits"  # what `run` trains a zoo model on unless told
 
 
 def pipeline_artifacts() -> list[tuple[str, str]]:
@@ -64,15 +68,22 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
     return {**asdict(report), "size_bytes": report.size_bytes, "in_app": bool(app)}
 
 
-def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weights=None,
+def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
                  samples: int = 64, runs: int = 20, app=None, log=lambda message: None) -> Path:
-    """Run (or resume) the whole pipeline into ``out``; returns the report's path. The int8
+    """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
+    is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
+    calibrated and verified on ``data`` (default: the offline set for its channels). The int8
     .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle``."""
     out = Path(out)
     if app:
         app_bundle_folder(app)  # refuse a wrong folder before hours of work
     if model not in list_models() and not Path(model).exists():
         load_source(model)  # raises the right one-line error
+    if data is not None:
+        check_dataset_name(data)
+    trained_here = not weights and model in list_models()
+    given_data = None if trained_here else data  # what calibration and verify use
+    data = (data or DEFAULT_TRAIN_DATA) if trained_here else data
     train_options.check()
     out.mkdir(parents=True, exist_ok=True)
     state = RunState(out)
@@ -95,7 +106,7 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
         entries = []
         for to, precision in pipeline_artifacts():
             log(f"converting to {to} {precision}")
-            result = convert(source, ConvertOptions(to=to, precision=precision,
+            result = convert(source, ConvertOptions(to=to, precision=precision, calib_data=given_data,
                                                     out_dir=out / "artifacts"))
             entries.append({"path": str(result.artifact), "file": result.artifact.name,
                             "target": to, "precision": precision,
@@ -107,7 +118,10 @@ def run_pipeline(model: str, data: str, out, train_options: TrainOptions, weight
 
     if not state.done("verify"):
         log("verifying on every runtime")
-        report = verify(artifacts, "all", data=None, samples=samples)
+        report = verify(artifacts, "all", data=given_data, samples=samples)
+        images = "; ".join(sorted({f"{d['samples']} {d['dataset']} images"
+                                   for d in report.images.values()}))
+        log(f"verified on {images}")
         state.finish("verify", report.as_dict())
         plot_parity(report.as_dict()["rows"], out / "parity.png")
 

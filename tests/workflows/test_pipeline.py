@@ -110,3 +110,35 @@ def test_a_resumed_run_bundles_the_int8_tflite_whatever_the_registry_now_lists(
     assert bundled["artifact"].endswith("lenet_bn_int8.tflite")
     assert (out / "android_bundle" / "model.tflite").read_bytes() == \
         (out / "artifacts" / "lenet_bn_int8.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("data, message", [
+    ("bogus", "unknown data set 'bogus'"),
+    ("images:no_such_folder", "images:no_such_folder: no such folder")])
+def test_run_refuses_data_it_cannot_read_before_any_work(tmp_path, monkeypatch, data, message):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("run", "lenet_bn", "--data", data)
+    assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.heavy
+def test_run_on_a_model_file_calibrates_and_verifies_on_the_data_given(tmp_path, monkeypatch,
+                                                                       three_head_model_file):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(faces / f"{i}.png")
+    result = run_cli("run", three_head_model_file, "--data", f"images:{faces}", "--samples", "6",
+                     "--out", "r")
+    assert result.exit_code in (0, 1), result.output
+    folder = tmp_path / "r"
+    int8 = json.loads((folder / "artifacts" / "three_heads_int8.tflite.json").read_text())
+    assert int8["calibration"]["source"] == f"images:{faces}"
+    verified = json.loads((folder / "state.json").read_text())["done"]["verify"]
+    assert {d["dataset"] for d in verified["images"].values()} == {f"images:{faces}"}
+    assert f"verified on 6 images:{faces} images" in result.stderr
