@@ -38,18 +38,22 @@ FLOAT_LAYER_STEPS = (1, 2, 3, 5, 8, 13, 21, 34)
 @dataclass(frozen=True)
 class Budget:
     """The accuracy an int8 artifact must keep on held-out images: at most ``max_drop`` top-1
-    points below float (labelled images) or at least ``min_cosine`` worst-sample cosine; and,
-    optionally, the same top-1 decision as float on at least ``min_agreement`` of the images
-    (accuracy alone can hide an int8 model that is right on other images than float)."""
+    points below float (labelled images) or at least ``min_cosine`` worst-sample cosine; and/or
+    the same top-1 decision as float on at least ``min_agreement`` of the images (accuracy alone
+    can hide an int8 model that is right on other images than float; on unlabelled images the
+    agreement alone is a budget)."""
 
     max_drop: float | None = None
     min_cosine: float | None = None
     min_agreement: float | None = None
 
     def check(self) -> None:
-        """Exactly one accuracy criterion, in range (and the agreement, where given)."""
-        if (self.max_drop is None) == (self.min_cosine is None):
-            raise UserError("give one accuracy budget: --max-drop POINTS or --min-cosine C")
+        """At most one of the accuracy and cosine criteria, at least one criterion in all, each
+        in range."""
+        if self.max_drop is not None and self.min_cosine is not None or \
+                (self.max_drop, self.min_cosine, self.min_agreement) == (None, None, None):
+            raise UserError("give one accuracy budget: --max-drop POINTS or --min-cosine C, with "
+                            "or without --min-agreement F (or --min-agreement F alone)")
         if self.max_drop is not None and not 0 <= self.max_drop <= 100:
             raise UserError(f"--max-drop is in top-1 points (0..100), got {self.max_drop}")
         if self.min_cosine is not None and not -1 <= self.min_cosine <= 1:
@@ -63,15 +67,28 @@ class Budget:
             return False
         if self.max_drop is not None:
             return figures["top1_drop_points"] <= self.max_drop + 1e-9
-        return figures["min_cosine"] >= self.min_cosine
+        if self.min_cosine is not None:
+            return figures["min_cosine"] >= self.min_cosine
+        return True
+
+    @property
+    def judged_figure(self) -> str:
+        """The figure attempts are ranked by: the accuracy drop, else the cosine, else the
+        agreement."""
+        if self.max_drop is not None:
+            return "top1_drop_points"
+        return "min_cosine" if self.min_cosine is not None else "top1_agreement"
 
     def describe(self) -> str:
         """The budget in words."""
-        words = (f"top-1 drop <= {self.max_drop:g} points" if self.max_drop is not None
-                 else f"worst cosine >= {self.min_cosine:g}")
+        words = []
+        if self.max_drop is not None:
+            words.append(f"top-1 drop <= {self.max_drop:g} points")
+        if self.min_cosine is not None:
+            words.append(f"worst cosine >= {self.min_cosine:g}")
         if self.min_agreement is not None:
-            words += f", top-1 agreement >= {self.min_agreement:g}"
-        return words
+            words.append(f"top-1 agreement >= {self.min_agreement:g}")
+        return ", ".join(words)
 
 
 @dataclass
@@ -258,8 +275,8 @@ def _figures_text(figures: dict, labels) -> str:
 def _better(one: Attempt, other: Attempt, budget: Budget) -> Attempt:
     if one.met != other.met:
         return one if one.met else other
-    key = "top1_drop_points" if budget.max_drop is not None else "min_cosine"
-    sign = 1 if key == "min_cosine" else -1
+    key = budget.judged_figure
+    sign = -1 if key == "top1_drop_points" else 1
     score = lambda attempt: (sign * attempt.figures[key], attempt.figures.get("top1_agreement", 0))  # noqa: E731
     return one if score(one) >= score(other) else other
 
