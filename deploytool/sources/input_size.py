@@ -65,36 +65,29 @@ def with_input_size(model, shape: tuple[int, int, int] | None, origin):
                         f"model's input {declared[1:]} ({', '.join(clashes)} is fixed)")
     if not any(free):
         return model
-    if callable(getattr(model, "rebuild_at", None)):  # a model that knows how to rebuild itself
-        return model.rebuild_at(shape)
-    config = copy.deepcopy(model.get_config())
-    if not _fixed_config(config, shape):
-        raise UserError(f"{origin}: cannot fix the input size of a {type(model).__name__} "
-                        "(no input layer in its config); save it with a fixed input")
-    try:
-        sized = type(model).from_config(config)
-        sized.set_weights(model.get_weights())
-    except Exception as exc:
-        raise UserError(f"{origin}: could not rebuild the model at input {shape} "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
-    return sized
+    return rebuilt_at(model, shape, f"{origin}: ")
 
 
 def with_free_size(model):
     """``model`` with its input's height and width left free (None), the same weights: for an
     artifact that takes any image size. A model that cannot be rebuilt so is a one-line error."""
-    channels = declared_input_shape(model)[-1]
+    return rebuilt_at(model, (None, None, declared_input_shape(model)[-1]))
+
+
+def rebuilt_at(model, shape: tuple, origin: str = ""):
+    """``model`` rebuilt from its config with input (None, *shape) and the same weights (a model
+    that knows how to rebuild itself, ``rebuild_at``, does it itself); a model that cannot be
+    rebuilt so is a one-line error."""
     if callable(getattr(model, "rebuild_at", None)):
-        return model.rebuild_at((None, None, channels))
+        return model.rebuild_at(shape)
     config = copy.deepcopy(model.get_config())
-    if not _fixed_config(config, (None, None, channels)):
-        raise UserError(f"cannot free the input size of a {type(model).__name__} (no input "
-                        "layer in its config)")
+    if not _fixed_config(config, shape):
+        raise UserError(f"{origin}cannot set the input size of a {type(model).__name__} (no "
+                        "input layer in its config); save it with the input size it runs at")
     try:
-        free = type(model).from_config(config)
-        free.set_weights(model.get_weights())
+        rebuilt = type(model).from_config(config)
+        rebuilt.set_weights(model.get_weights())
     except Exception as exc:
-        raise UserError(f"cannot rebuild the model with a free input size ({type(exc).__name__}: "
-                        f"{(str(exc).strip().splitlines() or [''])[0][:160]}); the layers need a "
-                        "fixed size") from None
-    return free
+        raise UserError(f"{origin}could not rebuild the model at input {shape} "
+                        f"({type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]})") from None
+    return rebuilt
