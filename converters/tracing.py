@@ -42,7 +42,7 @@ def frozen_graph(model, batch: int | None = 1):
     trace leaves as extra inputs): the GraphDef, its input names and its output names (in the
     model's output order)."""
     from deploytool.converters.outputs import output_names
-    from tensorflow.python.framework.convert_to_constants import (convert_variables_to_constants_v2)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from deploytool.core.keras_env import is_keras3_model
 

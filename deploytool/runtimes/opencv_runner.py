@@ -88,7 +88,7 @@ class OpenCVRunner(Runner):
             tensors = {d["index"]: d["name"] for d in litert.interpreter.get_tensor_details()}
             pairs = [(name, tensors[detail["index"]]) for name, detail in litert._output_details]
         else:
-            from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
+            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
 
             nodes = read_graph(self.path.read_bytes())
             pairs = [(node.name, node.name) for node in graph_endpoints(nodes)[1]]
@@ -119,7 +119,7 @@ class OpenCVRunner(Runner):
             shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
             return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
         if self.path.suffix.lower() == ".pb":
-            from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
+            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
 
             inputs, _ = graph_endpoints(read_graph(self.path.read_bytes()))
             return "NCHW", tuple(int(d) for d in inputs[0].shape[1:])  # importer wants NCHW

@@ -18,7 +18,7 @@ class TensorFlowRunner(Runner):
     reads = (".pb",)
 
     def _load(self):
-        from deploytool.converters.targets.pb.graph_reader import (graph_endpoints, read_graph)
+        from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
         from deploytool.core.keras_env import tf
 
         try:  # possible only before TensorFlow's runtime starts (a fresh child process)

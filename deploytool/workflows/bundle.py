@@ -18,7 +18,7 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, write_json
-from deploytool.core.manifest import (integrity_failures, last_converted, now, tool_versions)
+from deploytool.core.manifest import integrity_failures, last_converted, now, tool_versions
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated

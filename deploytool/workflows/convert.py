@@ -24,8 +24,8 @@ from deploytool.converters.targets.registry import Exported, target
 from deploytool.converters.targets.tflite.export import export_tflite
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of, write_bytes
-from deploytool.core.manifest import (now, remember_last_convert, tool_versions, write_manifest)
-from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text)
+from deploytool.core.manifest import now, remember_last_convert, tool_versions, write_manifest
+from deploytool.core.output_parity import compare_every_output, failures_of, figures_text
 from deploytool.core.postprocess import postprocess
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for

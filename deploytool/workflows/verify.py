@@ -14,7 +14,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
 from deploytool.core.output_parity import (compare_every_output, failures_of,
                                             kinds_by_reference_name)
-from deploytool.runtimes.base import (DEFAULT_THREADS, artifact_runtimes, runtimes_reading)
+from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from deploytool.converters.failures import (ConversionError, conversion_failure, first_error_line)
+from deploytool.converters.failures import ConversionError, conversion_failure, first_error_line
 from deploytool.converters.tracing import inference_function, input_spec
 
 from deploytool.core.errors import UserError
