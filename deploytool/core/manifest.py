@@ -141,6 +141,12 @@ class Manifest:
         strip = self.record.get("strip_report") or {}
         return [*(strip.get("removed_outputs") or []), *(strip.get("dropped_outputs") or [])]
 
+    def kept_outputs(self, reference: dict) -> dict:
+        """The reference model's outputs ({name: values}) that the artifact computes: all but
+        the ones its conversion removed (a SavedModel signature as the reference still has them)."""
+        removed = set(self.removed_outputs)
+        return {name: values for name, values in reference.items() if name not in removed}
+
     @property
     def labelled_output(self) -> str | None:
         """The output that labels judge: the first of class scores (None if there is none)."""

@@ -60,7 +60,11 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
     ``kinds`` gives each output's kind (class scores when missing), ``labels`` judge the
     ``labelled`` output's accuracy, ``step`` (the manifest's post-processing) applies to a
     single output, ``override`` replaces the precision's bar and ``roundoff(name)`` measures the
-    reference's float32 round-off for an fp32 output over the fixed bar."""
+    reference's float32 round-off for an fp32 output over the fixed bar. With one output, its
+    kind and the labels are that output's whatever the artifact's manifest names it."""
+    kinds = kinds_by_reference_name(reference, kinds)
+    if len(reference) == 1:
+        labelled = next(iter(reference))
     verdicts = []
     extra = [name for name in produced if name not in reference] if len(produced) > 1 else []
     for name, candidate in pair_outputs(reference, produced).items():

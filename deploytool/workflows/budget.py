@@ -22,7 +22,7 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
-from deploytool.core.output_parity import compare_every_output, kinds_by_reference_name
+from deploytool.core.output_parity import compare_every_output
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
@@ -144,13 +144,12 @@ def worst_head(verdicts) -> dict:
     return figures
 
 
-def _evaluate(artifact: Path, images, labels, reference: dict, manifest: dict) -> tuple[dict, float]:
+def _evaluate(artifact: Path, images, labels, reference: dict,
+              manifest: Manifest) -> tuple[dict, float]:
     runner = runner_for(artifact).load()
-    record = Manifest.from_record(artifact, manifest)
-    kinds = kinds_by_reference_name(reference, record.output_kinds)
-    verdicts = compare_every_output(reference, runner.infer_all(images), kinds,
-                                    "int8", labels=labels, labelled=_labelled(reference, record),
-                                    step=record.postprocess)
+    verdicts = compare_every_output(reference, runner.infer_all(images), manifest.output_kinds,
+                                    "int8", labels=labels, labelled=manifest.labelled_output,
+                                    step=manifest.postprocess)
     unmeasured = [v for v in verdicts if v.figures is None]
     if unmeasured:
         raise UserError(f"{artifact.name}: {unmeasured[0].name}: {'; '.join(unmeasured[0].failures)}")
@@ -159,10 +158,6 @@ def _evaluate(artifact: Path, images, labels, reference: dict, manifest: dict) -
         figures["top1_drop_points"] = 100.0 * (figures["accuracy_reference"] - figures["accuracy"])
     milliseconds = 1e3 * float(np.median(runner.time_inference(images[:1], runs=10, warmup=2)))
     return figures, milliseconds
-
-
-def _labelled(reference: dict, manifest) -> str | None:
-    return next(iter(reference)) if len(reference) == 1 else manifest.labelled_output
 
 
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,
@@ -188,13 +183,11 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
             log(f"budget: trying {label}")
             result = convert(source, replace(variant, out_dir=Path(tmp) / str(len(attempts))),
                              remember=False)
+            manifest = Manifest.from_record(result.artifact, result.manifest)
             if reference is None:
-                removed = set(Manifest.from_record(result.artifact, result.manifest).removed_outputs)
-                reference = {name: values for name, values in
-                             KerasRunner(model=_reference_model(result)).infer_all(images).items()
-                             if name not in removed}
-            figures, milliseconds = _evaluate(result.artifact, images, labels, reference,
-                                              result.manifest)
+                reference = manifest.kept_outputs(
+                    KerasRunner(model=_reference_model(result)).infer_all(images))
+            figures, milliseconds = _evaluate(result.artifact, images, labels, reference, manifest)
             if budget.min_agreement is not None and "top1_agreement" not in figures:
                 raise UserError("--min-agreement compares top-1 decisions, and no output of this "
                                 "model is class scores (set one with --output-kind NAME=scores)")

@@ -163,16 +163,14 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         used_images[artifact.name] = description
         key = json.dumps(description, sort_keys=True)
         reference_file = str(manifest.reference)
-        reference = {name: values for name, values in
-                     references.outputs(reference_file, images, key).items()
-                     if name not in manifest.removed_outputs}
+        reference = manifest.kept_outputs(references.outputs(reference_file, images, key))
         names, kinds = list(reference), kinds_by_reference_name(reference, manifest.output_kinds)
 
         def compare(outputs, artifact=artifact, manifest=manifest, reference=reference, kinds=kinds,
                     reference_file=reference_file, images=images, key=key, labels=labels):
             verdicts = compare_every_output(
-                reference, outputs, kinds, manifest.precision, manifest.trained, labels, _labelled(reference, manifest),
-                manifest.postprocess, tolerance,
+                reference, outputs, kinds, manifest.precision, manifest.trained, labels,
+                manifest.labelled_output, manifest.postprocess, tolerance,
                 roundoff=lambda name: references.roundoff(reference_file, images, key, name))
             for verdict in verdicts:  # the bar an fp32 output was held to, when it was measured
                 if verdict.tolerance is not None and verdict.tolerance.reference_roundoff is not None:
@@ -205,9 +203,3 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                      for verdict in verdicts]
     return VerifyReport(rows, used_images, tolerances)
 
-
-def _labelled(reference: dict, manifest) -> str | None:
-    """The reference output the labels judge (the manifest's output of class scores)."""
-    if len(reference) == 1:
-        return next(iter(reference))
-    return manifest.labelled_output
