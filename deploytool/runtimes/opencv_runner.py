@@ -65,35 +65,45 @@ class OpenCVRunner(Runner):
                 raise UserError(f"{self.path}: OpenCV dnn runs .onnx, .tflite and .pb files")
         except cv2.error as exc:
             raise RuntimeError(f"cannot load: {_last_line(exc)}") from None
-        self._layout, self._shape = self._declared_input()
+        described = self._read_file()
+        self._layout, self._shape = self._declared_input(described)
         self.inputs = [TensorInfo("input", (-1, *self._shape_in_layout()), "float32")]
-        self._layers = self._output_layers()
+        self._layers = self._output_layers(described)
         self.outputs = [TensorInfo(name, (-1, -1), "float32") for name, _ in self._layers]
 
-    def _output_layers(self) -> list[tuple[str, str | None]]:
+    def _read_file(self):
+        """What the file itself says of its inputs and outputs, read once: the ONNX graph, the
+        .tflite loaded in LiteRT (its signature names the outputs), or the .pb's nodes."""
+        suffix = self.path.suffix.lower()
+        if suffix == ".onnx":
+            import onnx
+
+            return onnx.load(str(self.path), load_external_data=False).graph
+        if suffix == ".tflite":
+            from deploytool.runtimes.tflite_runner import TFLiteRunner
+
+            return TFLiteRunner(self.path).load()
+        from deploytool.converters.targets.pb.graph_reader import read_graph
+
+        return read_graph(self.path.read_bytes())
+
+    def _output_layers(self, described) -> list[tuple[str, str | None]]:
         """(output name, OpenCV layer that computes it) of every output of the artifact; one
         output is the Net's default (None). OpenCV names the outputs of an ONNX file as the file
         does, a .tflite's by tensor name (the signature gives each its Keras name) and a .pb's
         by the op that computes it (its importer drops the Identity deploytool names them by)."""
         suffix = self.path.suffix.lower()
         if suffix == ".onnx":
-            import onnx
-
-            names = [o.name for o in onnx.load(str(self.path), load_external_data=False).graph.output]
-            pairs = [(name, name) for name in names]
+            pairs = [(output.name, output.name) for output in described.output]
         elif suffix == ".tflite":
-            from deploytool.runtimes.tflite_runner import TFLiteRunner
-
-            litert = TFLiteRunner(self.path).load()
-            tensors = {d["index"]: d["name"] for d in litert.interpreter.get_tensor_details()}
-            pairs = [(name, tensors[detail["index"]]) for name, detail in litert._output_details]
+            tensors = {d["index"]: d["name"] for d in described.interpreter.get_tensor_details()}
+            pairs = [(name, tensors[detail["index"]]) for name, detail in described._output_details]
         else:
-            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
+            from deploytool.converters.targets.pb.graph_reader import graph_endpoints
 
-            nodes = read_graph(self.path.read_bytes())
-            pairs = [(node.name, node.name) for node in graph_endpoints(nodes)[1]]
+            pairs = [(node.name, node.name) for node in graph_endpoints(described)[1]]
             if len(pairs) > 1:
-                pairs = self._producing_layers(nodes, [name for name, _ in pairs])
+                pairs = self._producing_layers(described, [name for name, _ in pairs])
         return [(pairs[0][0], None)] if len(pairs) == 1 else pairs
 
     def _producing_layers(self, nodes, outputs: list[str]) -> list[tuple[str, str]]:
@@ -111,21 +121,16 @@ class OpenCVRunner(Runner):
             pairs.append((output, name))
         return pairs
 
-    def _declared_input(self):
-        """The input's layout and (H, W, C), read from the file itself."""
+    def _declared_input(self, described):
+        """The input's layout and (H, W, C), as the file itself declares it."""
         if self.path.suffix.lower() == ".tflite":
-            from ai_edge_litert.interpreter import Interpreter
-
-            shape = Interpreter(model_path=str(self.path)).get_input_details()[0]["shape"]
-            return "NCHW", tuple(int(d) for d in shape[1:])  # importer wants NCHW
+            return "NCHW", tuple(described.input_shape)  # importer wants NCHW
         if self.path.suffix.lower() == ".pb":
-            from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
+            from deploytool.converters.targets.pb.graph_reader import graph_endpoints
 
-            inputs, _ = graph_endpoints(read_graph(self.path.read_bytes()))
+            inputs, _ = graph_endpoints(described)
             return "NCHW", tuple(int(d) for d in inputs[0].shape[1:])  # importer wants NCHW
-        import onnx
-
-        dims = onnx.load(str(self.path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        dims = described.input[0].type.tensor_type.shape.dim
         shape = tuple(d.dim_value or None for d in dims[1:])  # None: a free size
         if shape[0] in (1, 3) and shape[-1] not in (1, 3):
             return "NCHW", (shape[1], shape[2], shape[0])
