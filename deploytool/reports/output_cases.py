@@ -25,12 +25,12 @@ OPENCV_MAP_SOFTMAX = (
     "probabilities come out wrong (they sum to 1 along a row instead); its ONNX importer "
     "computes them right")
 
-SUBCLASSED_CODE = '''
+_SUBCLASSED_CODE = '''
 import keras
 
 
-@keras.saving.register_keras_serializable(package="own_models")
-class TwoHeadNet(keras.Model):
+@keras.saving.register_keras_serializable(package="{package}")
+class {name}(keras.Model):
     """A subclassed face model: its call is Python code, its heads a box and a face score."""
 
     def __init__(self, **kwargs):
@@ -44,6 +44,12 @@ class TwoHeadNet(keras.Model):
         x = self.pool(self.conv(x))
         return self.box(x), self.face(x)
 '''
+
+
+def subclassed_code(name: str = "TwoHeadNet", package: str = "own_models") -> str:
+    """The Python file of a subclassed two-head model (class ``name``, registered in
+    ``package``), as a user hands it over with --custom-objects."""
+    return _SUBCLASSED_CODE.format(name=name, package=package)
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def _subclassed(folder: Path) -> Path:
     from deploytool.sources.custom_objects import import_custom_objects
 
     code = folder / "two_head_net.py"
-    code.write_text(SUBCLASSED_CODE)
+    code.write_text(subclassed_code())
     keras3().utils.set_random_seed(0)
     model = import_custom_objects(code, unsafe=True)["TwoHeadNet"]()
     model(np.zeros((1, SIZE, SIZE, 3), np.float32))

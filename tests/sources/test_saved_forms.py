@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from deploytool.converters.options import ConvertOptions
+from deploytool.reports.output_cases import subclassed_code
 from deploytool.core.errors import UserError
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.model_source import load_source
@@ -105,29 +106,10 @@ def test_a_signature_with_two_inputs_is_refused_naming_them(tmp_path):
         load_source(str(tmp_path / "pair"))
 
 
-SUBCLASSED = '''
-import keras
-
-
-@keras.saving.register_keras_serializable(package="tests")
-class {name}(keras.Model):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.conv = keras.layers.Conv2D(8, 3, activation="relu")
-        self.pool = keras.layers.GlobalAveragePooling2D()
-        self.box = keras.layers.Dense(4)
-        self.face = keras.layers.Dense(2, activation="softmax")
-
-    def call(self, x):
-        x = self.pool(self.conv(x))
-        return self.box(x), self.face(x)
-'''
-
-
 def subclassed_file(folder, name):
     """A subclassed model saved with `model.save` by another process (this one never learns its
     class), and the Python file that defines it."""
-    (folder / f"{name.lower()}.py").write_text(SUBCLASSED.format(name=name))
+    (folder / f"{name.lower()}.py").write_text(subclassed_code(name, package="tests"))
     script = textwrap.dedent(f"""
         import sys, numpy as np
         sys.path.insert(0, {str(folder)!r})
