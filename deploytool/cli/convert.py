@@ -4,6 +4,7 @@ when one is given)."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -107,8 +108,14 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
         result = convert(source, options, log=progress())
     if as_json:
         click.echo(json.dumps(result.manifest, indent=2))
-        return
-    print_fields(result_fields(result))
+    else:
+        print_fields(result_fields(result))
+    budget_record = result.manifest.get("budget")
+    if budget_record and not budget_record["met"]:
+        click.echo(f"deploytool: the budget is {budget_record['verdict']} "
+                   f"({budget_record['budget']}); the artifact is written without claiming it "
+                   f"(manifest: {result.artifact}.json)", err=True)
+        sys.exit(1)
 
 
 def result_fields(result) -> list[tuple[str, str]]:
@@ -142,8 +149,9 @@ def result_fields(result) -> list[tuple[str, str]]:
     if entry.get("budget"):
         budget = entry["budget"]
         floats = budget["layers_in_float"]
-        fields.append(("budget", f"{'met' if budget['met'] else 'NOT met'} "
-                                 f"({budget['budget']}) by {budget['chosen']}" +
+        fields.append(("budget", f"{budget['verdict'] if budget['met'] else budget['verdict'].upper()} "
+                                 f"({budget['budget']}, on {budget['held_out_images']} held-out "
+                                 f"images) by {budget['chosen']}" +
                        (f": {len(floats)} layer(s) in float, size {budget['size_cost']:+.0%}, "
                         f"latency {budget['latency_cost']:+.0%}" if floats else "")))
     fields.append(("manifest", str(result.artifact) + ".json"))

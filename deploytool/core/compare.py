@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from deploytool.core.statistics import paired_change_interval, wilson_interval
+from deploytool.core.statistics import paired_change_interval_of, paired_counts, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,8 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
             figures["accuracy_reference"] = float(np.mean(right_reference))
             figures["accuracy"] = float(np.mean(right))
             figures["accuracy_interval"] = list(wilson_interval(int(right.sum()), len(right)))
-            figures["accuracy_change_interval"] = list(paired_change_interval(right_reference, right))
+            figures["accuracy_pairs"] = paired_counts(right_reference, right)
+            figures["accuracy_change_interval"] = list(paired_change_interval_of(figures["accuracy_pairs"]))
         return figures
     if kind == "regression":
         spread = float(flat_reference.max() - flat_reference.min())

@@ -109,15 +109,15 @@ def figures_text(figures: dict) -> str:
         return f"{text} ({figures['relative_error']:.2%} of its range)"
     text += f", cosine {figures['min_cosine']:.6f}"
     if kind == "scores":
-        return f"{text}, top-1 agreement {_with_interval(figures, 'top1_agreement')}"
+        return f"{text}, top-1 agreement {proportion_text(figures, 'top1_agreement')}"
     if kind == "embedding" and "neighbour_agreement" in figures:
-        return f"{text}, nearest-neighbour agreement {_with_interval(figures, 'neighbour_agreement')}"
+        return f"{text}, nearest-neighbour agreement {proportion_text(figures, 'neighbour_agreement')}"
     if kind == "dense":
         return f"{text}, per-pixel agreement {figures['pixel_agreement']:.3f}"
     return text
 
 
-def _with_interval(figures: dict, key: str) -> str:
+def proportion_text(figures: dict, key: str) -> str:
     """A proportion with its count and 95 % interval: "1.000 (16/16; 95 %: 0.806-1.000)"."""
     value, interval = figures[key], figures.get(f"{key}_interval")
     if not interval:

@@ -8,6 +8,11 @@ of them), until the budget holds: a mixed int8/float model (TFLite: denylisted n
 excluded from quantization). The chosen artifact is written as usual, and its manifest's
 ``budget`` record lists every attempt, the layers left in float and what they cost in size and
 latency against plain int8.
+
+Every attempt is judged by :mod:`deploytool.workflows.budget_criteria`: by the 95 % bound of its
+agreement and accuracy drop, so a budget is met only when the held-out images show it. When they
+are too few for even a perfect attempt to show it, the search stops after plain int8, which is
+written with the record saying the budget is not resolvable and about how many images would be.
 """
 
 from __future__ import annotations
@@ -22,73 +27,20 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
-from deploytool.core.output_parity import compare_every_output
+from deploytool.core.output_parity import compare_every_output, proportion_text
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
 from deploytool.sources.model_source import ModelSource
+from deploytool.workflows.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
 from deploytool.workflows.convert import ConvertResult, convert
+
+__all__ = ["Budget", "budgeted_convert"]
 
 # Up to 500 images of the test split (all 360 of digits'): one image is 0.2 top-1 points of 500,
 # so a budget of a few tenths of a point is a count of images, not a rounding of one.
 HELD_OUT_IMAGES = 500
 FLOAT_LAYER_STEPS = (1, 2, 3, 5, 8, 13, 21, 34)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The accuracy an int8 artifact must keep on held-out images: at most ``max_drop`` top-1
-    points below float (labelled images) or at least ``min_cosine`` worst-sample cosine; and/or
-    the same top-1 decision as float on at least ``min_agreement`` of the images (accuracy alone
-    can hide an int8 model that is right on other images than float; on unlabelled images the
-    agreement alone is a budget)."""
-
-    max_drop: float | None = None
-    min_cosine: float | None = None
-    min_agreement: float | None = None
-
-    def check(self) -> None:
-        """At most one of the accuracy and cosine criteria, at least one criterion in all, each
-        in range."""
-        if self.max_drop is not None and self.min_cosine is not None or \
-                (self.max_drop, self.min_cosine, self.min_agreement) == (None, None, None):
-            raise UserError("give one accuracy budget: --max-drop POINTS or --min-cosine C, with "
-                            "or without --min-agreement F (or --min-agreement F alone)")
-        if self.max_drop is not None and not 0 <= self.max_drop <= 100:
-            raise UserError(f"--max-drop is in top-1 points (0..100), got {self.max_drop}")
-        if self.min_cosine is not None and not -1 <= self.min_cosine <= 1:
-            raise UserError(f"--min-cosine must lie in [-1, 1], got {self.min_cosine}")
-        if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
-            raise UserError(f"--min-agreement is a fraction of the images (0..1), got {self.min_agreement}")
-
-    def met(self, figures: dict) -> bool:
-        """Whether held-out figures keep the budget."""
-        if self.min_agreement is not None and figures["top1_agreement"] < self.min_agreement:
-            return False
-        if self.max_drop is not None:
-            return figures["top1_drop_points"] <= self.max_drop + 1e-9
-        if self.min_cosine is not None:
-            return figures["min_cosine"] >= self.min_cosine
-        return True
-
-    @property
-    def judged_figure(self) -> str:
-        """The figure attempts are ranked by: the accuracy drop, else the cosine, else the
-        agreement."""
-        if self.max_drop is not None:
-            return "top1_drop_points"
-        return "min_cosine" if self.min_cosine is not None else "top1_agreement"
-
-    def describe(self) -> str:
-        """The budget in words."""
-        words = []
-        if self.max_drop is not None:
-            words.append(f"top-1 drop <= {self.max_drop:g} points")
-        if self.min_cosine is not None:
-            words.append(f"worst cosine >= {self.min_cosine:g}")
-        if self.min_agreement is not None:
-            words.append(f"top-1 agreement >= {self.min_agreement:g}")
-        return ", ".join(words)
 
 
 @dataclass
@@ -98,17 +50,22 @@ class Attempt:
     label: str
     options: ConvertOptions
     figures: dict
-    met: bool
+    judgement: Judgement
     size_bytes: int
     milliseconds: float
     keep_float: list = field(default_factory=list)
+
+    @property
+    def met(self) -> bool:
+        """Met by the bounds of the figures' intervals."""
+        return self.judgement.met
 
     def as_dict(self) -> dict:
         """Plain-JSON form."""
         return {"label": self.label, "calibration_method": self.options.calibration_method,
                 "calib_samples": self.options.calib_samples, "keep_float": self.keep_float,
-                "figures": self.figures, "met": self.met, "size_bytes": self.size_bytes,
-                "latency_ms": round(self.milliseconds, 3)}
+                "figures": self.figures, "met": self.met, "judgement": self.judgement.as_dict(),
+                "size_bytes": self.size_bytes, "latency_ms": round(self.milliseconds, 3)}
 
 
 def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
@@ -137,10 +94,12 @@ def worst_head(verdicts) -> dict:
     figures = {"samples": next(iter(heads.values()))["samples"], "heads": heads,
                "min_cosine": min(f["min_cosine"] for f in heads.values())}
     if scores:
-        figures["top1_agreement"] = min(f["top1_agreement"] for f in scores)
+        worst = min(scores, key=lambda f: f["top1_agreement"])
+        figures.update({key: worst[key] for key in ("top1_agreement", "top1_agreement_interval")})
     labelled = next((f for f in scores if "accuracy" in f), None)
     if labelled is not None:
-        figures["accuracy"], figures["accuracy_reference"] = labelled["accuracy"], labelled["accuracy_reference"]
+        figures.update({key: labelled[key] for key in (
+            "accuracy", "accuracy_reference", "accuracy_pairs", "accuracy_change_interval")})
     return figures
 
 
@@ -194,17 +153,21 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
             if budget.max_drop is not None and "accuracy" not in figures:
                 raise UserError("--max-drop judges the accuracy of an output of class scores, and "
                                 "this model has none with as many classes as the labels")
-            done = Attempt(label, variant, figures, budget.met(figures),
+            done = Attempt(label, variant, figures, budget.judge(figures),
                            result.manifest["artifact"]["size_bytes"], milliseconds,
                            list(variant.keep_float))
             attempts.append(done)
             log(f"budget: {label}: {_figures_text(figures, labels)} - "
-                f"{'meets' if done.met else 'misses'} {budget.describe()}")
+                + {MET: "meets", NOT_RESOLVABLE: f"not resolvable on {len(images)} images:"}.get(
+                    done.judgement.verdict, "misses") + f" {budget.describe()}")
             return done, result
 
         plain, plain_result = attempt("plain int8", options)
         best = plain
-        if not plain.met:
+        # on too few images no attempt, however good, could be shown to meet the budget
+        perfect = budget.judge_perfect(plain.figures)
+        searching = not plain.met and perfect.met
+        if searching:
             cheap = [(f"{method} calibration", replace(options, calibration_method=method))
                      for method in chosen_target.calibration_methods if method != options.calibration_method]
             cheap.append(("4x the calibration images",
@@ -214,7 +177,7 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
                 best = _better(best, done, budget)
                 if done.met:
                     break
-        if not best.met:
+        if searching and not best.met:
             ranking = [row.name for row in sorted(
                 diagnose(plain_result.artifact, options.calib_data, 32).rows,
                 key=lambda row: row.own_snr_db) if row.scale]
@@ -230,7 +193,15 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
                 best = _better(best, done, budget)
                 if done.met:
                     break
-    record = {"budget": budget.describe(), "met": best.met, "chosen": best.label,
+    judgement, reasons, needed = best.judgement, list(best.judgement.reasons), best.judgement.needed
+    if not perfect.met and judgement.verdict == MISSED:
+        reasons.append(f"an attempt keeping every decision of float could not show it on "
+                       f"{perfect.samples} images either")
+        needed = needed or perfect.needed
+    record = {"budget": budget.describe(), "met": judgement.met, "verdict": judgement.verdict,
+              "reasons": reasons, "needed_images": needed,
+              "judged_by": "the 95 % interval's bound of each agreement and accuracy drop; the "
+                           "worst cosine over the held-out images", "chosen": best.label,
               "layers_in_float": best.keep_float,
               "size_cost": round(best.size_bytes / plain.size_bytes - 1, 4),
               "latency_cost": round(best.milliseconds / plain.milliseconds - 1, 4)
@@ -243,9 +214,17 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
 def budget_line(record: dict, best: Attempt, labels) -> str:
     """The console's one line about the budget."""
     figures = _figures_text(best.figures, labels)
+    if record["verdict"] == NOT_RESOLVABLE:
+        needed = (f"about {record['needed_images']:,} needed at the rates seen"
+                  if record["needed_images"] else "no number of images would resolve it at the rates seen")
+        return (f"budget not resolvable with {record['held_out_images']} held-out images "
+                f"({record['budget']}; {needed}): {'; '.join(record['reasons'])}; {best.label} "
+                "is written without claiming the budget")
     if not record["met"]:
-        return (f"budget not met ({record['budget']}): the best attempt, {best.label}, reaches "
-                f"{figures}; see `deploytool diagnose` on the artifact")
+        needed = (f"; about {record['needed_images']:,} images would be needed to show it"
+                  if record["needed_images"] else "")
+        return (f"budget not met ({record['budget']}): the best attempt, {best.label}: "
+                f"{'; '.join(record['reasons'])}{needed}; see `deploytool diagnose` on the artifact")
     floats = record["layers_in_float"]
     kept = (f"kept {len(floats)} layer{'s' if len(floats) > 1 else ''} in float "
             f"({', '.join(name.split(';')[0] for name in floats[:3])}{', ...' if len(floats) > 3 else ''}), "
@@ -256,18 +235,21 @@ def budget_line(record: dict, best: Attempt, labels) -> str:
 
 def _figures_text(figures: dict, labels) -> str:
     """The figures the budget judges, in a line (the worst head's, for several outputs)."""
-    agreement = f", agreement {figures['top1_agreement']:.3f}" if "top1_agreement" in figures else ""
+    agreement = (f", agreement {proportion_text(figures, 'top1_agreement')}"
+                 if "top1_agreement" in figures else "")
     heads = f"worst of {len(figures['heads'])} outputs: " if "heads" in figures else ""
     if labels is not None and "accuracy" in figures:
+        low, high = (-100 * bound for bound in reversed(figures["accuracy_change_interval"]))
         return (f"{heads}top-1 {figures['accuracy']:.4f} against float "
-                f"{figures['accuracy_reference']:.4f} (drop {figures['top1_drop_points']:.2f} "
-                f"points){agreement}")
-    return f"{heads}worst cosine {figures['min_cosine']:.4f}{agreement}"
+                f"{figures['accuracy_reference']:.4f} on {figures['samples']} images (drop "
+                f"{figures['top1_drop_points']:.2f} points; 95 %: {low:.2f} to {high:.2f}){agreement}")
+    return (f"{heads}worst cosine {figures['min_cosine']:.4f} (worst of {figures['samples']} "
+            f"images){agreement}")
 
 
 def _better(one: Attempt, other: Attempt, budget: Budget) -> Attempt:
-    if one.met != other.met:
-        return one if one.met else other
+    if one.judgement.rank != other.judgement.rank:
+        return one if one.judgement.rank > other.judgement.rank else other
     key = budget.judged_figure
     sign = -1 if key == "top1_drop_points" else 1
     score = lambda attempt: (sign * attempt.figures[key], attempt.figures.get("top1_agreement", 0))  # noqa: E731

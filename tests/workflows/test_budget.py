@@ -4,6 +4,8 @@ on TFLite and ONNX alike; and the trial conversions never become what `verify` c
 
 import json
 
+import numpy as np
+
 import pytest
 
 from deploytool.converters.options import ConvertOptions
@@ -44,12 +46,12 @@ def test_budget_met_by_plain_int8_keeps_everything_quantized():
 
 @pytest.mark.heavy
 def test_an_agreement_bar_the_accuracy_criterion_misses_drives_the_search(hostile_model_file):
-    """Top-1 agreement 1.0 alone (a budget for unlabelled images): plain int8 flips decisions,
+    """Top-1 agreement 0.98 alone (a budget for unlabelled images): plain int8 flips decisions,
     so the search goes on until the hostile layer is in float."""
-    result = run_cli("convert", hostile_model_file, "--int8", "--min-agreement", "1", "--json")
+    result = run_cli("convert", hostile_model_file, "--int8", "--min-agreement", "0.98", "--json")
     assert result.exit_code == 0, result.output
     budget = json.loads(result.output[result.output.index("{"):])["budget"]
-    assert budget["budget"] == "top-1 agreement >= 1"  # the agreement alone is a budget
+    assert budget["budget"] == "top-1 agreement >= 0.98"  # the agreement alone is a budget
     assert budget["attempts"][0]["figures"]["top1_agreement"] < 1 and not budget["attempts"][0]["met"]
     assert budget["met"] and "relu_h" in budget["layers_in_float"][0]
     assert budget["attempts"][-1]["figures"]["top1_agreement"] == 1.0
@@ -82,3 +84,73 @@ def test_an_interrupted_budget_leaves_the_last_convert_pointer_on_the_last_real_
                          interrupt_the_second_attempt)
     assert LAST_CONVERT.exists() and last_converted() == [before.resolve()]
     assert last_converted()[0].exists()
+
+
+def _agreement_figures(agreeing, samples, min_cosine=0.999):
+    from deploytool.core.statistics import wilson_interval
+
+    return {"samples": samples, "min_cosine": min_cosine, "top1_agreement": agreeing / samples,
+            "top1_agreement_interval": list(wilson_interval(agreeing, samples))}
+
+
+def test_twenty_agreeing_images_cannot_show_an_agreement_of_0_99():
+    judgement = Budget(min_cosine=0.99, min_agreement=0.99).judge(_agreement_figures(20, 20))
+    assert judgement.verdict == "not resolvable" and judgement.needed == 381
+    assert "20/20; 95 %: 0.839-1.000" in judgement.reasons[0]
+
+
+def test_a_point_figure_below_the_bar_misses_the_budget_whatever_the_count():
+    judgement = Budget(min_agreement=0.99).judge(_agreement_figures(97, 100))
+    assert judgement.verdict == "not met" and "0.970 (97/100" in judgement.reasons[0]
+
+
+def test_an_agreement_is_met_once_its_lower_bound_clears_the_bar():
+    assert Budget(min_agreement=0.99).judge(_agreement_figures(500, 500)).met
+    assert not Budget(min_agreement=0.99).judge(_agreement_figures(380, 380)).met
+
+
+def test_the_worst_cosine_says_how_many_images_it_is_the_worst_of():
+    judgement = Budget(min_cosine=0.99).judge(_agreement_figures(20, 20, min_cosine=0.98))
+    assert judgement.verdict == "not met" and "(worst of 20 images)" in judgement.reasons[0]
+
+
+def test_an_accuracy_drop_is_judged_by_the_bound_of_the_paired_change():
+    from deploytool.core.statistics import paired_change_interval_of
+
+    pairs = {"both_right": 340, "only_reference_right": 0, "only_candidate_right": 0, "both_wrong": 20}
+    figures = {"samples": 360, "min_cosine": 1.0, "top1_drop_points": 0.0, "accuracy_pairs": pairs,
+               "accuracy_change_interval": list(paired_change_interval_of(pairs))}
+    assert Budget(max_drop=1).judge(figures).met  # no decision changed on 360: within 0.94 points
+    judgement = Budget(max_drop=0.3).judge(figures)
+    assert judgement.verdict == "not resolvable" and 1000 < judgement.needed < 1300
+
+
+def test_a_budget_the_held_out_images_cannot_resolve_is_written_but_not_claimed(tmp_path):
+    """A model whose int8 keeps every decision on the 5 held-out images of a 25-image folder: 5 of
+    5 cannot show 0.99, so convert says so, writes the artifact without the claim and exits 1."""
+    from PIL import Image
+
+    from deploytool.core.keras_env import keras
+
+    inputs = keras.Input((8, 8, 3))
+    dense = keras.layers.Dense(3, name="colour")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(inputs)))
+    dense.set_weights([10 * np.eye(3, dtype=np.float32), np.zeros(3, np.float32)])
+    model.save(tmp_path / "colour.keras")
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(25):
+        pixels = rng.integers(0, 60, (8, 8, 3))
+        pixels[..., index % 3] += 180  # one channel clearly brightest
+        Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{index}.png")
+    result = run_cli("convert", tmp_path / "colour.keras", "--int8", "--calib-data",
+                     f"images:{folder}", "--min-cosine", "0.9", "--min-agreement", "0.99",
+                     "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "budget not resolvable with 5 held-out images" in result.output
+    assert "about 381 needed" in result.output
+    assert "the budget is not resolvable" in result.stderr
+    budget = json.loads((tmp_path / "out" / "colour_int8.tflite.json").read_text())["budget"]
+    assert budget["met"] is False and budget["verdict"] == "not resolvable"
+    assert budget["needed_images"] == 381 and len(budget["attempts"]) == 1

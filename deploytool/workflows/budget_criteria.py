@@ -1,0 +1,148 @@
+"""What an int8 accuracy budget asks (`--max-drop`, `--min-cosine`, `--min-agreement`) and how a
+conversion's held-out figures are judged against it.
+
+A budget is a claim about the images the artifact will meet, not only those it was tried on, so
+it is judged by the 95 % interval's bound: an agreement by its Wilson lower bound, an accuracy
+drop by the lower bound of the paired change (Newcombe). Figures that meet the bar only as point
+estimates are *not resolvable* with the images given, and the judgement says how many images, at
+the rates seen, would resolve it. The worst-sample cosine is the worst of the images judged; it
+has no interval (more images can only lower it), so the count it rests on goes with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from deploytool.core.errors import UserError
+from deploytool.core.statistics import (agreement_images_needed, drop_images_needed,
+                                         paired_change_interval_of, wilson_interval)
+
+MET, NOT_RESOLVABLE, MISSED = "met", "not resolvable", "not met"
+_RANK = {MET: 2, NOT_RESOLVABLE: 1, MISSED: 0}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A budget's verdict on one attempt's figures: met, not met, or not resolvable with the
+    images judged (``needed``: about how many images would resolve it at the rates seen; None
+    when no number would); ``reasons`` say which criterion decided, with its count and bound."""
+
+    verdict: str
+    samples: int
+    reasons: list[str] = field(default_factory=list)
+    needed: int | None = None
+
+    @property
+    def met(self) -> bool:
+        """Met by the interval's bound, not only by the point figure."""
+        return self.verdict == MET
+
+    @property
+    def rank(self) -> int:
+        """Met above not resolvable above not met."""
+        return _RANK[self.verdict]
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"verdict": self.verdict, "samples": self.samples, "reasons": list(self.reasons),
+                "needed_images": self.needed}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The accuracy an int8 artifact must keep on held-out images: at most ``max_drop`` top-1
+    points below float (labelled images) or at least ``min_cosine`` worst-sample cosine; and/or
+    the same top-1 decision as float on at least ``min_agreement`` of the images (accuracy alone
+    can hide an int8 model that is right on other images than float; on unlabelled images the
+    agreement alone is a budget)."""
+
+    max_drop: float | None = None
+    min_cosine: float | None = None
+    min_agreement: float | None = None
+
+    def check(self) -> None:
+        """At most one of the accuracy and cosine criteria, at least one criterion in all, each
+        in range."""
+        if self.max_drop is not None and self.min_cosine is not None or \
+                (self.max_drop, self.min_cosine, self.min_agreement) == (None, None, None):
+            raise UserError("give one accuracy budget: --max-drop POINTS or --min-cosine C, with "
+                            "or without --min-agreement F (or --min-agreement F alone)")
+        if self.max_drop is not None and not 0 <= self.max_drop <= 100:
+            raise UserError(f"--max-drop is in top-1 points (0..100), got {self.max_drop}")
+        if self.min_cosine is not None and not -1 <= self.min_cosine <= 1:
+            raise UserError(f"--min-cosine must lie in [-1, 1], got {self.min_cosine}")
+        if self.min_agreement is not None and not 0 <= self.min_agreement <= 1:
+            raise UserError(f"--min-agreement is a fraction of the images (0..1), got {self.min_agreement}")
+
+    def judge(self, figures: dict) -> Judgement:
+        """Held-out ``figures`` (one artifact's, the worst head's for several outputs) against the
+        budget: not met when a point figure misses, not resolvable when every point figure meets
+        it and some 95 % bound does not, met when every bound does."""
+        samples = int(figures["samples"])
+        missed, unresolved, needed = [], [], []
+        if self.min_agreement is not None:
+            agreement = figures["top1_agreement"]
+            low, high = figures.get("top1_agreement_interval") or wilson_interval(
+                round(agreement * samples), samples)
+            words = (f"top-1 agreement {agreement:.3f} ({round(agreement * samples)}/{samples}; "
+                     f"95 %: {low:.3f}-{high:.3f})")
+            if agreement < self.min_agreement:
+                missed.append(f"{words} < {self.min_agreement:g}")
+            elif low < self.min_agreement:
+                unresolved.append(f"{words}: its lower bound is below {self.min_agreement:g}")
+                needed.append(agreement_images_needed(agreement, self.min_agreement, samples))
+        if self.max_drop is not None:
+            drop = figures["top1_drop_points"]
+            worst = -100.0 * figures["accuracy_change_interval"][0]
+            words = f"top-1 drop {drop:.2f} points (95 %: up to {worst:.2f}, {samples} images)"
+            if drop > self.max_drop + 1e-9:
+                missed.append(f"{words} > {self.max_drop:g}")
+            elif worst > self.max_drop + 1e-9:
+                unresolved.append(f"{words}: its bound is above {self.max_drop:g}")
+                needed.append(drop_images_needed(figures["accuracy_pairs"], self.max_drop / 100,
+                                                 samples))
+        if self.min_cosine is not None:
+            words = f"worst cosine {figures['min_cosine']:.4f} (worst of {samples} images)"
+            (missed if figures["min_cosine"] < self.min_cosine else []).append(
+                f"{words} < {self.min_cosine:g}")
+        if missed:
+            return Judgement(MISSED, samples, missed)
+        if unresolved:
+            return Judgement(NOT_RESOLVABLE, samples, unresolved,
+                             None if None in needed else max(needed))
+        return Judgement(MET, samples)
+
+    def judge_perfect(self, figures: dict) -> Judgement:
+        """How an attempt that kept every decision of float (and every cosine at 1) on the same
+        images would be judged: when even it is not met, no attempt can be shown to meet the
+        budget on these images, and its ``needed`` says how many images would do."""
+        samples = int(figures["samples"])
+        perfect = {**figures, "top1_agreement": 1.0, "top1_agreement_interval": None,
+                   "min_cosine": 1.0}
+        if self.max_drop is not None:
+            pairs = figures["accuracy_pairs"]
+            right = pairs["both_right"] + pairs["only_reference_right"]
+            pairs = {"both_right": right, "only_reference_right": 0, "only_candidate_right": 0,
+                     "both_wrong": samples - right}
+            perfect.update(top1_drop_points=0.0, accuracy_pairs=pairs,
+                           accuracy_change_interval=list(paired_change_interval_of(pairs)))
+        return self.judge(perfect)
+
+    @property
+    def judged_figure(self) -> str:
+        """The figure attempts are ranked by: the accuracy drop, else the cosine, else the
+        agreement."""
+        if self.max_drop is not None:
+            return "top1_drop_points"
+        return "min_cosine" if self.min_cosine is not None else "top1_agreement"
+
+    def describe(self) -> str:
+        """The budget in words."""
+        words = []
+        if self.max_drop is not None:
+            words.append(f"top-1 drop <= {self.max_drop:g} points")
+        if self.min_cosine is not None:
+            words.append(f"worst cosine >= {self.min_cosine:g}")
+        if self.min_agreement is not None:
+            words.append(f"top-1 agreement >= {self.min_agreement:g}")
+        return ", ".join(words)
