@@ -51,10 +51,38 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
             array = np.load(Path(data), allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise UserError(f"{data}: cannot read calibration array ({exc})") from None
-        images = check_images(array, preprocessing, data)[:samples]
-        return CalibrationSet(images, {"source": data, "samples": len(images)})
+        images = check_images(array, preprocessing, data)
+        return CalibrationSet(images[:samples], {"source": data, "samples": len(images[:samples]),
+                                                 "requested": samples, "available": len(images)})
     dataset = load_dataset_for(data, preprocessing)
     raw, _, count = sample_split(dataset, split, samples, seed)
     images = check_images(preprocessing.apply(raw), preprocessing, data)
-    return CalibrationSet(images, {"source": data, "split": split, "samples": count, "seed": seed,
+    available = len(dataset.x_train if split == "train" else dataset.x_test)
+    return CalibrationSet(images, {"source": data, "split": split, "samples": count,
+                                   "requested": samples, "available": available, "seed": seed,
                                    "dataset": dataset.description})
+
+
+def calibration_note(description: dict, requested: int) -> str:
+    """How many images calibrate, from where, and, when fewer than asked for, why."""
+    used, source = description["samples"], description["source"]
+    available = description.get("available")
+    words = f"calibrating on {used} images of {source}"
+    if available is not None and used < requested:
+        held_out = (description.get("dataset") or {}).get("images")
+        split = (f" (its {held_out} images: {available} for calibration, the rest held out for "
+                 "parity)" if held_out else "")
+        holder = "the calibration split" if "split" in description else "the file"
+        return (f"{words}: {requested} asked for (--calib-samples), {holder} holds "
+                f"{available}{split}")
+    return words + (f" ({used} of {available} in the calibration split)" if available else "")
+
+
+def used_counts(calibration) -> dict:
+    """The calibration count the settings record: the images actually used (and the number
+    asked for, when the data held fewer)."""
+    if calibration is None:
+        return {}
+    return {"calib_samples": calibration.description["samples"],
+            "calib_samples_requested": calibration.description.get("requested",
+                                                                   calibration.description["samples"])}

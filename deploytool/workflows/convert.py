@@ -30,7 +30,7 @@ from deploytool.core.postprocess import postprocess
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
-from deploytool.sources.calibration import calibration_set
+from deploytool.sources.calibration import calibration_note, calibration_set, used_counts
 from deploytool.sources.datasets import default_data_for
 from deploytool.sources.model_source import ModelSource
 
@@ -178,8 +178,15 @@ def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list)
                 "model's input; pass --calib-data images:FOLDER for your own")
         messages.append(note)
         log(note)
-    return calibration_set(options.calib_data or source.dataset, source.preprocessing,
-                           options.calib_samples, options.seed)
+    calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
+                                  options.calib_samples, options.seed)
+    note = calibration_note(calibration.description, options.calib_samples)
+    if calibration.description["samples"] < options.calib_samples:
+        messages.append(note)
+        log(note)
+    elif options.calib_data or source.dataset:  # the default's own note said it already
+        log(note)
+    return calibration
 
 
 def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepared:
@@ -313,7 +320,7 @@ def record(artifact: Path, exported: Exported, source: ModelSource, options: Con
                    "reference": str(reference.resolve()),
                    "reference_sha256": sha256_file(reference)},
         "postprocess": prepared.postprocess,
-        "settings": options.to_record(),
+        "settings": {**options.to_record(), **used_counts(calibration)},
         "preprocessing": {**source.preprocessing.as_dict(), "dataset": source.dataset},
         "labels": source.labels,
         **prepared.reports,

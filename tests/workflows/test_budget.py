@@ -151,6 +151,31 @@ def test_a_budget_the_held_out_images_cannot_resolve_is_written_but_not_claimed(
     assert "budget not resolvable with 5 held-out images" in result.output
     assert "about 381 needed" in result.output
     assert "the budget is not resolvable" in result.stderr
-    budget = json.loads((tmp_path / "out" / "colour_int8.tflite.json").read_text())["budget"]
+    manifest = json.loads((tmp_path / "out" / "colour_int8.tflite.json").read_text())
+    budget = manifest["budget"]
     assert budget["met"] is False and budget["verdict"] == "not resolvable"
     assert budget["needed_images"] == 381 and len(budget["attempts"]) == 1
+
+
+def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path):
+    """25 images give 20 for calibration where 300 were asked for: the console says so and the
+    manifest's settings record the 20 used, beside the 300 asked for."""
+    from PIL import Image
+
+    from deploytool.core.keras_env import keras
+
+    keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                      keras.layers.Dense(2)]).save(tmp_path / "m.keras")
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for index in range(25):
+        Image.fromarray(np.full((8, 8, 3), 10 * index, np.uint8)).save(folder / f"{index}.png")
+    result = run_cli("convert", tmp_path / "m.keras", "--int8", "--calib-data", f"images:{folder}",
+                     "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert (f"calibrating on 20 images of images:{folder}: 300 asked for (--calib-samples), the "
+            "calibration split holds 20 (its 25 images: 20 for calibration, the rest held out for "
+            "parity)") in " ".join(result.output.split())
+    manifest = json.loads((tmp_path / "out" / "m_int8.tflite.json").read_text())
+    assert manifest["settings"]["calib_samples"] == 20
+    assert manifest["settings"]["calib_samples_requested"] == 300
