@@ -9,7 +9,7 @@ from dataclasses import asdict
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import json_option
+from deploytool.cli.options import dataset_name, json_option
 from deploytool.cli.tables import print_table, stdout
 from deploytool.workflows.bundle import DEFAULT_SAMPLES
 
@@ -24,7 +24,7 @@ from deploytool.workflows.bundle import DEFAULT_SAMPLES
               help="Golden samples for the app's self-test.")
 @click.option("--labels", "labels_file", type=click.Path(dir_okay=False),
               help="Labels, one per line (default: the manifest's).")
-@click.option("--data", help="Data set for the golden samples (default: the model's own, else digits).")
+@click.option("--data", callback=dataset_name, help="Data set for the golden samples (default: the model's own, else digits).")
 @json_option("the bundle's file list as JSON")
 def bundle_command(artifact, app, out_dir, samples, labels_file, data, as_json):
     """Bundle a .tflite ARTIFACT (default: the last converted) into the Android demo app."""

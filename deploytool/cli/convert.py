@@ -9,8 +9,9 @@ import sys
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import (given_target_options, json_option, parse_shape, preprocess_dict,
-                                    preprocess_options, target_options, width_option)
+from deploytool.cli.options import (dataset_name, given_target_options, json_option, parse_shape,
+                                    preprocess_dict, preprocess_options, target_options,
+                                    width_option)
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
@@ -32,7 +33,7 @@ from deploytool.core.output_parity import figures_text
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
 @click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
               type=click.Path(file_okay=False))
-@click.option("--calib-data", help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
+@click.option("--calib-data", callback=dataset_name, help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
 @click.option("--calib-samples", default=ConvertOptions.calib_samples, show_default=True, type=int)
 @click.option("--drop-output", "drop_outputs", multiple=True, metavar="NAME",
               help="Leave this output of the model out of the artifact (repeatable); every other "

@@ -7,14 +7,14 @@ import json
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import json_option
+from deploytool.cli.options import dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.workflows.diagnose import DEFAULT_SAMPLES
 
 
 @main.command("diagnose")
 @click.argument("artifact", type=click.Path())
-@click.option("--data", help="Images to compare on: images:FOLDER, folder:PATH or a data set "
+@click.option("--data", callback=dataset_name, help="Images to compare on: images:FOLDER, folder:PATH or a data set "
                              "(default: the model's own, else digits or photos).")
 @click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=int,
               help="Images compared.")

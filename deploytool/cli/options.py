@@ -22,6 +22,20 @@ def parse_shape(ctx, param, value):
     return shape
 
 
+def dataset_name(ctx, param, value):
+    """Click callback: a data set the user named, checked before any work (an unknown name, a
+    missing folder, a built-in name that is also a folder here are one-line errors) and
+    ``builtin:NAME`` resolved; a .npy file and the option's own default pass as they are."""
+    from click.core import ParameterSource
+
+    from deploytool.sources.datasets import check_dataset_name
+
+    if value is None or value.endswith(".npy") or \
+            ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT:
+        return value
+    return check_dataset_name(value)
+
+
 def parse_floats(ctx, param, value):
     """Click callback: "123.675,116.28,103.53" -> (123.675, 116.28, 103.53)."""
     if value is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import (default_run_folder, parse_shape, preprocess_dict,
+from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, width_option)
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.workflows.train_options import TrainOptions
@@ -17,7 +17,7 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 
 @main.command("run")
 @click.argument("model")
-@click.option("--data", help="A zoo model: the data set to train and verify on (default digits). A "
+@click.option("--data", callback=dataset_name, help="A zoo model: the data set to train and verify on (default digits). A "
                              "model file (or --weights): the images to calibrate and verify on, "
                              "e.g. images:FOLDER (default: digits for a grey model, photos for colour).")
 @click.option("--epochs", default=TrainOptions.epochs, show_default=True, type=int)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import (default_run_folder, parse_shape, preprocess_dict,
+from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, width_option)
 from deploytool.cli.tables import stderr, stdout
 from deploytool.workflows.train_options import TrainOptions
@@ -15,7 +15,7 @@ from deploytool.workflows.train_options import TrainOptions
 
 @main.command("train")
 @click.argument("model")
-@click.option("--data", default="digits", show_default=True,
+@click.option("--data", callback=dataset_name, default="digits", show_default=True,
               help="digits (offline), mnist, fashion_mnist, or folder:PATH (one sub-folder per class).")
 @click.option("--epochs", default=TrainOptions.epochs, show_default=True, type=int)
 @click.option("--batch-size", default=TrainOptions.batch_size, show_default=True, type=int)

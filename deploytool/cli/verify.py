@@ -8,7 +8,7 @@ import sys
 import click
 
 from deploytool.cli.main import main
-from deploytool.cli.options import backend_option, json_option
+from deploytool.cli.options import backend_option, dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, status, stdout
 from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT
@@ -18,7 +18,7 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 @main.command("verify")
 @click.argument("artifacts", nargs=-1, type=click.Path())
 @backend_option
-@click.option("--data", help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
+@click.option("--data", callback=dataset_name, help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
 @click.option("--samples", default=DEFAULT_SAMPLES, show_default=True, type=int, help="Images compared.")
 @click.option("--atol", type=float, help="Override: max abs error on probabilities.")
 @click.option("--min-cosine", type=float, help="Override: minimum cosine similarity.")

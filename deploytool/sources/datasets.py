@@ -226,26 +226,38 @@ def default_data_for(channels: int) -> str:
     return "digits" if channels == 1 else "photos"
 
 
-def check_dataset_name(name: str) -> None:
-    """Refuse, before any work, a data set name :func:`load_dataset` would not know, or a folder
-    that does not exist, in one line."""
+BUILTIN_PREFIX = "builtin:"
+
+
+def check_dataset_name(name: str) -> str:
+    """The data set ``name`` stands for, checked before any work: a name :func:`load_dataset`
+    would not know, a folder that does not exist, or a built-in name that is also a folder here
+    (which one was meant?) is a one-line error; ``builtin:NAME`` picks the built-in set."""
     for prefix in (FOLDER_PREFIX, IMAGES_PREFIX):
         if name.startswith(prefix):
             folder = Path(name[len(prefix):])
             if not folder.is_dir():
                 raise UserError(f"{name}: no such folder")
-            return
-    if name not in (*OFFLINE_DATASETS, *DOWNLOADED_DATASETS):
+            return name
+    builtin = name[len(BUILTIN_PREFIX):] if name.startswith(BUILTIN_PREFIX) else None
+    if (builtin or name) not in (*OFFLINE_DATASETS, *DOWNLOADED_DATASETS):
         known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
         hint = (f"; for the folder {name}, say images:{name} (unlabelled) or folder:{name} "
                 "(one sub-folder per class)" if Path(name).is_dir() else "")
         raise UserError(f"unknown data set {name!r}; known: {known}{hint}")
+    if builtin is None and Path(name).exists():
+        raise UserError(f"'{name}' is both a built-in data set and {Path(name).resolve()} here: "
+                        f"say images:{name} (or folder:{name}, one sub-folder per class) for "
+                        f"the folder, or {BUILTIN_PREFIX}{name} for the built-in set")
+    return builtin or name
 
 
 def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3) -> Dataset:
     """The data set called ``name``: digits, photos, mnist, fashion_mnist, folder:PATH (one
     sub-folder per class) or images:PATH (a plain folder, unlabelled), read at ``image_size``
-    with ``channels`` where the set has no native size (default 224x224 RGB)."""
+    with ``channels`` where the set has no native size (default 224x224 RGB);
+    ``builtin:NAME`` is the built-in set NAME."""
+    name = name[len(BUILTIN_PREFIX):] if name.startswith(BUILTIN_PREFIX) else name
     if name == "digits":
         return load_digits()
     if name == "photos":

@@ -80,7 +80,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     if model not in list_models() and not Path(model).exists():
         load_source(model)  # raises the right one-line error
     if data is not None:
-        check_dataset_name(data)
+        data = check_dataset_name(data)
     trained_here = not weights and model in list_models()
     given_data = None if trained_here else data  # what calibration and verify use
     data = (data or DEFAULT_TRAIN_DATA) if trained_here else data

@@ -15,7 +15,7 @@ from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.keras3 import keras3_config_to_tf_keras
 from deploytool.sources.model_source import load_source
 
-from support import heavy_except
+from support import heavy_except, run_cli
 
 IMAGES = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
 
@@ -145,3 +145,23 @@ def test_a_non_model_file_is_refused(tmp_path):
         load_source(str(tmp_path / "notes.txt"))
     with pytest.raises(UserError, match="not a readable .keras file"):
         load_source(str(tmp_path / "broken.keras"))
+
+
+def test_a_builtin_name_that_is_also_a_folder_here_is_an_error_naming_both(tmp_path, monkeypatch):
+    from deploytool.sources.datasets import check_dataset_name, load_dataset
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(UserError, match="'photos' is both a built-in data set and .*photos here: "
+                                        "say images:photos .* or builtin:photos"):
+        check_dataset_name("photos")
+    assert check_dataset_name("builtin:photos") == "photos"
+    assert check_dataset_name("images:photos") == "images:photos"
+    assert load_dataset("builtin:photos", (8, 8)).name == "photos"
+
+
+def test_the_command_line_refuses_the_ambiguous_name_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    result = run_cli("verify", "--data", "digits")
+    assert result.exit_code == 2 and "'digits' is both a built-in data set" in result.stderr
