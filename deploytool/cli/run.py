@@ -31,9 +31,12 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
               help="Run folder (default runs/MODEL-DATA-pipeline).")
 @click.option("--app", type=click.Path(file_okay=False),
               help="Bundle the int8 .tflite into this Android demo app (default: into the run folder).")
+@click.option("--fresh", is_flag=True,
+              help="Start over in the run folder (default: reuse every step done earlier with the "
+                   "same options, and redo a step whose options changed, and the steps after it).")
 @preprocess_options
 def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir, app,
-                preset, mean, std, channel_order):
+                fresh, preset, mean, std, channel_order):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
@@ -44,7 +47,7 @@ def run_command(model, data, epochs, batch_size, input_shape, width, weights, sa
                            preprocess=preprocess_dict(preset, mean, std, channel_order))
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
-                              app=app, log=progress("[bold]▸[/bold]"))
+                              app=app, log=progress("[bold]▸[/bold]"), fresh=fresh)
     except PipelineParityError as exc:
         failure, report = exc, exc.report
     print_run_summary(Path(out_dir))

@@ -69,7 +69,8 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
 
 
 def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
-                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None) -> Path:
+                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None,
+                 fresh: bool = False) -> Path:
     """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
     is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
     calibrated and verified on ``data`` (default: the offline set for its channels). The int8
@@ -86,18 +87,33 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     data = (data or DEFAULT_TRAIN_DATA) if trained_here else data
     train_options.check()
     out.mkdir(parents=True, exist_ok=True)
-    state = RunState(out)
+    state = RunState(out, fresh=fresh)
+    if fresh:
+        log(f"starting over in {out} (--fresh)")
     run_folder = out / Path(model).name  # its name becomes the artifacts' stem
+    step_options = {
+        "train": {"model": str(model), "data": data, "weights": str(weights) if weights else None,
+                  **(asdict(train_options) if trained_here else {})},
+        "convert": {"calib_data": given_data, "preprocess": train_options.preprocess,
+                    "artifacts": pipeline_artifacts()},
+        "verify": {"data": given_data, "samples": samples},
+        "bench": {"runs": runs, "threads": DEFAULT_THREADS},
+        "bundle": {"app": str(app) if app else None}}
+    reused = {step: state.reuse(step, options, log) for step, options in step_options.items()}
+    if any(reused.values()):
+        log(f"reusing {', '.join(step for step, kept in reused.items() if kept)} from the earlier "
+            "run in this folder (same options; --fresh starts over)")
 
-    if not state.done("train"):
+    if not reused["train"]:
         if weights or model not in list_models():
             log("taking the given model instead of training")
-            state.finish("train", {"model": model, "data": data, "test_accuracy": None})
+            state.finish("train", {"model": model, "data": data, "test_accuracy": None},
+                         step_options["train"])
         else:
             log(f"training {model} on {data}")
             if run_folder.exists():
                 shutil.rmtree(run_folder)
-            state.finish("train", train(model, data, run_folder, train_options))
+            state.finish("train", train(model, data, run_folder, train_options), step_options["train"])
     source_spec = str(run_folder) if (run_folder / RUN_MODEL).exists() else model
 
     if not state.done("convert"):
@@ -113,7 +129,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
                             "size_bytes": result.manifest["artifact"]["size_bytes"],
                             "sha256": result.manifest["artifact"]["sha256"],
                             "conversion_seconds": result.manifest["conversion_seconds"]})
-        state.finish("convert", entries)
+        state.finish("convert", entries, step_options["convert"])
     artifacts = [entry["path"] for entry in state.result("convert")]
 
     if not state.done("verify"):
@@ -122,19 +138,19 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         images = "; ".join(sorted({f"{d['samples']} {d['dataset']} images"
                                    for d in report.images.values()}))
         log(f"verified on {images}")
-        state.finish("verify", report.as_dict())
+        state.finish("verify", report.as_dict(), step_options["verify"])
         plot_parity(report.as_dict()["rows"], out / "parity.png")
 
     if not state.done("bench"):
         log("benchmarking")
         rows = bench(artifacts, "all", threads=DEFAULT_THREADS, batch=1, runs=runs, warmup=3)
         plot_latency(rows, out / "latency.png")
-        state.finish("bench", [asdict(row) for row in rows])
+        state.finish("bench", [asdict(row) for row in rows], step_options["bench"])
 
     if not state.done("bundle"):
         log("bundling the int8 .tflite for Android")
         entry = recorded_artifact(state.result("convert"), BUNDLED)
-        state.finish("bundle", bundle_step(entry["path"], out, app))
+        state.finish("bundle", bundle_step(entry["path"], out, app), step_options["bundle"])
 
     report_path = out / "report.md"
     write_bytes(report_path, render_report(out, state).encode())

@@ -36,12 +36,21 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     assert (bundled / "model.tflite").read_bytes() == (folder / "artifacts" / "lenet_bn_int8.tflite").read_bytes()
     assert (bundled / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     assert len(list((bundled / "golden").glob("*.png"))) == 4
-    # a second invocation finds every step done and only rewrites the report
+    # a second invocation with the same options finds every step done and only rewrites the report
     before = (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime
-    again = run_cli("run", "lenet_bn", "--data", "digits")
+    again = run_cli("run", "lenet_bn", "--data", "digits", "--samples", "32")
     assert again.exit_code == 0, again.output
     assert "training" not in again.stderr
+    assert "reusing train, convert, verify, bench, bundle from the earlier run" in again.stderr
     assert (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime == before
+    # other options redo the step they change and every step after it, saying so
+    shorter = run_cli("run", "lenet_bn", "--data", "digits", "--samples", "32", "--epochs", "2")
+    assert shorter.exit_code in (0, 1), shorter.output  # two epochs may miss an int8 bar
+    assert "redoing train, convert, verify, bench, bundle, report: train's options changed " \
+           "(epochs 10 -> 2)" in " ".join(shorter.stderr.split())
+    state = json.loads((folder / "state.json").read_text())
+    assert state["options"]["train"]["epochs"] == 2
+    assert (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime > before
 
 
 def test_run_with_an_unknown_model_exits_2(tmp_path, monkeypatch):
@@ -110,6 +119,22 @@ def test_a_resumed_run_bundles_the_int8_tflite_whatever_the_registry_now_lists(
     assert bundled["artifact"].endswith("lenet_bn_int8.tflite")
     assert (out / "android_bundle" / "model.tflite").read_bytes() == \
         (out / "artifacts" / "lenet_bn_int8.tflite").read_bytes()
+
+
+def test_a_step_whose_options_changed_is_done_again_with_every_step_after_it(tmp_path):
+    from deploytool.workflows.run_state import RunState
+
+    state = RunState(tmp_path)
+    state.finish("train", {"test_accuracy": 0.97}, {"epochs": 10, "data": "digits"})
+    state.finish("convert", [], {"calib_data": None})
+    said = []
+    again = RunState(tmp_path)
+    assert again.reuse("train", {"epochs": 10, "data": "digits"}, said.append)
+    assert not again.reuse("convert", {"calib_data": "images:faces"}, said.append)
+    assert said == ["redoing convert: convert's options changed (calib_data None -> 'images:faces')"]
+    assert not again.reuse("train", {"epochs": 3, "data": "digits"}, said.append)
+    assert not again.done("train") and not again.done("convert")
+    assert not RunState(tmp_path, fresh=True).done("train")  # --fresh forgets everything
 
 
 @pytest.mark.parametrize("data, message", [
