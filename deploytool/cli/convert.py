@@ -50,6 +50,9 @@ from deploytool.core.output_parity import figures_text
               help="Zoo models: classes.")
 @width_option(help="Zoo models: channel-width multiplier.")
 @click.option("--seed", default=ConvertOptions.seed, show_default=True, type=int)
+@click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The model's class names, one per line: kept in the manifest for verify, "
+                   "bundle and the app.")
 @click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
 @click.option("--custom-objects", type=click.Path(dir_okay=False), metavar="FILE.py",
               help="The Python file that defines the model's own layer or model classes (a "
@@ -72,7 +75,7 @@ from deploytool.core.output_parity import figures_text
 @json_option("the manifest as JSON")
 def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, calib_data,
                     calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
-                    unsafe, custom_objects, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
+                    labels_file, unsafe, custom_objects, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from deploytool.converters.outputs import parse_output_kinds
@@ -100,7 +103,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
     source = load_source(model, weights=weights, input_shape=input_shape,
                          num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
                          preprocess=preprocess_dict(preset, mean, std, channel_order),
-                         custom_objects=custom_objects)
+                         custom_objects=custom_objects, labels=labels_file)
     if budget is not None:
         from deploytool.workflows.budget import budgeted_convert
 

@@ -20,6 +20,12 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 @click.option("--data", callback=dataset_name, help="A zoo model: the data set to train and verify on (default digits). A "
                              "model file (or --weights): the images to calibrate and verify on, "
                              "e.g. images:FOLDER (default: digits for a grey model, photos for colour).")
+@click.option("--calib-data", callback=dataset_name,
+              help="The images int8 calibrates on, where they differ from --data (images:FOLDER, "
+                   "a data set or a .npy of preprocessed images).")
+@click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The model's class names, one per line (a model file has none of its own): "
+                   "kept in every manifest and bundled for the app.")
 @click.option("--epochs", default=TrainOptions.epochs, show_default=True, type=int)
 @click.option("--batch-size", default=TrainOptions.batch_size, show_default=True, type=int)
 @click.option("--input-shape", callback=parse_shape, help="HEIGHT,WIDTH,CHANNELS for training.")
@@ -35,8 +41,8 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
               help="Start over in the run folder (default: reuse every step done earlier with the "
                    "same options, and redo a step whose options changed, and the steps after it).")
 @preprocess_options
-def run_command(model, data, epochs, batch_size, input_shape, width, weights, samples, out_dir, app,
-                fresh, preset, mean, std, channel_order):
+def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_shape, width,
+                weights, samples, out_dir, app, fresh, preset, mean, std, channel_order):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
@@ -47,7 +53,8 @@ def run_command(model, data, epochs, batch_size, input_shape, width, weights, sa
                            preprocess=preprocess_dict(preset, mean, std, channel_order))
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
-                              app=app, log=progress("[bold]▸[/bold]"), fresh=fresh)
+                              app=app, log=progress("[bold]▸[/bold]"), fresh=fresh,
+                              calib_data=calib_data, labels=labels_file)
     except PipelineParityError as exc:
         failure, report = exc, exc.report
     print_run_summary(Path(out_dir))

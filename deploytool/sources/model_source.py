@@ -21,6 +21,7 @@ from deploytool.core.preprocessing import Preprocessing, preprocessing_from_opti
 from deploytool.sources.custom_objects import import_custom_objects
 from deploytool.sources.input_size import with_input_size
 from deploytool.sources.keras3 import RebuildError, rebuild_as_tf_keras
+from deploytool.sources.labels import labels_for_model
 from deploytool.sources.signatures import ENDPOINT, is_signature_folder
 from deploytool.sources.keras_files import (guarded_load, is_keras3_metadata, load_keras_file,
                                             read_keras_zip)
@@ -180,7 +181,7 @@ def check_finite_weights(model, origin) -> None:
 
 def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int = 1000,
                 width: float = 1.0, unsafe: bool = False, seed: int = 0,
-                preprocess: dict | None = None, custom_objects=None) -> ModelSource:
+                preprocess: dict | None = None, custom_objects=None, labels=None) -> ModelSource:
     """Resolve ``spec`` (zoo name, run folder or model file) to a :class:`ModelSource`.
     ``weights``, ``num_classes`` and ``width`` apply to zoo names only; ``input_shape`` (H, W, C)
     is a zoo model's size (default 224x224x3) and the size a model file with free spatial
@@ -188,7 +189,7 @@ def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int =
     ``preprocess`` (preset, mean, std, channel_order: see
     :func:`~deploytool.core.preprocessing.preprocessing_from_options`) is the input the model
     expects; ``custom_objects`` is a Python file defining the model's own classes (run only with
-    ``unsafe``)."""
+    ``unsafe``); ``labels`` a file of its class names, one per line (replacing a run folder's)."""
     from deploytool.models import get_spec, list_models
 
     path = Path(spec)
@@ -208,4 +209,6 @@ def load_source(spec: str, *, weights=None, input_shape=None, num_classes: int =
     else:
         raise UserError(f"{spec}: no such file or directory")
     check_finite_weights(source.model, spec)
+    if labels is not None:
+        source.labels = labels_for_model(labels, source.model)
     return source

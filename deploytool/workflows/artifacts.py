@@ -9,6 +9,7 @@ from deploytool.converters.targets.registry import target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.labels import label_indices
 
 
 def manifest_of(artifact) -> Manifest:
@@ -24,7 +25,9 @@ def manifest_of(artifact) -> Manifest:
 def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: int = 0):
     """Raw held-out 8-bit images for ``manifest``'s artifact, their labels when they fit the
     model (else None), and a description; from ``data``, else the data set the model was
-    trained or calibrated on, else the offline default for its channels (digits or photos)."""
+    trained or calibrated on, else the offline default for its channels (digits or photos).
+    When the manifest names the model's classes, a labelled set's classes are matched to them by
+    name (a folder's sorted sub-folders need not be in the model's order)."""
     preprocessing = manifest.preprocessing
     trained_on = manifest.dataset
     name = data or trained_on or manifest.calibration_source or \
@@ -33,11 +36,18 @@ def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: 
         name = default_data_for(preprocessing.channels)
     dataset = load_dataset_for(name, preprocessing)
     raw, labels, count = sample_split(dataset, "test", samples, seed)
+    description = {"dataset": name, "split": "test", "samples": count, "seed": seed}
+    if dataset.labelled and manifest.labels:  # the model names its classes: match them by name
+        indices = label_indices(dataset.class_names, list(manifest.labels))
+        if indices is None:
+            description["labels_unmatched"] = (
+                f"the data set's classes ({', '.join(dataset.class_names[:4])}, ...) are not all "
+                f"among the model's ({', '.join(manifest.labels[:4])}, ...): judged without labels")
+        labels = None if indices is None else indices[labels]
+        return raw, labels, {**description, "labelled": labels is not None}
     labels_fit = dataset.labelled and manifest.classes == dataset.num_classes and \
         (data is not None or trained_on == name)
-    return raw, (labels if labels_fit else None), {
-        "dataset": name, "split": "test", "samples": count, "seed": seed,
-        "labelled": bool(labels_fit)}
+    return raw, (labels if labels_fit else None), {**description, "labelled": bool(labels_fit)}
 
 
 def verification_images(manifest: Manifest, data: str | None, samples: int, seed: int = 0):

@@ -22,6 +22,7 @@ from deploytool.core.manifest import integrity_failures, last_converted, now, to
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.core.tensors import TensorInfo, quantize
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_isolated
+from deploytool.sources.labels import read_labels
 from deploytool.workflows.artifacts import manifest_of, reference_samples
 
 FORMAT = "deploytool-bundle/1"
@@ -64,17 +65,6 @@ def default_artifact() -> Path:
         raise UserError("the last conversion wrote no .tflite; name the artifact or run "
                         "`deploytool convert MODEL --to tflite` first")
     return tflites[-1]
-
-
-def read_labels(path) -> list[str]:
-    """One label per line (UTF-8), trailing blank lines dropped."""
-    try:
-        labels = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read labels ({exc})") from None
-    while labels and not labels[-1]:
-        labels.pop()
-    return labels
 
 
 def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, labels: list) -> None:
@@ -164,8 +154,9 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
                         "convert it with --drop-output for each head the app does not show")
     labels = read_labels(labels_file) if labels_file else list(manifest.labels or [])
     if not labels:
-        raise UserError(f"{artifact}: no labels in its manifest (an untrained zoo model?); "
-                        "pass --labels FILE with one label per line")
+        raise UserError(f"{artifact}: its manifest names no classes; pass --labels FILE (one "
+                        "class name per line) here, or to convert or run so that the manifest "
+                        "carries them")
     preprocessing = manifest.preprocessing
     check_fits_app(manifest.inputs, manifest.outputs,
                    preprocessing, labels)

@@ -17,6 +17,7 @@ from deploytool.core.manifest import Manifest
 from deploytool.models import list_models
 from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.sources.datasets import check_dataset_name
+from deploytool.sources.labels import read_labels
 from deploytool.sources.model_source import RUN_MODEL, load_source
 from deploytool.workflows.bench import bench, plot_latency
 from deploytool.workflows.bundle import app_bundle_folder, bundle
@@ -51,7 +52,7 @@ def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
     found = next((entry for entry in entries if kind_of(entry) == kind), None)
     if found is None:
         raise UserError(f"the run folder's convert step recorded no {kind[0]} {kind[1]} artifact; "
-                        "delete its state.json to convert again")
+                        "run again with --fresh to convert again")
     return found
 
 
@@ -61,8 +62,9 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
     from deploytool.workflows.artifacts import manifest_of
 
     if not manifest_of(Path(artifact)).labels:
-        return {"skipped": "the model has no labels (it was not trained here); use "
-                           "`deploytool bundle ARTIFACT --labels FILE`"}
+        return {"skipped": "the model has no class names (it was not trained here): give them "
+                           "with `deploytool run ... --labels FILE` or `deploytool bundle "
+                           "ARTIFACT --labels FILE`"}
     destination = app_bundle_folder(app) if app else out / "android_bundle"
     report = bundle(artifact, destination)
     return {**asdict(report), "size_bytes": report.size_bytes, "in_app": bool(app)}
@@ -70,7 +72,7 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
 
 def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
                  samples: int = 64, runs: int = 20, app=None, log=lambda message: None,
-                 fresh: bool = False) -> Path:
+                 fresh: bool = False, calib_data: str | None = None, labels=None) -> Path:
     """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
     is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
     calibrated and verified on ``data`` (default: the offline set for its channels). The int8
@@ -82,6 +84,10 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         load_source(model)  # raises the right one-line error
     if data is not None:
         data = check_dataset_name(data)
+    if calib_data is not None and not calib_data.endswith(".npy"):
+        calib_data = check_dataset_name(calib_data)
+    if labels is not None:
+        read_labels(labels)  # an unreadable file is refused before hours of work
     trained_here = not weights and model in list_models()
     given_data = None if trained_here else data  # what calibration and verify use
     data = (data or DEFAULT_TRAIN_DATA) if trained_here else data
@@ -94,8 +100,8 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     step_options = {
         "train": {"model": str(model), "data": data, "weights": str(weights) if weights else None,
                   **(asdict(train_options) if trained_here else {})},
-        "convert": {"calib_data": given_data, "preprocess": train_options.preprocess,
-                    "artifacts": pipeline_artifacts()},
+        "convert": {"calib_data": calib_data or given_data, "preprocess": train_options.preprocess,
+                    "labels": str(labels) if labels else None, "artifacts": pipeline_artifacts()},
         "verify": {"data": given_data, "samples": samples},
         "bench": {"runs": runs, "threads": DEFAULT_THREADS},
         "bundle": {"app": str(app) if app else None}}
@@ -118,11 +124,13 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
 
     if not state.done("convert"):
         # a run folder records its preprocessing; a model file of the user's gets what was asked
-        source = load_source(source_spec, weights=weights, preprocess=train_options.preprocess)
+        source = load_source(source_spec, weights=weights, preprocess=train_options.preprocess,
+                             labels=labels)
         entries = []
         for to, precision in pipeline_artifacts():
             log(f"converting to {to} {precision}")
-            result = convert(source, ConvertOptions(to=to, precision=precision, calib_data=given_data,
+            result = convert(source, ConvertOptions(to=to, precision=precision,
+                                                    calib_data=calib_data or given_data,
                                                     out_dir=out / "artifacts"))
             entries.append({"path": str(result.artifact), "file": result.artifact.name,
                             "target": to, "precision": precision,

@@ -75,7 +75,7 @@ def test_a_second_bundle_replaces_the_first_whole(app, artifacts, labels):
 
 @pytest.mark.parametrize("make_args, message", [
     (lambda a, tmp, labels: [a["onnx"], "--labels", labels], "the Android app runs .tflite models"),
-    (lambda a, tmp, labels: [a["tflite"]], "no labels in its manifest"),
+    (lambda a, tmp, labels: [a["tflite"]], "its manifest names no classes; pass --labels FILE"),
     (lambda a, tmp, labels: [a["tflite"], "--labels", labels.write_text("a\nb\n") and labels],
      "2 labels for a model with 10 classes"),
     (lambda a, tmp, labels: [a["tflite"], "--labels", labels, "--app", tmp], "not the Android demo app"),
