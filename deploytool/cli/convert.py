@@ -75,7 +75,7 @@ from deploytool.core.output_parity import figures_text
 @json_option("the manifest as JSON")
 def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, calib_data,
                     calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
-                    labels_file, unsafe, custom_objects, preset, mean, std, channel_order, max_drop, min_cosine, min_agreement,
+                    labels_file, unsafe, custom_objects, preset, mean, std, channel_order, fit, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
     """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
     from deploytool.converters.outputs import parse_output_kinds
@@ -102,7 +102,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
         budget.check()
     source = load_source(model, weights=weights, input_shape=input_shape,
                          num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
-                         preprocess=preprocess_dict(preset, mean, std, channel_order),
+                         preprocess=preprocess_dict(preset, mean, std, channel_order, fit),
                          custom_objects=custom_objects, labels=labels_file)
     if budget is not None:
         from deploytool.workflows.budget import budgeted_convert

@@ -54,8 +54,9 @@ def apply(function, options):
 
 
 def preprocess_options(function):
-    """The --preprocess/--mean/--std/--channel-order options: what input the model expects."""
-    from deploytool.core.preprocessing import ALIASES, PRESETS
+    """The --preprocess/--mean/--std/--channel-order/--resize options: what input the model
+    expects."""
+    from deploytool.core.preprocessing import ALIASES, FITS, PRESETS
 
     presets = ", ".join(f"{name}" for name in [*PRESETS, *ALIASES])
     return apply(function, [
@@ -68,13 +69,18 @@ def preprocess_options(function):
                      help="Per-channel std in pixel units (0..255), divided by after the mean."),
         click.option("--channel-order", type=click.Choice(["rgb", "bgr"], case_sensitive=False),
                      help="Colour channel order the model takes (caffe-style models: bgr)."),
+        click.option("--resize", "fit", type=click.Choice(list(FITS)),
+                     help="How an image of another aspect ratio meets the model's size: squash "
+                          "(resize as it is; the default), crop (centre-crop to the model's "
+                          "aspect first) or pad (pad with black to it first); recorded in the "
+                          "manifest and done the same way by the Android app."),
     ])
 
 
-def preprocess_dict(preset, mean, std, channel_order) -> dict:
+def preprocess_dict(preset, mean, std, channel_order, fit=None) -> dict:
     """The preprocessing options as load_source takes them."""
     return {"preset": preset, "mean": mean, "std": std,
-            "channel_order": channel_order.upper() if channel_order else None}
+            "channel_order": channel_order.upper() if channel_order else None, "fit": fit}
 
 
 def width_option(**kwargs):

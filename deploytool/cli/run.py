@@ -42,7 +42,7 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
                    "same options, and redo a step whose options changed, and the steps after it).")
 @preprocess_options
 def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_shape, width,
-                weights, samples, out_dir, app, fresh, preset, mean, std, channel_order):
+                weights, samples, out_dir, app, fresh, preset, mean, std, channel_order, fit):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
@@ -50,7 +50,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
     out_dir = out_dir or default_run_folder(model, data or DEFAULT_TRAIN_DATA, "-pipeline")
     failure = None
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
-                           preprocess=preprocess_dict(preset, mean, std, channel_order))
+                           preprocess=preprocess_dict(preset, mean, std, channel_order, fit))
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
                               app=app, log=progress("[bold]▸[/bold]"), fresh=fresh,

@@ -34,14 +34,14 @@ from deploytool.workflows.train_options import TrainOptions
 @preprocess_options
 def train_command(model, data, epochs, batch_size, learning_rate, input_shape, width,
                   mixed_precision, early_stopping, resume, seed, out_dir, preset, mean, std,
-                  channel_order):
+                  channel_order, fit):
     """Train zoo MODEL on a data set; writes a run folder that convert and verify accept."""
     from deploytool.workflows.train import train
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            input_shape=input_shape, width=width, mixed_precision=mixed_precision,
                            early_stopping=early_stopping, resume=resume, seed=seed,
-                           preprocess=preprocess_dict(preset, mean, std, channel_order))
+                           preprocess=preprocess_dict(preset, mean, std, channel_order, fit))
     out_dir = out_dir or default_run_folder(model, data)
     try:
         metrics = train(model, data, out_dir, options, console=stderr)

@@ -50,8 +50,10 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
                            for name, d in report.images.items())
         if images:
             stdout.print(f"compared on {images}")
-        for note in dict.fromkeys(d["labels_unmatched"] for d in report.images.values()
-                                  if "labels_unmatched" in d):
+        for note in dict.fromkeys([*(d["labels_unmatched"] for d in report.images.values()
+                                     if "labels_unmatched" in d),
+                                   *(note for d in report.images.values()
+                                     for note in d.get("notes", []))]):
             stdout.print(note)
         for name, used in report.tolerances.items():
             if used.get("reference_roundoff") is not None:

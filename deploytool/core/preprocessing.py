@@ -10,7 +10,7 @@ mean and std in pixel units (0..255) and the colour channels in RGB or BGR order
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,34 @@ def _per_channel(values, channels: int, what: str) -> tuple[float, ...]:
     return values
 
 
+# How an image whose aspect ratio is not the model's becomes the model's size: squashed (resized
+# as it is), centre-cropped to the model's aspect first, or padded with black to it first.
+FITS = ("squash", "crop", "pad")
+DEFAULT_FIT = "squash"
+
+
+def aspect_region(in_height: int, in_width: int, height: int, width: int, fit: str):
+    """Integer geometry of ``fit`` for an image of ``in_height`` x ``in_width`` and a model of
+    ``height`` x ``width`` (the Android core computes the same): for ``crop``, (top, left,
+    height, width) of the centred region with the model's aspect (widths and heights rounded
+    down); for ``pad``, (top, left, height, width) of the canvas the image is placed on at (top,
+    left) (rounded up). An image of the model's aspect is left whole."""
+    wider, taller = in_width * height > in_height * width, in_width * height < in_height * width
+    if fit == "crop" and wider:
+        kept = max(1, in_height * width // height)
+        return 0, (in_width - kept) // 2, in_height, kept
+    if fit == "crop" and taller:
+        kept = max(1, in_width * height // width)
+        return (in_height - kept) // 2, 0, kept, in_width
+    if fit == "pad" and wider:
+        canvas = -(-in_width * height // width)
+        return (canvas - in_height) // 2, 0, canvas, in_width
+    if fit == "pad" and taller:
+        canvas = -(-in_height * width // height)
+        return 0, (canvas - in_width) // 2, in_height, canvas
+    return 0, 0, in_height, in_width
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """Resize (bilinear, half-pixel centres, no antialiasing) to ``height`` x ``width``, convert
@@ -76,6 +104,7 @@ class Preprocessing:
     preset: str | None = None
     mean: tuple | None = None
     std: tuple | None = None
+    fit: str = DEFAULT_FIT  # how an image of another aspect ratio meets the model's: FITS
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -87,6 +116,8 @@ class Preprocessing:
         if order not in CHANNEL_ORDERS:
             raise UserError(f"channel order must be RGB or BGR, got {self.channel_order!r}")
         set_(self, "channel_order", order)
+        if self.fit not in FITS:
+            raise UserError(f"--resize must be one of {', '.join(FITS)}, got {self.fit!r}")
         for name in ("mean", "std"):
             if getattr(self, name) is not None:
                 set_(self, name, _per_channel(getattr(self, name), self.channels, name))
@@ -161,7 +192,7 @@ class Preprocessing:
                 "preset": self.preset,
                 "mean": list(self.mean) if self.mean is not None else None,
                 "std": list(self.std) if self.std is not None else None,
-                "formula": self.describe()}
+                "fit": self.fit, "formula": self.describe()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "Preprocessing":
@@ -185,6 +216,14 @@ class Preprocessing:
         pixels; :meth:`apply` and the training input pipeline both run exactly this."""
         from deploytool.core.keras_env import tf
 
+        if self.fit != "squash" and (pixels.shape[1], pixels.shape[2]) != (self.height, self.width):
+            top, left, height, width = aspect_region(pixels.shape[1], pixels.shape[2], self.height,
+                                                     self.width, self.fit)
+            if self.fit == "crop":
+                pixels = pixels[:, top:top + height, left:left + width]
+            else:  # pad: the image centred on a black canvas of the model's aspect
+                pixels = tf.pad(pixels, [[0, 0], [top, height - pixels.shape[1] - top],
+                                         [left, width - pixels.shape[2] - left], [0, 0]])
         if pixels.shape[1] != self.height or pixels.shape[2] != self.width:
             pixels = tf.image.resize(pixels, (self.height, self.width), method=self.resize,
                                      antialias=False)
@@ -210,18 +249,23 @@ class Preprocessing:
 
 
 def preprocessing_from_options(input_shape, preset: str | None = None, mean=None, std=None,
-                               channel_order: str | None = None) -> Preprocessing | None:
+                               channel_order: str | None = None, fit: str | None = None,
+                               default: Preprocessing | None = None) -> Preprocessing | None:
     """The preprocessing a user asked for on the command line: a preset, or explicit per-channel
     ``mean`` and ``std`` in pixel units (a preset's values may be overridden one by one), and a
-    channel order; None when nothing was asked for."""
+    channel order, and how an image of another aspect ratio is fitted (``fit``, on top of
+    ``default`` or 0..1 when it is all that was asked for); None when nothing was asked for."""
     if preset is None and mean is None and std is None and channel_order is None:
-        return None
+        if fit is None:
+            return None
+        return replace(default or Preprocessing.for_input_shape(input_shape), fit=fit)
     base = PRESETS[ALIASES.get(preset, preset)] if preset in PRESETS or preset in ALIASES else None
     if preset is not None and base is None:
         Preprocessing.preset_for(input_shape, preset)  # raises: unknown preset
     base = base or PRESETS[DEFAULT_PRESET]
     name = ALIASES.get(preset, preset) if mean is None and std is None and channel_order is None \
         else None
-    return Preprocessing.from_mean_std(input_shape, base[0] if mean is None else mean,
-                                       base[1] if std is None else std,
-                                       channel_order or base[2], preset=name)
+    chosen = Preprocessing.from_mean_std(input_shape, base[0] if mean is None else mean,
+                                         base[1] if std is None else std,
+                                         channel_order or base[2], preset=name)
+    return replace(chosen, fit=fit) if fit else chosen

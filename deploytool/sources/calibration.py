@@ -12,6 +12,7 @@ import numpy as np
 from deploytool.core.errors import UserError
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.input_notes import input_notes
 
 DEFAULT_CALIBRATION_SAMPLES = 300
 
@@ -60,7 +61,8 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
     available = len(dataset.x_train if split == "train" else dataset.x_test)
     return CalibrationSet(images, {"source": data, "split": split, "samples": count,
                                    "requested": samples, "available": available, "seed": seed,
-                                   "dataset": dataset.description})
+                                   "dataset": dataset.description,
+                                   "notes": input_notes(data, dataset.description, preprocessing)})
 
 
 def calibration_note(description: dict, requested: int) -> str:

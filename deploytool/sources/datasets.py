@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deploytool.core.errors import UserError
+from deploytool.sources.input_notes import ImagesSeen
 
 OFFLINE_DATASETS = ("digits", "photos")
 DOWNLOADED_DATASETS = ("mnist", "fashion_mnist")
@@ -107,13 +108,27 @@ def scan_image_folder(root) -> tuple[list[str], list[tuple[Path, int]]]:
     return classes, files
 
 
-def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
-    """One image file as uint8 (H, W, C) at ``size`` (bilinear), grey or RGB."""
+def read_image(path: Path, size: tuple[int, int], channels: int, fit: str = "squash",
+               seen: "ImagesSeen | None" = None) -> np.ndarray:
+    """One image file as uint8 (H, W, C) at ``size`` (bilinear), grey or RGB, fitted to the
+    size's aspect ratio as ``fit`` says (see :func:`~deploytool.core.preprocessing.aspect_region`);
+    what the file was (size, colour, alpha) is counted in ``seen``."""
     from PIL import Image, UnidentifiedImageError
+
+    from deploytool.core.preprocessing import aspect_region
 
     try:
         with Image.open(path) as image:
+            if seen is not None:
+                seen.count(image, size)
             image = image.convert("L" if channels == 1 else "RGB")
+            top, left, height, width = aspect_region(image.height, image.width, *size, fit)
+            if fit == "crop":
+                image = image.crop((left, top, left + width, top + height))
+            elif fit == "pad":
+                canvas = Image.new(image.mode, (width, height))
+                canvas.paste(image, (left, top))
+                image = canvas
             image = image.resize((size[1], size[0]), Image.BILINEAR)
             array = np.asarray(image, np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
@@ -122,7 +137,7 @@ def read_image(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
 
 
 def load_image_folder(root, size: tuple[int, int], channels: int = 3,
-                      validation_fraction: float = 0.2, seed: int = 0) -> Dataset:
+                      validation_fraction: float = 0.2, seed: int = 0, fit: str = "squash") -> Dataset:
     """An image folder (one sub-folder per class) read at ``size`` and split, per class and
     seeded, into training and validation ("test") images."""
     classes, files = scan_image_folder(root)
@@ -135,8 +150,10 @@ def load_image_folder(root, size: tuple[int, int], channels: int = 3,
         test += [members[i] for i in order[:held_out]]
         train += [members[i] for i in order[held_out:]]
 
+    seen = ImagesSeen()
+
     def stack(items):
-        images = np.stack([read_image(path, size, channels) for path, _ in items]) if items else \
+        images = np.stack([read_image(path, size, channels, fit, seen) for path, _ in items]) if items else \
             np.zeros((0, *size, channels), np.uint8)
         return images, np.array([label for _, label in items], np.int64)
 
@@ -144,7 +161,8 @@ def load_image_folder(root, size: tuple[int, int], channels: int = 3,
     x_test, y_test = stack(test)
     return Dataset(f"{FOLDER_PREFIX}{root}", x_train, y_train, x_test, y_test, classes,
                    {"source": str(Path(root).resolve()), "images": len(files),
-                    "split": f"per class, validation fraction {validation_fraction}, seed {seed}"})
+                    "split": f"per class, validation fraction {validation_fraction}, seed {seed}",
+                    "fit": fit, "seen": seen.as_dict()})
 
 
 def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -199,7 +217,7 @@ def load_photos(size: tuple[int, int], channels: int = 3) -> Dataset:
 
 
 def load_plain_folder(root, size: tuple[int, int], channels: int = 3,
-                      test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+                      test_fraction: float = 0.2, seed: int = 0, fit: str = "squash") -> Dataset:
     """A plain folder of images (searched recursively, no class sub-folders needed), unlabelled,
     read at ``size`` and split seeded into calibration ("train") and held-out ("test") images;
     a folder of one image uses it for both."""
@@ -214,10 +232,13 @@ def load_plain_folder(root, size: tuple[int, int], channels: int = 3,
     held_out = int(round(len(files) * test_fraction)) if len(files) > 1 else 0
     test = sorted(order[:max(held_out, 1)]) if len(files) > 1 else [0]
     train = sorted(order[held_out:]) if len(files) > 1 else [0]
-    read = lambda indices: np.stack([read_image(files[i], size, channels) for i in indices])  # noqa: E731
+    seen = ImagesSeen()
+    read = lambda indices: np.stack([read_image(files[i], size, channels, fit, seen)  # noqa: E731
+                                     for i in indices])
     return Dataset(f"{IMAGES_PREFIX}{root}", read(train), None, read(test), None, [],
                    {"source": str(root.resolve()), "images": len(files), "labelled": False,
-                    "split": f"test fraction {test_fraction}, seed {seed}"})
+                    "split": f"test fraction {test_fraction}, seed {seed}", "fit": fit,
+                    "seen": seen.as_dict()})
 
 
 def default_data_for(channels: int) -> str:
@@ -252,7 +273,8 @@ def check_dataset_name(name: str) -> str:
     return builtin or name
 
 
-def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3) -> Dataset:
+def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels: int = 3,
+                 fit: str = "squash") -> Dataset:
     """The data set called ``name``: digits, photos, mnist, fashion_mnist, folder:PATH (one
     sub-folder per class) or images:PATH (a plain folder, unlabelled), read at ``image_size``
     with ``channels`` where the set has no native size (default 224x224 RGB);
@@ -265,9 +287,11 @@ def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels:
     if name in DOWNLOADED_DATASETS:
         return load_keras_dataset(name)
     if name.startswith(FOLDER_PREFIX):
-        return load_image_folder(name[len(FOLDER_PREFIX):], image_size or (224, 224), channels)
+        return load_image_folder(name[len(FOLDER_PREFIX):], image_size or (224, 224), channels,
+                                 fit=fit)
     if name.startswith(IMAGES_PREFIX):
-        return load_plain_folder(name[len(IMAGES_PREFIX):], image_size or (224, 224), channels)
+        return load_plain_folder(name[len(IMAGES_PREFIX):], image_size or (224, 224), channels,
+                                 fit=fit)
     known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
     raise UserError(f"unknown data set {name!r}; known: {known}")
 
@@ -284,4 +308,5 @@ def sample_split(dataset: Dataset, split: str, samples: int, seed: int):
 
 def load_dataset_for(name: str, preprocessing) -> Dataset:
     """:func:`load_dataset` with an image folder read at the model's input size and channels."""
-    return load_dataset(name, (preprocessing.height, preprocessing.width), preprocessing.channels)
+    return load_dataset(name, (preprocessing.height, preprocessing.width), preprocessing.channels,
+                        preprocessing.fit)

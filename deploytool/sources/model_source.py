@@ -61,9 +61,9 @@ def _model_input_shape(model) -> tuple:
 
 
 def _preprocessing(input_shape, preprocess: dict | None, default: Preprocessing | None = None):
-    """The user's preprocessing (``preprocess``: preset, mean, std, channel_order) if any, else
+    """The user's preprocessing (``preprocess``: preset, mean, std, channel_order, fit) if any, else
     ``default``, else 0..1."""
-    chosen = preprocessing_from_options(input_shape, **(preprocess or {}))
+    chosen = preprocessing_from_options(input_shape, **(preprocess or {}), default=default)
     return chosen or default or Preprocessing.for_input_shape(input_shape)
 
 

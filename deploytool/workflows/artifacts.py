@@ -9,6 +9,7 @@ from deploytool.converters.targets.registry import target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
 from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.input_notes import input_notes
 from deploytool.sources.labels import label_indices
 
 
@@ -37,6 +38,9 @@ def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: 
     dataset = load_dataset_for(name, preprocessing)
     raw, labels, count = sample_split(dataset, "test", samples, seed)
     description = {"dataset": name, "split": "test", "samples": count, "seed": seed}
+    notes = input_notes(name, dataset.description, preprocessing)
+    if notes:
+        description["notes"] = notes
     if dataset.labelled and manifest.labels:  # the model names its classes: match them by name
         indices = label_indices(dataset.class_names, list(manifest.labels))
         if indices is None:

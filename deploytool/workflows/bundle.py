@@ -189,7 +189,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         "preprocess.scale": ",".join(repr(v) for v in preprocessing.scale),
         "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
         "preprocess.channel_order": preprocessing.channel_order,
-        "preprocess.resize": preprocessing.resize,
+        "preprocess.resize": preprocessing.resize, "preprocess.fit": preprocessing.fit,
         "postprocess": manifest.postprocess or "none",
         "golden.tolerance": _float(tolerance), "golden.count": len(images),
     })

@@ -186,6 +186,9 @@ def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list)
         log(note)
     elif options.calib_data or source.dataset:  # the default's own note said it already
         log(note)
+    for note in calibration.description.get("notes", []):
+        messages.append(note)
+        log(note)
     return calibration
 
 

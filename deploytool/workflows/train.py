@@ -272,7 +272,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     input_shape = tuple(options.input_shape or default_input_shape(data))
     preprocessing = preprocessing_from_options(input_shape, **(options.preprocess or {})) or \
         Preprocessing.for_input_shape(input_shape)
-    dataset = load_dataset(data, input_shape[:2], input_shape[2])
+    dataset = load_dataset(data, input_shape[:2], input_shape[2], preprocessing.fit)
     if not dataset.labelled:
         raise UserError(f"data set {data} has no labels to train on; use folder:PATH (one "
                         "sub-folder per class), digits, mnist or fashion_mnist")

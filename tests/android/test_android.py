@@ -55,14 +55,17 @@ PREPROCESSING_CONFIGS = {
     "colour -1..1": Preprocessing(24, 32, 3, scale=1 / 127.5, offset=-1.0),
     "colour ImageNet mean/std": Preprocessing.preset_for((24, 32, 3), "imagenet"),
     "colour caffe BGR": Preprocessing.preset_for((20, 18, 3), "caffe"),
+    "colour centre-cropped": Preprocessing(24, 32, 3, scale=1 / 127.5, offset=-1.0, fit="crop"),
+    "grey padded": Preprocessing(20, 18, 1, scale=1 / 255, offset=0.0, fit="pad"),
 }
 
 
 @pytest.mark.parametrize("config", PREPROCESSING_CONFIGS)
 def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, config):
-    """Grey and colour PNGs of many sizes (resized up and down, luma and replication), with one
-    scale and offset, per-channel ImageNet mean/std, and caffe-style BGR mean subtraction: the
-    float32 model input from Preprocessing.java equals Preprocessing.apply's, bit for bit."""
+    """Grey and colour PNGs of many sizes and aspect ratios (resized up and down, squashed,
+    centre-cropped or padded, luma and replication), with one scale and offset, per-channel
+    ImageNet mean/std, and caffe-style BGR mean subtraction: the float32 model input from
+    Preprocessing.java equals Preprocessing.apply's, bit for bit."""
     preprocessing = PREPROCESSING_CONFIGS[config]
     height, width, channels = preprocessing.input_shape
     rng = np.random.default_rng(channels)
@@ -78,7 +81,7 @@ def test_java_preprocessing_equals_python_bit_for_bit(tmp_path, java_classes, co
         f"height={height}\nwidth={width}\nchannels={channels}\n"
         f"scale={','.join(map(repr, preprocessing.scale))}\n"
         f"offset={','.join(map(repr, preprocessing.offset))}\n"
-        f"channel_order={preprocessing.channel_order}\n")
+        f"channel_order={preprocessing.channel_order}\nfit={preprocessing.fit}\n")
     result = java(java_classes, "images", str(tmp_path / "p.properties"), str(tmp_path / "out"), *paths)
     assert result.returncode == 0, result.stderr
     for name, image in images.items():

@@ -66,7 +66,7 @@ public final class BundleConfig {
         }
         preprocessing = new Preprocessing(integer("preprocess.height"), integer("preprocess.width"),
                 integer("preprocess.channels"), numbers("preprocess.scale"), numbers("preprocess.offset"),
-                "BGR".equals(order));
+                "BGR".equals(order), Preprocessing.Fit.parse(properties.getProperty("preprocess.fit", "squash")));
         postprocess = require("postprocess");
         goldenTolerance = number("golden.tolerance");
         int count = integer("golden.count");

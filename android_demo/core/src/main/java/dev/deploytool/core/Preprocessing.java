@@ -4,6 +4,9 @@ package dev.deploytool.core;
  * The bundled preprocessing record (deploytool/preprocessing.py) applied to an 8-bit image, in
  * float32 arithmetic and in the same order as the Python side, so both produce the same bits:
  * <ol>
+ *   <li>an image whose aspect ratio is not the model's is fitted to it first, as {@link Fit}
+ *   says: squashed (left as it is), centre-cropped or padded with black
+ *   ({@link #aspectRegion} is deploytool/core/preprocessing.py's {@code aspect_region});</li>
  *   <li>resize each channel to height x width, bilinear with half-pixel centres and no
  *   antialiasing (TensorFlow's {@code tf.image.resize(method="bilinear")}); skipped when the
  *   size already matches;</li>
@@ -29,6 +32,22 @@ public final class Preprocessing {
     public final float[] scale;
     public final float[] offset;
     public final boolean bgr;
+    public final Fit fit;
+
+    /** How an image of another aspect ratio meets the model's size. */
+    public enum Fit {
+        SQUASH, CROP, PAD;
+
+        /** The bundle's {@code preprocess.fit} value: squash, crop or pad. */
+        public static Fit parse(String value) {
+            for (Fit fit : values()) {
+                if (fit.name().equalsIgnoreCase(value.trim())) {
+                    return fit;
+                }
+            }
+            throw new IllegalArgumentException("preprocess.fit=" + value + " is not squash, crop or pad");
+        }
+    }
 
     /** One scale and offset for every channel, RGB order. */
     public Preprocessing(int height, int width, int channels, float scale, float offset) {
@@ -40,6 +59,12 @@ public final class Preprocessing {
      * order) and the colour order ({@code bgr}: the model takes B, G, R).
      */
     public Preprocessing(int height, int width, int channels, float[] scale, float[] offset, boolean bgr) {
+        this(height, width, channels, scale, offset, bgr, Fit.SQUASH);
+    }
+
+    /** As above, with how an image of another aspect ratio is fitted ({@code fit}). */
+    public Preprocessing(int height, int width, int channels, float[] scale, float[] offset, boolean bgr,
+                         Fit fit) {
         if (height <= 0 || width <= 0) {
             throw new IllegalArgumentException("preprocessing size must be positive, got " + height + "x" + width);
         }
@@ -52,6 +77,7 @@ public final class Preprocessing {
         this.scale = perChannel(scale, channels, "scale");
         this.offset = perChannel(offset, channels, "offset");
         this.bgr = bgr;
+        this.fit = fit;
     }
 
     private static float[] perChannel(float[] values, int channels, String what) {
@@ -76,9 +102,19 @@ public final class Preprocessing {
             planes[1][i] = (pixel >> 8) & 0xff;
             planes[2][i] = pixel & 0xff;
         }
-        if (image.width != width || image.height != height) {
+        int inWidth = image.width;
+        int inHeight = image.height;
+        if (fit != Fit.SQUASH && (inWidth != width || inHeight != height)) {
+            int[] region = aspectRegion(inHeight, inWidth, height, width, fit);
             for (int c = 0; c < 3; c++) {
-                planes[c] = resizeBilinear(planes[c], image.width, image.height, width, height);
+                planes[c] = fitPlane(planes[c], inWidth, inHeight, region, fit);
+            }
+            inHeight = region[2];
+            inWidth = region[3];
+        }
+        if (inWidth != width || inHeight != height) {
+            for (int c = 0; c < 3; c++) {
+                planes[c] = resizeBilinear(planes[c], inWidth, inHeight, width, height);
             }
         }
         int pixels = width * height;
@@ -96,6 +132,56 @@ public final class Preprocessing {
                 out[3 * i] = first * scale[0] + offset[0];
                 out[3 * i + 1] = g * scale[1] + offset[1];
                 out[3 * i + 2] = third * scale[2] + offset[2];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The integer geometry of {@code fit} for an image of inHeight x inWidth and a model of
+     * height x width: for CROP, {top, left, height, width} of the centred region with the model's
+     * aspect (rounded down); for PAD, {top, left, height, width} of the black canvas the image is
+     * placed on at (top, left) (rounded up); the whole image when the aspects are equal.
+     */
+    public static int[] aspectRegion(int inHeight, int inWidth, int height, int width, Fit fit) {
+        long across = (long) inWidth * height;
+        long down = (long) inHeight * width;
+        if (fit == Fit.CROP && across > down) {
+            int kept = (int) Math.max(1, (long) inHeight * width / height);
+            return new int[] {0, (inWidth - kept) / 2, inHeight, kept};
+        }
+        if (fit == Fit.CROP && across < down) {
+            int kept = (int) Math.max(1, (long) inWidth * height / width);
+            return new int[] {(inHeight - kept) / 2, 0, kept, inWidth};
+        }
+        if (fit == Fit.PAD && across > down) {
+            int canvas = (int) (((long) inWidth * height + width - 1) / width);
+            return new int[] {(canvas - inHeight) / 2, 0, canvas, inWidth};
+        }
+        if (fit == Fit.PAD && across < down) {
+            int canvas = (int) (((long) inHeight * width + height - 1) / height);
+            return new int[] {0, (canvas - inWidth) / 2, inHeight, canvas};
+        }
+        return new int[] {0, 0, inHeight, inWidth};
+    }
+
+    /** One channel cropped to, or placed (black around it) on, the region of {@link #aspectRegion}. */
+    private static float[] fitPlane(float[] plane, int inWidth, int inHeight, int[] region, Fit fit) {
+        int top = region[0];
+        int left = region[1];
+        int outHeight = region[2];
+        int outWidth = region[3];
+        float[] out = new float[outWidth * outHeight];
+        for (int y = 0; y < outHeight; y++) {
+            for (int x = 0; x < outWidth; x++) {
+                if (fit == Fit.CROP) {
+                    out[y * outWidth + x] = plane[(y + top) * inWidth + x + left];
+                } else {
+                    int sourceY = y - top;
+                    int sourceX = x - left;
+                    boolean inside = sourceY >= 0 && sourceY < inHeight && sourceX >= 0 && sourceX < inWidth;
+                    out[y * outWidth + x] = inside ? plane[sourceY * inWidth + sourceX] : 0f;
+                }
             }
         }
         return out;

@@ -77,7 +77,8 @@ public final class GoldenMain {
                 Integer.parseInt(properties.getProperty("height")), Integer.parseInt(properties.getProperty("width")),
                 Integer.parseInt(properties.getProperty("channels")), floats(properties.getProperty("scale")),
                 floats(properties.getProperty("offset")),
-                "BGR".equals(properties.getProperty("channel_order", "RGB")));
+                "BGR".equals(properties.getProperty("channel_order", "RGB")),
+                Preprocessing.Fit.parse(properties.getProperty("fit", "squash")));
         TensorSpec asFloats = new TensorSpec(TensorSpec.DType.FLOAT32,
                 new int[] {1, preprocessing.height, preprocessing.width, preprocessing.channels}, 0f, 0);
         File out = new File(args[2]);

@@ -14,6 +14,25 @@ public class PreprocessingTest {
     }
 
     @Test
+    public void cropKeepsTheCentreOfAWideImage() {
+        // a 1x4 grey row for a 1x2 model: crop keeps the middle two pixels, no resize needed
+        Preprocessing p = new Preprocessing(1, 2, 1, new float[] {1f}, new float[] {0f}, false,
+                Preprocessing.Fit.CROP);
+        assertArrayEquals(new float[] {20f, 30f}, p.apply(Fixtures.grey(4, 1, 10, 20, 30, 40)), 0f);
+    }
+
+    @Test
+    public void padPutsATallImageOnABlackCanvasOfTheModelsAspect() {
+        // a 2x1 grey column for a 2x4 model: a 2x4 canvas, the column at x = 1
+        Preprocessing p = new Preprocessing(2, 4, 1, new float[] {1f}, new float[] {0f}, false,
+                Preprocessing.Fit.PAD);
+        assertArrayEquals(new float[] {0f, 10f, 0f, 0f, 0f, 20f, 0f, 0f},
+                p.apply(Fixtures.grey(1, 2, 10, 20)), 0f);
+        assertArrayEquals(new int[] {0, 1, 2, 4}, Preprocessing.aspectRegion(2, 1, 2, 4, Preprocessing.Fit.PAD));
+        assertThrows(IllegalArgumentException.class, () -> Preprocessing.Fit.parse("stretch"));
+    }
+
+    @Test
     public void greyPixelsKeepTheirValueWhenOneChannelIsWanted() {
         Preprocessing p = new Preprocessing(1, 3, 1, 1f, 0f);
         assertArrayEquals(new float[] {7f, 101f, 255f}, p.apply(Fixtures.grey(3, 1, 7, 101, 255)), 0f);
