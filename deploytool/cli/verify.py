@@ -55,6 +55,14 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
                                    *(note for d in report.images.values()
                                      for note in d.get("notes", []))]):
             stdout.print(note)
+        judged_by_decisions = sorted(name for name, used in report.tolerances.items()
+                                     if used.get("min_cosine") is None and
+                                     used.get("min_top1_agreement") is not None)
+        if judged_by_decisions:
+            stdout.print(f"{', '.join(judged_by_decisions)}: a trained model's reduced-precision "
+                         "artifact, judged by its decisions (top-1 agreement, or an output's "
+                         "neighbours, pixels or error against its range); the cosine is shown, "
+                         "not judged (--min-cosine C judges it)")
         for name, used in report.tolerances.items():
             if used.get("reference_roundoff") is not None:
                 stdout.print(f"{name}: fp32 bar max abs {used['max_abs']:.1e} = {ROUNDOFF_FACTOR:g} "

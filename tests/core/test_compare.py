@@ -52,3 +52,16 @@ def test_a_missing_output_fails_by_name():
     verdicts = compare_every_output(reference, {"box": np.zeros((2, 4))}, {}, "fp32")
     assert verdicts[0].passed and not verdicts[1].passed
     assert verdicts[1].failures == ["the artifact has no output named face (it has box)"]
+
+
+def test_a_trained_models_int8_is_judged_by_its_decisions_and_its_cosine_only_reported():
+    from deploytool.core.compare import judge_parity
+
+    figures = {"kind": "scores", "samples": 64, "max_abs": 0.2, "min_cosine": 0.946,
+               "top1_agreement": 1.0}
+    failures, used = judge_parity(figures, "int8", trained=True)
+    assert failures == [] and used.min_cosine is None and used.min_top1_agreement == 0.9
+    untrained, _ = judge_parity(figures, "int8", trained=False)  # its decisions are tie-breaks
+    assert untrained == ["cosine 0.9460 < 0.99"]
+    flipped, _ = judge_parity({**figures, "top1_agreement": 0.8}, "int8", trained=True)
+    assert flipped == ["top-1 agreement 0.800 < 0.9"]
