@@ -6,6 +6,7 @@ import json
 
 import click
 
+from deploytool.cli.help_texts import example, runtimes_text
 from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
 from deploytool.cli.tables import print_table, progress
@@ -13,7 +14,9 @@ from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
 
 
-@main.command("bench")
+@main.command("bench", epilog=example("bench"), help=(
+    "Latency, throughput, peak memory and size of ARTIFACTS (default: what `convert` wrote "
+    f"last) on {runtimes_text()}, with the Keras model as the baseline."))
 @click.argument("artifacts", nargs=-1, type=click.Path())
 @backend_option
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1))
@@ -25,8 +28,8 @@ from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
 @json_option()
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a latency bar chart (PNG).")
 def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_json, plot):
-    """Latency, throughput, peak memory and size of ARTIFACTS (default: what `convert` wrote last)
-    on each runtime, with the Keras model as the baseline."""
+    """Latency, throughput, peak memory and size of ARTIFACTS on each runtime (help: the
+    registry's runtimes)."""
     from deploytool.workflows.bench import bench, plot_latency, rows_as_dicts
 
     rows = bench(artifacts or None, backend, threads, batch, runs, warmup, timeout,

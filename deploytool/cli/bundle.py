@@ -8,13 +8,14 @@ from dataclasses import asdict
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import dataset_name, json_option
 from deploytool.cli.tables import print_table, stdout
 from deploytool.workflows.bundle import DEFAULT_SAMPLES
 
 
-@main.command("bundle")
+@main.command("bundle", epilog=example("bundle"))
 @click.argument("artifact", required=False, type=click.Path())
 @click.option("--app", default="android_demo", show_default=True, type=click.Path(file_okay=False),
               help="The Android demo app project; the bundle goes to app/src/main/assets/bundle.")

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from deploytool.cli.help_texts import example, formats_text
 from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, given_target_options, json_option, parse_shape,
                                     preprocess_dict, preprocess_options, target_options,
@@ -19,7 +20,9 @@ from deploytool.core.errors import UserError
 from deploytool.core.output_parity import figures_text
 
 
-@main.command("convert")
+@main.command("convert", epilog=example("convert"), help=(
+    f"Convert MODEL (zoo name, run folder or model file) to {formats_text()}, with a manifest; "
+    "int8 within an accuracy budget when one is given."))
 @click.argument("model")
 @click.option("--to", "to", type=click.Choice(list(targets())), default=ConvertOptions.to,
               show_default=True)
@@ -77,7 +80,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
                     calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
                     labels_file, unsafe, custom_objects, preset, mean, std, channel_order, fit, max_drop, min_cosine, min_agreement,
                     calibration_method, as_json, **target_values):
-    """Convert MODEL (zoo name, run folder or model file) to TFLite or ONNX, with a manifest."""
+    """Convert MODEL to one artifact, with its manifest (help: the registry's formats)."""
     from deploytool.converters.outputs import parse_output_kinds
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import convert

@@ -6,13 +6,14 @@ import json
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.workflows.diagnose import DEFAULT_SAMPLES
 
 
-@main.command("diagnose")
+@main.command("diagnose", epilog=example("diagnose"))
 @click.argument("artifact", type=click.Path())
 @click.option("--data", callback=dataset_name, help="Images to compare on: images:FOLDER, folder:PATH or a data set "
                              "(default: the model's own, else digits or photos).")

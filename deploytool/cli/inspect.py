@@ -7,17 +7,20 @@ import sys
 
 import click
 
+from deploytool.cli.help_texts import example, formats_text
 from deploytool.cli.main import main
 from deploytool.cli.options import json_option
 from deploytool.cli.tables import print_table, stdout
 
 
-@main.command("inspect")
+@main.command("inspect", epilog=example("inspect"), help=(
+    f"Show what is inside FILE, a {formats_text()} artifact or a Keras model file: tensors, "
+    "quantization, ops, weights and manifest."))
 @click.argument("file", type=click.Path())
 @click.option("--unsafe", is_flag=True, help="Allow Keras files whose Lambda/custom layers run code.")
 @json_option()
 def inspect_command(file, unsafe, as_json):
-    """Show what is inside a .tflite, .onnx or Keras FILE: tensors, ops, weights, manifest."""
+    """Show what is inside FILE (help: the registry's formats)."""
     from deploytool.workflows.inspect import inspect_file
 
     report = inspect_file(file, unsafe)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import parse_shape, width_option
 from deploytool.cli.tables import progress, stderr, stdout
 from deploytool.reports import matrix_settings as settings
 
 
-@main.command("matrix")
+@main.command("matrix", epilog=example("matrix"))
 @click.argument("names", nargs=-1)
 @click.option("--out", "out_file", default="docs/compatibility.md", show_default=True,
               type=click.Path(dir_okay=False),

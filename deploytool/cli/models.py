@@ -6,12 +6,13 @@ import json
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import json_option, parse_shape, width_option
 from deploytool.cli.tables import print_table, stderr
 
 
-@main.command("models")
+@main.command("models", epilog=example("models"))
 @click.argument("names", nargs=-1)
 @click.option("--input-shape", default="224,224,3", callback=parse_shape, show_default=True,
               help="HEIGHT,WIDTH,CHANNELS the figures are computed at.")

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.tables import progress, stdout
 from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
 
-@main.command("own-models")
+@main.command("own-models", epilog=example("own-models"))
 @click.argument("families", nargs=-1)
 @click.option("--out", "out_file", default="docs/own-models.md", show_default=True,
               type=click.Path(dir_okay=False))

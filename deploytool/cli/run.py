@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, width_option)
@@ -15,7 +16,7 @@ from deploytool.workflows.train_options import TrainOptions
 from deploytool.workflows.verify import DEFAULT_SAMPLES
 
 
-@main.command("run")
+@main.command("run", epilog=example("run"))
 @click.argument("model")
 @click.option("--data", callback=dataset_name, help="A zoo model: the data set to train and verify on (default digits). A "
                              "model file (or --weights): the images to calibrate and verify on, "

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, width_option)
@@ -13,7 +14,7 @@ from deploytool.cli.tables import stderr, stdout
 from deploytool.workflows.train_options import TrainOptions
 
 
-@main.command("train")
+@main.command("train", epilog=example("train"))
 @click.argument("model")
 @click.option("--data", callback=dataset_name, default="digits", show_default=True,
               help="digits (offline), mnist, fashion_mnist, or folder:PATH (one sub-folder per class).")

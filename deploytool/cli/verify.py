@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from deploytool.cli.help_texts import example, runtimes_text
 from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, status, stdout
@@ -15,7 +16,9 @@ from deploytool.runtimes.isolation import DEFAULT_TIMEOUT
 from deploytool.workflows.verify import DEFAULT_SAMPLES
 
 
-@main.command("verify")
+@main.command("verify", epilog=example("verify"), help=(
+    f"Run ARTIFACTS (default: what `convert` wrote last) on {runtimes_text()}, each output "
+    "compared with the Keras reference. Exit 0 when all pass, 1 on a parity failure."))
 @click.argument("artifacts", nargs=-1, type=click.Path())
 @backend_option
 @click.option("--data", callback=dataset_name, help="Comparison images: images:FOLDER (unlabelled: parity only), folder:PATH or a data set (default: the model's own, else digits or photos).")
@@ -29,8 +32,8 @@ from deploytool.workflows.verify import DEFAULT_SAMPLES
 @json_option("the report as JSON")
 def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1, threads, timeout,
                    as_json):
-    """Run ARTIFACTS (default: what `convert` wrote last) on TFLite, OpenCV dnn and ONNX Runtime
-    and compare with the Keras reference. Exit 0 when all pass, 1 on a parity failure."""
+    """Run ARTIFACTS on every runtime that reads them and compare with the Keras reference
+    (help: the registry's runtimes)."""
     from deploytool.core.compare import Tolerance
     from deploytool.core.roundoff import ROUNDOFF_FACTOR
     from deploytool.workflows.verify import verify

@@ -22,3 +22,21 @@ def test_python_dash_m_deploytool_is_the_command_line():
     done = subprocess.run([sys.executable, "-m", "deploytool", "--version"], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "deploytool, version 0.1.0" in done.stdout
+
+
+def test_every_commands_help_has_an_example_and_names_what_the_registries_hold():
+    from deploytool.cli import main
+    from deploytool.converters.targets.registry import targets
+    from deploytool.runtimes.base import artifact_runtimes, runners
+
+    from support import run_cli
+
+    for name in main.commands:
+        text = " ".join(run_cli(name, "--help").output.split())
+        assert f"Example: deploytool {name} " in text, name
+    formats = [target.suffix for target in targets().values()]
+    labels = [" ".join(runners()[name].label.split()) for name in artifact_runtimes()]
+    for name, expected in (("convert", formats), ("inspect", formats), ("verify", labels),
+                           ("bench", labels)):
+        text = " ".join(run_cli(name, "--help").output.split())
+        assert all(item in text for item in expected), (name, expected)
