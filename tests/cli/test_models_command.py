@@ -48,3 +48,19 @@ def test_malformed_input_shape_is_rejected_with_exit_code_2():
     result = run_cli("models", "lenet_bn", "--input-shape", "28,28")
     assert result.exit_code == 2
     assert "HEIGHT,WIDTH,CHANNELS" in result.output
+
+
+def test_the_default_table_comes_from_the_cached_figures_of_this_very_zoo(monkeypatch):
+    """`deploytool models` at the defaults reads models/zoo_figures.json without building a
+    model, and the file was computed from the zoo's current source (else: run
+    benchmarks/zoo_figures.py); a cached row equals the one computed now."""
+    from deploytool.workflows import zoo
+
+    record = json.loads(zoo._figures_file().read_text())
+    assert record["fingerprint"] == zoo.zoo_fingerprint(), \
+        "the zoo's source changed since models/zoo_figures.json: run benchmarks/zoo_figures.py"
+    fresh = zoo.describe_model("lenet_bn")
+    monkeypatch.setattr(zoo, "create_model", lambda *a, **k: pytest.fail("built a model"))
+    rows = zoo.describe_zoo()
+    assert [row["name"] for row in rows] == zoo.list_models()
+    assert rows[zoo.list_models().index("lenet_bn")] == fresh
