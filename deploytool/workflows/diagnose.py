@@ -22,6 +22,9 @@ from deploytool.core.quant_errors import LayerError, costliest, layer_errors
 from deploytool.workflows.artifacts import manifest_of, verification_images
 
 DEFAULT_SAMPLES = 32
+# An SNR at or above this is healthy: Qualcomm AI Hub calls on-device outputs "good" above 30 dB,
+# and a layer's own int8 rounding alone lands at 35-46 dB on the trained zoo.
+HEALTHY_SNR_DB = 30.0
 
 
 @dataclass
@@ -43,10 +46,28 @@ class DiagnoseReport:
                 "images": self.images, "seconds": round(self.seconds, 2), "costliest": self.worst,
                 "layers": [row.as_dict() for row in self.rows], "unmatched": self.unmatched}
 
+    def healthy(self) -> bool:
+        """Every layer's own error and the final output at or above :data:`HEALTHY_SNR_DB`."""
+        return bool(self.rows) and self.rows[-1].accumulated_snr_db >= HEALTHY_SNR_DB and \
+            all(row.own_snr_db >= HEALTHY_SNR_DB for row in self.rows if row.scale)
+
+    def verdict(self) -> str:
+        """In a few words: nothing to fix, or where to look."""
+        if not self.rows:
+            return "no quantized layer to diagnose"
+        final = self.rows[-1]
+        if self.healthy():
+            return (f"nothing to fix: every layer's own error and the final output at or above "
+                    f"{HEALTHY_SNR_DB:g} dB (final {final.accumulated_snr_db:.1f} dB)")
+        return (f"final output {final.accumulated_snr_db:.1f} dB; look first at "
+                f"{self.worst[0]}" if self.worst else f"final output {final.accumulated_snr_db:.1f} dB")
+
     def summary(self) -> str:
-        """One line naming the costliest layer and its problem."""
+        """One line naming the costliest layer and its problem, or that nothing needs fixing."""
         if not self.rows:
             return f"{self.artifact}: no quantized layer to diagnose"
+        if self.healthy():
+            return f"{self.artifact}: {self.verdict()}"
         worst = next(row for row in self.rows if row.name == self.worst[0])
         problem = f": {worst.problems[0]}" if worst.problems else ""
         return (f"costliest layer {worst.name} ({worst.op}), own SNR {worst.own_snr_db:.1f} dB"
@@ -109,29 +130,42 @@ def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
 
 
 def plot_errors(report: DiagnoseReport, path) -> None:
-    """Accumulated and own SNR against depth, the costliest layers marked, as a PNG."""
+    """Accumulated and own SNR against depth on a fixed scale (0 dB up, so a few dB between
+    healthy layers do not look dramatic), the healthy band (>= :data:`HEALTHY_SNR_DB`) shaded,
+    the costliest layers numbered on the plot and named in full below it, and the verdict in the
+    title, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     depth = [row.depth for row in report.rows]
-    figure, axis = plt.subplots(figsize=(10, 4.5))
-    axis.plot(depth, [row.accumulated_snr_db for row in report.rows], "-o", markersize=3,
-              label="accumulated (quantized model vs float)")
+    worst = [next(r for r in report.rows if r.name == name) for name in report.worst]
+    figure, axis = plt.subplots(figsize=(10, 4.8 + 0.22 * len(worst)))
+    highest = max([HEALTHY_SNR_DB + 20, *(value for row in report.rows for value in
+                                          (row.accumulated_snr_db, row.own_snr_db)
+                                          if value < float("inf"))])
+    axis.axhspan(HEALTHY_SNR_DB, highest + 5, color="tab:green", alpha=0.08,
+                 label=f"healthy (>= {HEALTHY_SNR_DB:g} dB)")
+    axis.plot(depth, [min(row.accumulated_snr_db, highest) for row in report.rows], "-o",
+              markersize=3, label="accumulated (quantized model vs float)")
     quantized = [row for row in report.rows if row.scale]
-    axis.plot([row.depth for row in quantized], [row.own_snr_db for row in quantized], "s", markersize=3,
-              alpha=0.6, label="own (this layer's quantization alone)")
-    for name in report.worst:
-        row = next(r for r in report.rows if r.name == name)
-        axis.annotate(name.split(";")[0][-28:], (row.depth, row.own_snr_db if row.scale else
-                                                 row.accumulated_snr_db),
-                      textcoords="offset points", xytext=(4, -12), fontsize=7, color="tab:red")
+    axis.plot([row.depth for row in quantized], [min(row.own_snr_db, highest) for row in quantized],
+              "s", markersize=3, alpha=0.6, label="own (this layer's quantization alone)")
+    for number, row in enumerate(worst, 1):
+        value = row.own_snr_db if row.scale else row.accumulated_snr_db
+        axis.annotate(str(number), (row.depth, min(value, highest)), textcoords="offset points",
+                      xytext=(4, -12), fontsize=8, color="tab:red", weight="bold")
     axis.set(xlabel="layer (execution order)", ylabel="SNR (dB, higher is better)",
-             title=f"deploytool diagnose: {report.artifact}")
+             ylim=(0, highest + 5), title=f"deploytool diagnose: {report.artifact}\n{report.verdict()}")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.tight_layout()
+    axis.legend(fontsize=8, loc="lower left")
+    names = "\n".join(f"{number}. {row.name} ({row.op}): own {row.own_snr_db:.1f} dB"
+                      + (f", {row.problems[0]}" if row.problems else "")
+                      for number, row in enumerate(worst, 1))
+    if names:
+        figure.text(0.01, 0.01, "costliest layers, full names:\n" + names, fontsize=7,
+                    va="bottom", family="monospace")
+    figure.tight_layout(rect=(0, 0.04 + 0.035 * len(worst) if worst else 0, 1, 1))
     figure.savefig(path, dpi=100)
     plt.close(figure)
-

@@ -147,7 +147,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
                                    for d in report.images.values()}))
         log(f"verified on {images}")
         state.finish("verify", report.as_dict(), step_options["verify"])
-        plot_parity(report.as_dict()["rows"], out / "parity.png")
+        plot_parity(report.as_dict()["rows"], out / "parity.png", report.tolerances)
 
     if not state.done("bench"):
         log("benchmarking")

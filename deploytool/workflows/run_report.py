@@ -9,27 +9,57 @@ from pathlib import Path
 from deploytool.workflows.run_state import RunState
 
 
-def plot_parity(rows: list[dict], path: Path) -> None:
-    """Worst-sample cosine and max abs error per artifact and runtime, as a PNG."""
+def plot_parity(rows: list[dict], path: Path, tolerances: dict | None = None) -> None:
+    """Per artifact, output and runtime, as a PNG: 1 - worst cosine, max abs error and top-1
+    agreement with its 95 % interval, each bar green (pass) or red (fail), with a black tick at
+    the bar that row is judged by (``tolerances``: verify's, by artifact) and the figures no bar
+    judges drawn pale, so that a passing int8 cell's larger error reads as what it is."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
 
+    tolerances = tolerances or {}
     measured = [row for row in rows if row["figures"]]
-    labels = [f"{row['artifact']}\n{row['backend']}" for row in measured]
-    figure, (cos_axis, abs_axis) = plt.subplots(1, 2, figsize=(11, 0.5 * len(measured) + 1.5),
-                                                sharey=True)
-    colours = ["tab:green" if row["status"] == "pass" else "tab:red" for row in measured]
-    cos_axis.barh(labels, [1 - row["figures"]["min_cosine"] + 1e-9 for row in measured], color=colours)
-    cos_axis.set(xscale="log", xlabel="1 - worst cosine (lower is better)")
-    abs_axis.barh(labels, [row["figures"]["max_abs"] + 1e-12 for row in measured], color=colours)
-    abs_axis.set(xscale="log", xlabel="max abs error on probabilities")
-    cos_axis.invert_yaxis()
-    for axis in (cos_axis, abs_axis):
+    labels = [f"{row['artifact']}{' · ' + row['output'] if row.get('output') else ''}\n{row['backend']}"
+              for row in measured]
+    figure, axes = plt.subplots(1, 3, figsize=(14, 0.5 * len(measured) + 2.6), sharey=True)
+    colour = {"pass": "tab:green", "fail": "tab:red"}
+    panels = (("min_cosine", "1 - worst cosine (lower is better)", lambda f: 1 - f + 1e-9, "log"),
+              ("max_abs", "max abs error (lower is better)", lambda f: f + 1e-12, "log"),
+              ("top1_agreement", "top-1 agreement with float, 95 % interval", lambda f: f, "linear"))
+    bar_of = {"min_cosine": ("min_cosine", lambda b: 1 - b), "max_abs": ("max_abs", lambda b: b),
+              "top1_agreement": ("min_top1_agreement", lambda b: b)}
+    for axis, (key, title, value, scale) in zip(axes, panels):
+        for index, row in enumerate(measured):
+            figure_value = row["figures"].get(key)
+            if figure_value is None:
+                continue
+            criterion, where = bar_of[key]
+            bar = (tolerances.get(row["artifact"]) or {}).get(criterion)
+            axis.barh(index, value(figure_value), color=colour.get(row["status"], "tab:grey"),
+                      alpha=1.0 if bar is not None else 0.35)
+            if bar is not None:
+                axis.plot([where(bar)] * 2, [index - 0.45, index + 0.45], color="black", lw=2)
+            interval = row["figures"].get(f"{key}_interval")
+            if interval:
+                axis.plot(interval, [index, index], color="black", lw=1)
+        axis.set(xscale=scale, xlabel=title)
+        if key == "top1_agreement":
+            axis.set_xlim(0, 1.02)
         axis.grid(axis="x", alpha=0.3)
-    figure.suptitle("parity with the Keras reference (green: pass)")
-    figure.tight_layout()
+    axes[0].set_yticks(range(len(measured)), labels)
+    axes[0].invert_yaxis()
+    figure.legend(handles=[Patch(color="tab:green", label="pass"), Patch(color="tab:red", label="fail"),
+                           Patch(color="tab:green", alpha=0.35, label="shown, not judged"),
+                           Line2D([], [], color="black", lw=2, label="the bar this row is judged by"),
+                           Line2D([], [], color="black", lw=1, label="95 % interval")],
+                  loc="upper center", bbox_to_anchor=(0.5, 0.93), ncol=5, fontsize=8,
+                  frameon=False)
+    figure.suptitle("parity with the Keras reference", y=0.99)
+    figure.tight_layout(rect=(0, 0, 1, 0.86))
     figure.savefig(path, dpi=100)
     plt.close(figure)
 

@@ -69,3 +69,23 @@ def test_plot_of_a_report_without_rows_is_still_written(tmp_path):
 
     plot_errors(DiagnoseReport("x.tflite", "tflite", "int8", {}, []), tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 1000
+
+
+def test_a_report_whose_every_layer_is_healthy_says_there_is_nothing_to_fix(tmp_path):
+    from deploytool.core.quant_errors import LayerError
+    from deploytool.workflows.diagnose import DiagnoseReport
+
+    def layer(depth, own, accumulated):
+        return LayerError(depth, f"model/block{depth}/conv", "CONV_2D", 0.02, own, own, 0.999,
+                          accumulated, 0.999)
+
+    healthy = DiagnoseReport("m.tflite", "tflite", "int8", {}, [layer(0, 44, 45), layer(1, 38, 40.7)],
+                             worst=["model/block1/conv"])
+    assert healthy.healthy() and healthy.summary() == (
+        "m.tflite: nothing to fix: every layer's own error and the final output at or above 30 dB "
+        "(final 40.7 dB)")
+    sick = DiagnoseReport("m.tflite", "tflite", "int8", {}, [layer(0, 12, 14), layer(1, 38, 13)],
+                          worst=["model/block0/conv"])
+    assert not sick.healthy() and "look first at model/block0/conv" in sick.verdict()
+    plot_errors(sick, tmp_path / "sick.png")
+    assert (tmp_path / "sick.png").stat().st_size > 10_000

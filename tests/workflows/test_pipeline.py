@@ -167,3 +167,18 @@ def test_run_on_a_model_file_calibrates_and_verifies_on_the_data_given(tmp_path,
     verified = json.loads((folder / "state.json").read_text())["done"]["verify"]
     assert {d["dataset"] for d in verified["images"].values()} == {f"images:{faces}"}
     assert f"verified on 6 images:{faces} images" in result.stderr
+
+
+def test_the_parity_plot_draws_each_rows_bar_and_interval(tmp_path):
+    from PIL import Image
+
+    from deploytool.core.compare import tolerance_for
+    from deploytool.workflows.run_report import plot_parity
+
+    rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": "pass", "output": "face",
+             "figures": {"min_cosine": 0.946, "max_abs": 0.2, "top1_agreement": 1.0,
+                         "top1_agreement_interval": [0.943, 1.0]}},
+            {"artifact": "m_int8.tflite", "backend": "tflite", "status": "pass", "output": "box",
+             "figures": {"min_cosine": 0.999, "max_abs": 0.01}}]  # a regression head: no top-1
+    plot_parity(rows, tmp_path / "parity.png", {"m_int8.tflite": tolerance_for("int8").as_dict()})
+    assert Image.open(tmp_path / "parity.png").size[0] > 1000
