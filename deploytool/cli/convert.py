@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from deploytool.cli.help_texts import example, formats_text
 from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, given_target_options, json_option, parse_shape,
-                                    preprocess_dict, preprocess_options, target_options,
-                                    width_option)
+                                    preprocess_dict, preprocess_options, refuse_unless,
+                                    target_options, width_option)
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
@@ -82,6 +83,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
                     calibration_method, as_json, **target_values):
     """Convert MODEL to one artifact, with its manifest (help: the registry's formats)."""
     from deploytool.converters.outputs import parse_output_kinds
+    from deploytool.models import list_models
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import convert
 
@@ -89,6 +91,14 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
         raise UserError(f"{' and '.join('--' + p for p in dict.fromkeys(precisions))} conflict: "
                         "give one precision")
     precision = precisions[0] if precisions else None
+    int8 = precision == "int8" or qat
+    refuse_unless(int8, ("calib_data", "calib_samples", "calibration_method"),
+                  f"applies to int8 conversions (it sets how int8 is calibrated), and this one is "
+                  f"{precision or 'fp32'}: add --int8")
+    refuse_unless(qat, ("qat_epochs",), "applies with --qat")
+    refuse_unless(model in list_models() or not Path(model).exists(), ("num_classes", "width"),
+                  f"applies to zoo models, and {model} is not one (a model file or run folder "
+                  "brings its own)")
     options = ConvertOptions.create(
         to, **given_target_options(target_values),
         precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,

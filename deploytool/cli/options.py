@@ -36,6 +36,23 @@ def dataset_name(ctx, param, value):
     return check_dataset_name(value)
 
 
+def refuse_unless(applies: bool, names, why: str) -> None:
+    """Refuse, in one line naming the first, options the user gave on the command line (``names``:
+    parameter names) when they do not apply here (``applies`` False): an option that would be
+    silently ignored is an error."""
+    from click.core import ParameterSource
+
+    from deploytool.core.errors import UserError
+
+    if applies:
+        return
+    ctx = click.get_current_context()
+    for name in names:
+        if ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT):
+            flag = next(param.opts[0] for param in ctx.command.params if param.name == name)
+            raise UserError(f"{flag} {why}")
+
+
 def parse_floats(ctx, param, value):
     """Click callback: "123.675,116.28,103.53" -> (123.675, 116.28, 103.53)."""
     if value is None:

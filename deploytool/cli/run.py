@@ -10,7 +10,7 @@ import click
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
-                                    preprocess_options, width_option)
+                                    preprocess_options, refuse_unless, width_option)
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.workflows.train_options import TrainOptions
 from deploytool.workflows.verify import DEFAULT_SAMPLES
@@ -46,8 +46,15 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
                 weights, samples, out_dir, app, fresh, preset, mean, std, channel_order, fit):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
+    from deploytool.models import list_models
     from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
 
+    zoo = model in list_models() or not Path(model).exists()  # an unknown name: its own error
+    refuse_unless(zoo and not weights, ("epochs", "batch_size"),
+                  "applies when run trains a zoo model, and " +
+                  ("--weights are given" if zoo else f"{model} is a model file, not trained here"))
+    refuse_unless(zoo, ("input_shape", "width"),
+                  f"applies to zoo models, and {model} is not one (a model file brings its own)")
     out_dir = out_dir or default_run_folder(model, data or DEFAULT_TRAIN_DATA, "-pipeline")
     failure = None
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,

@@ -233,3 +233,24 @@ def test_two_precisions_conflict_in_one_line_and_nothing_is_written(flags):
     assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
         f"deploytool: error: {flags[0]} and {flags[1]} conflict: give one precision"]
     assert not Path("artifacts").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--calib-data", "digits"], "--calib-data applies to int8 conversions"),
+    (["--fp16", "--calib-samples", "50"], "--calib-samples applies to int8 conversions (it sets how "
+                                          "int8 is calibrated), and this one is fp16: add --int8"),
+    (["--int8", "--qat-epochs", "2"], "--qat-epochs applies with --qat"),
+    (["--num-classes", "7"], "--num-classes applies to zoo models, and"),
+])
+def test_an_option_that_does_not_apply_is_an_error_not_ignored(three_head_model_file, tmp_path,
+                                                               args, message):
+    result = run_cli("convert", three_head_model_file, *args, "--out", tmp_path)
+    assert result.exit_code == 2 and message in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_run_refuses_training_options_for_a_model_file(three_head_model_file, tmp_path):
+    result = run_cli("run", three_head_model_file, "--epochs", "3", "--out", tmp_path / "r")
+    assert result.exit_code == 2
+    assert "--epochs applies when run trains a zoo model" in result.stderr
+    assert not (tmp_path / "r").exists()
