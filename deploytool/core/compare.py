@@ -198,9 +198,9 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
 _CRITERIA = {
     "max_abs": ("max_abs", "max", "max abs {value:.2e} > {bar:.0e}"),
     "min_cosine": ("min_cosine", "min", "cosine {value:.4f} < {bar}"),
-    "min_top1_agreement": ("top1_agreement", "min", "top-1 agreement {value:.3f} < {bar}"),
+    "min_top1_agreement": ("top1_agreement", "min", "top-1 agreement {value} < {bar}"),
     "max_relative_error": ("relative_error", "max", "error {value:.2%} of the output's range > {bar:.0%}"),
-    "min_neighbour_agreement": ("neighbour_agreement", "min", "nearest-neighbour agreement {value:.3f} < {bar}"),
+    "min_neighbour_agreement": ("neighbour_agreement", "min", "nearest-neighbour agreement {value} < {bar}"),
     "min_pixel_agreement": ("pixel_agreement", "min", "per-pixel agreement {value:.3f} < {bar}"),
 }
 
@@ -217,8 +217,19 @@ def judge(figures: dict, tolerance: Tolerance) -> list[str]:
         if bar is None or value is None:
             continue
         if not (value <= bar if direction == "max" else value >= bar):
-            failures.append(phrase.format(value=value, bar=bar))
+            shown = proportion_text(figures, name) if "agreement" in name else value
+            failures.append(phrase.format(value=shown, bar=bar))
     return failures
+
+
+def proportion_text(figures: dict, key: str) -> str:
+    """A proportion with its count and 95 % interval: "1.000 (16/16; 95 %: 0.806-1.000)"."""
+    value, interval = figures[key], figures.get(f"{key}_interval")
+    if not interval:
+        return f"{value:.3f}"
+    count = figures["samples"]
+    return (f"{value:.3f} ({round(value * count)}/{count}; 95 %: {interval[0]:.3f}-"
+            f"{interval[1]:.3f})")
 
 
 # how the failures of a reduced-precision artifact's figures begin (not errors: a quantized model

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deploytool.core.compare import Tolerance, compare_outputs, judge_parity
+from deploytool.core.compare import Tolerance, compare_outputs, judge_parity, proportion_text
 from deploytool.core.postprocess import postprocess
 
 
@@ -115,13 +115,3 @@ def figures_text(figures: dict) -> str:
     if kind == "dense":
         return f"{text}, per-pixel agreement {figures['pixel_agreement']:.3f}"
     return text
-
-
-def proportion_text(figures: dict, key: str) -> str:
-    """A proportion with its count and 95 % interval: "1.000 (16/16; 95 %: 0.806-1.000)"."""
-    value, interval = figures[key], figures.get(f"{key}_interval")
-    if not interval:
-        return f"{value:.3f}"
-    count = figures["samples"]
-    return (f"{value:.3f} ({round(value * count)}/{count}; 95 %: {interval[0]:.3f}-"
-            f"{interval[1]:.3f})")
