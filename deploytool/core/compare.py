@@ -201,7 +201,7 @@ _CRITERIA = {
     "min_top1_agreement": ("top1_agreement", "min", "top-1 agreement {value} < {bar}"),
     "max_relative_error": ("relative_error", "max", "error {value:.2%} of the output's range > {bar:.0%}"),
     "min_neighbour_agreement": ("neighbour_agreement", "min", "nearest-neighbour agreement {value} < {bar}"),
-    "min_pixel_agreement": ("pixel_agreement", "min", "per-pixel agreement {value:.3f} < {bar}"),
+    "min_pixel_agreement": ("pixel_agreement", "min", "per-pixel agreement {value} < {bar}"),
 }
 
 
