@@ -101,14 +101,17 @@ def _latency(cell: dict) -> str:
 
 
 def cell_text(cell: dict) -> str:
-    """✅/❌, accuracy and its change from float, latency (and the layers a budget kept in float)."""
+    """✅/❌, accuracy and its change from float with the change's paired 95 % interval in
+    brackets, latency (and the layers a budget kept in float)."""
     if cell["status"] == "-":
         return "–"
     change = accuracy_change(cell)
     if change is None:
         return "❌ see below"
     mark = "✅" if cell["status"] == "pass" else "❌"
-    text = f"{mark} {100 * cell['figures']['accuracy']:.1f} ({change:+.1f}){_latency(cell)}"
+    interval = cell["figures"].get("accuracy_change_interval")
+    sure = f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]" if interval else ""
+    text = f"{mark} {100 * cell['figures']['accuracy']:.1f} ({change:+.1f}{sure}){_latency(cell)}"
     notes = [cell["engine"]] if cell.get("engine") else []
     if cell.get("in_float"):
         notes.append(f"{cell['in_float']} in float")
@@ -150,7 +153,8 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "with scikit-learn; the best epoch's weights are kept), then converted by `deploytool convert` and "
         f"verified by `deploytool verify` on all {samples} held-out digits. A cell shows the "
         "artifact's top-1 accuracy in % on that runtime, its change from the float Keras model in "
-        "points, and the median latency of one image (2 threads, measured in the runtime's own "
+        "points with the change's paired 95 % interval in brackets (Newcombe's: both judged on the "
+        "same images), and the median latency of one image (2 threads, measured in the runtime's own "
         "process as `deploytool bench` does). Pass/fail is verify's: fp32 max abs ≤ 1e-5 on "
         "probabilities (or 10x the reference's own float32 round-off), fp16 worst cosine ≥ 0.999 "
         "and top-1 agreement ≥ 0.95. int8 artifacts are converted with the accuracy budget "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from deploytool.core.compare import proportion_text
 from deploytool.workflows.run_state import RunState
 
 
@@ -79,15 +80,17 @@ def render_report(folder: Path, state: RunState) -> str:
         lines.append(f"| {entry['file']} | {entry['size_bytes'] / 1e6:.2f} MB | `{entry['sha256'][:16]}…` "
                      f"| {entry['conversion_seconds']:.1f} s |")
     lines += ["", "## Parity with the Keras reference", "",
-              "| artifact | runtime | result | max abs | worst cosine | top-1 agreement | accuracy | why |",
-              "|---|---|---|---:|---:|---:|---:|---|"]
+              "Agreements and accuracies with their count and 95 % interval (Wilson).", "",
+              "| artifact | output | runtime | result | max abs | worst cosine | top-1 agreement | "
+              "accuracy | why |", "|---|---|---|---|---:|---:|---:|---:|---|"]
     for row in state.result("verify")["rows"]:
         f = row["figures"] or {}
-        figures = (f"{f['max_abs']:.2e} | {f['min_cosine']:.6f} | {f['top1_agreement']:.3f}"
+        figures = (f"{f['max_abs']:.2e} | {f['min_cosine']:.6f} | "
+                   + (proportion_text(f, "top1_agreement") if "top1_agreement" in f else "-")
                    if f else "- | - | -")
-        accuracy = f"{f['accuracy']:.4f}" if "accuracy" in f else "-"
-        lines.append(f"| {row['artifact']} | {row['backend']} | {row['status']} | {figures} | "
-                     f"{accuracy} | {'; '.join(row['failures']) or '-'} |")
+        accuracy = proportion_text(f, "accuracy") if "accuracy" in f else "-"
+        lines.append(f"| {row['artifact']} | {row.get('output') or '-'} | {row['backend']} | "
+                     f"{row['status']} | {figures} | {accuracy} | {'; '.join(row['failures']) or '-'} |")
     lines += ["", "![parity](parity.png)", "", "## Latency (2 threads, batch 1)", "",
               "| artifact | runtime | size | median | p90 | images/s |", "|---|---|---:|---:|---:|---:|"]
     for row in state.result("bench"):

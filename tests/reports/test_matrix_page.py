@@ -35,7 +35,15 @@ def test_the_page_its_json_and_its_heatmap_are_written_together(tmp_path):
         cell("ONNX int8", "onnxruntime", accuracy=0.90)]}}
     page, data, picture = write_outputs(results, tmp_path / "compatibility.md", 30, 0.25, 360)
     text = page.read_text()
-    assert "| lenet_bn (95.3) | ✅ 95.0 (-0.3) · 0.2 ms |" in text
+    assert "| lenet_bn (95.3) | ✅ 95.0 (-0.3) · 0.2 ms |" in text  # a cell from before intervals
+
     assert "**lenet_bn · ONNX int8 · ONNX Runtime**: top-1 -5.3 points" in text
     assert json.loads(data.read_text())["models"]["lenet_bn"]["seconds"] == 12.0
     assert Image.open(picture).size[0] > 300
+
+
+def test_a_cell_shows_the_accuracy_changes_interval(tmp_path):
+    from deploytool.reports.matrix_trained import cell_text
+
+    with_interval = cell("ONNX int8", "onnxruntime", accuracy_change_interval=[-0.0094, 0.0094])
+    assert cell_text(with_interval) == "✅ 95.0 (-0.3 [-0.9, +0.9]) · 0.2 ms"
