@@ -59,8 +59,10 @@ class OpenCVRunner(Runner):
                 self.net = cv2.dnn.readNetFromONNX(str(self.path), engine)
             elif suffix == ".tflite":
                 self.net = cv2.dnn.readNetFromTFLite(str(self.path), engine)
-            elif suffix == ".pb":  # a frozen graph needs no text config
-                self.net = cv2.dnn.readNetFromTensorflow(str(self.path), "", engine)
+            elif suffix == ".pb":  # with its text graph as OpenCV's docs pair them, if written
+                config = self.path.with_suffix(".pbtxt")
+                self.net = cv2.dnn.readNetFromTensorflow(
+                    str(self.path), str(config) if config.exists() else "", engine)
             else:
                 raise UserError(f"{self.path}: OpenCV dnn runs .onnx, .tflite and .pb files")
         except cv2.error as exc:

@@ -165,3 +165,20 @@ def test_bench_times_a_pb_on_tensorflow_and_opencv():
     assert rows["tensorflow"].status == rows["opencv"].status == "ok"
     assert rows["opencv"].engine == "new" and rows["tensorflow"].median_ms > 0
     assert np.isfinite(rows["keras"].median_ms)
+
+
+def test_the_pb_text_graph_is_the_config_opencv_pairs_with_it(tmp_path):
+    """OpenCV's documented pairing, readNetFromTensorflow(pb, pbtxt), loads on both engines and
+    computes what the .pb alone computes; the text graph is the structure only, far smaller."""
+    import cv2
+
+    result = convert(zoo("resnet18", (32, 32, 3)), ConvertOptions(to="pb", out_dir=tmp_path))
+    config = result.artifact.with_suffix(".pbtxt")
+    assert config.stat().st_size < result.artifact.stat().st_size / 10
+    image = np.random.default_rng(0).random((1, 3, 32, 32), dtype=np.float32)
+    for engine in (cv2.dnn.ENGINE_CLASSIC, cv2.dnn.ENGINE_NEW):
+        alone = cv2.dnn.readNetFromTensorflow(str(result.artifact), "", engine)
+        paired = cv2.dnn.readNetFromTensorflow(str(result.artifact), str(config), engine)
+        alone.setInput(image)
+        paired.setInput(image)
+        assert np.array_equal(alone.forward(), paired.forward())

@@ -5,10 +5,13 @@ variables or functions).
 The model arrives stripped, BatchNorm-folded and simplified (convert's passes); its inference
 function is traced at batch 1 (static shapes: no shape arithmetic for the importer), every variable
 and captured tensor frozen into a constant, grouped convolutions traced plain, and the graph
-pruned for inference (Identity nodes bypassed, control edges dropped). The text form of the same graph is written
-beside it (``.pbtxt``) for reading and for the hand edits OpenCV users make; the frozen .pb loads in
-OpenCV on its own (passing the full text graph as OpenCV's ``config`` would define every constant
-twice). TensorFlow runs the graph NHWC; OpenCV's importer takes an NCHW blob.
+pruned for inference (Identity nodes bypassed, control edges dropped). Its structure is written
+beside it as text (``.pbtxt``): every node but the constants, which stay in the .pb. That is the
+config OpenCV's documented pairing takes, ``cv2.dnn.readNetFromTensorflow("m.pb", "m.pbtxt")``
+(a text graph that still holds the constants, such as the whole graph or ``cv2.dnn.writeTextGraph``'s
+output, defines each constant twice and fails in ``addConstNodes``), a few percent of the model's
+size, and what users read and edit. TensorFlow runs the graph NHWC; OpenCV's importer takes an
+NCHW blob.
 
 The graph is read back without TensorFlow by :mod:`.graph_reader`.
 """
@@ -23,7 +26,8 @@ from deploytool.core.errors import UserError
 
 
 def export_frozen_graph(model) -> tuple[bytes, str]:
-    """The frozen, pruned inference GraphDef of ``model`` at batch 1, binary and as text."""
+    """The frozen, pruned inference GraphDef of ``model`` at batch 1, binary, and its structure
+    as text (:func:`structure_text`)."""
     try:
         graph_def, _, outputs = frozen_graph(model, batch=1)
         outputs = [name.split(":")[0] for name in outputs]
@@ -38,7 +42,18 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
         raise UserError("the frozen graph still calls TensorFlow functions "
                         f"({', '.join(sorted(set(functions)) or ['library functions'])}), "
                         "which OpenCV's TensorFlow importer cannot read")
-    return graph_def.SerializeToString(), str(graph_def)
+    return graph_def.SerializeToString(), structure_text(graph_def)
+
+
+def structure_text(graph_def) -> str:
+    """The graph without its Const nodes, in protobuf text form with a header saying what it is:
+    the config OpenCV reads beside the frozen .pb."""
+    from deploytool.core.keras_env import tf
+
+    structure = tf.compat.v1.GraphDef()
+    structure.node.extend(node for node in graph_def.node if node.op != "Const")
+    return ("# deploytool: the structure of the frozen graph beside it, without its constants (they\n"
+            "# are in the .pb): cv2.dnn.readNetFromTensorflow(\"m.pb\", \"m.pbtxt\")\n" + str(structure))
 
 
 def name_output_nodes(graph_def, nodes: list[str], names: list[str]):
