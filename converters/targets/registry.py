@@ -112,6 +112,12 @@ class ExportTarget(abc.ABC):
         a format without quantized activations has none to show."""
         raise UserError(f"{self.label} artifacts have no per-layer quantization to diagnose")
 
+    def tensors(self, artifact: bytes, images, options) -> dict:
+        """Every intermediate output of ``artifact`` on its own runtime over ``images`` (NHWC
+        float32), {name: (op, values (N, ...))} in execution order, named as OpenCV's importer
+        names the layer that computes it (for comparing runtimes layer by layer)."""
+        raise UserError(f"{self.label} artifacts cannot be compared layer by layer")
+
     def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
         """What ``options.keep_float`` must name so that ``tensors`` stay float (the exporter may
         add producers and consumers itself)."""

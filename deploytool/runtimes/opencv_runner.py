@@ -177,3 +177,36 @@ class OpenCVRunner(Runner):
         if values.ndim == 4 and self._layout == "NCHW" and self.path.suffix.lower() != ".onnx":
             return values.transpose(0, 2, 3, 1)
         return values.reshape(1, -1) if values.ndim != 4 else values
+
+
+def opencv_layer_outputs(path, images: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+    """Every layer's output in OpenCV's CLASSIC engine (the NEW one refuses several named outputs)
+    over ``images`` (NHWC float32), {name: (OpenCV layer type, values (N, ...))}, in OpenCV's
+    order and named as the file's own runtime names the tensor: an ONNX node's name (OpenCV
+    says ``onnx_node!<name>``), a .tflite tensor's (an activation OpenCV splits off a fused op,
+    ``<tensor>/activ``, is that tensor) or a .pb node's; maps the TFLite and TensorFlow importers
+    compute NCHW come back NHWC."""
+    import cv2
+
+    runner = OpenCVRunner(path, engine="classic").load()
+    net = runner.net
+    names = list(net.getLayerNames())
+    types = {name: net.getLayer(net.getLayerId(name)).type for name in names}
+    found = {name: [] for name in names}
+    for blob in runner._prepare(images):
+        try:
+            net.setInput(blob)
+            outputs = net.forward(names)
+        except cv2.error as exc:
+            raise RuntimeError(f"failed to run: {_last_line(exc)}") from None
+        for name, values in zip(names, outputs):
+            values = np.asarray(values, np.float32)
+            if values.ndim == 4 and runner.path.suffix.lower() != ".onnx":
+                values = values.transpose(0, 2, 3, 1)
+            found[name].append(values)
+    renamed = {}
+    for name in names:
+        own = name.removeprefix("onnx_node!").removesuffix("/activ")
+        if name.endswith("/activ") or own not in renamed:  # the activation replaces its op's output
+            renamed[own] = (types[name], np.concatenate(found[name]))
+    return renamed

@@ -17,6 +17,7 @@ from deploytool.core.output_parity import (compare_every_output, failures_of,
 from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
+from deploytool.workflows.runtime_diff import locate_divergence
 
 DEFAULT_SAMPLES = 64
 
@@ -197,6 +198,11 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
                                    failures=failures, **common) for output in names]
                 continue
+            if name == "opencv" and precision in ("fp32", "fp16") and failures:
+                located = locate_divergence(artifact, data)  # a float model OpenCV gets wrong
+                for verdict in verdicts:
+                    if located and verdict.failures:
+                        verdict.failures = [*verdict.failures, located]
             rows += [VerifyRow(artifact.name, name, precision,
                                "pass" if verdict.passed else "fail", verdict.name, verdict.kind,
                                verdict.figures, verdict.failures, **common)

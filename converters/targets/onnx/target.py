@@ -67,6 +67,11 @@ class OnnxTarget(ExportTarget):
 
         return onnx_activations(float_artifact, artifact, images, options.target_options.nchw_input)
 
+    def tensors(self, artifact: bytes, images, options) -> dict:
+        from deploytool.converters.targets.onnx.tensors import onnx_tensors
+
+        return onnx_tensors(artifact, images, options.target_options.nchw_input)
+
     def input_layout(self, options) -> str:
         return "NCHW" if options.target_options.nchw_input else "NHWC"
 

@@ -26,6 +26,11 @@ class PbTarget(ExportTarget):
         binary, text = export_frozen_graph(model)
         return Exported(binary, {".pbtxt": text.encode()})
 
+    def tensors(self, artifact: bytes, images, options) -> dict:
+        from deploytool.converters.targets.pb.tensors import pb_tensors
+
+        return pb_tensors(artifact, images)
+
     def input_layout(self, options) -> str:
         return "NHWC"  # TensorFlow's; OpenCV's TensorFlow importer is fed NCHW
 

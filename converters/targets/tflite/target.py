@@ -53,6 +53,11 @@ class TFLiteTarget(ExportTarget):
 
         return tflite_activations(float_artifact, artifact, images)
 
+    def tensors(self, artifact: bytes, images, options) -> dict:
+        from deploytool.converters.targets.tflite.tensors import tflite_tensors
+
+        return tflite_tensors(artifact, images)
+
     def keep_float_closure(self, artifact: bytes, tensors: list[str]) -> list[str]:
         from .debug import tflite_consumers
 

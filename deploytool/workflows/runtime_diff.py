@@ -1,0 +1,231 @@
+"""`deploytool diagnose ARTIFACT --backend opencv`: where another runtime goes wrong, layer by layer.
+
+The artifact runs on its own runtime (LiteRT for a .tflite, ONNX Runtime for a .onnx, TensorFlow
+for a .pb) and on OpenCV's dnn with every intermediate output exposed; the layers are paired by
+the names both give them (OpenCV names its layers after the file's tensors or nodes), maps
+compared in one layout, and the first layer whose output differs by more than the precision's
+bar, relative to the size of its values, is the one named: its op and attributes, its output's
+shape, and the difference before and after it. A one-layer model of that layer (built from the
+Keras reference, exported by the same target) is written beside the report as a minimal
+reproduction, with a short text for an upstream bug report (:mod:`.reproduction`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from deploytool.converters.options import ConvertOptions
+from deploytool.converters.targets.registry import target
+from deploytool.core.errors import UserError
+from deploytool.workflows.artifacts import manifest_of, verification_images
+
+DEFAULT_SAMPLES = 4
+# A layer diverges when its output differs from its own runtime's by more than this share of the
+# largest value it holds: float32 kernels differ by 1e-6..1e-5 of it, int8 kernels by a few
+# quantization steps (1/255 each); a wrong kernel is off by tens of percent.
+BARS = {"fp32": 1e-3, "fp16": 1e-2, "dynamic": 0.05, "int8": 0.05}
+BACKENDS = ("opencv",)
+
+
+@dataclass
+class LayerDiff:
+    """One layer both runtimes expose: its name, its op in the file and OpenCV's layer type, its
+    output's shape, and how far OpenCV's output is from its own runtime's."""
+
+    name: str
+    op: str
+    backend_type: str
+    shape: list
+    max_abs: float
+    relative: float  # max abs / the largest |value| of the own runtime's output
+    cosine: float
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+@dataclass
+class RuntimeDiff:
+    """The layers compared, the first that diverges (None: none does) and what was compared."""
+
+    artifact: str
+    format: str
+    precision: str
+    runtime: str
+    backend: str
+    images: dict
+    bar: float
+    rows: list[LayerDiff]
+    first: LayerDiff | None = None
+    before: float | None = None  # the largest relative difference of the layers before it
+    attributes: dict = field(default_factory=dict)
+    unmatched: int = 0  # layers of the backend with no tensor of the same name
+    reproduction: dict | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: the first diverging layer and its op, or that every layer agrees."""
+        if self.first is None:
+            return (f"{self.artifact}: every one of the {len(self.rows)} layers compared agrees "
+                    f"between {self.runtime} and {self.backend} (relative difference <= {self.bar:g})")
+        before = f"{self.before:.1e}" if self.before is not None else "nothing before it"
+        return (f"{self.artifact}: {self.backend} first diverges at {self.first.name} "
+                f"({self.first.op}; {self.backend} layer {self.first.backend_type}, output "
+                f"{'x'.join(map(str, self.first.shape))}): relative difference "
+                f"{self.first.relative:.1e} against {before} before it")
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"artifact": self.artifact, "format": self.format, "precision": self.precision,
+                "runtime": self.runtime, "backend": self.backend, "images": self.images,
+                "bar": self.bar, "first": self.first.as_dict() if self.first else None,
+                "before": self.before, "attributes": self.attributes,
+                "unmatched_layers": self.unmatched, "reproduction": self.reproduction,
+                "seconds": round(self.seconds, 2), "layers": [row.as_dict() for row in self.rows]}
+
+
+def align(own: np.ndarray, other: np.ndarray) -> np.ndarray | None:
+    """``other`` in ``own``'s shape when the two hold the same values in another arrangement (a
+    map NCHW against NHWC, a flattened vector), else None."""
+    if own.shape == other.shape:
+        return other
+    if own.size != other.size:
+        return None
+    if own.ndim == 4 and other.ndim == 4 and other.shape == tuple(own.shape[i] for i in (0, 3, 1, 2)):
+        return other.transpose(0, 2, 3, 1)
+    return other.reshape(own.shape)
+
+
+def compare_layers(own: dict, other: dict) -> tuple[list[LayerDiff], int]:
+    """A :class:`LayerDiff` for every layer of ``other`` (in its order) that ``own`` has a tensor
+    of the same name and size for, and how many layers had none."""
+    rows, unmatched = [], 0
+    for name, (backend_type, values) in other.items():
+        if name not in own or align(own[name][1], values) is None:
+            unmatched += 1
+            continue
+        op, expected = own[name]
+        produced = align(expected, values)
+        difference = float(np.abs(expected - produced).max())
+        scale = float(np.abs(expected).max())
+        flat_e, flat_p = expected.reshape(-1).astype(np.float64), produced.reshape(-1).astype(np.float64)
+        norms = np.linalg.norm(flat_e) * np.linalg.norm(flat_p)
+        cosine = float(flat_e @ flat_p / norms) if norms > 0 else float(np.allclose(flat_e, flat_p))
+        relative = difference / scale if scale > 0 else (0.0 if difference == 0 else float("inf"))
+        rows.append(LayerDiff(name, op, backend_type, list(expected.shape[1:]), difference,
+                              relative, cosine))
+    return rows, unmatched
+
+
+def first_divergence(rows: list[LayerDiff], bar: float) -> tuple[int | None, float | None]:
+    """The index of the first layer over ``bar`` and the largest difference before it."""
+    for index, row in enumerate(rows):
+        if row.relative > bar:
+            return index, max((r.relative for r in rows[:index]), default=None)
+    return None, None
+
+
+def runtime_diff(artifact, backend: str = "opencv", data: str | None = None,
+                 samples: int = DEFAULT_SAMPLES, out_dir=None, log=lambda message: None) -> RuntimeDiff:
+    """Compare ``artifact`` on its own runtime and on ``backend`` layer by layer, on ``samples``
+    verification images of ``data``; with ``out_dir``, write the first diverging layer's
+    minimal reproduction there."""
+    from deploytool.runtimes.base import runners
+    from deploytool.runtimes.opencv_runner import opencv_layer_outputs
+    from deploytool.workflows.reproduction import write_reproduction
+
+    if backend not in BACKENDS:
+        raise UserError(f"diagnose --backend compares with {', '.join(BACKENDS)}, not {backend!r}")
+    if samples < 1:
+        raise UserError(f"--samples must be at least 1, got {samples}")
+    started = time.perf_counter()
+    artifact = Path(artifact)
+    manifest = manifest_of(artifact)
+    chosen = target(manifest.format)
+    options = ConvertOptions.from_record(manifest.record.get("settings"))
+    images, _, description = verification_images(manifest, data, samples)
+    log(f"running every layer of {artifact.name} on {runners()[chosen.runtime].label}")
+    own = chosen.tensors(artifact.read_bytes(), images, options)
+    log(f"running every layer of {artifact.name} on OpenCV dnn (classic engine)")
+    try:
+        other = opencv_layer_outputs(artifact, images)
+    except RuntimeError as exc:
+        raise UserError(f"{artifact.name} does not run in OpenCV dnn, so no layer can be "
+                        f"compared: {exc}") from None
+    rows, unmatched = compare_layers(own, other)
+    bar = BARS[manifest.precision]
+    index, before = first_divergence(rows, bar)
+    report = RuntimeDiff(artifact.name, manifest.format, manifest.precision,
+                         runners()[chosen.runtime].label, "OpenCV dnn", description, bar, rows,
+                         rows[index] if index is not None else None, before, unmatched=unmatched)
+    if report.first is not None:
+        report.attributes = layer_attributes(artifact, manifest.format, report.first.name)
+        if out_dir is not None:
+            report.reproduction = write_reproduction(manifest, options, report, Path(out_dir), log)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def layer_attributes(artifact: Path, format_: str, name: str) -> dict:
+    """The attributes the file gives the op of ``name`` (an ONNX node's, a GraphDef node's;
+    a .tflite op's options are not read)."""
+    if format_ == "onnx":
+        import onnx
+
+        node = next((n for n in onnx.load(str(artifact), load_external_data=False).graph.node
+                     if n.name == name), None)
+        return {} if node is None else {a.name: _plain(onnx.helper.get_attribute_value(a))
+                                        for a in node.attribute}
+    if format_ == "pb":
+        from deploytool.core.keras_env import tf
+
+        graph_def = tf.compat.v1.GraphDef()
+        graph_def.ParseFromString(artifact.read_bytes())
+        node = next((n for n in graph_def.node if n.name == name), None)
+        if node is None:
+            return {}
+        return {key: str(value).strip().replace("\n", " ") for key, value in node.attr.items()
+                if key not in ("T", "dtype", "_output_shapes")}
+    return {}
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -> str | None:
+    """Where OpenCV first computes ``artifact`` differently from its own runtime, in a few words
+    for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), found
+    by `deploytool diagnose --backend opencv` in a child process (a crash or a hang of the
+    classic engine stays there); None when it cannot tell."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="deploytool-locate-") as tmp:
+        command = [sys.executable, "-m", "deploytool", "diagnose", str(artifact), "--backend",
+                   "opencv", "--samples", "2", "--json", "--out", tmp]
+        if data:
+            command += ["--data", data]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    if done.returncode != 0 or "{" not in done.stdout:
+        return None
+    first = json.loads(done.stdout[done.stdout.index("{"):])["first"]
+    if first is None:
+        return None
+    return (f"first diverges at {first['name']} ({first['op']}; OpenCV {first['backend_type']}), "
+            f"relative {first['relative']:.0e}: `deploytool diagnose {Path(artifact).name} "
+            "--backend opencv` writes a minimal reproduction")
