@@ -9,7 +9,7 @@ import click
 from deploytool.cli.help_texts import example, runtimes_text
 from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
-from deploytool.cli.tables import print_table, progress
+from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
 
@@ -27,11 +27,20 @@ from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
               help="Seconds each runtime may take before it is killed.")
 @json_option()
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a latency bar chart (PNG).")
-def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_json, plot):
+@click.option("--profile", "per_operator", is_flag=True,
+              help="Instead: where the time of one call goes, per operator, on each runtime that "
+                   "reports it (ONNX Runtime, OpenCV dnn, TensorFlow; LiteRT's Python package "
+                   "cannot), the slowest first and by op type.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(min=1),
+              help="With --profile: how many of the slowest operators to list.")
+def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_json, plot,
+                  per_operator, top):
     """Latency, throughput, peak memory and size of ARTIFACTS on each runtime (help: the
     registry's runtimes)."""
     from deploytool.workflows.bench import bench, plot_latency, rows_as_dicts
 
+    if per_operator:
+        return profile_command(artifacts, backend, threads, runs, top, as_json)
     rows = bench(artifacts or None, backend, threads, batch, runs, warmup, timeout,
                  log=progress("· timing", "dim"))
     if plot:
@@ -51,3 +60,24 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
     print_table(f"deploytool bench: {threads} threads, batch {batch}, median of {runs} runs",
                 ("artifact", "runtime", "size", "median", "p90", "images/s", "peak memory"),
                 map(cells, rows), right=("size", "median", "p90", "images/s", "peak memory"))
+
+
+def profile_command(artifacts, backend, threads, runs, top, as_json) -> None:
+    """bench --profile: per runtime, the slowest operators and the time by op type."""
+    from deploytool.workflows.profile import profile
+
+    profiles = profile(artifacts or None, backend, threads, runs, log=progress("·", "dim"))
+    if as_json:
+        click.echo(json.dumps([item.as_dict() for item in profiles], indent=2))
+        return
+    for item in profiles:
+        if item.error:
+            stdout.print(f"{item.artifact} on {item.backend}: no per-operator times: {item.error}")
+            continue
+        print_table(f"{item.artifact} on {item.backend}: {item.total_ms:.3f} ms per call in "
+                    f"{len(item.operators)} operators, mean of {runs} ({threads} threads)",
+                    ("operator", "op", "ms", "share"),
+                    ((row["name"][:70], row["op"], f"{row['ms']:.4f}", f"{row['share']:.1%}")
+                     for row in item.top(top)), right=("ms", "share"))
+        stdout.print("by op type: " + ", ".join(
+            f"{op} {ms / item.total_ms:.0%}" for op, ms in list(item.by_op.items())[:6]))

@@ -113,6 +113,12 @@ class Runner(abc.ABC):
             timings.append(time.perf_counter() - start)
         return timings
 
+    def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
+        """Where the time of a batch-1 call goes: [{"name", "op", "ms"}] per operator (or layer),
+        the mean over ``runs`` calls on ``images[:1]`` after one warm-up, in execution order. A
+        runtime that cannot report it raises a :class:`UserError` saying why."""
+        raise UserError(f"{self.label} reports no per-operator times")
+
     @abc.abstractmethod
     def _load(self):
         """Open the artifact with the runtime and fill :attr:`inputs` and :attr:`outputs`."""

@@ -54,3 +54,34 @@ class OnnxRuntimeRunner(Runner):
     def _run(self, prepared):
         return self.session.run([output.name for output in self.outputs],
                                 {self.inputs[0].name: prepared})
+
+    def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
+        """ONNX Runtime's own profiler (``SessionOptions.enable_profiling``): each node's kernel
+        time from the trace it writes."""
+        import json
+        import tempfile
+        from pathlib import Path
+
+        import onnxruntime as ort
+
+        self.load()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        with tempfile.TemporaryDirectory(prefix="deploytool-ort-profile-") as tmp:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(tmp) / "profile")
+            session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            feed = {self.inputs[0].name: self._prepare(self._checked(images[:1]))}
+            for _ in range(runs + 1):
+                session.run(None, feed)
+            trace = json.loads(Path(session.end_profiling()).read_text())
+        totals: dict[str, list] = {}
+        for event in trace:
+            if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time"):
+                name = event["name"][: -len("_kernel_time")]
+                entry = totals.setdefault(name, [event.get("args", {}).get("op_name", "?"), []])
+                entry[1].append(event["dur"] / 1e3)
+        return [{"name": name, "op": op, "ms": sum(times[1:]) / max(1, len(times) - 1)}
+                for name, (op, times) in totals.items()]  # the first call is the warm-up

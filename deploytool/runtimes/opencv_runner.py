@@ -178,6 +178,28 @@ class OpenCVRunner(Runner):
             return values.transpose(0, 2, 3, 1)
         return values.reshape(1, -1) if values.ndim != 4 else values
 
+    def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
+        """OpenCV's per-layer timings (``Net.getPerfProfile``) of the engine this runner uses."""
+        import cv2
+
+        self.load()
+        blob = self._prepare(self._checked(images[:1]))[0]
+        names = list(self.net.getLayerNames())
+        totals = np.zeros(len(names))
+        for index in range(runs + 1):
+            self.net.setInput(blob)
+            self.net.forward()
+            _, timings = self.net.getPerfProfile()
+            timings = np.asarray(timings, np.float64).reshape(-1)
+            if index and len(timings) == len(names):
+                totals += timings
+        if not totals.any():
+            raise UserError(f"OpenCV's {self.engine} engine gave no per-layer timings for "
+                            f"{self.path.name}")
+        milliseconds = totals / cv2.getTickFrequency() * 1e3 / runs
+        return [{"name": name, "op": self.net.getLayer(self.net.getLayerId(name)).type,
+                 "ms": float(ms)} for name, ms in zip(names, milliseconds)]
+
 
 def opencv_layer_outputs(path, images: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
     """Every layer's output in OpenCV's CLASSIC engine (the NEW one refuses several named outputs)

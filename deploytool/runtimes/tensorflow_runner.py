@@ -60,3 +60,33 @@ class TensorFlowRunner(Runner):
         results = [self._function(tf.constant(image)) for image in prepared]
         return [np.concatenate([np.asarray(result[k]) for result in results])
                 for k in range(len(self.outputs))]
+
+    def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
+        """TensorFlow's step statistics (a full trace of a Session run): each node's compute
+        time."""
+        from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
+        from deploytool.core.keras_env import tf
+
+        self.load()
+        data = self.path.read_bytes()
+        inputs, outputs = graph_endpoints(read_graph(data))
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.import_graph_def(tf.compat.v1.GraphDef.FromString(data), name="")
+        ops = {op.name: op.type for op in graph.get_operations()}
+        fetches = [f"{output.name}:0" for output in outputs]
+        feed = {f"{inputs[0].name}:0": self._checked(images[:1])}
+        options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+        totals: dict[str, float] = {}
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(fetches, feed)
+            for _ in range(runs):
+                metadata = tf.compat.v1.RunMetadata()
+                session.run(fetches, feed, options=options, run_metadata=metadata)
+                for device in metadata.step_stats.dev_stats:
+                    for node in device.node_stats:
+                        name = node.node_name.split(":")[0]
+                        if name in ops and ops[name] not in ("Const", "Placeholder", "NoOp"):
+                            totals[name] = totals.get(name, 0.0) + node.op_end_rel_micros / 1e3
+        order = [name for name in ops if name in totals]
+        return [{"name": name, "op": ops[name], "ms": totals[name] / runs} for name in order]

@@ -73,3 +73,9 @@ class TFLiteRunner(Runner):
     def _finish(self, raw, count):
         return super()._finish([dequantize(values, out) if out.scale else values
                                 for values, out in zip(raw, self.outputs)], count)
+
+    def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
+        """Not reachable from Python: said in one line."""
+        raise UserError("LiteRT's Python package (ai-edge-litert) has no per-operator profiler: "
+                        "neither its Interpreter nor its CompiledModel exposes one; LiteRT's "
+                        "benchmark_model --enable_op_profiling=true gives it on the device")

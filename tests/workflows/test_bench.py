@@ -81,3 +81,32 @@ def test_keras_baseline_is_a_compiled_call_without_predict_overhead():
         model.predict_on_batch(images)
         timings.append(time.perf_counter() - start)
     assert compiled < statistics.median(timings) / 2
+
+
+def test_profile_gives_each_operators_time_where_the_runtime_reports_it(lenet_artifacts):
+    """ONNX Runtime's profiler and OpenCV's per-layer timings name the operators of the .onnx,
+    slowest first, with shares that add up; LiteRT says in one line why it has none."""
+    result = run_cli("bench", lenet_artifacts["onnx_fp32"], lenet_artifacts["tflite_fp32"],
+                     "--profile", "--runs", "3", "--json")
+    assert result.exit_code == 0, result.output
+    profiles = {(p["artifact"], p["backend"]): p for p in json.loads(result.stdout)}
+    onnx = profiles[("lenet_bn_fp32.onnx", "onnxruntime")]
+    assert any(row["op"] == "Conv" for row in onnx["operators"]) and onnx["total_ms"] > 0
+    times = [row["ms"] for row in onnx["operators"]]
+    assert times == sorted(times, reverse=True)
+    assert abs(sum(onnx["by_op"].values()) - onnx["total_ms"]) < 1e-6
+    assert profiles[("lenet_bn_fp32.onnx", "opencv")]["operators"]
+    assert "no per-operator profiler" in profiles[("lenet_bn_fp32.tflite", "tflite")]["error"]
+
+
+def test_profile_of_a_frozen_graph_comes_from_tensorflows_step_statistics(tmp_path):
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.workflows.convert import convert
+    from deploytool.workflows.profile import profile
+
+    from support import zoo_source
+
+    artifact = convert(zoo_source("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb", out_dir=tmp_path),
+                       remember=False).artifact
+    (measured,) = profile([artifact], "tensorflow", runs=2)
+    assert measured.error is None and "Conv2D" in measured.by_op and measured.total_ms > 0
