@@ -75,7 +75,7 @@ def profile_command(artifacts, backend, threads, runs, top, as_json) -> None:
             stdout.print(f"{item.artifact} on {item.backend}: no per-operator times: {item.error}")
             continue
         print_table(f"{item.artifact} on {item.backend}: {item.total_ms:.3f} ms per call in "
-                    f"{len(item.operators)} operators, mean of {runs} ({threads} threads)",
+                    f"{len(item.operators)} operators (each its median of {runs} calls, {threads} threads)",
                     ("operator", "op", "ms", "share"),
                     ((row["name"][:70], row["op"], f"{row['ms']:.4f}", f"{row['share']:.1%}")
                      for row in item.top(top)), right=("ms", "share"))

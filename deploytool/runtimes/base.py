@@ -115,7 +115,8 @@ class Runner(abc.ABC):
 
     def profile(self, images: np.ndarray, runs: int = 20) -> list[dict]:
         """Where the time of a batch-1 call goes: [{"name", "op", "ms"}] per operator (or layer),
-        the mean over ``runs`` calls on ``images[:1]`` after one warm-up, in execution order. A
+        the median of ``runs`` calls on ``images[:1]`` after one warm-up (a call the OS or a
+        thread pool stalls does not tilt it), in execution order. A
         runtime that cannot report it raises a :class:`UserError` saying why."""
         raise UserError(f"{self.label} reports no per-operator times")
 

@@ -83,5 +83,5 @@ class OnnxRuntimeRunner(Runner):
                 name = event["name"][: -len("_kernel_time")]
                 entry = totals.setdefault(name, [event.get("args", {}).get("op_name", "?"), []])
                 entry[1].append(event["dur"] / 1e3)
-        return [{"name": name, "op": op, "ms": sum(times[1:]) / max(1, len(times) - 1)}
+        return [{"name": name, "op": op, "ms": float(np.median(times[1:] or times))}
                 for name, (op, times) in totals.items()]  # the first call is the warm-up

@@ -185,18 +185,18 @@ class OpenCVRunner(Runner):
         self.load()
         blob = self._prepare(self._checked(images[:1]))[0]
         names = list(self.net.getLayerNames())
-        totals = np.zeros(len(names))
+        calls = []
         for index in range(runs + 1):
             self.net.setInput(blob)
             self.net.forward()
             _, timings = self.net.getPerfProfile()
             timings = np.asarray(timings, np.float64).reshape(-1)
             if index and len(timings) == len(names):
-                totals += timings
-        if not totals.any():
+                calls.append(timings)
+        if not calls or not np.any(calls):
             raise UserError(f"OpenCV's {self.engine} engine gave no per-layer timings for "
                             f"{self.path.name}")
-        milliseconds = totals / cv2.getTickFrequency() * 1e3 / runs
+        milliseconds = np.median(calls, axis=0) / cv2.getTickFrequency() * 1e3
         return [{"name": name, "op": self.net.getLayer(self.net.getLayerId(name)).type,
                  "ms": float(ms)} for name, ms in zip(names, milliseconds)]
 

@@ -77,7 +77,7 @@ class TensorFlowRunner(Runner):
         fetches = [f"{output.name}:0" for output in outputs]
         feed = {f"{inputs[0].name}:0": self._checked(images[:1])}
         options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
-        totals: dict[str, float] = {}
+        totals: dict[str, list] = {}
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(fetches, feed)
             for _ in range(runs):
@@ -87,6 +87,6 @@ class TensorFlowRunner(Runner):
                     for node in device.node_stats:
                         name = node.node_name.split(":")[0]
                         if name in ops and ops[name] not in ("Const", "Placeholder", "NoOp"):
-                            totals[name] = totals.get(name, 0.0) + node.op_end_rel_micros / 1e3
+                            totals.setdefault(name, []).append(node.op_end_rel_micros / 1e3)
         order = [name for name in ops if name in totals]
-        return [{"name": name, "op": ops[name], "ms": totals[name] / runs} for name in order]
+        return [{"name": name, "op": ops[name], "ms": float(np.median(totals[name]))} for name in order]

@@ -18,7 +18,7 @@ PROFILE_RUNS = 20
 
 @dataclass
 class Profile:
-    """One artifact on one runtime: every operator's mean time per call (slowest first), the
+    """One artifact on one runtime: every operator's median time per call (slowest first), the
     time by op type, or why the runtime cannot report it."""
 
     artifact: str
@@ -41,7 +41,7 @@ class Profile:
 def profile(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS,
             runs: int = PROFILE_RUNS, log=lambda message: None) -> list[Profile]:
     """Per-operator times of ``artifacts`` (default: what convert wrote last) on ``backend`` ("all"
-    or one runtime), batch 1, the mean of ``runs`` calls after a warm-up."""
+    or one runtime), batch 1, each operator's median over ``runs`` calls after a warm-up."""
     if runs < 1:
         raise UserError(f"--runs must be at least 1, got {runs}")
     artifacts = [Path(a) for a in artifacts] if artifacts else last_converted()
