@@ -46,12 +46,12 @@ def test_budget_met_by_plain_int8_keeps_everything_quantized():
 
 @pytest.mark.heavy
 def test_an_agreement_bar_the_accuracy_criterion_misses_drives_the_search(hostile_model_file):
-    """Top-1 agreement 0.98 alone (a budget for unlabelled images): plain int8 flips decisions,
-    so the search goes on until the hostile layer is in float."""
-    result = run_cli("convert", hostile_model_file, "--int8", "--min-agreement", "0.98", "--json")
+    """Top-1 agreement 0.95 alone (a budget for unlabelled images; 120 held-out photos can show
+    it): plain int8 flips decisions, so the search goes on until the hostile layer is in float."""
+    result = run_cli("convert", hostile_model_file, "--int8", "--min-agreement", "0.95", "--json")
     assert result.exit_code == 0, result.output
     budget = json.loads(result.output[result.output.index("{"):])["budget"]
-    assert budget["budget"] == "top-1 agreement >= 0.98"  # the agreement alone is a budget
+    assert budget["budget"] == "top-1 agreement >= 0.95"  # the agreement alone is a budget
     assert budget["attempts"][0]["figures"]["top1_agreement"] < 1 and not budget["attempts"][0]["met"]
     assert budget["met"] and "relu_h" in budget["layers_in_float"][0]
     assert budget["attempts"][-1]["figures"]["top1_agreement"] == 1.0
