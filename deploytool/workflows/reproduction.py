@@ -13,6 +13,7 @@ import numpy as np
 
 from deploytool.converters.targets.registry import target
 from deploytool.core.fileio import write_bytes
+from deploytool.core.layer_diff import compare_layers
 from deploytool.core.manifest import tool_versions
 
 
@@ -69,8 +70,6 @@ def write_reproduction(manifest, options, report, folder: Path, log=lambda messa
     own = chosen.tensors(path.read_bytes(), image, options)
     try:
         other = opencv_layer_outputs(path, image)
-        from deploytool.workflows.runtime_diff import compare_layers
-
         rows, _ = compare_layers(own, other)
         worst = max(rows, key=lambda row: row.relative) if rows else None
     except RuntimeError as exc:
