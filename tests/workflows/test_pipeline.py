@@ -43,7 +43,7 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     assert "training" not in again.stderr
     assert "reusing train, convert, verify, bench, bundle from the earlier run" in again.stderr
     assert (folder / "artifacts" / "lenet_bn_int8.tflite").stat().st_mtime == before
-    # another bench option redoes that step and the ones after it, saying so, and reuses the rest
+    # each step recorded the options it ran with (a changed one redoes it: see the RunState test)
     state = json.loads((folder / "state.json").read_text())
     assert state["options"]["train"]["epochs"] == 10 and state["options"]["verify"]["samples"] == 32
 
