@@ -37,7 +37,7 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                   per_operator, top):
     """Latency, throughput, peak memory and size of ARTIFACTS on each runtime (help: the
     registry's runtimes)."""
-    from deploytool.workflows.bench import bench, plot_latency, rows_as_dicts
+    from deploytool.workflows.bench import bench, plot_latency, rows_as_dicts, slower_than_float
 
     if per_operator:
         return profile_command(artifacts, backend, threads, runs, top, as_json)
@@ -60,6 +60,8 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
     print_table(f"deploytool bench: {threads} threads, batch {batch}, median of {runs} runs",
                 ("artifact", "runtime", "size", "median", "p90", "images/s", "peak memory"),
                 map(cells, rows), right=("size", "median", "p90", "images/s", "peak memory"))
+    for line in slower_than_float(rows):
+        stdout.print(line)
 
 
 def profile_command(artifacts, backend, threads, runs, top, as_json) -> None:

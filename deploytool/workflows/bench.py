@@ -34,6 +34,8 @@ class BenchRow:
     peak_memory_mb: float | None = None
     engine: str | None = None
     error: str | None = None
+    precision: str | None = None  # the artifact's (None for the Keras baseline)
+    reference: str | None = None  # the Keras model it was converted from
 
 
 def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup, timeout) -> BenchRow:
@@ -84,8 +86,35 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
                                      error=f"{name} does not run {artifact.suffix} files"))
                 continue
             log(f"{artifact.name} on {name}")
-            rows.append(_measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout))
+            row = _measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout)
+            row.precision, row.reference = manifest.precision, str(manifest.reference)
+            rows.append(row)
     return rows
+
+
+# A reduced-precision artifact measured this much slower than its float32 twin is said to be
+# slower (below it, two medians of the same speed can differ by chance on a busy machine).
+SLOWER_MARGIN = 1.10
+
+
+def slower_than_float(rows: list[BenchRow]) -> list[str]:
+    """One line for each reduced-precision artifact that ran slower than the float32 artifact of
+    the same model on the same runtime, with both figures (int8 is not always the fast choice:
+    on a small model its quantize and requantize steps can cost more than they save)."""
+    lines = []
+    measured = [row for row in rows if row.status == "ok" and row.precision]
+    for row in measured:
+        if row.precision == "fp32":
+            continue
+        float_rows = [other for other in measured if other.precision == "fp32"
+                      and other.reference == row.reference and other.backend == row.backend]
+        for other in float_rows:
+            if row.median_ms > other.median_ms * SLOWER_MARGIN:
+                lines.append(f"on {row.backend}, {row.artifact} takes {_milliseconds(row.median_ms)} "
+                             f"against {_milliseconds(other.median_ms)} for {other.artifact}: "
+                             f"{row.precision} is {row.median_ms / other.median_ms:.1f}x slower than "
+                             "float32 here (`deploytool bench --profile` shows where the time goes)")
+    return lines
 
 
 def plot_latency(rows: list[BenchRow], path) -> None:

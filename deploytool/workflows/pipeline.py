@@ -19,7 +19,7 @@ from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.sources.datasets import check_dataset_name
 from deploytool.sources.labels import read_labels
 from deploytool.sources.model_source import RUN_MODEL, load_source
-from deploytool.workflows.bench import bench, plot_latency
+from deploytool.workflows.bench import bench, plot_latency, slower_than_float
 from deploytool.workflows.bundle import app_bundle_folder, bundle
 from deploytool.workflows.convert import convert
 from deploytool.workflows.run_report import plot_parity, render_report
@@ -152,6 +152,8 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     if not state.done("bench"):
         log("benchmarking")
         rows = bench(artifacts, "all", threads=DEFAULT_THREADS, batch=1, runs=runs, warmup=3)
+        for line in slower_than_float(rows):
+            log(line)
         plot_latency(rows, out / "latency.png")
         state.finish("bench", [asdict(row) for row in rows], step_options["bench"])
 

@@ -101,7 +101,13 @@ def render_report(folder: Path, state: RunState) -> str:
         else:
             lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
                          f"{row['error']} | | |")
-    lines += ["", "![latency](latency.png)", "", "## Android bundle", ""]
+    from deploytool.workflows.bench import BenchRow, slower_than_float
+
+    known = set(BenchRow.__dataclass_fields__)
+    slower = slower_than_float([BenchRow(**{k: v for k, v in row.items() if k in known})
+                                for row in state.result("bench")])
+    lines += ["", *(f"- {line}" for line in slower), *([""] if slower else []),
+              "![latency](latency.png)", "", "## Android bundle", ""]
     bundled = state.result("bundle")
     if bundled.get("skipped"):
         lines += [f"Not bundled: {bundled['skipped']}.", ""]

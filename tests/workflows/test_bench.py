@@ -110,3 +110,15 @@ def test_profile_of_a_frozen_graph_comes_from_tensorflows_step_statistics(tmp_pa
                        remember=False).artifact
     (measured,) = profile([artifact], "tensorflow", runs=2)
     assert measured.error is None and "Conv2D" in measured.by_op and measured.total_ms > 0
+
+
+def test_an_int8_artifact_slower_than_its_float_twin_is_said_with_both_figures():
+    from deploytool.workflows.bench import BenchRow, slower_than_float
+
+    rows = [BenchRow("m_fp32.tflite", "tflite", 1000, median_ms=0.016, precision="fp32", reference="m.keras"),
+            BenchRow("m_int8.tflite", "tflite", 400, median_ms=0.076, precision="int8", reference="m.keras"),
+            BenchRow("m_int8.onnx", "onnxruntime", 400, median_ms=0.05, precision="int8", reference="m.keras"),
+            BenchRow("n_int8.tflite", "tflite", 400, median_ms=0.01, precision="int8", reference="n.keras")]
+    assert slower_than_float(rows) == [
+        "on tflite, m_int8.tflite takes 0.076 ms against 0.016 ms for m_fp32.tflite: int8 is 4.8x "
+        "slower than float32 here (`deploytool bench --profile` shows where the time goes)"]
