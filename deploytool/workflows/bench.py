@@ -99,7 +99,7 @@ SLOWER_MARGIN = 1.10
 
 def slower_than_float(rows: list[BenchRow]) -> list[str]:
     """One line for each reduced-precision artifact that ran slower than the float32 artifact of
-    the same model on the same runtime, with both figures (int8 is not always the fast choice:
+    the same model, in the same format, on the same runtime, with both figures (int8 is not always the fast choice:
     on a small model its quantize and requantize steps can cost more than they save)."""
     lines = []
     measured = [row for row in rows if row.status == "ok" and row.precision]
@@ -107,7 +107,8 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
         if row.precision == "fp32":
             continue
         float_rows = [other for other in measured if other.precision == "fp32"
-                      and other.reference == row.reference and other.backend == row.backend]
+                      and other.reference == row.reference and other.backend == row.backend
+                      and Path(other.artifact).suffix == Path(row.artifact).suffix]
         for other in float_rows:
             if row.median_ms > other.median_ms * SLOWER_MARGIN:
                 lines.append(f"on {row.backend}, {row.artifact} takes {_milliseconds(row.median_ms)} "
