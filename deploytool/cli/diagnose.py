@@ -75,8 +75,8 @@ def runtime_diff_command(artifact, backend, data, samples, out_dir, as_json) -> 
     from deploytool.workflows.runtime_diff import DEFAULT_SAMPLES as SAMPLES, runtime_diff
 
     folder = Path(out_dir) if out_dir else Path(artifact).with_name(Path(artifact).stem + "_diagnose")
-    report = runtime_diff(artifact, backend, data, min(samples, SAMPLES) if samples == DEFAULT_SAMPLES
-                          else samples, folder, log=progress("·", "dim"))
+    samples = SAMPLES if samples == DEFAULT_SAMPLES else samples  # its own default: fewer images
+    report = runtime_diff(artifact, backend, data, samples, folder, log=progress("·", "dim"))
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return

@@ -20,6 +20,7 @@ from deploytool.sources.input_notes import ImagesSeen
 
 OFFLINE_DATASETS = ("digits", "photos")
 DOWNLOADED_DATASETS = ("mnist", "fashion_mnist")
+KNOWN_DATASETS = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
 FASHION_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
                    "sneaker", "bag", "ankle boot")
 
@@ -262,10 +263,9 @@ def check_dataset_name(name: str) -> str:
             return name
     builtin = name[len(BUILTIN_PREFIX):] if name.startswith(BUILTIN_PREFIX) else None
     if (builtin or name) not in (*OFFLINE_DATASETS, *DOWNLOADED_DATASETS):
-        known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
         hint = (f"; for the folder {name}, say images:{name} (unlabelled) or folder:{name} "
                 "(one sub-folder per class)" if Path(name).is_dir() else "")
-        raise UserError(f"unknown data set {name!r}; known: {known}{hint}")
+        raise UserError(f"unknown data set {name!r}; known: {KNOWN_DATASETS}{hint}")
     if builtin is None and Path(name).exists():
         raise UserError(f"'{name}' is both a built-in data set and {Path(name).resolve()} here: "
                         f"say images:{name} (or folder:{name}, one sub-folder per class) for "
@@ -292,8 +292,7 @@ def load_dataset(name: str, image_size: tuple[int, int] | None = None, channels:
     if name.startswith(IMAGES_PREFIX):
         return load_plain_folder(name[len(IMAGES_PREFIX):], image_size or (224, 224), channels,
                                  fit=fit)
-    known = ", ".join([*OFFLINE_DATASETS, *DOWNLOADED_DATASETS, "folder:PATH", "images:PATH"])
-    raise UserError(f"unknown data set {name!r}; known: {known}")
+    raise UserError(f"unknown data set {name!r}; known: {KNOWN_DATASETS}")
 
 
 def sample_split(dataset: Dataset, split: str, samples: int, seed: int):

@@ -41,7 +41,8 @@ def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: 
     notes = input_notes(name, dataset.description, preprocessing)
     if notes:
         description["notes"] = notes
-    if dataset.labelled and manifest.labels:  # the model names its classes: match them by name
+    chosen = data is not None or trained_on == name  # not a default the model never met
+    if dataset.labelled and chosen and manifest.labels:  # the model names its classes: by name
         indices = label_indices(dataset.class_names, list(manifest.labels))
         if indices is None:
             description["labels_unmatched"] = (
@@ -49,8 +50,7 @@ def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: 
                 f"among the model's ({', '.join(manifest.labels[:4])}, ...): judged without labels")
         labels = None if indices is None else indices[labels]
         return raw, labels, {**description, "labelled": labels is not None}
-    labels_fit = dataset.labelled and manifest.classes == dataset.num_classes and \
-        (data is not None or trained_on == name)
+    labels_fit = dataset.labelled and chosen and manifest.classes == dataset.num_classes
     return raw, (labels if labels_fit else None), {**description, "labelled": bool(labels_fit)}
 
 

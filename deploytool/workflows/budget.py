@@ -12,7 +12,8 @@ latency against plain int8.
 Every attempt is judged by :mod:`deploytool.workflows.budget_criteria`: by the 95 % bound of its
 agreement and accuracy drop, so a budget is met only when the held-out images show it. When they
 are too few for even a perfect attempt to show it, the search stops after plain int8, which is
-written with the record saying the budget is not resolvable and about how many images would be.
+written without the claim: the record says the budget is not resolvable (or not met, when plain
+int8 misses it outright) and about how many images would show it.
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         read_labels(labels)  # an unreadable file is refused before hours of work
     trained_here = not weights and model in list_models()
     given_data = None if trained_here else data  # what calibration and verify use
+    calib_data = calib_data or given_data
     data = (data or DEFAULT_TRAIN_DATA) if trained_here else data
     train_options.check()
     out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     step_options = {
         "train": {"model": str(model), "data": data, "weights": str(weights) if weights else None,
                   **(asdict(train_options) if trained_here else {})},
-        "convert": {"calib_data": calib_data or given_data, "preprocess": train_options.preprocess,
+        "convert": {"calib_data": calib_data, "preprocess": train_options.preprocess,
                     "labels": str(labels) if labels else None, "artifacts": pipeline_artifacts()},
         "verify": {"data": given_data, "samples": samples},
         "bench": {"runs": runs, "threads": DEFAULT_THREADS},
@@ -129,8 +130,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         entries = []
         for to, precision in pipeline_artifacts():
             log(f"converting to {to} {precision}")
-            result = convert(source, ConvertOptions(to=to, precision=precision,
-                                                    calib_data=calib_data or given_data,
+            result = convert(source, ConvertOptions(to=to, precision=precision, calib_data=calib_data,
                                                     out_dir=out / "artifacts"))
             entries.append({"path": str(result.artifact), "file": result.artifact.name,
                             "target": to, "precision": precision,

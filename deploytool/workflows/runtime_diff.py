@@ -146,22 +146,20 @@ def _plain(value):
 def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -> str | None:
     """Where OpenCV first computes ``artifact`` differently from its own runtime, in a few words
     for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), found
-    by `deploytool diagnose --backend opencv` in a child process (a crash or a hang of the
-    classic engine stays there); None when it cannot tell."""
+    by :func:`runtime_diff` (no reproduction written) in a child process, so that a crash or a
+    hang of the classic engine stays there; None when it cannot tell."""
     import json
     import subprocess
     import sys
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="deploytool-locate-") as tmp:
-        command = [sys.executable, "-m", "deploytool", "diagnose", str(artifact), "--backend",
-                   "opencv", "--samples", "2", "--json", "--out", tmp]
-        if data:
-            command += ["--data", data]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+    code = ("import json, sys\n"
+            "from deploytool.workflows.runtime_diff import runtime_diff\n"
+            "print(json.dumps(runtime_diff(sys.argv[1], data=sys.argv[2] or None, samples=2).as_dict()))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(artifact), data or ""],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
     if done.returncode != 0 or "{" not in done.stdout:
         return None
     first = json.loads(done.stdout[done.stdout.index("{"):])["first"]
