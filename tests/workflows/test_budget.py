@@ -179,3 +179,26 @@ def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path
     manifest = json.loads((tmp_path / "out" / "m_int8.tflite.json").read_text())
     assert manifest["settings"]["calib_samples"] == 20
     assert manifest["settings"]["calib_samples_requested"] == 300
+
+
+def test_the_float_layer_steps_grow_as_fibonacci_numbers_and_end_with_every_ranked_layer():
+    from deploytool.workflows.budget import float_layer_steps
+
+    assert float_layer_steps(40) == [1, 2, 3, 5, 8, 13, 21, 34, 40]
+    assert float_layer_steps(5) == [1, 2, 3, 5]
+    assert float_layer_steps(1) == [1] and float_layer_steps(0) == []
+
+
+@pytest.mark.heavy
+def test_a_search_that_runs_out_of_layers_says_only_a_float_form_is_left(hostile_model_file):
+    """A cosine bar no int8 form of the hostile model reaches (the logits' int8 weights stay
+    int8): the search goes on to every ranked layer in float, then says a float form is left."""
+    result = run_cli("convert", hostile_model_file, "--to", "onnx", "--int8",
+                     "--min-cosine", "0.99999", "--json")
+    assert result.exit_code == 1, result.output
+    budget = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])["budget"]
+    labels = [attempt["label"] for attempt in budget["attempts"]]
+    ranked = len(budget["attempts"][-1]["keep_float"])
+    assert labels[-1] == f"all {ranked} ranked layers in float" and ranked >= 4
+    assert budget["float_only"] and not budget["met"]
+    assert "a float form is left" in " ".join(result.output.split())

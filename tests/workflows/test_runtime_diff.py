@@ -52,7 +52,7 @@ def test_diagnose_names_the_layer_opencv_computes_wrong_and_reproduces_it(tmp_pa
     reproduction = report.reproduction
     assert reproduction["layer_class"] == keras_class and reproduction["reproduces"]
     text = (tmp_path / "diagnose" / reproduction["text"].split("/")[-1]).read_text()
-    assert f"OpenCV dnn computes" in text and "cv2.dnn.readNetFrom" in text
+    assert "OpenCV dnn computes" in text and "cv2.dnn.readNetFrom" in text
 
 
 @pytest.mark.parametrize("to", heavy_except(["onnx", "pb"], keep=["onnx"]))
