@@ -14,6 +14,8 @@ EXAMPLES = {
     "diagnose": ["deploytool diagnose artifacts/my_int8.tflite --plot diagnose.png"],
     "bench": ["deploytool bench artifacts/my_fp32.tflite artifacts/my_int8.tflite --threads 2"],
     "inspect": ["deploytool inspect artifacts/my_int8.onnx"],
+    "optimize": ["deploytool optimize my.keras --runtime tflite --min-cosine 0.99 "
+                 "--calib-data images:photos/"],
     "bundle": ["deploytool bundle artifacts/my_int8.tflite --labels labels.txt --app android_demo"],
     "run": ["deploytool run lenet_bn --data digits",
             "deploytool run my.keras --data images:photos/ --labels labels.txt"],

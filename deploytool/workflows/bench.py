@@ -38,7 +38,8 @@ class BenchRow:
     reference: str | None = None  # the Keras model it was converted from
 
 
-def _measure(path: Path, label: str, backend: str, images, threads, runs, warmup, timeout) -> BenchRow:
+def measure(path: Path, label: str, backend: str, images, threads: int = DEFAULT_THREADS,
+            runs: int = RUNS, warmup: int = WARMUP, timeout: float = DEFAULT_TIMEOUT) -> BenchRow:
     """Time ``backend`` on ``path``: the first of its variants (OpenCV's engines) that runs."""
     attempt = run_variants(path, backend, images, threads=threads, timeout=timeout,
                            bench={"runs": runs, "warmup": warmup})[-1]
@@ -77,7 +78,7 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
         if reference not in baselines and reference.exists():
             baselines.add(reference)
             log(f"{reference.name} on keras")
-            rows.append(_measure(reference, f"{reference.name} (Keras baseline)", "keras", images,
+            rows.append(measure(reference, f"{reference.name} (Keras baseline)", "keras", images,
                                  threads, runs, warmup, timeout))
         usable = runtimes_reading(artifact)
         for name in usable if backend == "all" else [backend]:
@@ -86,7 +87,7 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
                                      error=f"{name} does not run {artifact.suffix} files"))
                 continue
             log(f"{artifact.name} on {name}")
-            row = _measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout)
+            row = measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout)
             row.precision, row.reference = manifest.precision, str(manifest.reference)
             rows.append(row)
     return rows

@@ -24,29 +24,21 @@ int8 misses it outright) and about how many images would show it.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
-from deploytool.core.manifest import Manifest
-from deploytool.core.output_parity import compare_every_output, proportion_text
-from deploytool.runtimes.base import runner_for
-from deploytool.runtimes.keras_runner import KerasRunner
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.core.output_parity import proportion_text
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
 from deploytool.workflows.convert import ConvertResult, convert
+from deploytool.workflows.held_out import HeldOutJudge
 
 __all__ = ["Budget", "budget_search", "budgeted_convert"]
-
-# Up to 500 images of the test split (all 360 of digits'): one image is 0.2 top-1 points of 500,
-# so a budget of a few tenths of a point is a count of images, not a rounding of one.
-HELD_OUT_IMAGES = 500
 
 
 def float_layer_steps(layers: int) -> list[int]:
@@ -71,6 +63,7 @@ class Attempt:
     size_bytes: int
     milliseconds: float
     keep_float: list = field(default_factory=list)
+    artifact: Path | None = None  # where it was written (gone unless the search was given a workdir)
 
     @property
     def met(self) -> bool:
@@ -85,62 +78,23 @@ class Attempt:
                 "size_bytes": self.size_bytes, "latency_ms": round(self.milliseconds, 3)}
 
 
-def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
-    """Preprocessed held-out images of the calibration data set, with labels where the budget
-    needs them."""
-    name = options.calib_data or source.dataset or default_data_for(source.preprocessing.channels)
-    if name.endswith(".npy"):
-        raise UserError("an accuracy budget needs held-out images: give a data set or "
-                        "images:FOLDER as --calib-data, not a .npy")
-    dataset = load_dataset_for(name, source.preprocessing)
-    raw, labels, _ = sample_split(dataset, "test", HELD_OUT_IMAGES, options.seed)
-    if budget.max_drop is not None and (not dataset.labelled or labels is None):
-        raise UserError(f"--max-drop needs labelled images and '{name}' has none; give a labelled "
-                        "--calib-data (folder:PATH, digits) or use --min-cosine")
-    return source.preprocessing.apply(raw), labels
+@dataclass
+class SearchResult:
+    """A budget search's attempts in order (plain int8 first), the chosen one and its record."""
 
-
-def worst_head(verdicts) -> dict:
-    """One artifact's figures for the budget: a single output's own; for several, each head's
-    under ``heads`` and, at the top, the worst head's cosine and the worst top-1 agreement and
-    accuracy of the heads of class scores (the budget is met when the worst head meets it)."""
-    if len(verdicts) == 1:
-        return dict(verdicts[0].figures)
-    heads = {v.name: v.figures for v in verdicts}
-    scores = [f for f in heads.values() if f.get("kind") == "scores"]
-    figures = {"samples": next(iter(heads.values()))["samples"], "heads": heads,
-               "min_cosine": min(f["min_cosine"] for f in heads.values())}
-    if scores:
-        worst = min(scores, key=lambda f: f["top1_agreement"])
-        figures.update({key: worst[key] for key in ("top1_agreement", "top1_agreement_interval")})
-    labelled = next((f for f in scores if "accuracy" in f), None)
-    if labelled is not None:
-        figures.update({key: labelled[key] for key in (
-            "accuracy", "accuracy_reference", "accuracy_pairs", "accuracy_change_interval")})
-    return figures
-
-
-def _evaluate(artifact: Path, images, labels, reference: dict,
-              manifest: Manifest) -> tuple[dict, float]:
-    runner = runner_for(artifact).load()
-    verdicts = compare_every_output(reference, runner.infer_all(images), manifest.output_kinds,
-                                    "int8", labels=labels, labelled=manifest.labelled_output,
-                                    step=manifest.postprocess)
-    unmeasured = [v for v in verdicts if v.figures is None]
-    if unmeasured:
-        raise UserError(f"{artifact.name}: {unmeasured[0].name}: {'; '.join(unmeasured[0].failures)}")
-    figures = worst_head(verdicts)
-    if labels is not None and "accuracy" in figures:
-        figures["top1_drop_points"] = 100.0 * (figures["accuracy_reference"] - figures["accuracy"])
-    milliseconds = 1e3 * float(np.median(runner.time_inference(images[:1], runs=10, warmup=2)))
-    return figures, milliseconds
+    attempts: list[Attempt]
+    best: Attempt
+    record: dict
 
 
 def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
-                  log=lambda message: None) -> tuple[Attempt, dict]:
+                  log=lambda message: None, judge: HeldOutJudge | None = None,
+                  workdir: Path | None = None) -> SearchResult:
     """Search for the cheapest int8 conversion of ``source`` that meets ``budget`` (see the
-    module's docstring); write nothing. Returns the chosen attempt (the best one when none meets
-    it) and the ``budget`` record for its manifest."""
+    module's docstring). Returns every attempt, the chosen one (the best one when none meets
+    it) and the ``budget`` record for its manifest. Attempts are judged by ``judge`` (default: on the
+    format's own runtime) and written under ``workdir`` when given (each attempt's
+    ``artifact``), else into a temporary folder removed on return."""
     from deploytool.workflows.diagnose import diagnose
 
     budget.check()
@@ -148,31 +102,22 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
         raise UserError("an accuracy budget applies to int8: add --int8")
     if options.qat:
         raise UserError("an accuracy budget searches post-training quantization; drop --qat")
-    images, labels = held_out(source, options, budget)
+    judge = judge or HeldOutJudge(source, options, budget)
+    images, labels = judge.images, judge.labels
     chosen_target = target(options.to)
     attempts: list[Attempt] = []
-    with tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=_parent(options.out_dir)) as tmp:
-        reference = None
+    folder = (contextlib.nullcontext(str(workdir)) if workdir is not None else
+              tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=_parent(options.out_dir)))
+    with folder as tmp:
 
         def attempt(label: str, variant: ConvertOptions) -> tuple[Attempt, ConvertResult]:
-            nonlocal reference
             log(f"budget: trying {label}")
             result = convert(source, replace(variant, out_dir=Path(tmp) / str(len(attempts))),
                              remember=False)
-            manifest = Manifest.from_record(result.artifact, result.manifest)
-            if reference is None:
-                reference = manifest.kept_outputs(
-                    KerasRunner(model=_reference_model(result)).infer_all(images))
-            figures, milliseconds = _evaluate(result.artifact, images, labels, reference, manifest)
-            if budget.min_agreement is not None and "top1_agreement" not in figures:
-                raise UserError("--min-agreement compares top-1 decisions, and no output of this "
-                                "model is class scores (set one with --output-kind NAME=scores)")
-            if budget.max_drop is not None and "accuracy" not in figures:
-                raise UserError("--max-drop judges the accuracy of an output of class scores, and "
-                                "this model has none with as many classes as the labels")
+            figures, milliseconds = judge.figures(result)
             done = Attempt(label, variant, figures, budget.judge(figures),
                            result.manifest["artifact"]["size_bytes"], milliseconds,
-                           list(variant.keep_float))
+                           list(variant.keep_float), result.artifact)
             attempts.append(done)
             log(f"budget: {label}: {_figures_text(figures, labels is not None)} - "
                 + {MET: "meets", NOT_RESOLVABLE: f"not resolvable on {len(images)} images:"}.get(
@@ -227,7 +172,7 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
               if plain.milliseconds else None,
               "float_only": float_only, "labelled": labels is not None,
               "held_out_images": int(len(images)), "attempts": [a.as_dict() for a in attempts]}
-    return best, record
+    return SearchResult(attempts, best, record)
 
 
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,
@@ -235,9 +180,9 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
     """Convert ``source`` to int8 within ``budget``: the cheapest attempt that meets it (see the
     module's docstring), written to ``options.out_dir`` with a ``budget`` record; if none does,
     the best attempt, and the record says the budget was not met."""
-    best, record = budget_search(source, options, budget, log)
-    log(budget_line(record, best))
-    return convert(source, best.options, log, extra={"budget": record})
+    search = budget_search(source, options, budget, log)
+    log(budget_line(search.record, search.best))
+    return convert(source, search.best.options, log, extra={"budget": search.record})
 
 
 FLOAT_ONLY_WORDS = ("only with every layer diagnose ranks in float, a float model in an int8 "
@@ -294,12 +239,6 @@ def _better(one: Attempt, other: Attempt, budget: Budget) -> Attempt:
     sign = -1 if key == "top1_drop_points" else 1
     score = lambda attempt: (sign * attempt.figures[key], attempt.figures.get("top1_agreement", 0))  # noqa: E731
     return one if score(one) >= score(other) else other
-
-
-def _reference_model(result: ConvertResult):
-    from deploytool.sources.keras_files import load_keras_file
-
-    return load_keras_file(result.manifest["source"]["reference"])
 
 
 def _parent(out_dir) -> Path:
