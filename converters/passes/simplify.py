@@ -4,11 +4,19 @@ A k x k convolution (plain, grouped or depthwise) with 'same' padding over a 1 x
 ever multiplies its centre tap with data; every other tap meets zero padding. It is replaced by a
 1 x 1 convolution holding the centre tap: the same numbers, less work, and one less edge case for
 runtimes (OpenCV's TFLite importer computes a 3x3 depthwise convolution on a 1x1 map wrongly).
+
+A 'valid' k x k average pooling is a depthwise convolution whose every tap is 1/(k*k): the same
+numbers in float (the rewrite is checked on images). In an int8 .tflite it keeps the model in one
+XNNPACK partition: LiteRT's XNNPACK delegate takes no int8 AVERAGE_POOL_2D, so each one splits the
+graph and runs on the reference kernel between two partitions (on LeNet-BN, int8 ran slower than
+float32 for that alone: see the README's speed section).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from deploytool.converters.passes.graph import GraphRewriter
 from deploytool.core.keras_env import keras
@@ -48,4 +56,42 @@ def centre_tap_convolutions(model, custom_objects=None):
         kernel = weights[0][row:row + 1, column:column + 1]
         graph.update_layer(layer.name, kernel_size=[1, 1], strides=[1, 1], padding="valid")
         graph.set_weights(layer.name, [kernel, *weights[1:]])
+    return graph.build(), report
+
+
+@dataclass
+class PoolRewriteReport:
+    """Which average poolings became depthwise convolutions."""
+
+    average_pools_as_depthwise: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+def _rewritable_pool(layer) -> bool:
+    return type(layer) is keras.layers.AveragePooling2D and layer.padding == "valid" and \
+        layer.data_format == "channels_last" and layer.input.shape[-1] is not None
+
+
+def average_pools_as_depthwise(model, custom_objects=None):
+    """Return ``(model, PoolRewriteReport)`` with every 'valid' AveragePooling2D replaced by a
+    depthwise convolution of the same window and strides whose taps are all 1/(k*k) (unchanged
+    model when there is none)."""
+    layers = [layer for layer in model.layers if _rewritable_pool(layer)]
+    report = PoolRewriteReport([layer.name for layer in layers])
+    if not layers:
+        return model, report
+    graph = GraphRewriter(model, custom_objects)
+    for layer in layers:
+        height, width = layer.pool_size
+        channels = int(layer.input.shape[-1])
+        graph.update_layer(layer.name, class_name="DepthwiseConv2D", kernel_size=[height, width],
+                           strides=list(layer.strides), padding="valid", depth_multiplier=1,
+                           use_bias=False, activation="linear", dilation_rate=[1, 1])
+        for key in ("pool_size",):
+            graph.entry(layer.name)["config"].pop(key, None)
+        graph.set_weights(layer.name, [np.full((height, width, channels, 1), 1.0 / (height * width),
+                                               np.float32)])
     return graph.build(), report

@@ -123,6 +123,11 @@ class ExportTarget(abc.ABC):
         add producers and consumers itself)."""
         return list(tensors)
 
+    def graph_rewrites(self, options) -> list:
+        """Exact ``model -> (model, report)`` passes this format wants before export with these
+        ``options`` (a runtime's fast path), run on the tf_keras path after the shared passes."""
+        return []
+
     def check(self, options) -> None:
         """Refuse settings this format cannot honour (beyond the precision), with the alternative."""
 

@@ -17,6 +17,7 @@ from deploytool.converters.failures import ConversionError, first_error_line
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.outputs import output_kinds
 from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
+from deploytool.converters.passes.target_rewrites import apply_target_rewrites
 from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.passes.softmax import detach_softmax
 from deploytool.converters.passes.strip_training import strip_training_heads
@@ -192,9 +193,11 @@ def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list)
     return calibration
 
 
-def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepared:
-    """Strip, fold (checked on ``images``), simplify, detach the softmax and, with QAT,
-    fine-tune: every graph pass before export, each reported."""
+def prepare(source: ModelSource, options: ConvertOptions, images, log,
+            rewrites_of: ConvertOptions | None = None) -> Prepared:
+    """Strip, fold (checked on ``images``), simplify, the target's own rewrites (those of
+    ``rewrites_of`` when given), detach the softmax and, with QAT, fine-tune: every graph pass
+    before export, each reported."""
     keras3_path = source.framework == "keras3"
     model, strip_report = strip_training_heads(source.model, options.drop_outputs)
     log(strip_report.summary())
@@ -216,6 +219,10 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
         if simplify_report.centre_tap_convolutions:
             log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps "
                 "reduced to their centre tap (exact)")
+    rewrites = None
+    if not keras3_path:  # diagnose's float twin takes the rewrites of the artifact it explains
+        export_model, rewrites = apply_target_rewrites(export_model, rewrites_of or options,
+                                                       images, log)
     softmax_report = None
     if not options.keep_softmax or options.qat:
         export_model, softmax_report = detach_softmax(export_model)
@@ -226,7 +233,8 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log) -> Prepar
         "strip_report": strip_report.as_dict(),
         "fold_report": fold_report.as_dict() if fold_report else None,
         "softmax_report": softmax_report.as_dict() if softmax_report else None,
-        "simplify_report": simplify_report.as_dict() if simplify_report else None},
+        "simplify_report": simplify_report.as_dict() if simplify_report else None,
+        "target_rewrites": rewrites},
         skipped, softmax_report.postprocess if softmax_report else None)
     if options.qat:
         prepared.logits_model = export_model

@@ -95,10 +95,12 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     # a saved reference already lacks the outputs the conversion dropped (it is the stripped
     # model); a SavedModel's signature still has them
     still = [name for name in options.drop_outputs if name in output_names(source.model)]
-    options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still)
+    float_options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still)
     source.preprocessing = manifest.preprocessing
-    prepared = prepare(source, options, None, log)
-    exported = target(options.to).export(prepared.export_model, "fp32", None, options)
+    # the artifact's own format rewrites (an older artifact recorded none, and had none)
+    rewritten = options if manifest.record.get("target_rewrites") else float_options
+    prepared = prepare(source, float_options, None, log, rewrites_of=rewritten)
+    exported = target(options.to).export(prepared.export_model, "fp32", None, float_options)
     return prepared.export_model, exported.data
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deploytool.converters.options import ConvertOptions
-from deploytool.converters.passes.simplify import centre_tap_convolutions
+from deploytool.converters.passes.simplify import average_pools_as_depthwise, centre_tap_convolutions
 from deploytool.core.keras_env import keras
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
@@ -40,3 +40,33 @@ def test_mobilenet_v2_at_32x32_runs_in_opencv_tflite_importer(tmp_path):
     assert len(result.manifest["simplify_report"]["centre_tap_convolutions"]) == 3
     rows = {row.backend: row for row in verify([result.artifact], samples=16).rows}
     assert rows["opencv"].status == "pass" and rows["opencv"].figures["max_abs"] < 1e-5
+
+
+def test_valid_average_poolings_become_depthwise_convolutions_with_the_same_numbers():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.AveragePooling2D(2, name="half")(inputs)
+    x = keras.layers.AveragePooling2D(3, strides=1, name="smooth")(x)
+    x = keras.layers.AveragePooling2D(2, padding="same", name="same_pool")(x)
+    model = keras.Model(inputs, x)
+    rewritten, report = average_pools_as_depthwise(model)
+    assert report.average_pools_as_depthwise == ["half", "smooth"]  # 'same' pads: not a fixed sum
+    assert isinstance(rewritten.get_layer("half"), keras.layers.DepthwiseConv2D)
+    images = np.random.default_rng(0).random((3, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_allclose(rewritten(images).numpy(), model(images).numpy(), atol=1e-6)
+
+
+def test_int8_tflite_keeps_average_pooled_lenet_in_one_xnnpack_partition(tmp_path):
+    """LiteRT's XNNPACK delegate takes no int8 AVERAGE_POOL_2D: without the rewrite LeNet-BN's two
+    poolings split the int8 graph into three delegate partitions with reference kernels between."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10, width=0.25)
+    result = convert(source, ConvertOptions(precision="int8", out_dir=tmp_path, calib_samples=32))
+    assert result.manifest["target_rewrites"]["average_pools_as_depthwise"] == ["pool1", "pool2"]
+    assert result.manifest["parity"]["passed"]
+    interpreter = Interpreter(model_path=str(result.artifact), num_threads=1)
+    interpreter.allocate_tensors()
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert "AVERAGE_POOL_2D" not in ops and ops.count("DELEGATE") == 1
+    fp32 = convert(source, ConvertOptions(out_dir=tmp_path))
+    assert fp32.manifest["target_rewrites"] is None  # float32 runs its pooling in XNNPACK already

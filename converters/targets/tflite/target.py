@@ -32,6 +32,13 @@ class TFLiteTarget(ExportTarget):
         return ("Keras 3 model.export (SavedModel, batch 1) -> TFLiteConverter.from_saved_model"
                 if keras3 else "TFLiteConverter.from_concrete_functions (batch 1)")
 
+    def graph_rewrites(self, options) -> list:
+        """Full int8 (post-training): average poolings as depthwise convolutions, which LiteRT's
+        XNNPACK delegate runs in int8 (it takes no int8 AVERAGE_POOL_2D)."""
+        from deploytool.converters.passes.simplify import average_pools_as_depthwise
+
+        return [average_pools_as_depthwise] if options.precision == "int8" and not options.qat else []
+
     def inspect(self, path) -> dict:
         from .inspect import inspect_tflite
 
