@@ -6,7 +6,7 @@ threads: median and p90 latency (batch 1), size, and the int8/fp32 and fp16/fp32
     .venv/bin/python benchmarks/deployment_size.py [--models resnet18,vgg16] [--runs 20] [--fresh]
 
 Results accumulate in docs/deployment-size.json (a model measured with the same settings is not
-measured again unless --fresh), and docs/deployment-size.md and .png are rewritten from it after
+measured again unless --fresh or named in --models), and docs/deployment-size.md and .png are rewritten from it after
 each model, so an interrupted run keeps what it measured. Each runtime runs in its own child
 process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
 32 images (enough for a scale; the accuracy of these random-weight models is not the point here).
@@ -205,7 +205,8 @@ def main():
         write_page(results, results.get("wall_seconds"))
         return
     started = time.perf_counter()
-    todo = [name for name in ORDER if name in wanted and name not in results["models"]]
+    # named models are measured again; the whole zoo measures only what is not stored
+    todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
     for name in todo:
         model_started = time.perf_counter()
         results["models"][name] = measure_model(name, args.runs, Path(args.work),

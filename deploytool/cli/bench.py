@@ -11,7 +11,7 @@ from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.runtimes.base import DEFAULT_THREADS
-from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
+from deploytool.workflows.bench import COMMAND_TIMEOUT, MIN_SECONDS, RUNS, WARMUP
 
 
 @main.command("bench", epilog=example("bench"), help=(
@@ -21,7 +21,9 @@ from deploytool.workflows.bench import COMMAND_TIMEOUT, RUNS, WARMUP
 @backend_option
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--runs", default=RUNS, show_default=True, type=click.IntRange(min=1))
+@click.option("--runs", default=RUNS, show_default=True, type=click.IntRange(min=1),
+              help=f"Timed calls per artifact, at least: a fast model gets more, until they add "
+                   f"up to {MIN_SECONDS:g} s.")
 @click.option("--warmup", default=WARMUP, show_default=True, type=click.IntRange(min=0))
 @click.option("--timeout", default=COMMAND_TIMEOUT, show_default=True, type=click.FloatRange(min=1),
               help="Seconds each runtime may take before it is killed.")
@@ -57,7 +59,8 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                 f"{row.median_ms:.2f} ms", f"{row.p90_ms:.2f} ms", f"{row.images_per_second:.1f}",
                 f"{row.peak_memory_mb:.0f} MB" if row.peak_memory_mb else "-")
 
-    print_table(f"deploytool bench: {threads} threads, batch {batch}, median of {runs} runs",
+    print_table(f"deploytool bench: {threads} threads, batch {batch}, median of at least {runs} "
+                f"calls ({MIN_SECONDS:g} s of them for a fast model)",
                 ("artifact", "runtime", "size", "median", "p90", "images/s", "peak memory"),
                 map(cells, rows), right=("size", "median", "p90", "images/s", "peak memory"))
     for line in slower_than_float(rows):

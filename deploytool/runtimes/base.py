@@ -100,14 +100,17 @@ class Runner(abc.ABC):
         (values,) = outputs.values()
         return values.reshape(len(values), -1)
 
-    def time_inference(self, images: np.ndarray, runs: int = 20, warmup: int = 3) -> list[float]:
-        """Seconds per runtime call on one batch, after ``warmup`` calls. Input conversion
-        (quantizing, transposing) is done once beforehand, as when calling the runtime by hand."""
+    def time_inference(self, images: np.ndarray, runs: int = 20, warmup: int = 3,
+                       min_seconds: float = 0.0) -> list[float]:
+        """Seconds per runtime call on one batch, after ``warmup`` calls: ``runs`` calls, or more
+        until they add up to ``min_seconds`` (a model that runs in microseconds needs thousands
+        of calls before two medians can be told apart). Input conversion (quantizing,
+        transposing) is done once beforehand, as when calling the runtime by hand."""
         prepared = self._prepare(self._checked(images))
         for _ in range(warmup):
             self._run(prepared)
         timings = []
-        for _ in range(runs):
+        while len(timings) < runs or sum(timings) < min_seconds:
             start = time.perf_counter()
             self._run(prepared)
             timings.append(time.perf_counter() - start)

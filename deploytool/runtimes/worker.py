@@ -41,7 +41,8 @@ def main(request_path: str) -> int:
         timings = None
         if request.get("mode") == "bench":
             timed = images[:request["batch"]] if request.get("batch") else images
-            timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5))
+            timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5),
+                                            request.get("min_seconds", 0.0))
         outputs = runner.infer_all(images)
         finished = time.perf_counter()
     except (UserError, RuntimeError, ValueError) as exc:

@@ -27,7 +27,8 @@ from deploytool.workflows.run_state import RunState
 from deploytool.workflows.train import TrainOptions, train
 from deploytool.workflows.verify import verify
 
-BUNDLED = ("tflite", "int8")  # the artifact the Android app gets: (target, precision)
+BUNDLED = ("tflite", "int8")  # the artifact the Android app gets, unless it is slower or fails
+BUNDLE_FALLBACK = ("tflite", "fp32")
 
 
 DEFAULT_TRAIN_DATA = "digits"  # what `run` trains a zoo model on unless told
@@ -56,6 +57,32 @@ def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
     return found
 
 
+def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[dict]) -> tuple[tuple, str]:
+    """Which .tflite the app gets, and why: the int8 one, unless it failed verify on LiteRT or
+    ran slower there than the fp32 one by more than the timing noise (then the fp32 one)."""
+    from deploytool.workflows.bench import SLOWER_MARGIN
+
+    int8, fp32 = (recorded_artifact(entries, kind)["file"] for kind in (BUNDLED, BUNDLE_FALLBACK))
+    runtime = "tflite"
+
+    def passed(file):
+        return any(r["artifact"] == file and r["backend"] == runtime and r["status"] == "pass"
+                   for r in verify_rows)
+
+    def median(file):
+        return next((r["median_ms"] for r in bench_rows if r["artifact"] == file
+                     and r["backend"] == runtime and r["status"] == "ok"), None)
+
+    if not passed(int8) and passed(fp32):
+        return BUNDLE_FALLBACK, f"{int8} failed verify on LiteRT; {fp32} passed"
+    fast, slow = median(int8), median(fp32)
+    if fast and slow and fast > slow * SLOWER_MARGIN and passed(fp32):
+        return BUNDLE_FALLBACK, (f"{int8} is slower than {fp32} on LiteRT here ({fast:.3g} against "
+                                 f"{slow:.3g} ms), so the faster float32 file is bundled")
+    timing = f" ({fast:.3g} ms against {slow:.3g} ms for {fp32} on LiteRT)" if fast and slow else ""
+    return BUNDLED, f"int8, the smallest file, verified{timing}"
+
+
 def bundle_step(artifact: str, out: Path, app) -> dict:
     """Bundle ``artifact`` into ``app`` (else into the run folder); a model without labels is
     recorded as skipped, with the reason."""
@@ -76,7 +103,8 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
     is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
     calibrated and verified on ``data`` (default: the offline set for its channels). The int8
-    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle``."""
+    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle`` (the
+    fp32 one where int8 is slower on LiteRT or fails: :func:`bundled_kind`)."""
     out = Path(out)
     if app:
         app_bundle_folder(app)  # refuse a wrong folder before hours of work
@@ -158,9 +186,12 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         state.finish("bench", [asdict(row) for row in rows], step_options["bench"])
 
     if not state.done("bundle"):
-        log("bundling the int8 .tflite for Android")
-        entry = recorded_artifact(state.result("convert"), BUNDLED)
-        state.finish("bundle", bundle_step(entry["path"], out, app), step_options["bundle"])
+        kind, why = bundled_kind(state.result("verify")["rows"], state.result("bench"),
+                                 state.result("convert"))
+        entry = recorded_artifact(state.result("convert"), kind)
+        log(f"bundling {entry['file']} for Android: {why}")
+        state.finish("bundle", {**bundle_step(entry["path"], out, app), "why": why},
+                     step_options["bundle"])
 
     report_path = out / "report.md"
     write_bytes(report_path, render_report(out, state).encode())

@@ -116,7 +116,8 @@ def render_report(folder: Path, state: RunState) -> str:
         lines += [f"`{bundled['artifact']}` with its labels, preprocessing record and "
                   f"{len(bundled['samples'])} golden samples (expected top-1: {samples}) is in "
                   f"`{bundled['destination']}` ({bundled['size_bytes'] / 1e6:.2f} MB). The app's "
-                  f"self-test checks the phone against them (max abs {bundled['tolerance']:.3g}).", ""]
+                  f"self-test checks the phone against them (max abs {bundled['tolerance']:.3g})."
+                  + (f" Why this file: {bundled['why']}." if bundled.get("why") else ""), ""]
         if not bundled["in_app"]:
             lines += ["Put it into the Android demo app with "
                       f"`deploytool bundle {bundled['artifact']} --app android_demo`, or copy the "

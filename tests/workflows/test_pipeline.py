@@ -25,7 +25,7 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
         assert artifact in summary
     assert "ms (batch 1)" in summary and "reference" in summary and "fail" not in summary
     assert any(row["figures"] and "accuracy" in row["figures"] for row in state["done"]["verify"]["rows"])
-    report = (folder / "report.md").read_text()
+    report = " ".join((folder / "report.md").read_text().split())
     for heading in ("## Training", "## Artifacts", "## Parity with the Keras reference", "## Latency",
                     "## Android bundle"):
         assert heading in report
@@ -33,7 +33,10 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
         assert f"]({picture})" in report
         assert Image.open(folder / picture).size[0] > 300
     bundled = folder / "android_bundle"
-    assert (bundled / "model.tflite").read_bytes() == (folder / "artifacts" / "lenet_bn_int8.tflite").read_bytes()
+    chosen = state["done"]["bundle"]["artifact"]  # int8 unless it ran slower than fp32 on LiteRT
+    assert (bundled / "model.tflite").read_bytes() == (folder / "artifacts" / chosen.split("/")[-1]).read_bytes()
+    assert state["done"]["bundle"]["why"] in report
+    print("bundled:", chosen, state["done"]["bundle"]["why"])
     assert (bundled / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     assert len(list((bundled / "golden").glob("*.png"))) == 4
     # a second invocation with the same options finds every step done and only rewrites the report
@@ -177,3 +180,26 @@ def test_the_parity_plot_draws_each_rows_bar_and_interval(tmp_path):
              "figures": {"min_cosine": 0.999, "max_abs": 0.01}}]  # a regression head: no top-1
     plot_parity(rows, tmp_path / "parity.png", {"m_int8.tflite": tolerance_for("int8").as_dict()})
     assert Image.open(tmp_path / "parity.png").size[0] > 1000
+
+
+def _rows(int8_ms, fp32_ms, int8_status="pass"):
+    entries = [{"path": f"a/m_{p}.tflite", "file": f"m_{p}.tflite", "target": "tflite", "precision": p}
+               for p in ("fp32", "int8")]
+    verify_rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": int8_status},
+                   {"artifact": "m_fp32.tflite", "backend": "tflite", "status": "pass"}]
+    bench_rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": "ok", "median_ms": int8_ms},
+                  {"artifact": "m_fp32.tflite", "backend": "tflite", "status": "ok", "median_ms": fp32_ms}]
+    return verify_rows, bench_rows, entries
+
+
+@pytest.mark.parametrize("int8_ms, fp32_ms, status, bundled", [
+    (0.3, 0.4, "pass", "int8"),  # faster: int8
+    (0.42, 0.4, "pass", "int8"),  # within the timing noise: still the smaller file
+    (0.6, 0.4, "pass", "fp32"),  # 1.5x slower: the float file
+    (0.3, 0.4, "fail", "fp32"),  # failed verify on LiteRT: the float file
+])
+def test_run_bundles_int8_unless_it_is_slower_or_fails(int8_ms, fp32_ms, status, bundled):
+    from deploytool.workflows.pipeline import bundled_kind
+
+    kind, why = bundled_kind(*_rows(int8_ms, fp32_ms, status))
+    assert kind == ("tflite", bundled) and why
