@@ -84,7 +84,8 @@ def optimize_command(model, runtime, to, max_drop, min_cosine, min_agreement, ca
     else:
         labelled = any("top1_drop_points" in c.figures for c in report.candidates)
         print_table(f"deploytool optimize: {report.model} on {runtime} ({report.format}), "
-                    f"{report.budget}, {report.held_out_images} held-out images, {threads} threads",
+                    f"{report.budget}, {report.held_out_images} held-out images, {threads} "
+                    f"thread{'s' if threads > 1 else ''}",
                     ("candidate", "size", "median", "p90", "figures", "budget"),
                     ((("* " if c.chosen else "") + c.label, f"{c.size_bytes / 1e6:.2f} MB",
                       f"{c.median_ms:.3f} ms" if c.median_ms is not None else "fails",

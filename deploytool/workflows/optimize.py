@@ -253,7 +253,8 @@ def write_report_files(report: OptimizeReport, out_dir: Path) -> dict:
 
 
 AXES = {"top1_drop_points": ("top-1 drop against float (points)", lambda f: f["top1_drop_points"]),
-        "min_cosine": ("1 - worst cosine (log)", lambda f: 1 - f["min_cosine"]),
+        # a float32 cosine can land a hair above 1
+        "min_cosine": ("1 - worst cosine (log)", lambda f: max(0.0, 1 - f["min_cosine"])),
         "top1_agreement": ("decisions changed (1 - top-1 agreement)", lambda f: 1 - f["top1_agreement"])}
 
 
@@ -283,7 +284,7 @@ def plot_pareto(report: OptimizeReport, path: Path) -> None:
                      color="tab:green" if c.judgement.met else "tab:red",
                      edgecolors="black" if c.chosen else "none", linewidths=2)
         axis.annotate(f"{c.label}\n{c.size_bytes / 1e6:.2f} MB", (c.median_ms, value(c)),
-                      textcoords="offset points", xytext=(6, 6 + 16 * (index % 3)), fontsize=7)
+                      textcoords="offset points", xytext=(7, (-22, 4, -9)[index % 3]), fontsize=7)
     front, best = [], float("inf")
     for c in sorted(timed, key=lambda c: c.median_ms):
         if value(c) < best:
@@ -292,12 +293,19 @@ def plot_pareto(report: OptimizeReport, path: Path) -> None:
     axis.plot([c.median_ms for c in front], [value(c) for c in front], "--", color="grey",
               alpha=0.6, label="Pareto front")
     axis.axhline(report.bar, color="tab:red", alpha=0.5, linewidth=1, label="the budget's bar")
-    axis.set(xlabel=f"median latency, batch 1, {report.threads} threads (ms)",
+    axis.set(xlabel=f"median latency, batch 1, {report.threads} thread"
+                    f"{'s' if report.threads > 1 else ''} (ms)",
              ylabel=ylabel,
              title=f"{report.model} on {report.runtime}: {report.budget}\n"
                    f"green meets it, red does not; ringed: chosen; area: size")
+    highest = max([report.bar, *(value(c) for c in timed)])
     if report.judged == "min_cosine":
         axis.set_yscale("symlog", linthresh=1e-5)
+        axis.set_ylim(-4e-6, highest * 5)
+    else:
+        lowest = min([0.0, *(value(c) for c in timed)])
+        axis.set_ylim(lowest - 0.1 * (highest - lowest or 1), highest + 0.3 * (highest - lowest or 1))
+    axis.set_xlim(right=max(c.median_ms for c in timed) * 1.15 if timed else None)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
