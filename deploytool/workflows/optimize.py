@@ -27,7 +27,7 @@ from deploytool.core.fileio import write_bytes, write_json
 from deploytool.core.output_parity import proportion_text
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.bench import SLOWER_MARGIN
+from deploytool.workflows.bench import MIN_SECONDS, SLOWER_MARGIN
 from deploytool.workflows.budget import budget_search
 from deploytool.workflows.budget_criteria import Budget, Judgement
 from deploytool.workflows.convert import ConvertResult, convert
@@ -87,6 +87,8 @@ class OptimizeReport:
     result: ConvertResult | None = None
     seconds: float = 0.0
     files: dict = field(default_factory=dict)
+    int8_search: dict | None = None  # the budget search's outcome, when the format has int8
+    runs: int = RUNS  # timed calls per candidate, at least
 
     @property
     def chosen(self) -> Candidate:
@@ -97,9 +99,11 @@ class OptimizeReport:
         """Plain-JSON form (the manifest's ``optimize`` record and --json)."""
         return {"model": self.model, "runtime": self.runtime, "format": self.format,
                 "budget": self.budget, "judged": self.judged, "threads": self.threads,
+                "runs": self.runs,
                 "held_out_images": self.held_out_images, "chosen": self.chosen.label,
                 "reason": self.reason, "artifact": str(self.result.artifact) if self.result else None,
                 "seconds": round(self.seconds, 1), "files": self.files,
+                "int8_search": self.int8_search,
                 "candidates": [c.as_dict() for c in self.candidates]}
 
 
@@ -142,11 +146,12 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
     log(f"judging on {len(judge.images)} held-out images, timing on {runtime} with {threads} "
         f"thread{'s' if threads > 1 else ''}")
     candidates: list[Candidate] = []
+    search = {}
     with tempfile.TemporaryDirectory(prefix=".deploytool-optimize-", dir=out_dir) as tmp:
         for precision in chosen_target.precisions:
             variant = replace(options, precision=precision, out_dir=Path(tmp) / precision)
             if precision == "int8":
-                candidates += _int8_candidates(source, variant, budget, judge, log)
+                candidates += _int8_candidates(source, variant, budget, judge, log, search)
                 continue
             log(f"building {PRECISION_LABELS[precision]}")
             result = convert(source, variant, remember=False)
@@ -166,7 +171,8 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
         chosen.chosen = True
         report = OptimizeReport(source.name, runtime, options.to, budget.describe(),
                                 budget.judged_figure, chart_bar(budget), threads,
-                                len(judge.images), candidates, reason)
+                                len(judge.images), candidates, reason, int8_search=search or None,
+                                runs=runs)
         log(f"writing {chosen.label}: {reason}")
         extra = {"optimize": report.as_dict()}
         if chosen.budget_record:
@@ -177,9 +183,14 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
     return report
 
 
-def _int8_candidates(source, options, budget, judge, log) -> list[Candidate]:
-    """Plain int8, and the budget search's choice when it is another attempt that meets it."""
+def _int8_candidates(source, options, budget, judge, log, summary: dict) -> list[Candidate]:
+    """Plain int8, and the budget search's choice when it is another attempt that meets it;
+    ``summary`` receives the search's outcome."""
     search = budget_search(source, options, budget, log, judge=judge, workdir=options.out_dir)
+    record = search.record
+    summary.update({key: record[key] for key in ("verdict", "chosen", "layers_in_float",
+                                                 "float_only", "reasons")},
+                   attempts=[(a["label"], a["judgement"]["verdict"]) for a in record["attempts"]])
     plain = search.attempts[0]
     found = [Candidate("int8", plain.options, plain.figures, plain.judgement, plain.size_bytes,
                        plain.artifact)]
@@ -232,7 +243,8 @@ def write_report_files(report: OptimizeReport, out_dir: Path) -> dict:
     labelled = any("top1_drop_points" in c.figures for c in report.candidates)
     lines = [f"# deploytool optimize: {report.model} on {report.runtime}", "",
              f"Budget: {report.budget}, judged on {report.held_out_images} held-out images by the "
-             f"95 % bound of each agreement and drop. Latency: median and p90 of {RUNS} calls, "
+             f"95 % bound of each agreement and drop. Latency: median and p90 of at least {report.runs} "
+             f"calls ({MIN_SECONDS:g} s of them for a fast model), "
              f"batch 1, {report.threads} thread{'s' if report.threads > 1 else ''}, in a child "
              "process, on this machine.", "",
              f"Chosen: **{report.chosen.label}** ({report.reason}), written to "

@@ -1,0 +1,102 @@
+"""The int8 budget on the keras.applications families of docs/own-models.md: for each family and
+runtime (LiteRT .tflite, ONNX Runtime .onnx), `deploytool optimize FILE --runtime R --min-cosine
+0.99` -- the budget search to its end (every ranked layer in float if need be) and the fastest
+candidate that meets the budget, float forms included.
+
+    .venv/bin/python benchmarks/own_models_budget.py [--families MobileNetV2,ResNet50] [--runtimes tflite]
+
+Files: built as the own-models page builds them (96x96x3, 10 classes, random weights, BatchNorm
+statistics measured on photographs), in --work. Results accumulate in docs/own-models-budget.json
+(a family and runtime already stored is skipped unless named in --families) and the table is
+rewritten to docs/own-models-budget.md after each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from deploytool.core.fileio import write_bytes, write_json
+from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.budget_criteria import Budget
+from deploytool.workflows.optimize import optimize
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+RESULTS = DOCS / "own-models-budget.json"
+BUDGET = Budget(min_cosine=0.99)
+
+
+def measure(family, runtime: str, work: Path, log) -> dict:
+    """optimize on one family for one runtime: the int8 search's outcome and the choice."""
+    path = build_family_file(family, work)
+    source = load_source(str(path), preprocess={"preset": family.preset})
+    started = time.perf_counter()
+    report = optimize(source, runtime, BUDGET, out_dir=work / f"{family.name}-{runtime}",
+                      threads=2, runs=20, log=log)
+    by_label = {c.label: c for c in report.candidates}
+    return {"seconds": round(time.perf_counter() - started), "chosen": report.chosen.label,
+            "reason": report.reason, "int8_search": report.int8_search,
+            "plain_int8_cosine": by_label["int8"].figures["min_cosine"] if "int8" in by_label else None,
+            "candidates": [c.as_dict() for c in report.candidates]}
+
+
+def write_page(results: dict) -> None:
+    """docs/own-models-budget.md from the stored results."""
+    lines = ["# The int8 budget on keras.applications families", "",
+             "`deploytool optimize FILE --runtime R --min-cosine 0.99` on the files of "
+             "[own-models.md](own-models.md) (96x96x3, 10 classes, random weights, BatchNorm "
+             "statistics measured on photographs), judged on the held-out photographs. The int8 "
+             "search goes on until the budget holds or every layer diagnose ranks is in float; "
+             "optimize then keeps the fastest candidate that meets it, float forms included. "
+             "Regenerate with `.venv/bin/python benchmarks/own_models_budget.py`.", "",
+             "| family | runtime | plain int8 worst cosine | int8 search | attempts | optimize chose | why | time |",
+             "|---|---|---:|---|---:|---|---|---:|"]
+    for key, row in results.items():
+        family, runtime = key.split("/")
+        search = row["int8_search"] or {}
+        outcome = ("float only" if search.get("float_only") and search.get("verdict") != "met"
+                   else f"met by {search.get('chosen')}" if search.get("verdict") == "met"
+                   else search.get("verdict", "-"))
+        if search.get("float_only") and search.get("verdict") == "met":
+            outcome = f"met only with every ranked layer in float ({len(search['layers_in_float'])})"
+        cosine = row["plain_int8_cosine"]
+        lines.append(f"| {family} | {runtime} | {cosine:.4f} | {outcome} | "
+                     f"{len(search.get('attempts', []))} | {row['chosen']} | "
+                     f"{row['reason'].replace('|', '/')} | {row['seconds']} s |" if cosine is not None else
+                     f"| {family} | {runtime} | - | - | - | {row['chosen']} | {row['reason']} | {row['seconds']} s |")
+    missing = [f.name for f in FAMILIES if not any(k.startswith(f.name + "/") for k in results)]
+    if missing:
+        lines += ["", f"Not measured yet: {', '.join(missing)}."]
+    write_bytes(DOCS / "own-models-budget.md", ("\n".join(lines) + "\n").encode())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", help="comma-separated family names (default: all)")
+    parser.add_argument("--runtimes", default="tflite,onnxruntime")
+    parser.add_argument("--work", default="/tmp/deploytool-own-models-budget")
+    args = parser.parse_args()
+    families = ([family_by_name(name) for name in args.families.split(",")] if args.families
+                else list(FAMILIES))
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for family in families:
+        for runtime in args.runtimes.split(","):
+            key = f"{family.name}/{runtime}"
+            if key in results and not args.families:
+                continue
+            try:
+                results[key] = measure(family, runtime, Path(args.work),
+                                       lambda message: print(f"{key}: {message}", flush=True))
+            except Exception as error:  # a family a runtime cannot take is a row, not the end
+                results[key] = {"seconds": 0, "chosen": "-", "reason": f"error: {error}"[:200],
+                                "int8_search": None, "plain_int8_cosine": None, "candidates": []}
+            write_json(RESULTS, results)
+            write_page(results)
+            print(f"{key}: {results[key]['chosen']} ({results[key]['seconds']} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
