@@ -14,7 +14,7 @@ float32 for that alone: see the README's speed section).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,14 +23,15 @@ from deploytool.core.keras_env import keras
 
 
 @dataclass
-class SimplifyReport:
-    """Which convolutions became 1 x 1."""
+class RewriteReport:
+    """Which layers a rewrite changed, recorded under the rewrite's name."""
 
-    centre_tap_convolutions: list[str] = field(default_factory=list)
+    rewrite: str
+    layers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        """Plain-JSON form."""
-        return asdict(self)
+        """Plain-JSON form: {rewrite: layers}."""
+        return {self.rewrite: list(self.layers)}
 
 
 def _degenerate(layer) -> bool:
@@ -42,32 +43,31 @@ def _degenerate(layer) -> bool:
         tuple(layer.kernel_size) != (1, 1) and tuple(layer.dilation_rate) == (1, 1)
 
 
-def centre_tap_convolutions(model, custom_objects=None):
-    """Return ``(model, SimplifyReport)`` with every k x k 'same' convolution over a 1 x 1 map
-    replaced by its centre tap as a 1 x 1 convolution (unchanged model when there is none)."""
-    layers = [layer for layer in model.layers if _degenerate(layer)]
-    report = SimplifyReport([layer.name for layer in layers])
+def _rewrite_each(model, rewrite: str, wanted, change, custom_objects=None):
+    """Apply ``change(graph, layer)`` to every layer of ``model`` that ``wanted`` picks; return
+    ``(model, RewriteReport)``, the model itself when no layer is picked."""
+    layers = [layer for layer in model.layers if wanted(layer)]
+    report = RewriteReport(rewrite, [layer.name for layer in layers])
     if not layers:
         return model, report
     graph = GraphRewriter(model, custom_objects)
     for layer in layers:
-        weights = graph.weights(layer.name)
-        row, column = (layer.kernel_size[0] - 1) // 2, (layer.kernel_size[1] - 1) // 2
-        kernel = weights[0][row:row + 1, column:column + 1]
-        graph.update_layer(layer.name, kernel_size=[1, 1], strides=[1, 1], padding="valid")
-        graph.set_weights(layer.name, [kernel, *weights[1:]])
+        change(graph, layer)
     return graph.build(), report
 
 
-@dataclass
-class PoolRewriteReport:
-    """Which average poolings became depthwise convolutions."""
+def _centre_tap(graph: GraphRewriter, layer) -> None:
+    weights = graph.weights(layer.name)
+    row, column = (layer.kernel_size[0] - 1) // 2, (layer.kernel_size[1] - 1) // 2
+    kernel = weights[0][row:row + 1, column:column + 1]
+    graph.update_layer(layer.name, kernel_size=[1, 1], strides=[1, 1], padding="valid")
+    graph.set_weights(layer.name, [kernel, *weights[1:]])
 
-    average_pools_as_depthwise: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        """Plain-JSON form."""
-        return asdict(self)
+def centre_tap_convolutions(model, custom_objects=None):
+    """Return ``(model, RewriteReport)`` with every k x k 'same' convolution over a 1 x 1 map
+    replaced by its centre tap as a 1 x 1 convolution (unchanged model when there is none)."""
+    return _rewrite_each(model, "centre_tap_convolutions", _degenerate, _centre_tap, custom_objects)
 
 
 def _rewritable_pool(layer) -> bool:
@@ -75,23 +75,20 @@ def _rewritable_pool(layer) -> bool:
         layer.data_format == "channels_last" and layer.input.shape[-1] is not None
 
 
+def _pool_as_depthwise(graph: GraphRewriter, layer) -> None:
+    height, width = layer.pool_size
+    channels = int(layer.input.shape[-1])
+    graph.update_layer(layer.name, class_name="DepthwiseConv2D", kernel_size=[height, width],
+                       strides=list(layer.strides), padding="valid", depth_multiplier=1,
+                       use_bias=False, activation="linear", dilation_rate=[1, 1])
+    graph.entry(layer.name)["config"].pop("pool_size", None)
+    graph.set_weights(layer.name, [np.full((height, width, channels, 1), 1.0 / (height * width),
+                                           np.float32)])
+
+
 def average_pools_as_depthwise(model, custom_objects=None):
-    """Return ``(model, PoolRewriteReport)`` with every 'valid' AveragePooling2D replaced by a
+    """Return ``(model, RewriteReport)`` with every 'valid' AveragePooling2D replaced by a
     depthwise convolution of the same window and strides whose taps are all 1/(k*k) (unchanged
     model when there is none)."""
-    layers = [layer for layer in model.layers if _rewritable_pool(layer)]
-    report = PoolRewriteReport([layer.name for layer in layers])
-    if not layers:
-        return model, report
-    graph = GraphRewriter(model, custom_objects)
-    for layer in layers:
-        height, width = layer.pool_size
-        channels = int(layer.input.shape[-1])
-        graph.update_layer(layer.name, class_name="DepthwiseConv2D", kernel_size=[height, width],
-                           strides=list(layer.strides), padding="valid", depth_multiplier=1,
-                           use_bias=False, activation="linear", dilation_rate=[1, 1])
-        for key in ("pool_size",):
-            graph.entry(layer.name)["config"].pop(key, None)
-        graph.set_weights(layer.name, [np.full((height, width, channels, 1), 1.0 / (height * width),
-                                               np.float32)])
-    return graph.build(), report
+    return _rewrite_each(model, "average_pools_as_depthwise", _rewritable_pool,
+                         _pool_as_depthwise, custom_objects)

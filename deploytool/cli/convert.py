@@ -11,9 +11,9 @@ import click
 
 from deploytool.cli.help_texts import example, formats_text
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, given_target_options, json_option, parse_shape,
-                                    preprocess_dict, preprocess_options, refuse_unless,
-                                    target_options, width_option)
+from deploytool.cli.options import (dataset_name, given_target_options, json_option,
+                                    model_source_options, preprocess_dict, preprocess_options,
+                                    refuse_unless, target_options)
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
@@ -34,7 +34,6 @@ from deploytool.core.output_parity import figures_text
               help="Dynamic-range int8 weights (TFLite).")
 @click.option("--qat", is_flag=True, help="Quantization-aware fine-tuning (tfmot) before full-int8 TFLite export.")
 @click.option("--qat-epochs", default=ConvertOptions.qat_epochs, show_default=True, type=int)
-@click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
 @click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
               type=click.Path(file_okay=False))
 @click.option("--calib-data", callback=dataset_name, help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
@@ -47,12 +46,7 @@ from deploytool.core.output_parity import figures_text
                    "scores, regression, embedding or dense.")
 @click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
 @click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
-@click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
-              help="A zoo model's input size (default 224,224,3), or the fixed size to convert a "
-                   "model file with free dimensions (None, None, C) at.")
-@click.option("--num-classes", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Zoo models: classes.")
-@width_option(help="Zoo models: channel-width multiplier.")
+@model_source_options
 @click.option("--seed", default=ConvertOptions.seed, show_default=True, type=int)
 @click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="The model's class names, one per line: kept in the manifest for verify, "

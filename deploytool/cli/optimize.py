@@ -9,8 +9,8 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, json_option, parse_shape, preprocess_dict,
-                                    preprocess_options, refuse_unless, width_option)
+from deploytool.cli.options import (dataset_name, json_option, model_source_options,
+                                    preprocess_dict, preprocess_options, refuse_unless)
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import targets
@@ -42,13 +42,7 @@ from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes
               help="Timed calls per candidate.")
 @click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
               type=click.Path(file_okay=False))
-@click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model.")
-@click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
-              help="A zoo model's input size (default 224,224,3), or the fixed size for a model "
-                   "file with free dimensions.")
-@click.option("--num-classes", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Zoo models: classes.")
-@width_option(help="Zoo models: channel-width multiplier.")
+@model_source_options
 @click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="The model's class names, one per line.")
 @click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")

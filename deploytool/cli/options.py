@@ -106,6 +106,21 @@ def width_option(**kwargs):
                         **{"default": 1.0, **kwargs})
 
 
+def model_source_options(function):
+    """--weights, --input-shape, --num-classes and --width: how a zoo model is built (and the size
+    a model file with free dimensions is fixed at)."""
+    for option in reversed((
+            click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model."),
+            click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
+                         help="A zoo model's input size (default 224,224,3), or the fixed size to "
+                              "convert a model file with free dimensions (None, None, C) at."),
+            click.option("--num-classes", default=1000, show_default=True,
+                         type=click.IntRange(min=1), help="Zoo models: classes."),
+            width_option(help="Zoo models: channel-width multiplier."))):
+        function = option(function)
+    return function
+
+
 def json_option(what: str = "JSON"):
     """--json: machine-readable output instead of tables."""
     return click.option("--json", "as_json", is_flag=True, help=f"Print {what}.")

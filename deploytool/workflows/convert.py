@@ -216,8 +216,8 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log,
         skipped["fold_batchnorm"] = "--no-fold"
     if not keras3_path:
         export_model, simplify_report = centre_tap_convolutions(export_model)
-        if simplify_report.centre_tap_convolutions:
-            log(f"{len(simplify_report.centre_tap_convolutions)} convolution(s) over 1x1 maps "
+        if simplify_report.layers:
+            log(f"{len(simplify_report.layers)} convolution(s) over 1x1 maps "
                 "reduced to their centre tap (exact)")
     rewrites = None
     if not keras3_path:  # diagnose's float twin takes the rewrites of the artifact it explains
