@@ -145,9 +145,10 @@ def _plain(value):
 
 def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -> str | None:
     """Where OpenCV first computes ``artifact`` differently from its own runtime, in a few words
-    for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), found
-    by :func:`runtime_diff` (no reproduction written) in a child process, so that a crash or a
-    hang of the classic engine stays there; None when it cannot tell."""
+    for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), or
+    that no layer does by itself, found by :func:`runtime_diff` (no reproduction written) in a
+    child process, so that a crash or a hang of the classic engine stays there; None when it
+    cannot tell (no layer could be compared, or the comparison failed)."""
     import json
     import subprocess
     import sys
@@ -162,9 +163,14 @@ def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -
         return None
     if done.returncode != 0 or "{" not in done.stdout:
         return None
-    first = json.loads(done.stdout[done.stdout.index("{"):])["first"]
+    found = json.loads(done.stdout[done.stdout.index("{"):])
+    first = found["first"]
     if first is None:
-        return None
+        if not found["layers"]:
+            return None
+        return (f"no layer of the {len(found['layers'])} compared diverges past {found['bar']:g} "
+                f"relative ({found['precision']}): the difference builds up across layers "
+                f"(`deploytool diagnose {Path(artifact).name} --backend opencv` lists each one)")
     return (f"first diverges at {first['name']} ({first['op']}; OpenCV {first['backend_type']}), "
             f"relative {first['relative']:.0e}: `deploytool diagnose {Path(artifact).name} "
             "--backend opencv` writes a minimal reproduction")

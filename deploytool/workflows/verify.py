@@ -198,8 +198,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
                                    failures=failures, **common) for output in names]
                 continue
-            if name == "opencv" and precision in ("fp32", "fp16") and failures:
-                located = locate_divergence(artifact, data)  # a float model OpenCV gets wrong
+            if name == "opencv" and failures:
+                located = locate_divergence(artifact, data)  # the layer OpenCV gets wrong
                 for verdict in verdicts:
                     if located and verdict.failures:
                         verdict.failures = [*verdict.failures, located]

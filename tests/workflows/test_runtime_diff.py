@@ -74,3 +74,16 @@ def test_verify_names_the_layer_where_opencv_parts_from_litert(tmp_path):
     row = json.loads(result.stdout[result.stdout.index("{"):])["rows"][0]
     assert any(failure.startswith("first diverges at model/pool/AvgPool (AVERAGE_POOL_2D")
                for failure in row["failures"]), row["failures"]
+
+
+def test_an_int8_onnx_opencv_computes_layer_by_layer_alike_is_said_to_build_up(tmp_path):
+    """verify's lookup now runs for every precision: on an int8 .onnx whose layers OpenCV all
+    computes within the int8 bar, it says no layer diverges by itself, and counts them."""
+    from deploytool.workflows.runtime_diff import locate_divergence
+
+    model = small_model(tmp_path / "m.keras", same_pooling)
+    artifact = convert(load_source(str(model)), ConvertOptions(
+        to="onnx", precision="int8", out_dir=tmp_path, calib_samples=16)).artifact
+    words = locate_divergence(artifact, "photos")
+    assert words.startswith("no layer of the ") and "diverges past 0.05 relative (int8)" in words
+    assert int(words.split()[4]) >= 5
