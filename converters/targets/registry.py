@@ -123,6 +123,12 @@ class ExportTarget(abc.ABC):
         add producers and consumers itself)."""
         return list(tensors)
 
+    def budget_variants(self, options) -> list[tuple[str, object]]:
+        """(label, options) of the int8 variants this format offers that cost nothing in speed
+        to speak of, for the accuracy budget to try before keeping layers in float (the
+        calibrators are tried for every format)."""
+        return []
+
     def graph_rewrites(self, options) -> list:
         """Exact ``model -> (model, report)`` passes this format wants before export with these
         ``options`` (a runtime's fast path), run on the tf_keras path after the shared passes."""

@@ -2,7 +2,8 @@
 
 Plain int8 is tried first. When it misses the budget on held-out images (never the calibration
 ones), what costs nothing comes next: the other calibration methods the format offers (ONNX
-Runtime's percentile and entropy calibrators), then four times the calibration images. Then the
+Runtime's percentile and entropy calibrators), four times the calibration images, and what the
+format offers besides (a .tflite's float input and output instead of int8 ones). Then the
 layers `deploytool diagnose` finds costliest are kept in float, fewest first (1, 2, 3, 5, 8, ...
 of them, growing as Fibonacci numbers), until the budget holds or every layer diagnose ranks is
 in float: a mixed int8/float model (TFLite: denylisted nodes; ONNX: nodes excluded from
@@ -134,6 +135,7 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
                      for method in chosen_target.calibration_methods if method != options.calibration_method]
             cheap.append(("4x the calibration images",
                           replace(options, calib_samples=options.calib_samples * 4)))
+            cheap += chosen_target.budget_variants(options)
             for label, variant in cheap:
                 done, _ = attempt(label, variant)
                 best = _better(best, done, budget)
