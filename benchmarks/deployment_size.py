@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -104,15 +105,22 @@ def write_page(results: dict, wall_seconds: float | None) -> None:
     lines = ["# The zoo at deployment size", "",
              "Every zoo model at 224x224x3, full width, 1000 classes (random weights, randomised "
              "BatchNorm statistics: speed does not depend on the values), batch 1, on this "
-             "machine's CPU (2 cores). Median and p90 of "
-             f"{results['settings']['runs']} timed runs after 3 warm-up runs, each runtime in its "
-             "own child process. int8 is calibrated on "
+             "machine's CPU (2 cores). Median and p90 of at least "
+             f"{results['settings']['runs']} timed calls after 3 warm-up calls (`deploytool "
+             "bench`: more calls for a fast model), each runtime in its own child process. int8 "
+             "is calibrated on "
              f"{CALIBRATION_IMAGES} images. Regenerate with "
              "`.venv/bin/python benchmarks/deployment_size.py` (it measures only models not yet "
              "stored; `--fresh` measures all again)"
              + (f"; the last full run took {wall_seconds / 60:.0f} min." if wall_seconds else "."), ""]
     if missing:
         lines += [f"Not measured yet: {', '.join(missing)}.", ""]
+    loads = {name: results["models"][name].get("load_average") for name in models}
+    busy = [name for name, load in loads.items() if load is None or max(load) > 2.5]
+    if busy:
+        lines += ["Measured while other work shared the 2 cores (1-minute load average above 2.5 "
+                  "at the start or end, or not recorded): " + ", ".join(busy) + ". Their single "
+                  "figures can be off by 2x; the ratios of one model are from the same minutes.", ""]
     lines += ["![median latency at 2 threads](deployment-size.png)", "",
               "## int8 and fp16 against fp32 (median latency ratio; below 1 is faster)", "",
               "| model | LiteRT int8/fp32 x1 | x2 | LiteRT fp16/fp32 x2 | LiteRT dynamic/fp32 x2 "
@@ -208,10 +216,12 @@ def main():
     # named models are measured again; the whole zoo measures only what is not stored
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
     for name in todo:
-        model_started = time.perf_counter()
+        model_started, load_before = time.perf_counter(), os.getloadavg()[0]
         results["models"][name] = measure_model(name, args.runs, Path(args.work),
                                                 lambda message: print(message, flush=True))
         results["models"][name]["seconds"] = round(time.perf_counter() - model_started)
+        # what else ran meanwhile: this run's own work keeps it near 1-2 on 2 cores
+        results["models"][name]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
         if set(results["models"]) >= set(ORDER) and not args.models:
             results["wall_seconds"] = round(sum(m["seconds"] for m in results["models"].values()))
         write_json(RESULTS, results)
