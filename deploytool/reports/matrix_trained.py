@@ -165,6 +165,10 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "not judged here, since on a trained, confident model one image near a decision boundary "
         "sets it. `deploytool matrix --random` gives the quicker random-weight parity page.",
         "",
+        "These cells are 28x28 at width 0.25, where a call is mostly start-up overhead: speed at "
+        "the size people deploy (every zoo model at 224x224x3, full width, 1 and 2 threads) is "
+        "on [deployment-size.md](deployment-size.md).",
+        "",
         versions_line(wall_seconds) + ("" if wall_seconds is not None else
                                        f" Cells of earlier runs reused; each model's own compute "
                                        f"time adds up to {seconds / 60:.0f} min."),
