@@ -232,7 +232,8 @@ def candidate_figures_text(candidate: Candidate, labelled: bool) -> str:
         words.append(f"drop {figures['top1_drop_points']:.2f} pt (95 %: {low:.2f} to {high:.2f})")
     if "top1_agreement" in figures:
         words.append(f"agreement {proportion_text(figures, 'top1_agreement')}")
-    words.append(f"worst cosine {figures['min_cosine']:.4f}")
+    cosine = figures["min_cosine"]  # six places where four would round an int8 file to 1.0000
+    words.append(f"worst cosine {cosine:.6f}" if cosine > 0.9999 else f"worst cosine {cosine:.4f}")
     return "; ".join(words)
 
 
