@@ -121,6 +121,11 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
         click.echo(json.dumps(result.manifest, indent=2))
     else:
         print_fields(result_fields(result))
+    if result.manifest["settings"]["precision"] != "fp32":
+        from deploytool.workflows.bench import against_float_sibling
+
+        for line in against_float_sibling(result.artifact):
+            click.echo(line, err=as_json)
     budget_record = result.manifest.get("budget")
     if budget_record and not budget_record["met"]:
         click.echo(f"deploytool: the budget is {budget_record['verdict']} "

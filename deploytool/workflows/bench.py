@@ -124,6 +124,41 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
     return lines
 
 
+def float_sibling(artifact) -> Path | None:
+    """The fp32 artifact of the same model and format in ``artifact``'s folder (converted
+    before it), if there is one."""
+    artifact = Path(artifact)
+    manifest = manifest_of(artifact)
+    for other in sorted(artifact.parent.glob(f"*{artifact.suffix}")):
+        try:
+            twin = manifest_of(other)
+        except UserError:
+            continue
+        if other != artifact and twin.precision == "fp32" and twin.reference == manifest.reference:
+            return other
+    return None
+
+
+def against_float_sibling(artifact, threads: int = DEFAULT_THREADS) -> list[str]:
+    """For a reduced-precision ``artifact`` with a :func:`float_sibling`: both timed on the
+    format's own runtime, and :func:`slower_than_float`'s line if this one is slower; else
+    nothing (and no timing at all)."""
+    from deploytool.converters.targets.registry import target_for
+
+    manifest = manifest_of(artifact)
+    sibling = float_sibling(artifact) if manifest.precision != "fp32" else None
+    if sibling is None:
+        return []
+    images = benchmark_images(manifest, 1)
+    rows = []
+    for path in (Path(artifact), sibling):
+        row = measure(path, path.name, target_for(path).runtime, images, threads)
+        entry = manifest_of(path)
+        row.precision, row.reference = entry.precision, str(entry.reference)
+        rows.append(row)
+    return slower_than_float(rows)
+
+
 def plot_latency(rows: list[BenchRow], path) -> None:
     """A horizontal bar chart of median latency per artifact and runtime, as a PNG, on a log
     axis so that a slow baseline does not flatten every other bar; each bar is labelled with its

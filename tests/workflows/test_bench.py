@@ -122,3 +122,22 @@ def test_an_int8_artifact_slower_than_its_float_twin_is_said_with_both_figures()
     assert slower_than_float(rows) == [
         "on tflite, m_int8.tflite takes 0.076 ms against 0.016 ms for m_fp32.tflite: int8 is 4.8x "
         "slower than float32 here (`deploytool bench --profile` shows where the time goes)"]
+
+
+def test_an_int8_artifact_finds_the_fp32_one_of_the_same_model_beside_it(tmp_path):
+    """convert times an int8 file against this float sibling (and says so when int8 is slower);
+    another model's fp32 file in the same folder is not its sibling."""
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.bench import against_float_sibling, float_sibling
+    from deploytool.workflows.convert import convert
+
+    tiny = dict(input_shape=(28, 28, 1), num_classes=10, width=0.25)
+    lenet = load_source("lenet_bn", **tiny)
+    int8 = convert(lenet, ConvertOptions(to="onnx", precision="int8", out_dir=tmp_path,
+                                         calib_samples=16)).artifact
+    assert float_sibling(int8) is None and against_float_sibling(int8) == []
+    convert(load_source("alexnet", **tiny), ConvertOptions(to="onnx", out_dir=tmp_path))
+    assert float_sibling(int8) is None
+    fp32 = convert(lenet, ConvertOptions(to="onnx", out_dir=tmp_path)).artifact
+    assert float_sibling(int8) == fp32 and float_sibling(fp32) is None
