@@ -25,7 +25,7 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.bench import bench
+from deploytool.workflows.bench import MIN_SECONDS, bench
 from deploytool.workflows.convert import convert
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -43,7 +43,8 @@ ORDER = ("lenet_bn", "mobilenet_v2", "nin", "alexnet", "resnet18", "googlenet", 
 def settings(runs: int) -> dict:
     """What a stored result was measured with (a result with other settings is measured again)."""
     return {"input_shape": [224, 224, 3], "width": 1.0, "num_classes": 1000, "batch": 1,
-            "runs": runs, "threads": list(THREADS), "calibration_images": CALIBRATION_IMAGES,
+            "runs": runs, "min_seconds": MIN_SECONDS, "threads": list(THREADS),
+            "calibration_images": CALIBRATION_IMAGES,
             "artifacts": [f"{to} {precision}" for to, precision in ARTIFACTS]}
 
 
@@ -105,10 +106,12 @@ def write_page(results: dict, wall_seconds: float | None) -> None:
     lines = ["# The zoo at deployment size", "",
              "Every zoo model at 224x224x3, full width, 1000 classes (random weights, randomised "
              "BatchNorm statistics: speed does not depend on the values), batch 1, on this "
-             "machine's CPU (2 cores). Median and p90 of at least "
-             f"{results['settings']['runs']} timed calls after 3 warm-up calls (`deploytool "
-             "bench`: more calls for a fast model), each runtime in its own child process. int8 "
-             "is calibrated on "
+             "machine's CPU (2 cores). Median and p90 of "
+             + (f"at least {results['settings']['runs']} timed calls, more until they add up to "
+                f"{results['settings']['min_seconds']:g} s," if results["settings"].get("min_seconds")
+                else f"{results['settings']['runs']} timed calls")
+             + " after 3 warm-up calls (`deploytool bench`), each runtime in its own child "
+             "process. int8 is calibrated on "
              f"{CALIBRATION_IMAGES} images. Regenerate with "
              "`.venv/bin/python benchmarks/deployment_size.py` (it measures only models not yet "
              "stored; `--fresh` measures all again)"
@@ -207,11 +210,11 @@ def main():
         parser.error(f"not zoo models: {', '.join(unknown)}")
     current = settings(args.runs)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    if results.get("settings") != current or args.fresh:
-        results = {"settings": current, "models": {}, "wall_seconds": None}
     if args.page_only:
         write_page(results, results.get("wall_seconds"))
         return
+    if results.get("settings") != current or args.fresh:
+        results = {"settings": current, "models": {}, "wall_seconds": None}
     started = time.perf_counter()
     # named models are measured again; the whole zoo measures only what is not stored
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
