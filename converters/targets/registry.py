@@ -123,6 +123,11 @@ class ExportTarget(abc.ABC):
         add producers and consumers itself)."""
         return list(tensors)
 
+    def float_edges(self, options):
+        """``options`` with the model's input and output in float where the format would make
+        them int8 (the accuracy budget keeps them in float along with any layer it keeps)."""
+        return options
+
     def budget_variants(self, options) -> list[tuple[str, object]]:
         """(label, options) of the int8 variants this format offers that cost nothing in speed
         to speak of, for the accuracy budget to try before keeping layers in float (the

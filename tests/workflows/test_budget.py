@@ -26,7 +26,7 @@ def test_budget_keeps_the_hostile_layer_in_float_and_meets_it(hostile_model_file
                      "--min-cosine", "0.99", "--json")
     assert result.exit_code == 0, result.output
     budget = json.loads(result.output[result.output.index("{"):])["budget"]
-    assert budget["met"] and budget["chosen"] == "1 costliest layer in float"
+    assert budget["met"] and budget["chosen"].startswith("1 costliest layer in float")
     assert len(budget["layers_in_float"]) == 1 and "relu_h" in budget["layers_in_float"][0]
     assert budget["attempts"][0]["label"] == "plain int8" and not budget["attempts"][0]["met"]
     assert budget["attempts"][-1]["figures"]["min_cosine"] >= 0.99
