@@ -17,6 +17,7 @@ from deploytool.core.output_parity import (compare_every_output, failures_of,
 from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
+from deploytool.workflows.opencv_tflite_layers import failing_layer
 from deploytool.workflows.runtime_diff import locate_divergence
 
 DEFAULT_SAMPLES = 64
@@ -194,6 +195,9 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 status = "fail" if failures else "pass"
             common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
                           median_ms=median_ms)
+            if verdicts is None and name == "opencv" and artifact.suffix == ".tflite" and failures:
+                layer = failing_layer(artifact, " ".join(failures))  # OpenCV's message names none
+                failures = [*failures, layer] if layer else failures
             if verdicts is None:  # it did not run: the same reason for every output
                 rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
                                    failures=failures, **common) for output in names]
