@@ -66,7 +66,8 @@ def matrix_command(names, out_file, random_weights, epochs, input_shape, width, 
                 names or None, Path(artifact_dir), epochs, width, samples or settings.SAMPLES, fresh,
                 log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=on_model)
         wall = None if reused else time.perf_counter() - started
-        written = write_outputs(results, out_file, epochs, width, samples or settings.SAMPLES, wall)
+        written = write_outputs(results, out_file, epochs, width, samples or settings.SAMPLES, wall,
+                                Path(artifact_dir) / "artifacts")
         cells = [cell for result in results.values() for cell in result["cells"]]
     passed = sum(c["status"] == "pass" for c in cells)
     failed = sum(c["status"] == "fail" for c in cells)

@@ -168,11 +168,24 @@ def upstream_causes(why: str) -> list[str]:
     return [note for marker, note in UPSTREAM.items() if marker in why]
 
 
-def label_known_causes(cells: list[dict]) -> list[dict]:
+def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> list[dict]:
     """Cells computed before a cause was known (cached), with the cause appended to a failure
-    that matches a marker and names none yet."""
+    that matches a marker and names none yet, and (given the folder the artifacts were written
+    to, ``artifacts_dir/<model>/<model>_<precision>.tflite``) the .tflite layer an OpenCV
+    failure comes from where the cell names none."""
+    from deploytool.workflows.opencv_tflite_layers import failing_layer
+
+    kinds = {label: (to, precision) for label, to, precision in ARTIFACT_KINDS}
     for cell in cells:
         why = cell.get("why") or ""
+        to, precision = kinds.get(cell["artifact"], (None, None))
+        if cell["status"] == "fail" and cell["runtime"] == "opencv" and to == "tflite" and \
+                artifacts_dir is not None and "at layer " not in why and not cell.get("figures"):
+            path = Path(artifacts_dir) / cell["model"] / f"{cell['model']}_{precision}.tflite"
+            layer = failing_layer(path, why) if path.exists() else None
+            if layer:
+                head, _, cause = why.partition(" — ")
+                why = cell["why"] = f"{head}; {layer}" + (f" — {cause}" if cause else "")
         if cell["status"] == "fail" and " — " not in why and upstream_causes(why):
             cell["why"] = f"{why} — {upstream_causes(why)[0]}"
     return cells

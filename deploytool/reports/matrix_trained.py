@@ -130,11 +130,12 @@ def _size_text(cells: list[dict]) -> str:
 
 
 def render_markdown(results: dict[str, dict], epochs: int, width: float, samples: int,
-                    picture: str = "compatibility.png", wall_seconds: float | None = None) -> str:
+                    picture: str = "compatibility.png", wall_seconds: float | None = None,
+                    artifacts_dir: Path | None = None) -> str:
     """The page: one accuracy/latency table per runtime, a size and phone-GPU table, then every
     failure with its cause, the summary counts and the largest int8 accuracy drop."""
     cells = label_known_causes([judge_int8_by_accuracy(cell) for result in results.values()
-                                for cell in result["cells"]])
+                                for cell in result["cells"]], artifacts_dir)
     seconds = sum(result["seconds"] for result in results.values())
     kinds = [label for label, _, _ in ARTIFACT_KINDS]
     models = list(results)
@@ -329,7 +330,7 @@ def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samp
 
 
 def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int,
-                  wall_seconds: float | None = None) -> list[Path]:
+                  wall_seconds: float | None = None, artifacts_dir: Path | None = None) -> list[Path]:
     """The Markdown page at ``out_file``, the same cells as JSON and the heatmap as PNG beside it
     (same stem); returns the three paths. ``wall_seconds``: how long the run took, when it
     computed every cell itself."""
@@ -338,7 +339,7 @@ def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float,
     out_file = Path(out_file)
     json_path, png_path = out_file.with_suffix(".json"), out_file.with_suffix(".png")
     write_bytes(out_file, render_markdown(results, epochs, width, samples, png_path.name,
-                                                 wall_seconds).encode())
+                                          wall_seconds, artifacts_dir).encode())
     write_json(json_path, {"settings": {"epochs": epochs, "width": width, "samples": samples,
                                         "int8_max_drop": INT8_MAX_DROP, "timing": TIMING},
                            "versions": tool_versions(),

@@ -47,3 +47,24 @@ def test_a_cell_shows_the_accuracy_changes_interval(tmp_path):
 
     with_interval = cell("ONNX int8", "onnxruntime", accuracy_change_interval=[-0.0094, 0.0094])
     assert cell_text(with_interval) == "✅ 95.0 (-0.3 [-0.9, +0.9]) · 0.2 ms"
+
+
+def test_a_cached_opencv_tflite_failure_gets_the_layer_named_from_the_artifact(tmp_path):
+    """A cell computed before verify named layers: at render time the page reads the .tflite in
+    the matrix's artifacts folder and names the FULLY_CONNECTED OpenCV fails on."""
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.core.keras_env import keras
+    from deploytool.reports.matrix import label_known_causes
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.convert import convert
+
+    layers = keras.layers
+    inputs = keras.Input((8, 8, 3))
+    x = layers.Flatten()(layers.Conv2D(8, 8, name="to_1x1")(inputs))
+    keras.Model(inputs, layers.Dense(3, name="fc")(x)).save(tmp_path / "fc1x1.keras")
+    convert(load_source(str(tmp_path / "fc1x1.keras")),
+            ConvertOptions(out_dir=tmp_path / "artifacts" / "fc1x1"))
+    cell = {"model": "fc1x1", "artifact": "TFLite fp32", "runtime": "opencv", "status": "fail",
+            "why": "new and classic engines: error: failed to run: >     'K_b' is 8"}
+    (labelled,) = label_known_causes([cell], tmp_path / "artifacts")
+    assert "; at layer StatefulPartitionedCall:0 (FULLY_CONNECTED fed a 4-D map) — upstream" in labelled["why"]
