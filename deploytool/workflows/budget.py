@@ -7,14 +7,14 @@ format offers besides (a .tflite's float input and output instead of int8 ones).
 layers `deploytool diagnose` finds costliest are kept in float, fewest first (1, 2, 3, 5, 8, ...
 of them, growing as Fibonacci numbers), until the budget holds or every layer diagnose ranks is
 in float: a mixed int8/float model (TFLite: denylisted nodes, with float input and output; ONNX:
-nodes excluded from quantization). The ranking does not predict each layer's effect on the output exactly (errors
-cancel and compound: on a keras.applications MobileNetV2, 1 to 34 layers in float wandered
-between 0.85 and 0.94), so the search does not stop at a fixed count: it ends with every ranked
-layer in float, and when nothing short of that meets the budget the record's ``float_only`` says
-so (a float form, fp16 or dynamic range, which `deploytool optimize` weighs, is then the file to
-ship). The
-chosen artifact is written as usual, and its manifest's ``budget`` record lists every attempt,
-the layers left in float and what they cost in size and latency against plain int8.
+nodes excluded from quantization). The ranking does not predict each layer's effect on the
+output exactly (errors cancel and compound: on a keras.applications MobileNetV2, 1 to 34 layers
+in float wandered between 0.85 and 0.94), so the search does not stop at a fixed count: it ends
+with every ranked layer in float, and when nothing short of that meets the budget the record's
+``float_only`` says so (a float form, fp16 or dynamic range, which `deploytool optimize` weighs,
+is then the file to ship). The chosen artifact is written as usual, and its manifest's
+``budget`` record lists every attempt, the layers left in float and what they cost in size and
+latency against plain int8.
 
 Every attempt is judged by :mod:`deploytool.workflows.budget_criteria`: by the 95 % bound of its
 agreement and accuracy drop, so a budget is met only when the held-out images show it. When they
@@ -44,8 +44,8 @@ __all__ = ["Budget", "budget_search", "budgeted_convert"]
 
 def float_layer_steps(layers: int) -> list[int]:
     """How many of the ``layers`` ranked layers each attempt keeps in float: 1, 2, 3, 5, 8, ...
-    below ``layers``, then all of them (so the search always ends at a model with no layer
-    quantized)."""
+    below ``layers``, then all of them (so the search always ends with every ranked layer in
+    float; weights and tensors diagnose does not rank may stay int8)."""
     steps, low, high = [], 1, 2
     while low < layers:
         steps.append(low)

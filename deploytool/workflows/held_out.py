@@ -74,10 +74,10 @@ class HeldOutJudge:
         self.images, self.labels = held_out(source, options, budget)
         self._reference = None
 
-    def figures(self, result: ConvertResult) -> tuple[dict, float]:
+    def figures(self, result: ConvertResult, timed: bool = True) -> tuple[dict, float | None]:
         """The candidate's figures (the worst head's, with ``top1_drop_points`` on labelled
-        images) and its median in-process latency in ms for one image (a quick figure to rank
-        attempts by; `deploytool bench` times in a child process)."""
+        images) and, when ``timed``, its median in-process latency in ms for one image (a quick
+        figure to rank attempts by; `deploytool bench` times in a child process), else None."""
         manifest = Manifest.from_record(result.artifact, result.manifest)
         if self._reference is None:
             from deploytool.sources.keras_files import load_keras_file
@@ -97,6 +97,8 @@ class HeldOutJudge:
         if self.labels is not None and "accuracy" in figures:
             figures["top1_drop_points"] = 100.0 * (figures["accuracy_reference"] - figures["accuracy"])
         self._check_judgeable(figures)
+        if not timed:
+            return figures, None
         milliseconds = 1e3 * float(np.median(runner.time_inference(self.images[:1], runs=10, warmup=2)))
         return figures, milliseconds
 

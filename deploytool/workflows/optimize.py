@@ -155,7 +155,7 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
                 continue
             log(f"building {PRECISION_LABELS[precision]}")
             result = convert(source, variant, remember=False)
-            figures, _ = judge.figures(result)
+            figures, _ = judge.figures(result, timed=False)  # timed below, in a child process
             candidates.append(Candidate(PRECISION_LABELS[precision], variant, figures,
                                         budget.judge(figures),
                                         result.manifest["artifact"]["size_bytes"], result.artifact))
