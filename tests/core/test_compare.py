@@ -65,3 +65,14 @@ def test_a_trained_models_int8_is_judged_by_its_decisions_and_its_cosine_only_re
     assert untrained == ["cosine 0.9460 < 0.99"]
     flipped, _ = judge_parity({**figures, "top1_agreement": 0.8}, "int8", trained=True)
     assert flipped == ["top-1 agreement 0.800 < 0.9"]
+
+
+def test_a_trained_models_fp16_is_judged_by_its_decisions_at_a_stricter_bar_than_int8():
+    from deploytool.core.compare import judge_parity
+
+    uncertain_image = {"kind": "scores", "samples": 360, "max_abs": 0.036, "min_cosine": 0.998,
+                       "top1_agreement": 1.0}  # ResNet-152's fp16 .tflite on the trained matrix
+    assert judge_parity(uncertain_image, "fp16", trained=True)[0] == []
+    assert judge_parity({**uncertain_image, "top1_agreement": 0.97}, "fp16", trained=True)[0] == [
+        "top-1 agreement 0.970 < 0.98"]
+    assert judge_parity(uncertain_image, "fp16", trained=False)[0] == ["cosine 0.9980 < 0.999"]

@@ -6,7 +6,8 @@ import json
 
 from PIL import Image
 
-from deploytool.reports.matrix_trained import judge_int8_by_accuracy, write_outputs
+from deploytool.reports.matrix_trained import (judge_by_current_bars, judge_int8_by_accuracy,
+                                               write_outputs)
 
 FIGURES = {"accuracy": 0.95, "accuracy_reference": 0.953, "top1_agreement": 0.97,
            "min_cosine": 0.85, "max_abs": 0.1}
@@ -27,6 +28,19 @@ def test_an_int8_cell_is_judged_by_its_accuracy_change_and_agreement_not_its_wor
     flipped = judge_int8_by_accuracy(cell("ONNX int8", "onnxruntime", top1_agreement=0.8))
     assert flipped["status"] == "fail" and "top-1 agreement 0.800 < 0.9" in flipped["why"]
     assert judge_int8_by_accuracy(cell("TFLite fp32", "tflite", "fail"))["status"] == "fail"
+
+
+def test_a_cached_fp16_cell_is_judged_again_by_todays_bars_keeping_its_notes():
+    layer_note = "no layer of the 65 compared diverges past 0.01 relative (fp16): it builds up"
+    cached = {**cell("TFLite fp16", "opencv", "fail", min_cosine=0.9989, top1_agreement=1.0),
+              "why": f"cosine 0.9989 < 0.999; {layer_note}"}
+    assert judge_by_current_bars(cached)["status"] == "pass"  # decisions kept: it passes now
+    flipped = judge_by_current_bars({**cell("TFLite fp16", "opencv", "fail", top1_agreement=0.97),
+                                     "why": f"cosine 0.9989 < 0.999; {layer_note}"})
+    assert flipped["status"] == "fail"
+    assert flipped["why"].startswith(f"top-1 agreement 0.970 < 0.98; {layer_note} — numerical")
+    error = {**cell("TFLite fp16", "opencv", "fail"), "figures": None, "why": "cannot load"}
+    assert judge_by_current_bars(error)["why"] == "cannot load"
 
 
 def test_the_page_its_json_and_its_heatmap_are_written_together(tmp_path):
