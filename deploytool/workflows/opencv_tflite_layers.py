@@ -3,8 +3,10 @@ not name it: read from the flatbuffer (pure Python), named by the op's output te
 other lines name layers, with the op.
 
 OpenCV's TFLite importer says "Lookup table for RELU" (an int8 op with a fused activation it has
-no table for) or "'K_b' is 64" (a FULLY_CONNECTED fed a 4-D 1x1 map) without a layer ("Can't
-create layer "NAME" of type "T"" names its own).
+no table for), "'K_b' is 64" (a FULLY_CONNECTED fed a 4-D 1x1 map), "PLACEHOLDER_FOR_GREATER_OP_CODES"
+(an op whose code is 128 or more, such as GELU: the importer reads only the deprecated one-byte
+code), "Unknown opcode for INT8 Eltwise layer 'SUB'" or "Unknown operation type "mul"" (an int8
+SUB or MUL) without a layer ("Can't create layer "NAME" of type "T"" names its own).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from deploytool.converters.targets.tflite.flatbuffer import operator_names, read
 FUSED = ("Conv2DOptions", "DepthwiseConv2DOptions", "FullyConnectedOptions", "AddOptions",
          "MulOptions", "SubOptions", "Pool2DOptions")
 INT8 = 9  # TensorType.INT8
+NEWER_OPS = 127  # deprecated_builtin_code of every op numbered 128 or more
 
 
 def _ops(path):
@@ -37,7 +40,8 @@ def _ops(path):
             options.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
             fused = activations.get(options.FusedActivationFunction())
         inputs = [graph.Tensors(i) for i in op.InputsAsNumpy() if i >= 0]
-        yield names[op.OpcodeIndex()], graph.Tensors(op.Outputs(0)), inputs, fused
+        newer = model.OperatorCodes(op.OpcodeIndex()).DeprecatedBuiltinCode() == NEWER_OPS
+        yield names[op.OpcodeIndex()], graph.Tensors(op.Outputs(0)), inputs, fused, newer
 
 
 def _name(tensor) -> str:
@@ -54,10 +58,16 @@ def failing_layer(path, message: str) -> str | None:
         ops = list(_ops(path))
     except Exception:  # noqa: BLE001 - a file the flatbuffer reader cannot walk names no layer
         return None
-    for op, output, inputs, fused in ops:
+    eltwise = re.search(r"INT8 Eltwise layer '(\w+)'|Unknown operation type \"(\w+)\"", message)
+    eltwise = (eltwise.group(1) or eltwise.group(2)).upper() if eltwise else None
+    for op, output, inputs, fused, newer in ops:
         if table and output.Type() == INT8 and (fused == table.group(1) or op == table.group(1)):
             return f"at layer {_name(output)} ({op} with a fused {table.group(1)}, int8)"
         if "'K_b' is" in message and op == "FULLY_CONNECTED" and inputs and \
                 inputs[0].ShapeLength() == 4:
             return f"at layer {_name(output)} (FULLY_CONNECTED fed a 4-D map)"
+        if "PLACEHOLDER_FOR_GREATER_OP_CODES" in message and newer:
+            return f"at layer {_name(output)} ({op}, an op code above 127)"
+        if eltwise and op == eltwise and output.Type() == INT8:
+            return f"at layer {_name(output)} ({op}, int8)"
     return None
