@@ -55,6 +55,12 @@ class Runner(abc.ABC):
         self.outputs: list[TensorInfo] = []
         self._loaded = False
 
+    @classmethod
+    def layer_in_log(cls, log: str) -> str | None:
+        """The layer a failed child run's own log (its stderr) names, in a few words ("at layer
+        NAME (TYPE ...)"), for a runtime that logs more than its error says; None by default."""
+        return None
+
     def load(self) -> "Runner":
         """Load the artifact (once); fills :attr:`inputs` and :attr:`outputs`."""
         if not self._loaded:

@@ -65,8 +65,9 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
                                kind="crash")
         if process.returncode != 0:
             lines = [line for line in process.stderr.splitlines() if line.strip()]
-            return IsolatedRun(error=lines[-1] if lines else f"exit code {process.returncode}",
-                               kind="error")
+            error = lines[-1] if lines else f"exit code {process.returncode}"
+            layer = runners()[backend].layer_in_log(process.stderr)
+            return IsolatedRun(error=f"{error}; {layer}" if layer else error, kind="error")
         meta = json.loads((tmp / "meta.json").read_text())
         with np.load(tmp / "outputs.npz") as saved:
             outputs = {output["name"]: saved[output["name"]] for output in meta["outputs"]}

@@ -28,6 +28,9 @@ def _last_line(exc: Exception) -> str:
     match = re.search(r"error: \(-?\d+:([^)]*)\) (.*)", line)
     return f"{match.group(2)} ({match.group(1).strip()})" if match else line
 
+# how OpenCV's CLASSIC engine logs a layer whose output shape it cannot work out
+SHAPE_FAILURE = re.compile(r"OPENCV/DNN: \[(\w+)\]:\((.+?)\): getMemoryShapes\(\) throws exception")
+
 
 class OpenCVRunner(Runner):
     """Runs .onnx or .tflite through cv2.dnn with ``engine`` "new", "classic" or "auto"."""
@@ -37,6 +40,22 @@ class OpenCVRunner(Runner):
     order = 3
     reads = (".onnx", ".tflite", ".pb")
     variants = tuple({"engine": engine} for engine in ENGINES)
+
+    @classmethod
+    def layer_in_log(cls, log: str) -> str | None:
+        """The layer whose output shape OpenCV's CLASSIC engine could not work out: it logs the
+        layer, its type, its inputs' shapes and its weights' ("[Convolution]:(NAME):
+        getMemoryShapes() throws exception", then "input[0] = [1 x 31 x 24 x 24]", "blobs[0] =
+        CV_32FC1 [11 x 32 x 1 x 1]") where its exception says only "got 31"."""
+        found = SHAPE_FAILURE.search(log)
+        if not found:
+            return None
+        block = log[found.end():].split("Exception message", 1)[0]
+        inputs = re.findall(r"input\[\d+\] = (\[[^\]]*\])", block)
+        weights = re.findall(r"blobs\[0\] = \S+ (\[[^\]]*\])", block)
+        shapes = ([f"input {', '.join(inputs)}"] if inputs else []) + \
+            ([f"weights {weights[0]}"] if weights else [])
+        return f"at layer {found.group(2)} ({'; '.join([found.group(1), *shapes])})"
 
     def __init__(self, path, threads: int = DEFAULT_THREADS, engine: str = "new"):
         super().__init__(path, threads)

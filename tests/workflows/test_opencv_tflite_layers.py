@@ -58,3 +58,18 @@ def test_verify_names_the_tflite_layer_opencv_fails_on(model, flags, layer, tmp_
     assert result.exit_code == 1
     row = json.loads(result.stdout[result.stdout.index("{"):])["rows"][0]
     assert any(layer in failure for failure in row["failures"]), row["failures"]
+
+
+def test_the_classic_engines_own_log_names_the_layer_whose_shape_it_cannot_work_out(
+        fc_on_a_1x1_map, tmp_path):
+    import numpy as np
+
+    from deploytool.runtimes.isolation import run_isolated
+
+    converted = run_cli("convert", fc_on_a_1x1_map, "--out", tmp_path, "--json")
+    artifact = json.loads(converted.output[converted.output.index("{"):])["artifact"]["file"]
+    run = run_isolated(tmp_path / artifact, "opencv", np.zeros((1, 8, 8, 3), np.float32),
+                       engine="classic")
+    assert run.kind == "error" and "'K_b' is 8" in run.error
+    assert run.error.endswith("; at layer StatefulPartitionedCall:0 (Gemm; input [1 x 8 x 1 x 1]; "
+                              "weights [3 x 8])")
