@@ -17,7 +17,6 @@ from deploytool.core.output_parity import (compare_every_output, failures_of,
 from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
-from deploytool.workflows.opencv_tflite_layers import failing_layer
 from deploytool.workflows.runtime_diff import locate_divergence
 
 DEFAULT_SAMPLES = 64
@@ -138,6 +137,22 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
     return verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
 
 
+def opencv_failing_layer(artifact: Path, message: str, images: np.ndarray) -> str | None:
+    """The layer an OpenCV load or run failure comes from, where its ``message`` names none: read
+    from a .tflite's flatbuffer, found in an .onnx by running OpenCV on cuts of the graph."""
+    if "Can't create layer" in message:  # OpenCV named it
+        return None
+    if artifact.suffix == ".tflite":
+        from deploytool.workflows.opencv_tflite_layers import failing_layer
+
+        return failing_layer(artifact, message)
+    if artifact.suffix == ".onnx" and "at layer " not in message:  # CLASSIC's log named none
+        from deploytool.workflows.opencv_onnx_nodes import failing_node
+
+        return failing_node(artifact, images)
+    return None
+
+
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
            samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
            threads: int = DEFAULT_THREADS, timeout: float = DEFAULT_TIMEOUT, timing: dict | None = None,
@@ -195,8 +210,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 status = "fail" if failures else "pass"
             common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
                           median_ms=median_ms)
-            if verdicts is None and name == "opencv" and artifact.suffix == ".tflite" and failures:
-                layer = failing_layer(artifact, " ".join(failures))  # OpenCV's message names none
+            if verdicts is None and name == "opencv" and status == "fail" and failures:
+                layer = opencv_failing_layer(artifact, " ".join(failures), images)
                 failures = [*failures, layer] if layer else failures
             if verdicts is None:  # it did not run: the same reason for every output
                 rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),

@@ -1,6 +1,7 @@
-"""When OpenCV cannot load or run a .tflite and its message names no layer, verify names it from
-the file: the int8 op with the fused activation OpenCV has no table for, the FULLY_CONNECTED fed a
-4-D map, an op whose code OpenCV cannot read (GELU), an int8 MUL."""
+"""When OpenCV cannot load or run an artifact and its message names no layer, verify names it: in
+a .tflite from the file (the int8 op with the fused activation OpenCV has no table for, the
+FULLY_CONNECTED fed a 4-D map, an op whose code OpenCV cannot read, an int8 MUL), from the CLASSIC
+engine's own log, and in an .onnx by running OpenCV on cuts of the graph."""
 
 import json
 
@@ -73,3 +74,19 @@ def test_the_classic_engines_own_log_names_the_layer_whose_shape_it_cannot_work_
     assert run.kind == "error" and "'K_b' is 8" in run.error
     assert run.error.endswith("; at layer StatefulPartitionedCall:0 (Gemm; input [1 x 8 x 1 x 1]; "
                               "weights [3 x 8])")
+
+
+def test_verify_finds_the_onnx_node_opencv_fails_on_by_cutting_the_graph(tmp_path):
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = layers.LayerNormalization(name="norm")(layers.Conv2D(4, 3, padding="same", name="conv")(inputs))
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(tmp_path / "ln.keras")
+    converted = run_cli("convert", tmp_path / "ln.keras", "--to", "onnx", "--out", tmp_path)
+    assert converted.exit_code == 0, converted.output
+    result = run_cli("verify", tmp_path / "ln_fp32.onnx", "--backend", "opencv", "--json")
+    assert result.exit_code == 1
+    row = json.loads(result.stdout[result.stdout.index("{"):])["rows"][0]
+    # tf2onnx spells LayerNormalization out; OpenCV's NEW engine fails at its first Expand
+    assert row["failures"][-1] == "at node model/norm/zeros (Expand)", row["failures"]
