@@ -1,7 +1,7 @@
 """The node of an .onnx at which OpenCV fails to load or run it, when its message names none
-("buf.shape() == m.shape()", or a crash): OpenCV is run on the model cut after ever later nodes,
-each try in its own child process (so a crash is an answer too), and the first cut that fails,
-found by bisection, ends at the node to blame.
+("buf.shape() == m.shape()", or a crash), and ONNX Runtime runs it: OpenCV is run on the model
+cut after ever later nodes, each try in its own child process (so a crash is an answer too), and
+the first cut that fails, found by bisection, ends at the node to blame.
 
 Bisection assumes a cut that fails keeps failing when more nodes are added; the answer is checked
 (the cut before the node runs, the cut at it fails) and None is given when it does not hold, or
@@ -59,12 +59,14 @@ def _cut(model, output, folder: Path) -> Path:
 def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float = 120) -> str | None:
     """"at node NAME (OP)" for the first node of the .onnx at ``path`` whose cut OpenCV's
     ``engine`` cannot load or run on one of ``images`` (batch of model inputs), or None when no
-    node can be blamed alone."""
+    node can be blamed alone or ONNX Runtime cannot run the file either."""
     import onnx
 
     from deploytool.runtimes.isolation import run_isolated
 
     path = Path(path)
+    if not run_isolated(path, "onnxruntime", images[:1], timeout=timeout).ok:
+        return None  # the file's own runtime fails too: nothing OpenCV alone gets wrong
     try:
         model = onnx.load(str(path))
     except Exception:  # noqa: BLE001 - a file onnx cannot read names no node
