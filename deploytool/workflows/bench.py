@@ -103,6 +103,12 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
 SLOWER_MARGIN = 1.10
 
 
+def clearly_slower(median_ms: float | None, float_median_ms: float | None) -> bool:
+    """Whether a reduced-precision artifact's median is slower than its float32 twin's by more
+    than the timing noise (:data:`SLOWER_MARGIN`); False when either figure is missing."""
+    return bool(median_ms and float_median_ms and median_ms > float_median_ms * SLOWER_MARGIN)
+
+
 def slower_than_float(rows: list[BenchRow]) -> list[str]:
     """One line for each reduced-precision artifact that ran slower than the float32 artifact of
     the same model, in the same format, on the same runtime, with both figures (int8 is not always the fast choice:
@@ -116,7 +122,7 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
                       and other.reference == row.reference and other.backend == row.backend
                       and Path(other.artifact).suffix == Path(row.artifact).suffix]
         for other in float_rows:
-            if row.median_ms > other.median_ms * SLOWER_MARGIN:
+            if clearly_slower(row.median_ms, other.median_ms):
                 lines.append(f"on {row.backend}, {row.artifact} takes {_milliseconds(row.median_ms)} "
                              f"against {_milliseconds(other.median_ms)} for {other.artifact}: "
                              f"{row.precision} is {row.median_ms / other.median_ms:.1f}x slower than "
@@ -124,18 +130,18 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
     return lines
 
 
-def float_sibling(artifact) -> Path | None:
+def float_sibling(artifact, manifest=None):
     """The fp32 artifact of the same model and format in ``artifact``'s folder (converted
-    before it), if there is one."""
+    before it) and its manifest, or None. ``manifest`` is ``artifact``'s, if already read."""
     artifact = Path(artifact)
-    manifest = manifest_of(artifact)
+    manifest = manifest or manifest_of(artifact)
     for other in sorted(artifact.parent.glob(f"*{artifact.suffix}")):
         try:
             twin = manifest_of(other)
         except UserError:
             continue
         if other != artifact and twin.precision == "fp32" and twin.reference == manifest.reference:
-            return other
+            return other, twin
     return None
 
 
@@ -146,14 +152,13 @@ def against_float_sibling(artifact, threads: int = DEFAULT_THREADS) -> list[str]
     from deploytool.converters.targets.registry import target_for
 
     manifest = manifest_of(artifact)
-    sibling = float_sibling(artifact) if manifest.precision != "fp32" else None
+    sibling = float_sibling(artifact, manifest) if manifest.precision != "fp32" else None
     if sibling is None:
         return []
     images = benchmark_images(manifest, 1)
     rows = []
-    for path in (Path(artifact), sibling):
+    for path, entry in ((Path(artifact), manifest), sibling):
         row = measure(path, path.name, target_for(path).runtime, images, threads)
-        entry = manifest_of(path)
         row.precision, row.reference = entry.precision, str(entry.reference)
         rows.append(row)
     return slower_than_float(rows)

@@ -60,7 +60,7 @@ def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
 def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[dict]) -> tuple[tuple, str]:
     """Which .tflite the app gets, and why: the int8 one, unless it failed verify on LiteRT or
     ran slower there than the fp32 one by more than the timing noise (then the fp32 one)."""
-    from deploytool.workflows.bench import SLOWER_MARGIN
+    from deploytool.workflows.bench import clearly_slower
 
     int8, fp32 = (recorded_artifact(entries, kind)["file"] for kind in (BUNDLED, BUNDLE_FALLBACK))
     runtime = "tflite"
@@ -76,7 +76,7 @@ def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[
     if not passed(int8) and passed(fp32):
         return BUNDLE_FALLBACK, f"{int8} failed verify on LiteRT; {fp32} passed"
     fast, slow = median(int8), median(fp32)
-    if fast and slow and fast > slow * SLOWER_MARGIN and passed(fp32):
+    if clearly_slower(fast, slow) and passed(fp32):
         return BUNDLE_FALLBACK, (f"{int8} is slower than {fp32} on LiteRT here ({fast:.3g} against "
                                  f"{slow:.3g} ms), so the faster float32 file is bundled")
     timing = f" ({fast:.3g} ms against {slow:.3g} ms for {fp32} on LiteRT)" if fast and slow else ""

@@ -140,4 +140,5 @@ def test_an_int8_artifact_finds_the_fp32_one_of_the_same_model_beside_it(tmp_pat
     convert(load_source("alexnet", **tiny), ConvertOptions(to="onnx", out_dir=tmp_path))
     assert float_sibling(int8) is None
     fp32 = convert(lenet, ConvertOptions(to="onnx", out_dir=tmp_path)).artifact
-    assert float_sibling(int8) == fp32 and float_sibling(fp32) is None
+    assert float_sibling(int8)[0] == fp32 and float_sibling(int8)[1].precision == "fp32"
+    assert float_sibling(fp32) is None
