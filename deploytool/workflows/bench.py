@@ -123,8 +123,8 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
                       and Path(other.artifact).suffix == Path(row.artifact).suffix]
         for other in float_rows:
             if clearly_slower(row.median_ms, other.median_ms):
-                lines.append(f"on {row.backend}, {row.artifact} takes {_milliseconds(row.median_ms)} "
-                             f"against {_milliseconds(other.median_ms)} for {other.artifact}: "
+                lines.append(f"on {row.backend}, {row.artifact} takes {milliseconds(row.median_ms)} "
+                             f"against {milliseconds(other.median_ms)} for {other.artifact}: "
                              f"{row.precision} is {row.median_ms / other.median_ms:.1f}x slower than "
                              "float32 here (`deploytool bench --profile` shows where the time goes)")
     return lines
@@ -179,7 +179,7 @@ def plot_latency(rows: list[BenchRow], path) -> None:
     figure, axis = plt.subplots(figsize=(9, 0.55 * len(measured) + 1.2))
     bars = axis.barh(labels, [row.median_ms for row in measured],
                      color=["tab:grey" if row.backend == "keras" else "tab:blue" for row in measured])
-    axis.bar_label(bars, [_milliseconds(row.median_ms) for row in measured], padding=3)
+    axis.bar_label(bars, [milliseconds(row.median_ms) for row in measured], padding=3)
     axis.invert_yaxis()
     axis.set(xscale="log", xlabel="median latency, batch 1 (ms, log scale)",
              title="deploytool bench (grey: Keras baseline)")
@@ -191,9 +191,12 @@ def plot_latency(rows: list[BenchRow], path) -> None:
     plt.close(figure)
 
 
-def _milliseconds(value: float) -> str:
-    """A latency with two significant digits: 0.012 ms, 0.43 ms, 12 ms."""
-    return f"{value:.2g} ms" if value < 10 else f"{value:.0f} ms"
+def milliseconds(value: float | None, digits: int = 2) -> str:
+    """A latency with ``digits`` significant digits under 10 ms, whole above: 0.012 ms, 0.43 ms,
+    12 ms ("-" for none)."""
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g} ms" if value < 10 else f"{value:.0f} ms"
 
 
 def rows_as_dicts(rows: list[BenchRow]) -> list[dict]:

@@ -27,7 +27,7 @@ from deploytool.core.fileio import write_bytes, write_json
 from deploytool.core.output_parity import proportion_text
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.bench import MIN_SECONDS, SLOWER_MARGIN
+from deploytool.workflows.bench import MIN_SECONDS, SLOWER_MARGIN, milliseconds
 from deploytool.workflows.budget import budget_search
 from deploytool.workflows.budget_criteria import Budget, Judgement
 from deploytool.workflows.convert import ConvertResult, convert
@@ -327,9 +327,8 @@ def plot_pareto(report: OptimizeReport, path: Path) -> None:
 
 
 def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3g} ms" if value < 10 else f"{value:.0f} ms"
+    """Three digits: optimize tells apart candidates a few per cent apart."""
+    return milliseconds(value, digits=3)
 
 
 def report_json(report: OptimizeReport) -> str:
