@@ -189,7 +189,9 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
         "",
         "These cells are 28x28 at width 0.25, where a call is mostly start-up overhead: speed at "
         "the size people deploy (every zoo model at 224x224x3, full width, 1 and 2 threads) is "
-        "on [deployment-size.md](deployment-size.md).",
+        "on [deployment-size.md](deployment-size.md). The int8 cells here are converted within "
+        "the budget, which may keep layers in float; the plain int8 ONNX of every model, in "
+        "OpenCV against ONNX Runtime, is on [opencv-int8-onnx.md](opencv-int8-onnx.md).",
         "",
         versions_line(wall_seconds) + ("" if wall_seconds is not None else
                                        f" Cells of earlier runs reused; each model's own compute "
