@@ -121,7 +121,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                     "figures": row.figures, "engine": row.engine, "path": path,
                     "tolerance": report.tolerances.get(result.artifact.name),
                     "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or []),
-                    "median_ms": row.median_ms, **extra}
+                    "median_ms": row.median_ms, "file": str(result.artifact), **extra}
             cell["why"] = why
             if why:
                 known = upstream_causes(why) + causes(cell)
@@ -170,9 +170,9 @@ def upstream_causes(why: str) -> list[str]:
 
 def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> list[dict]:
     """Cells computed before a cause was known (cached), with the cause appended to a failure
-    that matches a marker and names none yet, and (given the folder the artifacts were written
-    to, ``artifacts_dir/<model>/<model>_<precision>.tflite``) the .tflite layer an OpenCV
-    failure comes from where the cell names none."""
+    that matches a marker and names none yet, and the .tflite layer an OpenCV failure comes from
+    where the cell names none (the file the cell records, else, given the folder the artifacts
+    were written to, ``artifacts_dir/<model>/<model>_<precision>.tflite``)."""
     from deploytool.workflows.opencv_tflite_layers import failing_layer
 
     kinds = {label: (to, precision) for label, to, precision in ARTIFACT_KINDS}
@@ -180,8 +180,10 @@ def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> 
         why = cell.get("why") or ""
         to, precision = kinds.get(cell["artifact"], (None, None))
         if cell["status"] == "fail" and cell["runtime"] == "opencv" and to == "tflite" and \
-                artifacts_dir is not None and "at layer " not in why and not cell.get("figures"):
-            path = Path(artifacts_dir) / cell["model"] / f"{cell['model']}_{precision}.tflite"
+                (artifacts_dir is not None or cell.get("file")) and "at layer " not in why and \
+                not cell.get("figures"):
+            path = Path(cell["file"]) if cell.get("file") else \
+                Path(artifacts_dir) / cell["model"] / f"{cell['model']}_{precision}.tflite"
             layer = failing_layer(path, why) if path.exists() else None
             if layer:
                 head, _, cause = why.partition(" — ")

@@ -337,8 +337,8 @@ def build_page(families=None, folder=Path("artifacts/own-models"),
     results = {family.name: family_cells(family, folder, samples, calib_samples, log)
                for family in chosen}
     layer_cells = coverage_cells(folder, samples, calib_samples, cases, log, cache=True) if cases else []
-    for cells, _ in results.values():
-        label_known_causes(cells)
+    for cells, _ in results.values():  # the files, to name the .tflite layer OpenCV fails on
+        label_known_causes(cells, folder / "artifacts")
     label_known_causes(layer_cells)
     # cells computed by other shards or earlier runs make this process's time meaningless
     seconds = time.perf_counter() - started if (count == 1 and fresh) else None

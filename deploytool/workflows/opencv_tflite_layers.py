@@ -5,7 +5,7 @@ other lines name layers, with the op.
 OpenCV's TFLite importer says "Lookup table for RELU" (an int8 op with a fused activation it has
 no table for), "'K_b' is 64" (a FULLY_CONNECTED fed a 4-D 1x1 map), "PLACEHOLDER_FOR_GREATER_OP_CODES"
 (an op whose code is 128 or more, such as GELU: the importer reads only the deprecated one-byte
-code), "Unknown opcode for INT8 Eltwise layer 'SUB'" or "Unknown operation type "mul"" (an int8
+code), "Unsupported operator type ELU" (an op it has no layer for), "Unknown opcode for INT8 Eltwise layer 'SUB'" or "Unknown operation type "mul"" (an int8
 SUB or MUL) without a layer ("Can't create layer "NAME" of type "T"" names its own).
 """
 
@@ -58,6 +58,8 @@ def failing_layer(path, message: str) -> str | None:
         ops = list(_ops(path))
     except Exception:  # noqa: BLE001 - a file the flatbuffer reader cannot walk names no layer
         return None
+    unsupported = re.search(r"Unsupported operator type (\w+)", message)
+    unsupported = unsupported.group(1) if unsupported else None
     eltwise = re.search(r"INT8 Eltwise layer '(\w+)'|Unknown operation type \"(\w+)\"", message)
     eltwise = (eltwise.group(1) or eltwise.group(2)).upper() if eltwise else None
     for op, output, inputs, fused, newer in ops:
@@ -70,4 +72,6 @@ def failing_layer(path, message: str) -> str | None:
             return f"at layer {_name(output)} ({op}, an op code above 127)"
         if eltwise and op == eltwise and output.Type() == INT8:
             return f"at layer {_name(output)} ({op}, int8)"
+        if unsupported and op == unsupported:
+            return f"at layer {_name(output)} ({op})"
     return None

@@ -44,11 +44,25 @@ def gated_gelu(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def elu(tmp_path_factory):
+    """conv -> ELU: an op OpenCV's TFLite importer has no layer for."""
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = layers.ELU(name="elu")(layers.Conv2D(4, 3, padding="same", name="conv")(inputs))
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    path = tmp_path_factory.mktemp("elu") / "elu.keras"
+    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(path)
+    return path
+
+
 @pytest.mark.parametrize("model, flags, layer", [
     ("fc_on_a_1x1_map", [], "(FULLY_CONNECTED fed a 4-D map)"),
     ("fc_on_a_1x1_map", ["--int8"], "at layer model/conv/Relu (CONV_2D with a fused RELU, int8)"),
     ("gated_gelu", [], "at layer model/gelu/Gelu/mul_2 (GELU, an op code above 127)"),
     ("gated_gelu", ["--int8"], "at layer model/gate/mul (MUL, int8)"),
+    ("elu", [], "at layer model/elu/Elu (ELU)"),
 ])
 def test_verify_names_the_tflite_layer_opencv_fails_on(model, flags, layer, tmp_path, request):
     converted = run_cli("convert", request.getfixturevalue(model), *flags, "--out", tmp_path,
