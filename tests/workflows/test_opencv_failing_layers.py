@@ -28,33 +28,39 @@ def fc_on_a_1x1_map(tmp_path_factory):
     return path
 
 
+def _classifier(folder, name: str, body):
+    """8x8x3 -> ``body(inputs)`` -> global average pooling -> a 3-class softmax, saved as
+    FOLDER/NAME.keras."""
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = layers.GlobalAveragePooling2D(name="gap")(body(inputs))
+    path = folder / f"{name}.keras"
+    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def gated_gelu(tmp_path_factory):
     """conv * sigmoid(conv) -> GELU: the GELU's op code (150) is past what OpenCV's importer
     reads; in int8 OpenCV's new engine has no int8 MUL."""
     layers = keras.layers
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 3))
-    gate = layers.Multiply(name="gate")([
-        layers.Conv2D(4, 3, padding="same", name="conv_a")(inputs),
-        layers.Conv2D(4, 3, padding="same", activation="sigmoid", name="conv_b")(inputs)])
-    x = layers.GlobalAveragePooling2D(name="gap")(layers.Activation("gelu", name="gelu")(gate))
-    path = tmp_path_factory.mktemp("gelu") / "gated_gelu.keras"
-    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(path)
-    return path
+
+    def body(inputs):
+        gate = layers.Multiply(name="gate")([
+            layers.Conv2D(4, 3, padding="same", name="conv_a")(inputs),
+            layers.Conv2D(4, 3, padding="same", activation="sigmoid", name="conv_b")(inputs)])
+        return layers.Activation("gelu", name="gelu")(gate)
+
+    return _classifier(tmp_path_factory.mktemp("gelu"), "gated_gelu", body)
 
 
 @pytest.fixture(scope="module")
 def elu(tmp_path_factory):
     """conv -> ELU: an op OpenCV's TFLite importer has no layer for."""
     layers = keras.layers
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 3))
-    x = layers.ELU(name="elu")(layers.Conv2D(4, 3, padding="same", name="conv")(inputs))
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    path = tmp_path_factory.mktemp("elu") / "elu.keras"
-    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(path)
-    return path
+    return _classifier(tmp_path_factory.mktemp("elu"), "elu", lambda inputs: layers.ELU(name="elu")(
+        layers.Conv2D(4, 3, padding="same", name="conv")(inputs)))
 
 
 @pytest.mark.parametrize("model, flags, layer", [
@@ -92,11 +98,8 @@ def test_the_classic_engines_own_log_names_the_layer_whose_shape_it_cannot_work_
 
 def test_verify_finds_the_onnx_node_opencv_fails_on_by_cutting_the_graph(tmp_path):
     layers = keras.layers
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 3))
-    x = layers.LayerNormalization(name="norm")(layers.Conv2D(4, 3, padding="same", name="conv")(inputs))
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    keras.Model(inputs, layers.Dense(3, activation="softmax", name="fc")(x)).save(tmp_path / "ln.keras")
+    _classifier(tmp_path, "ln", lambda inputs: layers.LayerNormalization(name="norm")(
+        layers.Conv2D(4, 3, padding="same", name="conv")(inputs)))
     converted = run_cli("convert", tmp_path / "ln.keras", "--to", "onnx", "--out", tmp_path)
     assert converted.exit_code == 0, converted.output
     result = run_cli("verify", tmp_path / "ln_fp32.onnx", "--backend", "opencv", "--json")
