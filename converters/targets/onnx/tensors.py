@@ -9,7 +9,7 @@ import numpy as np
 
 def onnx_tensors(content: bytes, images: np.ndarray, nchw: bool) -> dict[str, tuple[str, np.ndarray]]:
     """{node name: (op type, values of its first output over ``images`` (N, ...))} of every node
-    whose first output is a float tensor, in graph order; ``images`` are NHWC, fed NCHW when the
+    whose first output is a float tensor (not a scalar), in graph order; ``images`` are NHWC, fed NCHW when the
     file takes NCHW."""
     import onnx
     import onnxruntime
@@ -32,4 +32,5 @@ def onnx_tensors(content: bytes, images: np.ndarray, nchw: bool) -> dict[str, tu
             for i in range(len(feed))]
     return {name: (op, np.concatenate([np.asarray(run[output], np.float32) for run in runs]))
             for name, op, output in nodes
-            if output in runs[0] and np.asarray(runs[0][output]).dtype.kind == "f"}
+            if output in runs[0] and np.asarray(runs[0][output]).dtype.kind == "f"
+            and np.asarray(runs[0][output]).ndim > 0}  # a scalar (a swish's beta) is no layer
