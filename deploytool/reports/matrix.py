@@ -55,11 +55,13 @@ UPSTREAM = {
     "Can't create layer": "upstream limitation: OpenCV's TensorFlow importer has no layer for "
                           "this TensorFlow op (named in the message; e.g. Neg, from "
                           "LayerNormalization's frozen moments)",
-    "buf.shape() == m.shape()": "upstream: OpenCV 5.0's ONNX importer fails on "
-                                "LayerNormalization over the channel axis of a 4-D map (NEW "
-                                "engine: this shape check in forwardGraph; CLASSIC: a "
-                                "segmentation fault); minimal reproduction: the "
-                                "LayerNormalization model of the own-models page's layer coverage",
+    "buf.shape() == m.shape()": "upstream: OpenCV 5.0's ONNX importer fails on a Reshape or "
+                                "Expand whose target shape the graph computes at run time from a "
+                                "tensor's Shape (tf2onnx writes one for a Dense applied to a 4-D "
+                                "map, as Tensordot, and inside a LayerNormalization; NEW engine: "
+                                "this shape check in forwardGraph; CLASSIC: a segmentation "
+                                "fault); the node is named above; minimal reproduction: Conv2D, "
+                                "then Dense on its 8x8 map, in ONNX (2026-12-02)",
 }
 RUNTIME_NAMES = {name: runner.label for name, runner in runners().items() if name in RUNTIMES}
 # Under this worst cosine a quantized output has lost its direction: an error, not rounding.
