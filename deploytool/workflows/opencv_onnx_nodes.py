@@ -10,6 +10,7 @@ when even the whole graph cut at its last node runs (the failure needs the graph
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -56,10 +57,51 @@ def _cut(model, output, folder: Path) -> Path:
     return path
 
 
-def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float = 120) -> str | None:
+# OpenCV alone on a file: load, one forward pass, nothing read from its output (a cut's output
+# is any intermediate tensor, which the runners' output handling is not for)
+_FORWARD = """
+import sys
+import cv2
+import numpy as np
+engine = {"new": cv2.dnn.ENGINE_NEW, "classic": cv2.dnn.ENGINE_CLASSIC}[sys.argv[3]]
+net = cv2.dnn.readNetFromONNX(sys.argv[1], engine)
+net.setInput(np.load(sys.argv[2]))
+net.forward()
+"""
+
+
+def _feed(model, images: np.ndarray) -> np.ndarray:
+    """``images`` (NHWC) in the layout the graph's input declares (NCHW when its last axis is not
+    the images' channels)."""
+    dims = [dim.dim_value for dim in model.graph.input[0].type.tensor_type.shape.dim]
+    nchw = len(dims) == 4 and dims[-1] != images.shape[-1] and dims[1] == images.shape[-1]
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2) if nchw else images, np.float32)
+
+
+def _opencv_runs(path: Path, feed: np.ndarray, engine: str, folder: Path, timeout: float) -> bool:
+    """Whether OpenCV's ``engine`` loads the .onnx at ``path`` and runs it on ``feed``, in a child
+    process (a crash or a hang is a no)."""
+    import subprocess
+    import sys
+
+    images = folder / "feed.npy"
+    if not images.exists():
+        np.save(images, feed)
+    try:
+        done = subprocess.run([sys.executable, "-c", _FORWARD, str(path), str(images), engine],
+                              capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float = 120,
+                 reproduction_dir: Path | None = None) -> str | None:
     """"at node NAME (OP)" for the first node of the .onnx at ``path`` whose cut OpenCV's
     ``engine`` cannot load or run on one of ``images`` (batch of model inputs), or None when no
-    node can be blamed alone or ONNX Runtime cannot run the file either."""
+    node can be blamed alone or ONNX Runtime cannot run the file either. Given
+    ``reproduction_dir``, that cut is written there (``opencv_repro_<node>.onnx``: the model up to
+    the node, which ONNX Runtime runs and OpenCV does not) and the answer names it."""
     import onnx
 
     from deploytool.runtimes.isolation import run_isolated
@@ -81,6 +123,7 @@ def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float =
              values[node.output[0]].type.tensor_type.elem_type in FLOATS]
     if not nodes:
         return None
+    feed = _feed(model, images[:1])
     with tempfile.TemporaryDirectory(prefix="deploytool-cut-") as tmp:
         results: dict[int, bool] = {}
 
@@ -91,8 +134,7 @@ def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float =
                 except Exception:  # noqa: BLE001 - a cut onnx cannot make is not evidence
                     results[index] = False
                 else:
-                    run = run_isolated(cut, "opencv", images[:1], timeout=timeout, engine=engine)
-                    results[index] = not run.ok
+                    results[index] = not _opencv_runs(cut, feed, engine, Path(tmp), timeout)
             return results[index]
 
         low, high = 0, len(nodes) - 1
@@ -106,5 +148,20 @@ def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float =
                 low = middle + 1
         if low > 0 and fails(low - 1):  # not monotone: no node to blame alone
             return None
-    node = nodes[low]
-    return f"at node {node.name or node.output[0]} ({node.op_type})"
+        node = nodes[low]
+        found = f"at node {node.name or node.output[0]} ({node.op_type})"
+        if reproduction_dir is None:
+            return found
+        from deploytool.core.fileio import atomic_path
+
+        cut = _cut(model, values[node.output[0]], Path(tmp))
+        target = Path(reproduction_dir) / f"opencv_repro_{_file_name(node.name or node.output[0])}.onnx"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as staging:
+            staging.write_bytes(cut.read_bytes())
+        return f"{found}; reproduction: {target} (the graph up to it: ONNX Runtime runs it, OpenCV does not)"
+
+
+def _file_name(name: str) -> str:
+    """A node name as a file name: runs of anything but letters, digits, '-' and '_' as '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:80] or "node"

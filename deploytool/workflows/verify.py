@@ -149,7 +149,8 @@ def opencv_failing_layer(artifact: Path, message: str, images: np.ndarray) -> st
     if artifact.suffix == ".onnx" and "at layer " not in message:  # CLASSIC's log named none
         from deploytool.workflows.opencv_onnx_nodes import failing_node
 
-        return failing_node(artifact, images)
+        return failing_node(artifact, images,
+                            reproduction_dir=artifact.with_name(artifact.stem + "_diagnose"))
     return None
 
 

@@ -5,6 +5,7 @@ engine's own log, and in an .onnx by running OpenCV on cuts of the graph."""
 
 import json
 
+import numpy as np
 import pytest
 
 from deploytool.core.keras_env import keras
@@ -83,8 +84,6 @@ def test_verify_names_the_tflite_layer_opencv_fails_on(model, flags, layer, tmp_
 
 def test_the_classic_engines_own_log_names_the_layer_whose_shape_it_cannot_work_out(
         fc_on_a_1x1_map, tmp_path):
-    import numpy as np
-
     from deploytool.runtimes.isolation import run_isolated
 
     converted = run_cli("convert", fc_on_a_1x1_map, "--out", tmp_path, "--json")
@@ -106,4 +105,16 @@ def test_verify_finds_the_onnx_node_opencv_fails_on_by_cutting_the_graph(tmp_pat
     assert result.exit_code == 1
     row = json.loads(result.stdout[result.stdout.index("{"):])["rows"][0]
     # tf2onnx spells LayerNormalization out; OpenCV's NEW engine fails at its first Expand
-    assert row["failures"][-1] == "at node model/norm/zeros (Expand)", row["failures"]
+    assert row["failures"][-1].startswith("at node model/norm/zeros (Expand); reproduction: ")
+    reproduction = tmp_path / "ln_fp32_diagnose" / "opencv_repro_model_norm_zeros.onnx"
+    assert str(reproduction) in row["failures"][-1]
+    import cv2
+    import onnxruntime
+
+    image = np.zeros((1, 8, 8, 3), np.float32)
+    session = onnxruntime.InferenceSession(str(reproduction), providers=["CPUExecutionProvider"])
+    assert session.run(None, {session.get_inputs()[0].name: image})[0].shape == (64,)
+    net = cv2.dnn.readNetFromONNX(str(reproduction), cv2.dnn.ENGINE_NEW)
+    net.setInput(image)
+    with pytest.raises(cv2.error, match=r"buf.shape\(\) == m.shape\(\)"):
+        net.forward()
