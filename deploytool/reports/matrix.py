@@ -196,8 +196,11 @@ def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> 
 
 
 def _accuracy_only(failures: list[str]) -> bool:
-    """Whether every failure is a figure (cosine, agreements) rather than an error."""
-    return figures_only(failures)
+    """Whether every failure is a figure (cosine, agreements) rather than an error; verify's
+    note of where OpenCV diverges is no failure of its own."""
+    from deploytool.workflows.runtime_diff import DIVERGENCE_NOTES
+
+    return figures_only([failure for failure in failures if not failure.startswith(DIVERGENCE_NOTES)])
 
 
 def _numerical_note(row, primary, numerical: str) -> str:
@@ -208,7 +211,7 @@ def _numerical_note(row, primary, numerical: str) -> str:
     if row is not primary and primary is not None and primary.figures and row.figures and \
             row.figures["min_cosine"] < NOT_ROUNDING <= primary.figures["min_cosine"]:
         return (f"not rounding: a worst cosine of {row.figures['min_cosine']:.2f} means this "
-                "runtime computes some layer of the file wrongly (cause not yet named)")
+                "runtime computes some layer of the file wrongly")
     if row is primary or primary is None or primary.figures is None or \
             (primary.status == "fail" and _accuracy_only(primary.failures)
              and primary.figures["min_cosine"] <= row.figures["min_cosine"] + 0.05):

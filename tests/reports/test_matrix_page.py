@@ -82,3 +82,13 @@ def test_a_cached_opencv_tflite_failure_gets_the_layer_named_from_the_artifact(t
             "why": "new and classic engines: error: failed to run: >     'K_b' is 8"}
     (labelled,) = label_known_causes([cell], tmp_path / "artifacts")
     assert "; at layer StatefulPartitionedCall:0 (FULLY_CONNECTED fed a 4-D map) — upstream" in labelled["why"]
+
+
+def test_where_opencv_diverges_does_not_hide_that_a_failure_is_numerical():
+    """verify appends where OpenCV parts from the file's own runtime; the cell is still labelled
+    by its figures (numerical), and an error stays an error."""
+    from deploytool.reports.matrix import _accuracy_only
+
+    located = "no layer of the 724 compared diverges past 0.05 relative (int8): it builds up"
+    assert _accuracy_only(["top-1 agreement 0.344 < 0.9", located])
+    assert not _accuracy_only(["error: cannot load: Unknown layer", located])
