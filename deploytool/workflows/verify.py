@@ -119,10 +119,17 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
     bench = {**timing, "batch": 1} if timing else None
     attempts = run_variants(artifact, backend, images, judge, threads=threads, timeout=timeout,
                             bench=bench)
-    # the first variant that passed, else the first that compared anything, else the last error
-    compared = lambda a: any(v.figures for v in verdicts_of.get(id(a.run), []))  # noqa: E731
+    # the first variant that passed, else the one that came closest (its worst output's worst
+    # cosine: OpenCV's NEW engine can give zeros where CLASSIC fails only by rounding), else the
+    # last error
+    def closeness(attempt) -> float:
+        cosines = [v.figures.get("min_cosine", -1.0) for v in verdicts_of.get(id(attempt.run), [])
+                   if v.figures]
+        return min(cosines) if cosines else float("-inf")
+
+    compared = [a for a in attempts if closeness(a) > float("-inf")]
     chosen = next((a for a in attempts if a.agrees), None) or \
-        next((a for a in attempts if compared(a)), None) or attempts[-1]
+        (max(compared, key=closeness) if compared else attempts[-1])
     verdicts, failures = verdicts_of.get(id(chosen.run)), chosen.failures
     variant = chosen.options.get("engine")
     if verdicts is None and len(attempts) > 1:  # no variant ran it: say what each answered

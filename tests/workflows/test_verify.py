@@ -174,3 +174,19 @@ def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, lenet_artifacts,
     result = verify_cli(*make_args(tmp_path, lenet_artifacts))
     assert result.exit_code == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_when_no_opencv_engine_agrees_the_row_shows_the_closest_one(tmp_path):
+    """OpenCV's NEW engine gives zeros for this int8 embedding (its CLASSIC engine computes what
+    ONNX Runtime does): the failing row reports CLASSIC's figures, not the zeros."""
+    from deploytool.reports.output_cases import _embedding
+    from deploytool.workflows.convert import convert
+    from deploytool.workflows.verify import verify
+
+    source = load_source(str(_embedding(tmp_path)))
+    int8 = convert(source, ConvertOptions(to="onnx", precision="int8", out_dir=tmp_path,
+                                          calib_samples=16)).artifact
+    rows = {row.backend: row for row in verify([int8], "all", samples=16).rows}
+    assert rows["opencv"].status == "fail" and rows["opencv"].engine == "classic"  # none agrees
+    assert rows["opencv"].figures["min_cosine"] == pytest.approx(
+        rows["onnxruntime"].figures["min_cosine"], abs=1e-3)
