@@ -182,3 +182,17 @@ def test_the_pb_text_graph_is_the_config_opencv_pairs_with_it(tmp_path):
         alone.setInput(image)
         paired.setInput(image)
         assert np.array_equal(alone.forward(), paired.forward())
+
+
+def test_a_text_companion_opencv_fails_on_is_not_written(tmp_path):
+    """A unit-norm embedding's .pb runs in OpenCV alone, but not with its structure as the config
+    (NEW asserts, CLASSIC has no layer for l2_normalize's Maximum): no .pbtxt invites that pairing,
+    and OpenCV runs the .pb."""
+    from deploytool.reports.output_cases import _embedding
+    from deploytool.workflows.convert import convert
+    from deploytool.workflows.verify import verify
+
+    source = load_source(str(_embedding(tmp_path)))
+    artifact = convert(source, ConvertOptions(to="pb", out_dir=tmp_path / "out")).artifact
+    assert not artifact.with_suffix(".pbtxt").exists()
+    assert [row.status for row in verify([artifact], "opencv", samples=8).rows] == ["pass"]

@@ -23,7 +23,11 @@ class PbTarget(ExportTarget):
     def export(self, model, precision, calibration, options) -> Exported:
         from deploytool.converters.targets.pb.export import export_frozen_graph
 
+        from deploytool.converters.targets.pb.pairing import opencv_accepts_pair
+
         binary, text = export_frozen_graph(model)
+        if not opencv_accepts_pair(binary, text, _input_shape(model)):
+            return Exported(binary, {})  # a companion OpenCV fails on invites a failing pairing
         return Exported(binary, {".pbtxt": text.encode()})
 
     def tensors(self, artifact: bytes, images, options) -> dict:
@@ -38,3 +42,11 @@ class PbTarget(ExportTarget):
         from deploytool.converters.targets.pb.inspect import inspect_pb
 
         return inspect_pb(path)
+
+
+def _input_shape(model) -> tuple:
+    """The model's input shape without the batch ((None,) when it cannot be read)."""
+    try:
+        return tuple(None if size is None else int(size) for size in model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError):
+        return (None,)
