@@ -81,18 +81,13 @@ def _feed(model, images: np.ndarray) -> np.ndarray:
 def _opencv_runs(path: Path, feed: np.ndarray, engine: str, folder: Path, timeout: float) -> bool:
     """Whether OpenCV's ``engine`` loads the .onnx at ``path`` and runs it on ``feed``, in a child
     process (a crash or a hang is a no)."""
-    import subprocess
-    import sys
+    from deploytool.core.child import run_child
 
     images = folder / "feed.npy"
     if not images.exists():
         np.save(images, feed)
-    try:
-        done = subprocess.run([sys.executable, "-c", _FORWARD, str(path), str(images), engine],
-                              capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
+    done = run_child(_FORWARD, [path, images, engine], timeout)
+    return done is not None and done.returncode == 0
 
 
 def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float = 120,

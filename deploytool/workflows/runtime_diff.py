@@ -153,21 +153,14 @@ def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -
     that no layer does by itself, found by :func:`runtime_diff` (no reproduction written) in a
     child process, so that a crash or a hang of the classic engine stays there; None when it
     cannot tell (no layer could be compared, or the comparison failed)."""
-    import json
-    import subprocess
-    import sys
+    from deploytool.core.child import json_from_child
 
     code = ("import json, sys\n"
             "from deploytool.workflows.runtime_diff import runtime_diff\n"
             "print(json.dumps(runtime_diff(sys.argv[1], data=sys.argv[2] or None, samples=2).as_dict()))")
-    try:
-        done = subprocess.run([sys.executable, "-c", code, str(artifact), data or ""],
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    found = json_from_child(code, [artifact, data or ""], timeout)
+    if found is None:
         return None
-    if done.returncode != 0 or "{" not in done.stdout:
-        return None
-    found = json.loads(done.stdout[done.stdout.index("{"):])
     first = found["first"]
     if first is None:
         if not found["layers"]:

@@ -7,10 +7,10 @@ is invited to a pairing that fails. Checked in a child process: a crash is a no.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from deploytool.core.child import json_from_child
 
 _CHECK = """
 import json, sys
@@ -46,12 +46,6 @@ def opencv_accepts_pair(binary: bytes, text: str, input_shape, timeout: float = 
         pb, pbtxt = Path(tmp) / "m.pb", Path(tmp) / "m.pbtxt"
         pb.write_bytes(binary)
         pbtxt.write_text(text)
-        try:
-            done = subprocess.run([sys.executable, "-c", _CHECK, str(pb), str(pbtxt),
-                                   json.dumps([1, channels, height, width])],
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
-    if done.returncode != 0 or "{" not in done.stdout:
-        return False
-    return all(json.loads(done.stdout[done.stdout.index("{"):]).values())
+        answer = json_from_child(_CHECK, [pb, pbtxt, json.dumps([1, channels, height, width])],
+                                 timeout)
+    return answer is not None and all(answer.values())
