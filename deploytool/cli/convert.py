@@ -126,12 +126,24 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
 
         for line in against_float_sibling(result.artifact):
             click.echo(line, err=as_json)
+    parity = result.manifest["parity"]
+    if not parity["passed"] and not result.manifest.get("budget"):  # a budget is judged by itself
+        click.echo(f"deploytool: the parity check failed ({'; '.join(parity['failures'])}, on "
+                   f"{parity_sample_count(parity)} {parity['images']} images); the artifact is "
+                   f"written without claiming parity (manifest: {result.artifact}.json); "
+                   "`deploytool verify` judges it on more images", err=True)
+        sys.exit(1)
     budget_record = result.manifest.get("budget")
     if budget_record and not budget_record["met"]:
         click.echo(f"deploytool: the budget is {budget_record['verdict']} "
                    f"({budget_record['budget']}); the artifact is written without claiming it "
                    f"(manifest: {result.artifact}.json)", err=True)
         sys.exit(1)
+
+
+def parity_sample_count(parity: dict) -> int | str:
+    """How many images the parity check compared (from the first output that has figures)."""
+    return next((o["figures"]["samples"] for o in parity["outputs"] if o["figures"]), "the")
 
 
 def result_fields(result) -> list[tuple[str, str]]:

@@ -254,3 +254,23 @@ def test_run_refuses_training_options_for_a_model_file(three_head_model_file, tm
     assert result.exit_code == 2
     assert "--epochs applies when run trains a zoo model" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_parity_check_exits_non_zero_with_the_artifact_written(tmp_path):
+    """Two classes whose scores differ by far less than one int8 step: int8 ties them, so half
+    the decisions change. A quick check that fails is judged again on 128 images; convert says
+    so in one line and exits 1, the file kept for verify."""
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((8, 8, 1))
+    dense = keras.layers.Dense(2, name="scores")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(inputs)))
+    column = rng.normal(size=(64, 1)).astype(np.float32)
+    dense.set_weights([np.hstack([column, column + 1e-4 * rng.normal(size=(64, 1))]),
+                       np.zeros(2, np.float32)])
+    path = tmp_path / "near_tie.keras"
+    model.save(path)
+    result = run_cli("convert", path, "--to", "tflite", "--int8", "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    (message,) = [line for line in result.stderr.splitlines() if "parity check failed" in line]
+    assert "top-1 agreement" in message and "on 128 " in message
+    assert (tmp_path / "out" / "near_tie_int8.tflite").exists()
