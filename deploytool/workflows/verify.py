@@ -4,6 +4,7 @@ process, and compare with the Keras reference named by the artifact's manifest."
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -144,11 +145,20 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
     return verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
 
 
+def engine_reasons(message: str) -> list[str]:
+    """An OpenCV failure's reasons, one per engine (``new engine: A; classic engine: B``), or the
+    message itself when it names no engine."""
+    parts = [part for part in re.split(r"(?:^|; )\w+(?: and \w+)? engines?: ", message) if part]
+    return parts or [message]
+
+
 def opencv_failing_layer(artifact: Path, message: str, images: np.ndarray) -> str | None:
     """The layer an OpenCV load or run failure comes from, where its ``message`` names none: read
     from a .tflite's flatbuffer, found in an .onnx by running OpenCV on cuts of the graph."""
-    if "Can't create layer" in message:  # OpenCV named it
+    unnamed = [reason for reason in engine_reasons(message) if "Can't create layer" not in reason]
+    if not unnamed:  # OpenCV named it, on every engine that failed
         return None
+    message = "; ".join(unnamed)
     if artifact.suffix == ".tflite":
         from deploytool.workflows.opencv_tflite_layers import failing_layer
 

@@ -118,3 +118,20 @@ def test_verify_finds_the_onnx_node_opencv_fails_on_by_cutting_the_graph(tmp_pat
     net.setInput(image)
     with pytest.raises(cv2.error, match=r"buf.shape\(\) == m.shape\(\)"):
         net.forward()
+
+
+def test_an_engine_that_names_no_layer_is_looked_up_when_the_other_names_one(gated_gelu, tmp_path):
+    """EfficientNetB0's int8 .tflite, as OpenCV failed it: CLASSIC named a layer ("Can't create
+    layer"), NEW did not; the layer NEW fails on is still read from the file."""
+    from deploytool.workflows.verify import opencv_failing_layer
+
+    converted = run_cli("convert", gated_gelu, "--int8", "--out", tmp_path)
+    assert converted.exit_code == 0, converted.output
+    message = ("new engine: error: cannot load: Unknown operation type \"mul\" in function "
+               "'EltwiseLayerInt8Impl' (Bad argument); classic engine: error: failed to run: Can't "
+               "create layer \"StatefulPartitionedCall:0\" of type \"GemmInt8\" in function "
+               "'getLayerInstance' (Unspecified error)")
+    assert opencv_failing_layer(tmp_path / "gated_gelu_int8.tflite", message, None) == \
+        "at layer model/gate/mul (MUL, int8)"
+    named_by_both = message.replace("Unknown operation type \"mul\"", "Can't create layer \"x\"")
+    assert opencv_failing_layer(tmp_path / "gated_gelu_int8.tflite", named_by_both, None) is None
