@@ -25,7 +25,8 @@ from deploytool.converters.targets.registry import Exported, target
 from deploytool.converters.targets.tflite.export import export_tflite
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of, write_bytes
-from deploytool.core.manifest import now, remember_last_convert, tool_versions, write_manifest
+from deploytool.core.manifest import (manifest_path, now, read_json, remember_last_convert,
+                                      tool_versions, write_manifest)
 from deploytool.core.output_parity import compare_every_output, failures_of, figures_text
 from deploytool.core.postprocess import postprocess
 from deploytool.core.roundoff import float32_roundoff
@@ -417,3 +418,32 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     if remember:
         remember_last_convert([artifact])
     return ConvertResult(artifact, entry, messages)
+
+
+def place(artifact: Path, out_dir: Path, extra: dict | None = None,
+          remember: bool = True) -> ConvertResult:
+    """A converted ``artifact`` copied into ``out_dir`` as it is, byte for byte (the file that was
+    judged is the file written): its companion files, the Keras reference saved beside it, and its
+    manifest entry with ``extra`` records added. Each file lands by rename."""
+    artifact = Path(artifact)
+    entry = read_json(manifest_path(artifact))
+    out_dir = Path(out_dir)
+    names = [artifact.name, *(side["file"] for side in entry["artifact"]["side_files"].values())]
+    for name in names:
+        with atomic_path(out_dir / name) as staging:
+            shutil.copyfile(artifact.parent / name, staging)
+    reference = Path(entry["source"]["reference"])
+    if reference.parent == artifact.parent.resolve():  # saved by the conversion, not the user's
+        moved = out_dir / reference.name
+        with atomic_path(moved, directory=reference.is_dir()) as staging:
+            if reference.is_dir():
+                shutil.copytree(reference, staging, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(reference, staging)
+        entry["source"]["reference"] = str(moved.resolve())
+    entry.update(extra or {})
+    placed = out_dir / artifact.name
+    write_manifest(placed, entry)
+    if remember:
+        remember_last_convert([placed])
+    return ConvertResult(placed, entry)

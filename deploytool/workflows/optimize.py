@@ -6,8 +6,8 @@ misses the budget, the budget search's int8 (other calibration, layers kept in f
 candidate is judged on the same held-out images by the same comparator, on the chosen runtime
 (:class:`~deploytool.workflows.held_out.HeldOutJudge`: counts and 95 % intervals), and timed
 there in a child process (`deploytool bench`'s measurement, median and p90). The fastest
-candidate that meets the budget is written with its manifest (an ``optimize`` record lists every
-candidate); fp32, the float model itself, is the answer when nothing else meets it. A Markdown
+candidate that meets the budget is written with its manifest (the very file judged and timed,
+copied; an ``optimize`` record lists every candidate); fp32, the float model itself, is the answer when nothing else meets it. A Markdown
 report, a Pareto chart (latency against the judged figure, size as the marker) and the JSON go
 beside it.
 """
@@ -23,14 +23,14 @@ from pathlib import Path
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target, targets
 from deploytool.core.errors import UserError
-from deploytool.core.fileio import write_bytes, write_json
+from deploytool.core.fileio import sha256_file, write_bytes, write_json
 from deploytool.core.output_parity import proportion_text
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.bench import MIN_SECONDS, SLOWER_MARGIN, milliseconds
 from deploytool.workflows.budget import budget_search
 from deploytool.workflows.budget_criteria import Budget, Judgement
-from deploytool.workflows.convert import ConvertResult, convert
+from deploytool.workflows.convert import ConvertResult, convert, place
 from deploytool.workflows.held_out import HeldOutJudge
 
 RUNS, WARMUP = 20, 3
@@ -52,6 +52,7 @@ class Candidate:
     timing_error: str | None = None
     budget_record: dict | None = None  # the search's, for the int8 found within the budget
     chosen: bool = False
+    sha256: str | None = None  # of the file judged and timed
 
     @property
     def eligible(self) -> bool:
@@ -67,7 +68,7 @@ class Candidate:
                 "size_bytes": self.size_bytes, "median_ms": self.median_ms, "p90_ms": self.p90_ms,
                 "timing_error": self.timing_error, "figures": self.figures,
                 "judgement": self.judgement.as_dict(), "met": self.judgement.met,
-                "chosen": self.chosen}
+                "chosen": self.chosen, "sha256": self.sha256}
 
 
 @dataclass
@@ -161,6 +162,7 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
                                         result.manifest["artifact"]["size_bytes"], result.artifact))
         images = judge.images[:1]
         for candidate in candidates:
+            candidate.sha256 = sha256_file(candidate.artifact)
             log(f"timing {candidate.label} on {runtime}")
             row = measure(candidate.artifact, candidate.label, runtime, images, threads, runs, WARMUP)
             if row.status == "ok":
@@ -177,7 +179,7 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
         extra = {"optimize": report.as_dict()}
         if chosen.budget_record:
             extra["budget"] = chosen.budget_record
-        report.result = convert(source, replace(chosen.options, out_dir=out_dir), log, extra=extra)
+        report.result = place(chosen.artifact, out_dir, extra)  # the very file judged and timed
     report.seconds = time.perf_counter() - started
     report.files = write_report_files(report, out_dir)
     return report

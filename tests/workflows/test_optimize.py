@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from deploytool.converters.options import ConvertOptions
+from deploytool.core.fileio import sha256_file
 from deploytool.workflows.budget_criteria import MET, MISSED, Judgement
 from deploytool.workflows.optimize import Candidate, choose, format_for_runtime
 
@@ -38,6 +39,9 @@ def test_optimize_writes_the_fastest_candidate_that_meets_the_budget(tmp_path):
     manifest = json.loads(Path(f"{artifact}.json").read_text())
     assert manifest["optimize"]["chosen"] == report["chosen"]
     assert manifest["settings"]["precision"] == chosen[0]["precision"]
+    # the file written is the file judged and timed, and verify finds its reference
+    assert sha256_file(artifact) == manifest["artifact"]["sha256"] == chosen[0]["sha256"]
+    assert run_cli("verify", artifact, "--backend", "onnxruntime").exit_code == 0
     for name in ("optimize.md", "optimize.json", "optimize.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert f"Chosen: **{report['chosen']}**" in (tmp_path / "out" / "optimize.md").read_text()
