@@ -7,8 +7,8 @@ threads: median and p90 latency (batch 1), size, and the int8/fp32 and fp16/fp32
 
 Results accumulate in docs/deployment-size.json (a model measured with the same settings is not
 measured again unless --fresh or named in --models), and docs/deployment-size.md and .png are rewritten from it after
-each model, so an interrupted run keeps what it measured. Each runtime runs in its own child
-process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
+each model, so an interrupted run keeps what it measured. Each model is converted in a process of
+its own, and each runtime runs in its own child process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
 32 images (enough for a scale; the accuracy of these random-weight models is not the point here).
 """
 
@@ -18,6 +18,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,6 +82,21 @@ def measure_model(name: str, runs: int, work: Path, log) -> dict:
                 + (f"{row.median_ms:.2f} ms" if row.status == "ok" else f"error {row.error}"))
     shutil.rmtree(out, ignore_errors=True)  # VGG-16's artifacts alone are gigabytes
     return {"conversions": conversions, "rows": rows}
+
+
+def measure_in_child(name: str, runs: int, work: Path) -> dict:
+    """:func:`measure_model` in a process of its own (its log streamed through), so that what one
+    model's conversions hold is given back before the next: one process measuring the zoo in
+    turn grew past this machine's 24 GiB by VGG-11 and was killed."""
+    result_file = work / f"{name}.result.json"
+    result_file.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, __file__, "--child", name, "--runs", str(runs),
+                           "--work", str(work)])
+    if done.returncode != 0 or not result_file.exists():
+        how = (f"killed by signal {-done.returncode} (SIGKILL: the out-of-memory killer, most "
+               "likely)" if done.returncode < 0 else f"exit status {done.returncode}")
+        raise SystemExit(f"{name}: the measuring process ended without a result ({how})")
+    return json.loads(result_file.read_text())
 
 
 def kind_of(row: dict) -> str:
@@ -203,7 +220,13 @@ def main():
     parser.add_argument("--work", default="/tmp/deploytool-deployment-size")
     parser.add_argument("--fresh", action="store_true", help="measure stored models again")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from the JSON")
+    parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)  # one model, in-process
     args = parser.parse_args()
+    if args.child:
+        measured = measure_model(args.child, args.runs, Path(args.work),
+                                 lambda message: print(message, flush=True))
+        write_json(Path(args.work) / f"{args.child}.result.json", measured)
+        return
     wanted = args.models.split(",") if args.models else list(ORDER)
     unknown = sorted(set(wanted) - set(ORDER))
     if unknown:
@@ -220,8 +243,7 @@ def main():
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
     for name in todo:
         model_started, load_before = time.perf_counter(), os.getloadavg()[0]
-        results["models"][name] = measure_model(name, args.runs, Path(args.work),
-                                                lambda message: print(message, flush=True))
+        results["models"][name] = measure_in_child(name, args.runs, Path(args.work))
         results["models"][name]["seconds"] = round(time.perf_counter() - model_started)
         # what else ran meanwhile: this run's own work keeps it near 1-2 on 2 cores
         results["models"][name]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
