@@ -7,8 +7,8 @@ threads: median and p90 latency (batch 1), size, and the int8/fp32 and fp16/fp32
 
 Results accumulate in docs/deployment-size.json (a model measured with the same settings is not
 measured again unless --fresh or named in --models), and docs/deployment-size.md and .png are rewritten from it after
-each model, so an interrupted run keeps what it measured. Each model is converted in a process of
-its own, and each runtime runs in its own child process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
+each model, so an interrupted run keeps what it measured. Each artifact kind of each model is
+converted in a process of its own, and each runtime runs in its own child process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
 32 images (enough for a scale; the accuracy of these random-weight models is not the point here).
 """
 
@@ -50,27 +50,50 @@ def settings(runs: int) -> dict:
             "artifacts": [f"{to} {precision}" for to, precision in ARTIFACTS]}
 
 
-def measure_model(name: str, runs: int, work: Path, log) -> dict:
-    """Convert ``name`` to every artifact kind and time each on every runtime that reads it."""
+def convert_one(name: str, to: str, precision: str, out: Path, log) -> dict:
+    """Convert zoo model ``name`` (224x224x3, randomised BatchNorm statistics) to one artifact
+    kind in ``out``; a kind this model cannot take is a record with its error, not the end."""
+    started = time.perf_counter()
     source = load_source(name, input_shape=(224, 224, 3))
     randomize_batchnorm(source.model, seed=0)
+    try:
+        result = convert(source, ConvertOptions(to=to, precision=precision, out_dir=out,
+                                                calib_samples=CALIBRATION_IMAGES), remember=False)
+    except Exception as error:
+        log(f"{name} {to} {precision}: conversion failed: {error}")
+        return {"error": f"{type(error).__name__}: {error}"[:300]}
+    log(f"{name} {to} {precision}: {result.manifest['artifact']['size_bytes'] / 1e6:.1f} MB "
+        f"in {time.perf_counter() - started:.0f} s")
+    return {"artifact": result.artifact.name, "size_bytes": result.manifest["artifact"]["size_bytes"],
+            "convert_seconds": round(time.perf_counter() - started, 1)}
+
+
+def in_child(arguments: list[str], result_file: Path) -> dict | None:
+    """This script run again with ``arguments`` in a process of its own (its log streamed through):
+    what a conversion holds is given back when it ends. One process converting the seven kinds of
+    VGG-11 in turn grew past this machine's 24 GiB; one model per process was not enough."""
+    result_file.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, __file__, *arguments])
+    if done.returncode != 0 or not result_file.exists():
+        return None
+    return json.loads(result_file.read_text())
+
+
+def measure_model(name: str, runs: int, work: Path, log) -> dict:
+    """Convert ``name`` to every artifact kind (each in its own process) and time each on every
+    runtime that reads it (each runtime in its own process, through ``bench``)."""
     out = work / name
     artifacts, conversions = [], {}
     for to, precision in ARTIFACTS:
-        started = time.perf_counter()
-        try:
-            result = convert(source, ConvertOptions(to=to, precision=precision, out_dir=out,
-                                                    calib_samples=CALIBRATION_IMAGES), remember=False)
-        except Exception as error:  # a kind this model cannot take is a row, not the end of the run
-            conversions[f"{to} {precision}"] = {"error": f"{type(error).__name__}: {error}"[:300]}
-            log(f"{name} {to} {precision}: conversion failed: {error}")
-            continue
-        artifacts.append(result.artifact)
-        conversions[f"{to} {precision}"] = {
-            "artifact": result.artifact.name, "size_bytes": result.manifest["artifact"]["size_bytes"],
-            "convert_seconds": round(time.perf_counter() - started, 1)}
-        log(f"{name} {to} {precision}: {result.manifest['artifact']['size_bytes'] / 1e6:.1f} MB "
-            f"in {time.perf_counter() - started:.0f} s")
+        record = in_child(["--convert", f"{name}:{to}:{precision}", "--work", str(work)],
+                          work / f"{name}.{to}.{precision}.json")
+        if record is None:
+            record = {"error": "its conversion process ended without a result (killed: out of "
+                               "this machine's 24 GiB)"}
+            log(f"{name} {to} {precision}: {record['error']}")
+        conversions[f"{to} {precision}"] = record
+        if "artifact" in record:
+            artifacts.append(out / record["artifact"])
     rows = []
     for threads in THREADS:
         for row in bench(artifacts, "all", threads=threads, batch=1, runs=runs, warmup=3):
@@ -84,17 +107,13 @@ def measure_model(name: str, runs: int, work: Path, log) -> dict:
     return {"conversions": conversions, "rows": rows}
 
 
-def measure_in_child(name: str, runs: int, work: Path) -> dict:
-    """:func:`measure_model` in a process of its own (its log streamed through), so that what one
-    model's conversions hold is given back before the next: one process measuring the zoo in
-    turn grew past this machine's 24 GiB by VGG-11 and was killed."""
-    result_file = work / f"{name}.result.json"
-    result_file.unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, __file__, "--child", name, "--runs", str(runs),
-                           "--work", str(work)])
-    if done.returncode != 0 or not result_file.exists():
+def zoo_seconds(results: dict) -> int | None:
+    """The time one command takes to measure the whole zoo: each model's measuring time (its
+    conversions and timings, each model timed as it ran), added up; None until all are stored.
+    Models measured in several runs add up the same as in one."""
+    if not set(results["models"]) >= set(ORDER):
         return None
-    return json.loads(result_file.read_text())
+    return round(sum(results["models"][name]["seconds"] for name in ORDER))
 
 
 def kind_of(row: dict) -> str:
@@ -130,7 +149,8 @@ def write_page(results: dict, wall_seconds: float | None) -> None:
              f"{CALIBRATION_IMAGES} images. Regenerate with "
              "`.venv/bin/python benchmarks/deployment_size.py` (it measures only models not yet "
              "stored; `--fresh` measures all again)"
-             + (f"; the last full run took {wall_seconds / 60:.0f} min." if wall_seconds else "."), ""]
+             + (f"; measuring the whole zoo takes {wall_seconds / 60:.0f} min (the models' own "
+                f"measuring times added up: {wall_seconds} s)." if wall_seconds else "."), ""]
     unmeasured = results.get("unmeasured", {})
     if unmeasured:
         lines += ["Could not be measured on this machine: " + "; ".join(
@@ -223,12 +243,17 @@ def main():
     parser.add_argument("--work", default="/tmp/deploytool-deployment-size")
     parser.add_argument("--fresh", action="store_true", help="measure stored models again")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from the JSON")
-    parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)  # one model, in-process
+    parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)  # one model
+    parser.add_argument("--convert", metavar="NAME:TO:PRECISION", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    work, say = Path(args.work), (lambda message: print(message, flush=True))
+    if args.convert:
+        name, to, precision = args.convert.split(":")
+        write_json(work / f"{name}.{to}.{precision}.json",
+                   convert_one(name, to, precision, work / name, say))
+        return
     if args.child:
-        measured = measure_model(args.child, args.runs, Path(args.work),
-                                 lambda message: print(message, flush=True))
-        write_json(Path(args.work) / f"{args.child}.result.json", measured)
+        write_json(work / f"{args.child}.result.json", measure_model(args.child, args.runs, work, say))
         return
     wanted = args.models.split(",") if args.models else list(ORDER)
     unknown = sorted(set(wanted) - set(ORDER))
@@ -237,7 +262,9 @@ def main():
     current = settings(args.runs)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if args.page_only:
-        write_page(results, results.get("wall_seconds"))
+        results["wall_seconds"] = zoo_seconds(results)
+        write_json(RESULTS, results)
+        write_page(results, results["wall_seconds"])
         return
     if results.get("settings") != current or args.fresh:
         results = {"settings": current, "models": {}, "wall_seconds": None}
@@ -246,11 +273,12 @@ def main():
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
     for name in todo:
         model_started, load_before = time.perf_counter(), os.getloadavg()[0]
-        measured = measure_in_child(name, args.runs, Path(args.work))
+        measured = in_child(["--child", name, "--runs", str(args.runs), "--work",
+                             str(work)], work / f"{name}.result.json")
         if measured is None:  # killed (out of memory, on this machine's 24 GiB) or failed
             results.setdefault("unmeasured", {})[name] = (
-                "its measuring process ended without a result (killed: this machine has 24 GiB "
-                "and one process converts the seven artifacts in turn)")
+                "its measuring process ended without a result (killed: out of this machine's "
+                "24 GiB)")
             write_json(RESULTS, results)
             write_page(results, results.get("wall_seconds"))
             print(f"{name}: not measured", flush=True)
@@ -260,8 +288,7 @@ def main():
         results["models"][name]["seconds"] = round(time.perf_counter() - model_started)
         # what else ran meanwhile: this run's own work keeps it near 1-2 on 2 cores
         results["models"][name]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-        if set(results["models"]) >= set(ORDER) and not args.models:
-            results["wall_seconds"] = round(sum(m["seconds"] for m in results["models"].values()))
+        results["wall_seconds"] = zoo_seconds(results)
         write_json(RESULTS, results)
         write_page(results, results.get("wall_seconds"))
         print(f"{name}: {results['models'][name]['seconds']} s", flush=True)
