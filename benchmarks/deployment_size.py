@@ -68,14 +68,16 @@ def convert_one(name: str, to: str, precision: str, out: Path, log) -> dict:
             "convert_seconds": round(time.perf_counter() - started, 1)}
 
 
-def in_child(arguments: list[str], result_file: Path) -> dict | None:
+def in_child(arguments: list[str], result_file: Path) -> dict:
     """This script run again with ``arguments`` in a process of its own (its log streamed through):
     what a conversion holds is given back when it ends. One process converting the seven kinds of
     VGG-11 in turn grew past this machine's 24 GiB; one model per process was not enough."""
     result_file.unlink(missing_ok=True)
     done = subprocess.run([sys.executable, __file__, *arguments])
     if done.returncode != 0 or not result_file.exists():
-        return None
+        how = (f"killed by signal {-done.returncode} (SIGKILL: the out-of-memory killer, most "
+               "likely)" if done.returncode < 0 else f"exit status {done.returncode}")
+        return {"error": f"its process ended without a result ({how})"}
     return json.loads(result_file.read_text())
 
 
@@ -87,9 +89,7 @@ def measure_model(name: str, runs: int, work: Path, log) -> dict:
     for to, precision in ARTIFACTS:
         record = in_child(["--convert", f"{name}:{to}:{precision}", "--work", str(work)],
                           work / f"{name}.{to}.{precision}.json")
-        if record is None:
-            record = {"error": "its conversion process ended without a result (killed: out of "
-                               "this machine's 24 GiB)"}
+        if "error" in record and "artifact" not in record:
             log(f"{name} {to} {precision}: {record['error']}")
         conversions[f"{to} {precision}"] = record
         if "artifact" in record:
@@ -116,6 +116,13 @@ def zoo_seconds(results: dict) -> int | None:
     return round(sum(results["models"][name]["seconds"] for name in ORDER))
 
 
+def save(results: dict) -> None:
+    """The results stored (with the whole zoo's time, derived) and the page rewritten from them."""
+    results["wall_seconds"] = zoo_seconds(results)
+    write_json(RESULTS, results)
+    write_page(results)
+
+
 def kind_of(row: dict) -> str:
     """'tflite int8' for a row's artifact ('keras' for the baseline)."""
     if row["runtime"] == "keras":
@@ -133,8 +140,9 @@ def ratio(rows: list[dict], runtime: str, threads: int, fmt: str, precision: str
     return low / float_ms if low and float_ms else None
 
 
-def write_page(results: dict, wall_seconds: float | None) -> None:
+def write_page(results: dict) -> None:
     """docs/deployment-size.md and .png from the stored results."""
+    wall_seconds = results.get("wall_seconds")
     models = [name for name in ORDER if name in results["models"]]
     missing = [name for name in ORDER if name not in results["models"]]
     lines = ["# The zoo at deployment size", "",
@@ -262,9 +270,7 @@ def main():
     current = settings(args.runs)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if args.page_only:
-        results["wall_seconds"] = zoo_seconds(results)
-        write_json(RESULTS, results)
-        write_page(results, results["wall_seconds"])
+        save(results)
         return
     if results.get("settings") != current or args.fresh:
         results = {"settings": current, "models": {}, "wall_seconds": None}
@@ -275,12 +281,9 @@ def main():
         model_started, load_before = time.perf_counter(), os.getloadavg()[0]
         measured = in_child(["--child", name, "--runs", str(args.runs), "--work",
                              str(work)], work / f"{name}.result.json")
-        if measured is None:  # killed (out of memory, on this machine's 24 GiB) or failed
-            results.setdefault("unmeasured", {})[name] = (
-                "its measuring process ended without a result (killed: out of this machine's "
-                "24 GiB)")
-            write_json(RESULTS, results)
-            write_page(results, results.get("wall_seconds"))
+        if "rows" not in measured:  # its process was killed or failed
+            results.setdefault("unmeasured", {})[name] = measured["error"]
+            save(results)
             print(f"{name}: not measured", flush=True)
             continue
         results.get("unmeasured", {}).pop(name, None)
@@ -288,9 +291,7 @@ def main():
         results["models"][name]["seconds"] = round(time.perf_counter() - model_started)
         # what else ran meanwhile: this run's own work keeps it near 1-2 on 2 cores
         results["models"][name]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-        results["wall_seconds"] = zoo_seconds(results)
-        write_json(RESULTS, results)
-        write_page(results, results.get("wall_seconds"))
+        save(results)
         print(f"{name}: {results['models'][name]['seconds']} s", flush=True)
     print(f"measured {len(todo)} models in {time.perf_counter() - started:.0f} s")
 
