@@ -93,7 +93,7 @@ def verify_cells(row) -> tuple[str, ...]:
     return (row.artifact, output, row.backend,
             " / ".join(x for x in (row.engine, row.input_layout) if x) or "-", status(row.status),
             f"{f['max_abs']:.2e}" if f else "-", f"{f['min_cosine']:.6f}" if f else "-",
-            agreement_cell(f), accuracy, "; ".join(row.failures) or "-")
+            agreement_cell(f), accuracy, "; ".join(row.failures + row.notes) or "-")
 
 
 def agreement_cell(figures: dict) -> str:
@@ -107,7 +107,11 @@ def agreement_cell(figures: dict) -> str:
         if key in figures:
             interval = figures.get(f"{key}_interval")
             sure = f" (95 %: {interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
-            return f"{form.format(figures[key])} {label}{sure}"
+            cell = f"{form.format(figures[key])} {label}{sure}"
+            if "decision" in figures:  # one score per image, decided over a threshold
+                cell = (f"{cell.replace('top-1', 'decision ' + figures['decision'])}; "
+                        f"{figures['relative_error']:.2%} of range")
+            return cell
     return "-"
 
 

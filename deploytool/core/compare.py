@@ -47,7 +47,7 @@ TOLERANCES = {
 # How each kind of output is judged: the criteria that apply to it (the others are reported only).
 OUTPUT_KINDS = ("scores", "regression", "embedding", "dense")
 KIND_CRITERIA = {
-    "scores": ("max_abs", "min_cosine", "min_top1_agreement"),
+    "scores": ("max_abs", "min_cosine", "min_top1_agreement", "max_relative_error"),
     "regression": ("max_abs", "max_relative_error"),
     "embedding": ("max_abs", "min_cosine", "min_neighbour_agreement"),
     "dense": ("max_abs", "min_cosine", "min_pixel_agreement"),
@@ -115,6 +115,20 @@ def _cosines(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
                     np.where(same, 1.0, 0.0))
 
 
+def decision_threshold(values: np.ndarray) -> float:
+    """Where a one-value score decides: 0.5 for values a sigmoid gives (all within [0, 1]), else 0
+    (a logit)."""
+    return 0.5 if values.min() >= 0 and values.max() <= 1 else 0.0
+
+
+def decisions(flat_reference: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Each image's decision: the top class, or for one score per image (a binary head) whether
+    it is over :func:`decision_threshold` of the reference."""
+    if flat_reference.shape[1] == 1:
+        return (flat[:, 0] > decision_threshold(flat_reference)).astype(int)
+    return flat.argmax(1)
+
+
 def _nearest_neighbours(rows: np.ndarray) -> np.ndarray:
     """For each row, the index of the most cosine-similar other row."""
     unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-30)
@@ -128,16 +142,25 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
     """The figures only ``kind`` has (reference and candidate as produced, (N, ...))."""
     if kind == "scores":
         k = min(5, flat_reference.shape[1])
-        overlap = [len(set(a) & set(b)) / k
-                   for a, b in zip(_topk(flat_reference, k), _topk(flat_candidate, k))]
-        same = flat_reference.argmax(1) == flat_candidate.argmax(1)
+        decided_reference = decisions(flat_reference, flat_reference)
+        decided = decisions(flat_reference, flat_candidate)
+        same = decided_reference == decided
         figures = {"top1_agreement": float(np.mean(same)),
-                   "top1_agreement_interval": list(wilson_interval(int(same.sum()), len(same))),
-                   "top5_overlap": float(np.mean(overlap))}
+                   "top1_agreement_interval": list(wilson_interval(int(same.sum()), len(same)))}
+        if k > 1:
+            overlap = [len(set(a) & set(b)) / k
+                       for a, b in zip(_topk(flat_reference, k), _topk(flat_candidate, k))]
+            figures["top5_overlap"] = float(np.mean(overlap))
+        else:  # one score per image: its decision is a threshold, and its error counts as a value's
+            # against its range, a probability's being all of 0-1 (an untrained sigmoid spans a
+            # few hundredths: one int8 step of its output would be a tenth of that)
+            figures.update(_regression_figures(flat_reference, flat_candidate,
+                                               1.0 if decision_threshold(flat_reference) == 0.5 else None))
+            figures["decision"] = f"over {decision_threshold(flat_reference):g}"
         if labels is not None:
             labels = np.asarray(labels)
-            right_reference = flat_reference.argmax(1) == labels
-            right = flat_candidate.argmax(1) == labels
+            right_reference = decided_reference == labels
+            right = decided == labels
             figures["accuracy_reference"] = float(np.mean(right_reference))
             figures["accuracy"] = float(np.mean(right))
             figures["accuracy_interval"] = list(wilson_interval(int(right.sum()), len(right)))
@@ -145,10 +168,7 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
             figures["accuracy_change_interval"] = list(paired_change_interval_of(figures["accuracy_pairs"]))
         return figures
     if kind == "regression":
-        spread = float(flat_reference.max() - flat_reference.min())
-        worst = float(np.abs(flat_reference - flat_candidate).max())
-        return {"reference_range": spread,
-                "relative_error": worst / spread if spread > 0 else (0.0 if worst == 0 else float("inf"))}
+        return _regression_figures(flat_reference, flat_candidate)
     if kind == "embedding":
         if len(flat_reference) < 3:  # a nearest neighbour needs two others to choose from
             return {}
@@ -164,11 +184,21 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
     raise ValueError(f"unknown output kind {kind!r}")
 
 
+def _regression_figures(flat_reference: np.ndarray, flat_candidate: np.ndarray,
+                        spread: float | None = None) -> dict:
+    """The worst error against ``spread``, by default the range the reference's values span."""
+    spread = float(flat_reference.max() - flat_reference.min()) if spread is None else spread
+    worst = float(np.abs(flat_reference - flat_candidate).max())
+    return {"reference_range": spread,
+            "relative_error": worst / spread if spread > 0 else (0.0 if worst == 0 else float("inf"))}
+
+
 def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
                     kind: str = "scores") -> dict:
     """Figures for two (N, ...) float arrays of one output: max/mean abs error, cosine similarity
     (mean and worst sample), PSNR in dB, and the figures of ``kind``: top-1 agreement, top-5
-    overlap and, given ``labels``, both accuracies for ``scores``; the error relative to the
+    overlap and, given ``labels``, both accuracies for ``scores`` (one score per image: its
+    decision over a threshold, its error against its range, its cosine over the images); the error relative to the
     reference's range for ``regression``; nearest-neighbour agreement for ``embedding``;
     per-pixel argmax agreement for ``dense``. Every agreement and accuracy over images comes with
     its 95 % interval (``*_interval``: Wilson; the accuracy change candidate minus reference:
@@ -182,7 +212,9 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
     flat_reference = reference.reshape(len(reference), -1)
     flat_candidate = candidate.reshape(len(candidate), -1)
     difference = np.abs(flat_reference - flat_candidate)
-    cosine = _cosines(flat_reference, flat_candidate)
+    # one value per image: a row's cosine is only its sign, so the images' values form the vector
+    cosine = (_cosines(flat_reference.T, flat_candidate.T) if flat_reference.shape[1] == 1
+              else _cosines(flat_reference, flat_candidate))
     mse = float(np.mean(difference ** 2))
     peak = float(np.max(np.abs(flat_reference))) or 1.0
     figures = {

@@ -108,6 +108,10 @@ def figures_text(figures: dict) -> str:
     if kind == "regression":
         return f"{text} ({figures['relative_error']:.2%} of its range)"
     text += f", cosine {figures['min_cosine']:.6f}"
+    if kind == "scores" and "decision" in figures:  # one score per image
+        return (f"{text}, decision ({figures['decision']}) agreement "
+                f"{proportion_text(figures, 'top1_agreement')}, "
+                f"{figures['relative_error']:.2%} of its range")
     if kind == "scores":
         return f"{text}, top-1 agreement {proportion_text(figures, 'top1_agreement')}"
     if kind == "embedding" and "neighbour_agreement" in figures:

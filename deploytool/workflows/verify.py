@@ -39,6 +39,7 @@ class VerifyRow:
     input_layout: str | None = None
     seconds: float = 0.0
     median_ms: float | None = None  # batch-1 latency, when verify was asked to time
+    notes: list[str] = field(default_factory=list)  # e.g. what an engine passed over got wrong
 
 
 @dataclass
@@ -142,7 +143,12 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
         variant = None
     timings = chosen.run.meta.get("timings")
     median_ms = float(np.median(timings)) * 1e3 if timings else None
-    return verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds, median_ms
+    # a variant tried before the chosen one that ran but disagreed: a user of it gets that
+    passed_over = [f"{a.options['engine']} engine (not used): {'; '.join(a.failures)}"
+                   for a in attempts[:attempts.index(chosen)]
+                   if id(a.run) in verdicts_of and a.failures and "engine" in a.options]
+    return (verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds,
+            median_ms, passed_over)
 
 
 def engine_reasons(message: str) -> list[str]:
@@ -220,7 +226,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                                    failures=[f"{name} does not run {artifact.suffix} files"])
                          for output in names]
                 continue
-            verdicts, failures, engine, layout, seconds, median_ms = _run_backend(
+            verdicts, failures, engine, layout, seconds, median_ms, passed_over = _run_backend(
                 artifact, name, images, compare, threads, timeout, timing)
             if verdicts is None and not named and name != readers[0]:
                 status = "n/a"  # another runtime cannot run it, and was not asked for by name
@@ -242,7 +248,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                         verdict.failures = [*verdict.failures, located]
             rows += [VerifyRow(artifact.name, name, precision,
                                "pass" if verdict.passed else "fail", verdict.name, verdict.kind,
-                               verdict.figures, verdict.failures, **common)
+                               verdict.figures, verdict.failures, **common, notes=passed_over)
                      for verdict in verdicts]
     return VerifyReport(rows, used_images, tolerances)
 

@@ -76,3 +76,27 @@ def test_a_trained_models_fp16_is_judged_by_its_decisions_at_a_stricter_bar_than
     assert judge_parity({**uncertain_image, "top1_agreement": 0.97}, "fp16", trained=True)[0] == [
         "top-1 agreement 0.970 < 0.98"]
     assert judge_parity(uncertain_image, "fp16", trained=False)[0] == ["cosine 0.9980 < 0.999"]
+
+
+def test_a_single_score_head_is_judged_by_its_decision_over_a_threshold_and_its_error():
+    # a sigmoid's one value per image: top-1 of one class and a row's cosine always agree
+    reference = np.random.default_rng(1).uniform(0.4, 0.6, (64, 1))
+    figures = compare_outputs(reference, reference + 0.05)
+    assert figures["decision"] == "over 0.5"
+    flipped = int(np.sum((reference[:, 0] > 0.5) != (reference[:, 0] + 0.05 > 0.5)))
+    assert flipped > 0 and figures["top1_agreement"] == 1 - flipped / 64
+    assert figures["relative_error"] == pytest.approx(0.05)  # of a probability's range, 0-1
+    assert judge(compare_outputs(reference, reference + 0.04), tolerance_for("int8", trained=False)) == []
+    assert judge(compare_outputs(reference, reference + 0.1), tolerance_for("int8", trained=False)) == [
+        "error 10.00% of the output's range > 5%"]
+    assert "top5_overlap" not in figures
+
+
+def test_a_single_logit_is_decided_at_zero_and_its_cosine_taken_over_the_images():
+    reference = np.array([[-2.0], [-0.1], [0.3], [1.5]])
+    figures = compare_outputs(reference, -reference, labels=[0, 0, 1, 1])
+    assert figures["decision"] == "over 0"
+    assert figures["top1_agreement"] == 0.0 and figures["accuracy"] == 0.0
+    assert figures["accuracy_reference"] == 1.0
+    assert figures["min_cosine"] == pytest.approx(-1.0)
+    assert figures["relative_error"] == pytest.approx(4.0 / 3.5)  # of the range its values span

@@ -157,3 +157,23 @@ def test_a_segmenter_of_free_size_converts_at_the_size_given_and_matches_keras(t
     images = np.random.default_rng(3).random((2, 24, 32, 3), dtype=np.float32)
     (produced,) = runner_for(result.artifact).load().infer_all(images).values()
     np.testing.assert_allclose(produced, keras_heads(path, images)["mask"], atol=1e-5)
+
+
+def test_opencv_engine_that_gets_a_binary_head_wrong_is_named_though_not_used(tmp_path):
+    # OpenCV 4.x's NEW engine runs this int8 .onnx with the sigmoid head off by about its whole
+    # range; a head of one score used to pass on a row cosine and a top-1 of one class
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
+    model = keras.Model(inputs, [keras.layers.Dense(4, activation="softmax", name="cls")(pooled),
+                                 keras.layers.Dense(1, activation="sigmoid", name="obj")(pooled)])
+    model.save(tmp_path / "binary.keras")
+    result = convert(load_source(str(tmp_path / "binary.keras")),
+                     ConvertOptions(to="onnx", precision="int8", calib_samples=32))
+    cli = run_cli("verify", result.artifact, "--backend", "opencv", "--json")
+    obj = next(row for row in json.loads(cli.stdout)["rows"] if row["output"] == "obj")
+    assert obj["figures"]["decision"] == "over 0.5" and "relative_error" in obj["figures"]
+    assert obj["engine"] == "classic" and obj["status"] == "pass", json.dumps(obj)
+    assert any(note.startswith("new engine (not used): obj: error") for note in obj["notes"]), obj
