@@ -18,10 +18,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from child_process import in_child as run_child
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import write_bytes, write_json
@@ -69,16 +69,10 @@ def convert_one(name: str, to: str, precision: str, out: Path, log) -> dict:
 
 
 def in_child(arguments: list[str], result_file: Path) -> dict:
-    """This script run again with ``arguments`` in a process of its own (its log streamed through):
-    what a conversion holds is given back when it ends. One process converting the seven kinds of
-    VGG-11 in turn grew past this machine's 24 GiB; one model per process was not enough."""
-    result_file.unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, __file__, *arguments])
-    if done.returncode != 0 or not result_file.exists():
-        how = (f"killed by signal {-done.returncode} (SIGKILL: the out-of-memory killer, most "
-               "likely)" if done.returncode < 0 else f"exit status {done.returncode}")
-        return {"error": f"its process ended without a result ({how})"}
-    return json.loads(result_file.read_text())
+    """This script run again with ``arguments`` in a process of its own: one process converting
+    the seven kinds of VGG-11 in turn grew past this machine's 24 GiB; one model per process was
+    not enough."""
+    return run_child(__file__, arguments, result_file)
 
 
 def measure_model(name: str, runs: int, work: Path, log) -> dict:
