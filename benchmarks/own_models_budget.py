@@ -102,8 +102,7 @@ def main():
             result = measure(family, runtime, work,
                              lambda message: print(f"{key}: {message}", flush=True))
         except Exception as error:  # a family a runtime cannot take is a row, not the end
-            result = {"seconds": 0, "chosen": "-", "reason": f"error: {error}"[:200],
-                      "int8_search": None, "plain_int8_cosine": None, "candidates": []}
+            result = error_row(str(error)[:193])
         write_json(child_result(work, family.name, runtime), result)
         return
     families = ([family_by_name(name) for name in args.families.split(",")] if args.families
@@ -116,9 +115,8 @@ def main():
                 continue
             result = in_child(__file__, ["--child", family.name, runtime, "--work", str(work)],
                               child_result(work, family.name, runtime))
-            if "error" in result:
-                result = {"seconds": 0, "chosen": "-", "reason": f"error: {result['error']}",
-                          "int8_search": None, "plain_int8_cosine": None, "candidates": []}
+            if "error" in result:  # its process was killed or failed
+                result = error_row(result["error"])
             results[key] = result
             write_json(RESULTS, results)
             write_page(results)
@@ -127,8 +125,13 @@ def main():
 
 def child_result(work: Path, family: str, runtime: str) -> Path:
     """Where a child measuring ``family`` on ``runtime`` writes its result."""
-    work.mkdir(parents=True, exist_ok=True)
     return work / f"{family}-{runtime}.result.json"
+
+
+def error_row(reason: str) -> dict:
+    """The row of a family and runtime that gave no result, saying why."""
+    return {"seconds": 0, "chosen": "-", "reason": f"error: {reason}", "int8_search": None,
+            "plain_int8_cosine": None, "candidates": []}
 
 
 if __name__ == "__main__":

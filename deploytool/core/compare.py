@@ -121,12 +121,10 @@ def decision_threshold(values: np.ndarray) -> float:
     return 0.5 if values.min() >= 0 and values.max() <= 1 else 0.0
 
 
-def decisions(flat_reference: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """Each image's decision: the top class, or for one score per image (a binary head) whether
-    it is over :func:`decision_threshold` of the reference."""
-    if flat_reference.shape[1] == 1:
-        return (flat[:, 0] > decision_threshold(flat_reference)).astype(int)
-    return flat.argmax(1)
+def decisions(flat: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Each image's decision: the top class, or, given the ``threshold`` of a head of one score
+    per image (a binary head, see :func:`decision_threshold`), whether its score is over it."""
+    return flat.argmax(1) if threshold is None else (flat[:, 0] > threshold).astype(int)
 
 
 def _nearest_neighbours(rows: np.ndarray) -> np.ndarray:
@@ -142,8 +140,9 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
     """The figures only ``kind`` has (reference and candidate as produced, (N, ...))."""
     if kind == "scores":
         k = min(5, flat_reference.shape[1])
-        decided_reference = decisions(flat_reference, flat_reference)
-        decided = decisions(flat_reference, flat_candidate)
+        threshold = decision_threshold(flat_reference) if k == 1 else None
+        decided_reference = decisions(flat_reference, threshold)
+        decided = decisions(flat_candidate, threshold)
         same = decided_reference == decided
         figures = {"top1_agreement": float(np.mean(same)),
                    "top1_agreement_interval": list(wilson_interval(int(same.sum()), len(same)))}
@@ -155,8 +154,8 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
             # against its range, a probability's being all of 0-1 (an untrained sigmoid spans a
             # few hundredths: one int8 step of its output would be a tenth of that)
             figures.update(_regression_figures(flat_reference, flat_candidate,
-                                               1.0 if decision_threshold(flat_reference) == 0.5 else None))
-            figures["decision"] = f"over {decision_threshold(flat_reference):g}"
+                                               1.0 if threshold == 0.5 else None))
+            figures["decision"] = f"over {threshold:g}"
         if labels is not None:
             labels = np.asarray(labels)
             right_reference = decided_reference == labels
