@@ -192,10 +192,27 @@ def _regression_figures(flat_reference: np.ndarray, flat_candidate: np.ndarray,
             "relative_error": worst / spread if spread > 0 else (0.0 if worst == 0 else float("inf"))}
 
 
+def reference_spread(flat_reference: np.ndarray) -> float:
+    """How much the reference's output changes from image to image: the largest spread (max - min
+    over the images) of any of its values, as a fraction of its largest magnitude (0 for an output
+    that is the same on every image, or zero everywhere)."""
+    peak = float(np.max(np.abs(flat_reference)))
+    spread = float(np.max(flat_reference.max(0) - flat_reference.min(0)))
+    return spread / peak if peak > 0 else 0.0
+
+
+# Below this spread (relative to the output's magnitude; float32 resolves about 1e-7) the reference
+# gives one answer whatever the image: a keras.applications MobileNetV2 saved without weights
+# answers exactly 0.1 for every class of every image. Any artifact that returns that constant
+# "agrees" with it, so such a comparison cannot be a pass.
+MIN_REFERENCE_SPREAD = 1e-6
+
+
 def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
                     kind: str = "scores") -> dict:
     """Figures for two (N, ...) float arrays of one output: max/mean abs error, cosine similarity
-    (mean and worst sample), PSNR in dB, and the figures of ``kind``: top-1 agreement, top-5
+    (mean and worst sample), PSNR in dB, how much the reference changes across the images
+    (:func:`reference_spread`), and the figures of ``kind``: top-1 agreement, top-5
     overlap and, given ``labels``, both accuracies for ``scores`` (one score per image: its
     decision over a threshold, its error against its range, its cosine over the images); the error relative to the
     reference's range for ``regression``; nearest-neighbour agreement for ``embedding``;
@@ -219,6 +236,7 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
     figures = {
         "kind": kind,
         "samples": int(len(flat_reference)),
+        "reference_spread": reference_spread(flat_reference),
         "max_abs": float(difference.max()),
         "mean_abs": float(difference.mean()),
         "cosine": float(cosine.mean()),
@@ -239,14 +257,24 @@ _CRITERIA = {
     "min_pixel_agreement": ("pixel_agreement", "min", "per-pixel agreement {value} < {bar}"),
 }
 
+CONSTANT_REFERENCE = "the reference gives the same output for all "
+
 # how each failure judge() gives begins, to tell a criterion from other notes of a verdict
-CRITERION_PREFIXES = tuple(phrase.split("{")[0] for _, _, phrase in _CRITERIA.values())
+CRITERION_PREFIXES = (CONSTANT_REFERENCE,
+                      *(phrase.split("{")[0] for _, _, phrase in _CRITERIA.values()))
 
 def judge(figures: dict, tolerance: Tolerance) -> list[str]:
     """The criteria ``figures`` fail, each as a short phrase; an empty list means a pass. Only the
     criteria of the figures' kind apply (``scores`` for figures that name none), and a figure the
-    comparison could not compute (an embedding's neighbours on two images) is not judged."""
+    comparison could not compute (an embedding's neighbours on two images) is not judged. Whatever
+    the tolerance, a reference that gives the same output on every image
+    (:data:`MIN_REFERENCE_SPREAD`) fails: nothing was shown by agreeing with it."""
     failures = []
+    spread = figures.get("reference_spread")
+    if spread is not None and figures.get("samples", 0) > 1 and spread < MIN_REFERENCE_SPREAD:
+        failures.append(f"{CONSTANT_REFERENCE}{figures['samples']} images (no value varies by "
+                        f"more than {spread:.1e} of the largest): a wrong artifact would agree "
+                        "with it too (an untrained model, or images all alike?)")
     for criterion in KIND_CRITERIA[figures.get("kind", "scores")]:
         bar = getattr(tolerance, criterion)
         name, direction, phrase = _CRITERIA[criterion]

@@ -39,8 +39,9 @@ def test_a_dense_map_is_judged_pixel_by_pixel():
 
 
 def test_outputs_pair_by_name_never_by_position():
-    reference = {"box": np.zeros((2, 4)), "face": np.ones((2, 2))}
-    produced = {"face": np.ones((2, 2)), "box": np.zeros((2, 4))}
+    box, face = RNG.normal(size=(2, 4)), RNG.random((2, 2))
+    reference = {"box": box, "face": face}
+    produced = {"face": face, "box": box}
     assert [v.shape for v in pair_outputs(reference, produced).values()] == [(2, 4), (2, 2)]
     verdicts = compare_every_output(reference, produced, {"box": "regression", "face": "scores"}, "fp32")
     assert [(v.name, v.kind, v.passed) for v in verdicts] == [("box", "regression", True),
@@ -48,8 +49,9 @@ def test_outputs_pair_by_name_never_by_position():
 
 
 def test_a_missing_output_fails_by_name():
-    reference = {"box": np.zeros((2, 4)), "face": np.ones((2, 2))}
-    verdicts = compare_every_output(reference, {"box": np.zeros((2, 4))}, {}, "fp32")
+    box = RNG.normal(size=(2, 4))
+    reference = {"box": box, "face": np.ones((2, 2))}
+    verdicts = compare_every_output(reference, {"box": box}, {}, "fp32")
     assert verdicts[0].passed and not verdicts[1].passed
     assert verdicts[1].failures == ["the artifact has no output named face (it has box)"]
 
@@ -100,3 +102,15 @@ def test_a_single_logit_is_decided_at_zero_and_its_cosine_taken_over_the_images(
     assert figures["accuracy_reference"] == 1.0
     assert figures["min_cosine"] == pytest.approx(-1.0)
     assert figures["relative_error"] == pytest.approx(4.0 / 3.5)  # of the range its values span
+
+
+def test_a_reference_that_gives_the_same_output_on_every_image_is_not_a_pass():
+    constant = np.full((16, 10), 0.1)  # a MobileNetV2 saved without weights answers 0.1 everywhere
+    figures = compare_outputs(constant, constant)
+    assert figures["max_abs"] == 0 and figures["reference_spread"] == 0
+    failures = judge(figures, tolerance_for("fp32"))
+    assert len(failures) == 1 and failures[0].startswith(
+        "the reference gives the same output for all 16 images")
+    varying = constant + RNG.normal(scale=1e-3, size=constant.shape)
+    assert judge(compare_outputs(varying, varying), tolerance_for("fp32")) == []
+    assert judge(compare_outputs(constant[:1], constant[:1]), tolerance_for("fp32")) == []

@@ -190,3 +190,20 @@ def test_when_no_opencv_engine_agrees_the_row_shows_the_closest_one(tmp_path):
     assert rows["opencv"].status == "fail" and rows["opencv"].engine == "classic"  # none agrees
     assert rows["opencv"].figures["min_cosine"] == pytest.approx(
         rows["onnxruntime"].figures["min_cosine"], abs=1e-3)
+
+
+def test_a_model_whose_output_ignores_its_input_is_converted_and_verified_without_a_pass(tmp_path):
+    from deploytool.core.keras_env import keras
+
+    inputs = keras.Input((16, 16, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    scores = keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")(pooled)
+    keras.Model(inputs, scores).save(tmp_path / "constant.keras")  # 0.1 for every class, always
+    converted = run_cli("convert", tmp_path / "constant.keras", "--to", "tflite", "--out", tmp_path)
+    assert converted.exit_code == 1
+    assert "the reference gives the same output for all" in converted.output
+    artifact = next(tmp_path.glob("*.tflite"))
+    verified = run_cli("verify", artifact, "--backend", "tflite", "--json")
+    assert verified.exit_code == 1
+    row = json.loads(verified.stdout)["rows"][0]
+    assert row["failures"][0].startswith("the reference gives the same output for all")
