@@ -30,6 +30,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from deploytool.converters.failures import ConversionError
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
@@ -107,6 +108,7 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
     images, labels = judge.images, judge.labels
     chosen_target = target(options.to)
     attempts: list[Attempt] = []
+    failed: list[dict] = []  # attempts after plain int8 the converter could not make
     folder = (contextlib.nullcontext(str(workdir)) if workdir is not None else
               tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=_parent(options.out_dir)))
     with folder as tmp:
@@ -125,6 +127,15 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
                     done.judgement.verdict, "misses") + f" {budget.describe()}")
             return done, result
 
+        def optional_attempt(label: str, variant: ConvertOptions) -> Attempt | None:
+            """An attempt after plain int8; one the converter fails on is recorded and skipped."""
+            try:
+                return attempt(label, variant)[0]
+            except ConversionError as error:
+                log(f"budget: {label}: the conversion failed, going on without it ({error})")
+                failed.append({"label": label, "error": str(error)})
+                return None
+
         plain, plain_result = attempt("plain int8", options)
         best = plain
         # on too few images no attempt, however good, could be shown to meet the budget
@@ -137,7 +148,9 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
                           replace(options, calib_samples=options.calib_samples * 4)))
             cheap += chosen_target.budget_variants(options)
             for label, variant in cheap:
-                done, _ = attempt(label, variant)
+                done = optional_attempt(label, variant)
+                if done is None:
+                    continue
                 best = _better(best, done, budget)
                 if done.met:
                     break
@@ -155,7 +168,9 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
                 keep = chosen_target.keep_float_closure(artifact_bytes, ranking[:count])
                 label = (f"all {count} ranked layers in float" if count == len(ranking) else
                          f"{count} costliest layer{'s' if count > 1 else ''} in float") + edges
-                done, _ = attempt(label, replace(base, keep_float=keep))
+                done = optional_attempt(label, replace(base, keep_float=keep))
+                if done is None:
+                    continue
                 done.keep_float = ranking[:count]
                 best = _better(best, done, budget)
                 if done.met:
@@ -176,7 +191,8 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
               "latency_cost": round(best.milliseconds / plain.milliseconds - 1, 4)
               if plain.milliseconds else None,
               "float_only": float_only, "labelled": labels is not None,
-              "held_out_images": int(len(images)), "attempts": [a.as_dict() for a in attempts]}
+              "held_out_images": int(len(images)), "attempts": [a.as_dict() for a in attempts],
+              "failed_attempts": failed}
     return SearchResult(attempts, best, record)
 
 

@@ -202,3 +202,35 @@ def test_a_search_that_runs_out_of_layers_says_only_a_float_form_is_left(hostile
     assert labels[-1] == f"all {ranked} ranked layers in float" and ranked >= 4
     assert budget["float_only"] and not budget["met"]
     assert "a float form is left" in " ".join(result.output.split())
+
+
+@pytest.mark.heavy
+def test_an_attempt_the_converter_cannot_make_is_recorded_and_the_search_goes_on(tmp_path):
+    """The hostile model with a tensor of values within 1e-5 of 1 (as a LayerNorm's
+    1/sqrt(variance) of ConvNeXt): ONNX Runtime's percentile calibrator cannot histogram it."""
+    from deploytool.core.keras_env import keras
+
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    hostile = layers.Conv2D(8, 3, padding="same", name="hostile")
+    x = layers.Conv2D(8, 1, name="undo")(layers.ReLU(name="relu_h")(hostile(x)))
+    logits = layers.Dense(5)(layers.GlobalAveragePooling2D()(x))
+    near_one = layers.Rescaling(1e-5, offset=1.0)(layers.Activation("sigmoid")(logits))
+    model = keras.Model(inputs, layers.Multiply(name="scores")([logits, near_one]))
+    kernel, bias = hostile.get_weights()
+    kernel[..., 0] *= 300
+    hostile.set_weights([kernel, bias])
+    kernel, bias = model.get_layer("undo").get_weights()
+    kernel[:, :, 0, :] /= 300
+    model.get_layer("undo").set_weights([kernel, bias])
+    model.save(tmp_path / "near_one.keras")
+    result = run_cli("convert", tmp_path / "near_one.keras", "--to", "onnx", "--int8",
+                     "--min-cosine", "0.99", "--json")
+    assert result.exit_code == 0, result.output
+    budget = json.loads(result.output[result.output.index("{"):])["budget"]
+    assert [f["label"] for f in budget["failed_attempts"]] == ["percentile calibration"]
+    assert "cannot histogram a tensor" in budget["failed_attempts"][0]["error"]
+    assert "entropy calibration" in [attempt["label"] for attempt in budget["attempts"]]
+    assert budget["met"]
