@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deploytool.core.compare import decisions
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, write_json
 from deploytool.core.manifest import integrity_failures, last_converted, now, tool_versions
@@ -67,9 +68,20 @@ def default_artifact() -> Path:
     return tflites[-1]
 
 
-def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, labels: list) -> None:
+def decision_threshold_of(manifest) -> float | None:
+    """Where a model with one score per image (a binary head) decides, as convert's parity check
+    judged it on the reference's values ("over 0.5" for a probability, "over 0" for a logit);
+    None for class scores."""
+    outputs = (manifest.parity or {}).get("outputs") or []
+    decision = ((outputs[0].get("figures") or {}).get("decision") if len(outputs) == 1 else None)
+    return float(decision.split()[-1]) if decision else None
+
+
+def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, labels: list,
+                   threshold: float | None = None) -> None:
     """Refuse a model the app cannot run: one NHWC image input of the preprocessing's size with 1
-    or 3 channels, one (batch, classes) output, a label per class, types the app handles."""
+    or 3 channels, one (batch, classes) output, a label per class (two for one score deciding over
+    ``threshold``), types the app handles."""
     if len(inputs) != 1 or len(outputs) != 1:
         raise UserError(f"the app runs models with one input and one output; this one has "
                         f"{len(inputs)} inputs and {len(outputs)} outputs")
@@ -86,7 +98,14 @@ def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, la
     for tensor in (inputs[0], outputs[0]):
         if tensor["dtype"] not in APP_DTYPES:
             raise UserError(f"the app handles {', '.join(APP_DTYPES)} tensors, not {tensor['dtype']}")
-    if len(labels) != out_shape[1]:
+    if out_shape[1] == 1:  # a binary head: one score decides between two labels
+        if len(labels) != 2:
+            raise UserError(f"{len(labels)} label{'s' if len(labels) != 1 else ''} for a model with "
+                            "one score per image; it takes two: below and over its threshold")
+        if threshold is None:
+            raise UserError("the model gives one score per image, but its manifest records no "
+                            "decision threshold; convert it again")
+    elif len(labels) != out_shape[1]:
         raise UserError(f"{len(labels)} labels for a model with {out_shape[1]} classes")
 
 
@@ -158,8 +177,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
                         "class name per line) here, or to convert or run so that the manifest "
                         "carries them")
     preprocessing = manifest.preprocessing
-    check_fits_app(manifest.inputs, manifest.outputs,
-                   preprocessing, labels)
+    threshold = decision_threshold_of(manifest)
+    check_fits_app(manifest.inputs, manifest.outputs, preprocessing, labels, threshold)
     destination = Path(destination) if destination else app_bundle_folder(app)
 
     raw, true_labels, _ = reference_samples(manifest, data, samples, seed)
@@ -168,7 +187,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
     if not run.ok:
         raise UserError(f"{artifact}: the TFLite interpreter could not run it ({run.kind}: {run.error})")
     inputs, outputs = run.meta["inputs"], run.meta["outputs"]
-    check_fits_app(inputs, outputs, preprocessing, labels)  # the file itself, not only its manifest
+    check_fits_app(inputs, outputs, preprocessing, labels, threshold)  # the file itself too
+    decided_over = threshold if list(outputs[0]["shape"])[1] == 1 else None  # a binary head
     (expected,) = [values.astype("<f4") for values in run.outputs.values()]
     tolerance = golden_tolerance(expected, outputs[0])
 
@@ -191,6 +211,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         "preprocess.channel_order": preprocessing.channel_order,
         "preprocess.resize": preprocessing.resize, "preprocess.fit": preprocessing.fit,
         "postprocess": manifest.postprocess or "none",
+        **({"decision.threshold": _float(decided_over)} if decided_over is not None else {}),
         "golden.tolerance": _float(tolerance), "golden.count": len(images),
     })
     described = []
@@ -207,7 +228,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
             values.update({f"golden.{i}.{key}": name for key, name in names.items()})
             described.append({"image": names["image"],
                               "label": None if true_labels is None else labels[int(true_labels[i])],
-                              "expected_top1": labels[int(np.argmax(output))]})
+                              "expected_top1": labels[int(decisions(output[None], decided_over)[0])]})
         (staging / "bundle.properties").write_text(properties_text(values), encoding="ascii")
         files = {p.relative_to(staging).as_posix(): {"size_bytes": p.stat().st_size,
                                                      "sha256": sha256_file(p)}

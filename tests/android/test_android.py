@@ -111,18 +111,40 @@ def colour_model_file(tmp_path_factory):
     return folder
 
 
-# (source, --preprocess preset, quantization): the trained grey LeNet, and a colour model fed
+@pytest.fixture(scope="module")
+def binary_model_file(tmp_path_factory):
+    """A colour model with one sigmoid score per image (yes or no), with its two labels."""
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((20, 18, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+    folder = tmp_path_factory.mktemp("binary")
+    model.save(folder / "binary.keras")
+    (folder / "labels.txt").write_text("no\nyes\n")
+    return folder
+
+
+# (source, --preprocess preset, quantization): the trained grey LeNet, a colour model fed
 # per-channel ImageNet mean/std and caffe-style BGR mean subtraction, its golden samples drawn
-# from the photos
+# from the photos, and a binary sigmoid head decided over 0.5
 GOLDEN_CASES = {"lenet int8": ("run", None, "int8"), "lenet float32": ("run", None, None),
                 "colour ImageNet mean/std int8": ("colour", "imagenet", "int8"),
-                "colour caffe BGR float32": ("colour", "caffe", None)}
+                "colour caffe BGR float32": ("colour", "caffe", None),
+                "binary sigmoid float32": ("binary", "imagenet", None)}
 
 
-@pytest.mark.parametrize("case", heavy_except(GOLDEN_CASES, {"lenet int8"}))
+def decided_label(labels: list, output: np.ndarray, threshold: float | None) -> str:
+    """The label an output decides: its top class, or one score over the bundle's threshold."""
+    flat = output.reshape(-1)
+    return labels[int(flat[0] > threshold) if threshold is not None else int(np.argmax(flat))]
+
+
+@pytest.mark.parametrize("case", heavy_except(GOLDEN_CASES, {"lenet int8", "binary sigmoid float32"}))
 def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, trained_run,
-                                                     colour_model_file, case, monkeypatch,
-                                                     record_property):
+                                                     colour_model_file, binary_model_file, case,
+                                                     monkeypatch, record_property):
     from deploytool.converters.options import ConvertOptions
     from deploytool.workflows.convert import convert
     from deploytool.sources.model_source import load_source
@@ -130,14 +152,20 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
 
     kind, preset, quantization = GOLDEN_CASES[case]
     monkeypatch.chdir(tmp_path)
-    spec = str(trained_run) if kind == "run" else str(colour_model_file / "colour.keras")
+    folders = {"colour": colour_model_file, "binary": binary_model_file}
+    spec = str(trained_run) if kind == "run" else str(folders[kind] / f"{kind}.keras")
     source = load_source(spec, preprocess={"preset": preset} if preset else None)
     artifact = convert(source, ConvertOptions(to="tflite", precision=quantization or "fp32",
                                               out_dir=tmp_path / "artifacts")).artifact
     folder = tmp_path / "assets" / "bundle"
     report = bundle(artifact, folder, samples=8,
-                    labels_file=None if kind == "run" else colour_model_file / "labels.txt")
+                    labels_file=None if kind == "run" else folders[kind] / "labels.txt")
     labels = (folder / "labels.txt").read_text().splitlines()
+    properties = dict(line.split("=", 1) for line in (folder / "bundle.properties").read_text().splitlines())
+    threshold = float(properties["decision.threshold"]) if "decision.threshold" in properties else None
+    assert (threshold == 0.5) == (kind == "binary")
+    if kind == "binary":  # the samples decide both ways
+        assert {s["expected_top1"] for s in report.samples} == {"no", "yes"}
 
     # 1. the Java core preprocesses the PNGs
     result = java(java_classes, "preprocess", str(folder), str(tmp_path / "java"))
@@ -165,7 +193,7 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
         raw_output = interpreter.get_tensor(out["index"])
         (replies / f"{hashlib.sha256(from_java).hexdigest()}.bin").write_bytes(raw_output.tobytes())
         checks.append(from_java == expected)
-        checks.append(labels[int(np.argmax(raw_output))] == report.samples[i]["expected_top1"])
+        checks.append(decided_label(labels, raw_output, threshold) == report.samples[i]["expected_top1"])
 
     # 4. the app's self-test code, with the interpreter's outputs replayed
     selftest = java(java_classes, "selftest", str(folder), str(replies))

@@ -132,3 +132,13 @@ def tensor(shape, dtype="int8"):
 def test_models_that_do_not_fit_the_app_are_refused(inputs, outputs, message):
     with pytest.raises(UserError, match=message):
         check_fits_app(inputs, outputs, GREY_28, [str(i) for i in range(10)])
+
+
+def test_one_score_per_image_takes_two_labels_and_a_recorded_threshold():
+    image, score = [tensor([None, 28, 28, 1])], [tensor([None, 1])]
+    check_fits_app(image, score, GREY_28, ["no", "yes"], threshold=0.5)
+    with pytest.raises(UserError, match="1 label for a model with one score per image; it takes two"):
+        check_fits_app(image, score, GREY_28, ["yes"], threshold=0.5)
+    with pytest.raises(UserError, match="records no decision threshold"):
+        check_fits_app(image, score, GREY_28, ["no", "yes"])
+

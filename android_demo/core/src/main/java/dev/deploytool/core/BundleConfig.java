@@ -37,6 +37,8 @@ public final class BundleConfig {
     public final TensorSpec output;
     public final Preprocessing preprocessing;
     public final String postprocess;
+    /** For a model with one score per image (a binary head): the score it decides over, else null. */
+    public final Float decisionThreshold;
     public final float goldenTolerance;
     public final List<Golden> goldens;
 
@@ -68,6 +70,8 @@ public final class BundleConfig {
                 integer("preprocess.channels"), numbers("preprocess.scale"), numbers("preprocess.offset"),
                 "BGR".equals(order), Preprocessing.Fit.parse(properties.getProperty("preprocess.fit", "squash")));
         postprocess = require("postprocess");
+        decisionThreshold = properties.getProperty("decision.threshold") == null ? null
+                : number("decision.threshold");
         goldenTolerance = number("golden.tolerance");
         int count = integer("golden.count");
         goldens = new ArrayList<>();
@@ -97,7 +101,12 @@ public final class BundleConfig {
             throw new IllegalArgumentException("input.shape " + join(in) + " does not match the preprocessing ("
                     + preprocessing.height + "x" + preprocessing.width + "x" + preprocessing.channels + ")");
         }
-        if (output.shape.length != 2 || output.shape[1] != classes) {
+        if (decisionThreshold != null) {
+            if (output.shape.length != 2 || output.shape[1] != 1 || classes != 2) {
+                throw new IllegalArgumentException("decision.threshold is for one score deciding between"
+                        + " 2 classes, not output.shape " + join(output.shape) + " with " + classes + " classes");
+            }
+        } else if (output.shape.length != 2 || output.shape[1] != classes) {
             throw new IllegalArgumentException("output.shape " + join(output.shape) + " does not give "
                     + classes + " class scores");
         }

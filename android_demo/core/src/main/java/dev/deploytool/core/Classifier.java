@@ -54,7 +54,9 @@ public final class Classifier {
         long elapsed = System.nanoTime() - started;
         float[] outputs = Quantization.decode(raw, output);
         float[] scores = Postprocessing.apply(bundle.config.postprocess, outputs);
-        return new Classification(Postprocessing.predictions(scores, bundle.labels, k), outputs, scores, elapsed);
+        Float threshold = bundle.config.decisionThreshold;
+        return new Classification(threshold == null ? Postprocessing.predictions(scores, bundle.labels, k)
+                : Postprocessing.binaryPredictions(scores[0], threshold, bundle.labels, k), outputs, scores, elapsed);
     }
 
     /** The input tensor as the interpreter reports it. */

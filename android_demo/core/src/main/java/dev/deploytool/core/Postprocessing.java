@@ -5,7 +5,10 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 
-/** Model outputs to ranked, labelled scores: optional softmax, then top-k. */
+/**
+ * Model outputs to ranked, labelled scores: optional softmax, then top-k; or, for a model with one
+ * score per image (a binary head), its decision over a threshold.
+ */
 public final class Postprocessing {
     private Postprocessing() {
     }
@@ -54,6 +57,29 @@ public final class Postprocessing {
             top[i] = order[i];
         }
         return top;
+    }
+
+    /**
+     * The class {@code scores} decide: the top one, or, given the {@code threshold} of a single
+     * score, 1 when the score is over it (as deploytool's comparator decides), else 0.
+     */
+    public static int decide(float[] scores, Float threshold) {
+        return threshold == null ? topK(scores, 1)[0] : (scores[0] > threshold ? 1 : 0);
+    }
+
+    /**
+     * A single score's two predictions, the decided class first, each with its probability: the
+     * score itself over 0.5, the logistic of a logit over 0.
+     */
+    public static List<Prediction> binaryPredictions(float score, float threshold, List<String> labels, int k) {
+        float over = threshold == 0f ? (float) (1.0 / (1.0 + Math.exp(-(double) score))) : score;
+        int decided = score > threshold ? 1 : 0;
+        List<Prediction> result = new ArrayList<>();
+        result.add(new Prediction(decided, labels.get(decided), decided == 1 ? over : 1f - over));
+        if (k > 1) {
+            result.add(new Prediction(1 - decided, labels.get(1 - decided), decided == 1 ? 1f - over : over));
+        }
+        return result;
     }
 
     /** The k best predictions with their labels. */

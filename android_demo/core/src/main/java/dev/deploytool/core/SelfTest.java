@@ -84,7 +84,7 @@ public final class SelfTest {
             Classification got = classifier.classifyEncoded(input, 1);
             int differing = differingBytes(input, expectedInput);
             float maxAbs = maxAbs(got.outputs, expected);
-            int expectedTop1 = Postprocessing.topK(expected, 1)[0];
+            int expectedTop1 = Postprocessing.decide(expected, config.decisionThreshold);
             int top1 = got.top.get(0).index;
             boolean passed = differing == 0 && maxAbs <= config.goldenTolerance && top1 == expectedTop1;
             results.add(new Result(golden.image, differing, maxAbs, expectedTop1, top1, passed));

@@ -77,6 +77,19 @@ public class BundleConfigTest {
     }
 
     @Test
+    public void aDecisionThresholdTakesOneScoreForTwoClassesOnly() throws Exception {
+        Properties p = Fixtures.properties();
+        p.setProperty("output.shape", "1,1");
+        p.setProperty("classes", "2");
+        p.setProperty("decision.threshold", "0.5");
+        assertEquals(0.5f, Fixtures.config(p).decisionThreshold, 0f);
+        assertEquals(null, Fixtures.config(Fixtures.properties()).decisionThreshold);
+        p.setProperty("output.shape", "1,2");
+        IllegalArgumentException error = assertThrows(IllegalArgumentException.class, () -> Fixtures.config(p));
+        assertTrue(error.getMessage(), error.getMessage().startsWith("decision.threshold is for one score"));
+    }
+
+    @Test
     public void labelCountMustEqualClasses() throws Exception {
         BundleConfig config = Fixtures.config(Fixtures.properties());
         IllegalArgumentException error = assertThrows(IllegalArgumentException.class,

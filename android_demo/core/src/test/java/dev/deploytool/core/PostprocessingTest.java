@@ -43,4 +43,25 @@ public class PostprocessingTest {
         assertEquals(1, top.get(0).index);
         assertEquals("fox 0.200", top.get(1).toString());
     }
+
+    @Test
+    public void aSingleProbabilityDecidesOverHalfAndAtHalfExactlySaysNo() {
+        List<String> labels = Arrays.asList("no", "yes");
+        List<Prediction> yes = Postprocessing.binaryPredictions(0.8f, 0.5f, labels, 2);
+        assertEquals("yes 0.800", yes.get(0).toString());
+        assertEquals("no 0.200", yes.get(1).toString());
+        assertEquals("no", Postprocessing.binaryPredictions(0.5f, 0.5f, labels, 1).get(0).label);
+        assertEquals(1, Postprocessing.binaryPredictions(0.8f, 0.5f, labels, 1).size());
+        assertEquals(1, Postprocessing.decide(new float[] {0.8f}, 0.5f));
+        assertEquals(0, Postprocessing.decide(new float[] {0.5f}, 0.5f));
+    }
+
+    @Test
+    public void aSingleLogitDecidesOverZeroWithItsLogisticAsProbability() {
+        List<Prediction> top = Postprocessing.binaryPredictions(-2f, 0f, Arrays.asList("no", "yes"), 2);
+        assertEquals("no", top.get(0).label);
+        assertEquals(1f - 0.11920292f, top.get(0).score, 1e-6f);
+        assertEquals(0, Postprocessing.decide(new float[] {-2f}, 0f));
+        assertEquals(2, Postprocessing.decide(new float[] {0.1f, 0.2f, 0.7f}, null));
+    }
 }
