@@ -27,7 +27,7 @@ from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.budget_criteria import Budget
-from deploytool.workflows.optimize import optimize
+from deploytool.workflows.optimize import ROUNDS, optimize
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 RESULTS = DOCS / "own-models-budget.json"
@@ -45,7 +45,7 @@ def measure(family, runtime: str, work: Path, log) -> dict:
     by_label = {c.label: c for c in report.candidates}
     return {"seconds": round(time.perf_counter() - started), "chosen": report.chosen.label,
             "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-            "reason": report.reason, "int8_search": report.int8_search,
+            "reason": report.reason, "int8_search": report.int8_search, "timing_rounds": ROUNDS,
             "plain_int8_cosine": by_label["int8"].figures["min_cosine"] if "int8" in by_label else None,
             "candidates": [c.as_dict() for c in report.candidates]}
 
@@ -69,6 +69,8 @@ def write_page(results: dict) -> None:
                    else search.get("verdict", "-"))
         if search.get("float_only") and search.get("verdict") == "met":
             outcome = f"met only with every ranked layer in float ({len(search['layers_in_float'])})"
+        if search.get("failed_attempts"):  # tried, but the converter could not make it
+            outcome += f" ({', '.join(f['label'] for f in search['failed_attempts'])}: could not be made)"
         cosine = row["plain_int8_cosine"]
         lines.append(f"| {family} | {runtime} | {cosine:.4f} | {outcome} | "
                      f"{len(search.get('attempts', []))} | {row['chosen']} | "
@@ -81,6 +83,12 @@ def write_page(results: dict) -> None:
                   f"{BUSY_LOAD}, or known to): {', '.join(busy)}. Their latencies, and so which "
                   "candidate optimize found fastest, may differ on a quiet machine; their accuracy "
                   "figures do not depend on it."]
+    one_round = [key for key, row in results.items() if row["candidates"] and not row.get("timing_rounds")]
+    if one_round:
+        lines += ["", f"Timed in one child process per candidate (before optimize took the median of "
+                  f"{ROUNDS} rounds in turn; one such round had ConvNeXtTiny's fp32 .onnx at 32 ms "
+                  f"where `bench` gives 17-19 ms): {', '.join(one_round)}. Their choice between "
+                  "candidates within a factor of about 1.5 of each other is not settled by them."]
     missing = [f.name for f in FAMILIES if not any(k.startswith(f.name + "/") for k in results)]
     if missing:
         lines += ["", f"Not measured yet: {', '.join(missing)}."]

@@ -35,6 +35,9 @@ def test_optimize_writes_the_fastest_candidate_that_meets_the_budget(tmp_path):
     for candidate in report["candidates"]:
         assert candidate["figures"]["samples"] == 360 and candidate["size_bytes"] > 0
         assert candidate["p90_ms"] >= candidate["median_ms"] > 0
+        # timed in three child processes each, in turn; the latency is their median
+        assert len(candidate["round_medians_ms"]) == 3
+        assert candidate["median_ms"] == sorted(candidate["round_medians_ms"])[1]
     artifact = Path(report["artifact"])
     manifest = json.loads(Path(f"{artifact}.json").read_text())
     assert manifest["optimize"]["chosen"] == report["chosen"]
@@ -102,3 +105,14 @@ def test_a_win_inside_the_timing_noise_is_said_to_be_one():
     candidates = [_candidate("fp32", "fp32", True, 1.0), _candidate("fp16", "fp16", True, 0.95)]
     _, reason = choose(candidates)
     assert "fp32 is within this machine's timing noise" in reason
+
+
+def test_a_lead_that_one_timing_round_reverses_is_said_to_be_inside_this_runs_noise():
+    fp32, int8 = _candidate("fp32", "fp32", True, 18.0), _candidate("int8", "int8", True, 13.1)
+    fp32.round_medians_ms, int8.round_medians_ms = [18.0, 16.7, 25.6], [13.1, 20.0, 13.1]
+    chosen, reason = choose([fp32, int8])
+    assert chosen is int8
+    assert "fp32 (18 ms) is within this run's timing noise of it" in reason
+    assert "fastest round (17 ms) beat the winner's slowest (20 ms)" in reason
+    int8.round_medians_ms = [13.1, 14.0, 13.1]  # every round of int8 beat every round of fp32
+    assert "noise" not in choose([fp32, int8])[1]
