@@ -22,3 +22,23 @@ def randomize_batchnorm(model, seed: int = 0):
             layer.set_weights([values[w.name.split("/")[-1].split(":")[0]].astype(np.float32)
                                for w in layer.weights])
     return model
+
+
+def batchnorm_statistics_from(model, images: np.ndarray):
+    """Set every BatchNormalization layer's moving mean and variance to the batch statistics of
+    ``images`` (as training leaves them), in place; returns the model.
+
+    A fresh MobileNetV2's activations shrink about fivefold per block (an initialised model's
+    BNs are the identity), so its output is the same for every image down to float32's last bit:
+    nothing can be verified on it. Statistics measured on images renormalise every layer, so the
+    output depends on the input again.
+    """
+    batchnorms = [layer for layer in model.layers
+                  if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in batchnorms]
+    for layer in batchnorms:
+        layer.momentum = 0.0  # one training-mode call sets the moving statistics to the batch's
+    model(np.asarray(images, np.float32), training=True)
+    for layer, momentum in zip(batchnorms, momenta):
+        layer.momentum = momentum
+    return model
