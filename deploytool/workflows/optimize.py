@@ -73,7 +73,8 @@ class Candidate:
                 "calibration_method": self.options.calibration_method
                 if self.options.precision == "int8" else None,
                 "size_bytes": self.size_bytes, "median_ms": self.median_ms, "p90_ms": self.p90_ms,
-                "round_medians_ms": self.round_medians_ms, "timing_error": self.timing_error, "figures": self.figures,
+                "round_medians_ms": self.round_medians_ms, "timing_error": self.timing_error,
+                "figures": self.figures,
                 "judgement": self.judgement.as_dict(), "met": self.judgement.met,
                 "chosen": self.chosen, "sha256": self.sha256}
 
@@ -140,7 +141,6 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
     """Build, judge and time every candidate of ``source`` for ``runtime`` in format ``to``
     (default: :func:`format_for_runtime`), calibrated and judged on ``calib_data``; write the
     fastest that meets ``budget`` into ``out_dir`` with the report files; return the report."""
-
     started = time.perf_counter()
     budget.check()
     options = ConvertOptions(to=format_for_runtime(runtime, to), calib_data=calib_data,
