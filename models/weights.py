@@ -26,15 +26,16 @@ def randomize_batchnorm(model, seed: int = 0):
 
 def batchnorm_statistics_from(model, images: np.ndarray):
     """Set every BatchNormalization layer's moving mean and variance to the batch statistics of
-    ``images`` (as training leaves them), in place; returns the model.
+    ``images`` (as training leaves them), in place; returns the model. Works on tf_keras and
+    Keras 3 models alike, nested layers included.
 
     A fresh MobileNetV2's activations shrink about fivefold per block (an initialised model's
     BNs are the identity), so its output is the same for every image down to float32's last bit:
     nothing can be verified on it. Statistics measured on images renormalise every layer, so the
     output depends on the input again.
     """
-    batchnorms = [layer for layer in model.layers
-                  if isinstance(layer, keras.layers.BatchNormalization)]
+    batchnorms = [layer for layer in model._flatten_layers(include_self=False)  # noqa: SLF001
+                  if hasattr(layer, "moving_mean") and hasattr(layer, "momentum")]
     momenta = [layer.momentum for layer in batchnorms]
     for layer in batchnorms:
         layer.momentum = 0.0  # one training-mode call sets the moving statistics to the batch's

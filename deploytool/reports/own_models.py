@@ -107,8 +107,9 @@ def build_family_file(family: Family, folder, size: int = INPUT_SIZE, seed: int 
     classes and random weights; BatchNorm gamma and beta random, moving statistics set to the
     batch statistics of natural photographs (scikit-image's, preprocessed as the family
     expects) as training leaves them. An existing file is reused."""
-    from deploytool.sources.datasets import load_photos
     from deploytool.core.keras_env import keras3
+    from deploytool.models.weights import batchnorm_statistics_from
+    from deploytool.sources.datasets import load_photos
 
     path = Path(folder) / f"{family.name}.keras"
     if path.exists():
@@ -118,17 +119,14 @@ def build_family_file(family: Family, folder, size: int = INPUT_SIZE, seed: int 
     model = getattr(keras.applications, family.name)(weights=None, input_shape=(size, size, 3),
                                                      classes=CLASSES)
     rng = np.random.default_rng(seed)
-    batchnorms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    for bn in batchnorms:
-        if bn.scale:
-            bn.gamma.assign(rng.uniform(0.5, 1.5, bn.gamma.shape).astype(np.float32))
-        if bn.center:
-            bn.beta.assign(rng.normal(0.0, 0.1, bn.beta.shape).astype(np.float32))
-        bn.momentum = 0.0  # one training-mode call sets the moving statistics to the batch's
+    for bn in model._flatten_layers():
+        if isinstance(bn, keras.layers.BatchNormalization):
+            if bn.scale:
+                bn.gamma.assign(rng.uniform(0.5, 1.5, bn.gamma.shape).astype(np.float32))
+            if bn.center:
+                bn.beta.assign(rng.normal(0.0, 0.1, bn.beta.shape).astype(np.float32))
     photos = load_photos((size, size), 3).x_train[:STATISTICS_IMAGES]
-    model(Preprocessing.preset_for((size, size, 3), family.preset).apply(photos), training=True)
-    for bn in batchnorms:
-        bn.momentum = 0.99
+    batchnorm_statistics_from(model, Preprocessing.preset_for((size, size, 3), family.preset).apply(photos))
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.stem}.partial.keras")
     model.save(staging)

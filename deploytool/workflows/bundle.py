@@ -188,7 +188,6 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         raise UserError(f"{artifact}: the TFLite interpreter could not run it ({run.kind}: {run.error})")
     inputs, outputs = run.meta["inputs"], run.meta["outputs"]
     check_fits_app(inputs, outputs, preprocessing, labels, threshold)  # the file itself too
-    decided_over = threshold if list(outputs[0]["shape"])[1] == 1 else None  # a binary head
     (expected,) = [values.astype("<f4") for values in run.outputs.values()]
     tolerance = golden_tolerance(expected, outputs[0])
 
@@ -211,7 +210,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
         "preprocess.channel_order": preprocessing.channel_order,
         "preprocess.resize": preprocessing.resize, "preprocess.fit": preprocessing.fit,
         "postprocess": manifest.postprocess or "none",
-        **({"decision.threshold": _float(decided_over)} if decided_over is not None else {}),
+        **({"decision.threshold": _float(threshold)} if threshold is not None else {}),
         "golden.tolerance": _float(tolerance), "golden.count": len(images),
     })
     described = []
@@ -228,7 +227,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
             values.update({f"golden.{i}.{key}": name for key, name in names.items()})
             described.append({"image": names["image"],
                               "label": None if true_labels is None else labels[int(true_labels[i])],
-                              "expected_top1": labels[int(decisions(output[None], decided_over)[0])]})
+                              "expected_top1": labels[int(decisions(output[None], threshold)[0])]})
         (staging / "bundle.properties").write_text(properties_text(values), encoding="ascii")
         files = {p.relative_to(staging).as_posix(): {"size_bytes": p.stat().st_size,
                                                      "sha256": sha256_file(p)}

@@ -16,7 +16,7 @@ from deploytool.core.quiet import native_output_silenced
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 # ONNX Runtime's calibrators keep every tensor of every image they are given before reducing them
-# to ranges or histograms: percentile calibration of ConvNeXtTiny (96x96) on 120 images grew past
+# to ranges or histograms: percentile calibration of ConvNeXtTiny (96x96) on 300 images grew past
 # this machine's 24 GiB and was killed. Given a slice at a time they merge as they go.
 CALIBRATION_CHUNK = 8
 

@@ -73,7 +73,7 @@ public final class Postprocessing {
      */
     public static List<Prediction> binaryPredictions(float score, float threshold, List<String> labels, int k) {
         float over = threshold == 0f ? (float) (1.0 / (1.0 + Math.exp(-(double) score))) : score;
-        int decided = score > threshold ? 1 : 0;
+        int decided = decide(new float[] {score}, threshold);
         List<Prediction> result = new ArrayList<>();
         result.add(new Prediction(decided, labels.get(decided), decided == 1 ? over : 1f - over));
         if (k > 1) {
