@@ -18,29 +18,10 @@ from __future__ import annotations
 
 from deploytool.core.compare import OUTPUT_KINDS
 from deploytool.core.errors import UserError
+from deploytool.core.model_outputs import flat_outputs, output_names, producing_layer
 
 # Layers that pass an output through without saying what it is: a SavedModel signature's outputs
 OPAQUE_LAYERS = ("Identity", "TFSMLayer")
-
-
-def output_names(model) -> list[str]:
-    """The names of ``model``'s outputs, in its order: the layers that produce them (tf_keras'
-    ``output_names``; a Keras 3 model's output operations)."""
-    from deploytool.core.keras_env import is_keras3_model
-
-    if is_keras3_model(model):
-        return [tensor._keras_history.operation.name for tensor in model.outputs]
-    return list(model.output_names)
-
-
-def producer(model, index: int):
-    """The layer that computes output ``index``."""
-    from deploytool.core.keras_env import is_keras3_model
-
-    tensor = model.outputs[index]
-    if is_keras3_model(model):
-        return tensor._keras_history.operation
-    return tensor._keras_history.layer
 
 
 def _activation_name(layer) -> str:
@@ -53,15 +34,22 @@ def _activation_name(layer) -> str:
     return getattr(activation, "__name__", "") or ""
 
 
-def infer_kind(model, index: int) -> str | None:
+def one_value(model, index: int) -> bool:
+    """Whether output ``index`` of ``model`` gives one value per image."""
+    return all(d == 1 for d in tuple(model.outputs[index].shape)[1:])
+
+
+def infer_kind(model, index: int, labels=None) -> str | None:
     """The kind of output ``index`` of ``model``, guessed from its producing layer and shape: a
     softmax or sigmoid gives ``scores`` (``dense`` over a spatial map), a unit normalisation
     ``embedding``, a spatial map with several channels ``dense``, anything else ``regression``.
-    A single-output model with a flat output is a classifier (``scores``): deploytool's
-    classifiers end at their logits once the softmax is detached. None when the layer says
-    nothing (an output passed through from a SavedModel's signature)."""
+    A single-output model with a flat output of several values is a classifier (``scores``):
+    deploytool's classifiers end at their logits once the softmax is detached. One value per
+    image with no sigmoid is a regression (an age, a score), unless ``labels`` name two classes:
+    then it is a binary logit, decided over 0. None when the layer says nothing (an output
+    passed through from a SavedModel's signature)."""
     shape = tuple(model.outputs[index].shape)
-    layer = producer(model, index)
+    layer = producing_layer(model, index)
     activation = _activation_name(layer)
     spatial = len(shape) == 4
     if type(layer).__name__ in OPAQUE_LAYERS and len(model.outputs) > 1:
@@ -70,9 +58,22 @@ def infer_kind(model, index: int) -> str | None:
         return "embedding"
     if spatial:
         return "dense" if activation in ("softmax", "sigmoid") or (shape[-1] or 1) > 1 else "regression"
-    if activation in ("softmax", "sigmoid") or len(model.outputs) == 1:
+    if activation in ("softmax", "sigmoid"):
         return "scores"
-    return "regression"
+    if one_value(model, index):
+        return "scores" if labels is not None and len(labels) == 2 else "regression"
+    return "scores" if len(model.outputs) == 1 else "regression"
+
+
+def one_value_notes(model, kinds: dict, given: dict | None = None) -> list[str]:
+    """For each output of one value per image that deploytool took for a regression by itself
+    (no sigmoid, no two labels, not named by ``--output-kind``): a line saying so and how to have
+    it judged as a binary decision instead."""
+    return [f"output {name}: one value per image, no sigmoid: judged as a regression (error "
+            f"against its range); --output-kind {name}=scores (or two --labels) judges it as a "
+            "yes/no logit, decided over 0"
+            for index, (name, kind) in enumerate(kinds.items())
+            if kind == "regression" and one_value(model, index) and name not in (given or {})]
 
 
 def kind_from_values(values) -> str:
@@ -105,21 +106,20 @@ def parse_output_kinds(pairs) -> dict[str, str]:
     return kinds
 
 
-def output_kinds(model, given: dict | None = None, images=None) -> dict[str, str]:
+def output_kinds(model, given: dict | None = None, images=None, labels=None) -> dict[str, str]:
     """Every output's kind by name, in the model's order: ``given`` (the user's) where it names
-    the output, else inferred from its layer, else (a signature's outputs) from what it computes
-    on ``images`` (regression without them). A name in ``given`` that is no output is a one-line
-    error."""
+    the output, else inferred from its layer (and the model's ``labels``, see
+    :func:`infer_kind`), else (a signature's outputs) from what it computes on ``images``
+    (regression without them). A name in ``given`` that is no output is a one-line error."""
     names = output_names(model)
     unknown = [name for name in (given or {}) if name not in names]
     if unknown:
         raise UserError(f"--output-kind {unknown[0]}: the model has no such output; its outputs "
                         f"are {', '.join(names)}")
-    kinds = {name: (given or {}).get(name) or infer_kind(model, index)
+    kinds = {name: (given or {}).get(name) or infer_kind(model, index, labels)
              for index, name in enumerate(names)}
     if None in kinds.values() and images is not None:
-        outputs = model.predict_on_batch(images)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        outputs = flat_outputs(model, model.predict_on_batch(images))
         kinds = {name: kind or kind_from_values(outputs[index])
                  for index, (name, kind) in enumerate(kinds.items())}
     return {name: kind or "regression" for name, kind in kinds.items()}

@@ -15,25 +15,17 @@ def input_spec(model, batch: int | None = 1, name: str | None = None):
 
 def inference_function(model, batch: int | None = 1):
     """``model(images, training=False)`` traced as a concrete function for ``batch`` images. A
-    model with several outputs returns them as a dict by output name, which the exporters keep
-    as the outputs' names (a TFLite signature's output names, for one)."""
-    from deploytool.converters.outputs import output_names
-
+    model with several outputs returns them as a dict by output name
+    (:func:`~deploytool.core.model_outputs.output_names`), which the exporters keep as the
+    outputs' names (a TFLite signature's output names, for one)."""
     from deploytool.core.keras_env import tf
+    from deploytool.core.model_outputs import named_outputs
 
-    names = output_names(model)
-    if len(names) == 1:
+    if len(model.outputs) == 1:
         function = tf.function(lambda images: model(images, training=False))
     else:
-        function = tf.function(lambda images: named_outputs(model(images, training=False), names))
+        function = tf.function(lambda images: named_outputs(model, model(images, training=False)))
     return function.get_concrete_function(input_spec(model, batch))
-
-
-def named_outputs(outputs, names: list[str]) -> dict:
-    """A multi-output model's call result (list, tuple or dict) as {name: tensor}."""
-    if isinstance(outputs, dict):
-        return {name: outputs[name] for name in names}
-    return dict(zip(names, outputs))
 
 
 def frozen_graph(model, batch: int | None = 1):
@@ -41,10 +33,10 @@ def frozen_graph(model, batch: int | None = 1):
     (Keras 3 keeps some layer state, Normalization's mean for one, as captured tensors a plain
     trace leaves as extra inputs): the GraphDef, its input names and its output names (in the
     model's output order)."""
-    from deploytool.converters.outputs import output_names
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from deploytool.core.keras_env import is_keras3_model
+    from deploytool.core.model_outputs import output_names
 
     # grouped convolutions as plain ones: an XLA-compiled call is opaque to every reader
     plain = plain_keras3_grouped_convolutions() if is_keras3_model(model) else \

@@ -17,6 +17,7 @@ import numpy as np
 
 from deploytool.converters.passes.graph import GraphRewriter
 from deploytool.core.keras_env import keras
+from deploytool.core.model_outputs import flat_outputs
 
 layers = keras.layers
 
@@ -222,10 +223,8 @@ def output_difference(reference, candidate, samples: int = 4, seed: int = 0,
         rng = np.random.default_rng(seed)
         images = rng.random((samples, *reference.input_shape[1:]), dtype=np.float32)
     batch = np.asarray(images, np.float32)
-    expected = reference(batch, training=False)
-    actual = candidate(batch, training=False)
-    expected = expected if isinstance(expected, (list, tuple)) else [expected]
-    actual = actual if isinstance(actual, (list, tuple)) else [actual]
+    expected = flat_outputs(reference, reference(batch, training=False))
+    actual = flat_outputs(candidate, candidate(batch, training=False))
     abs_diff = max(float(np.max(np.abs(np.asarray(e) - np.asarray(a))))
                    for e, a in zip(expected, actual))
     magnitude = max(float(np.max(np.abs(np.asarray(e)))) for e in expected) or 1.0

@@ -60,9 +60,27 @@ class GraphRewriter:
         return [entry["name"] for entry in self.entries
                 for node in entry["inbound_nodes"] for ref in node if ref[0] == name]
 
+    def output_refs(self) -> list[list]:
+        """Each output's [layer, node, tensor] reference, in ``model.outputs`` order (a dict of
+        outputs is flattened by sorted key, as Keras flattens it)."""
+        declared = self.config["output_layers"]
+        if isinstance(declared, dict):
+            return [declared[key] for key in sorted(declared)]
+        return list(declared)
+
+    def _set_output_refs(self, refs: list[list], kept: list[int]) -> None:
+        """Replace the outputs' references (``refs`` for the outputs at positions ``kept`` of
+        :meth:`output_refs`), keeping a dict's keys."""
+        declared = self.config["output_layers"]
+        if isinstance(declared, dict):
+            keys = sorted(declared)
+            self.config["output_layers"] = {keys[index]: ref for index, ref in zip(kept, refs)}
+        else:
+            self.config["output_layers"] = list(refs)
+
     def is_output(self, name: str) -> bool:
         """Whether ``name`` produces one of the model's outputs."""
-        return any(ref[0] == name for ref in self.config["output_layers"])
+        return any(ref[0] == name for ref in self.output_refs())
 
     def single_call(self, name: str) -> bool:
         """Whether ``name`` is called exactly once (not a shared layer)."""
@@ -94,16 +112,18 @@ class GraphRewriter:
                 for i, ref in enumerate(node):
                     if ref[0] == name:
                         node[i] = [*source[:3], ref[3] if len(ref) > 3 else {}]
-        self.config["output_layers"] = [list(source[:3]) if ref[0] == name else ref
-                                        for ref in self.config["output_layers"]]
+        refs = self.output_refs()
+        self._set_output_refs([list(source[:3]) if ref[0] == name else ref for ref in refs],
+                              list(range(len(refs))))
         self.entries.remove(entry)
         self._weights.pop(name, None)
 
-    def keep_outputs(self, names: list[str]) -> None:
-        """Keep only the outputs produced by ``names`` and drop every layer none of them needs."""
-        self.config["output_layers"] = [ref for ref in self.config["output_layers"]
-                                        if ref[0] in names]
-        needed, stack = set(), [ref[0] for ref in self.config["output_layers"]]
+    def keep_outputs(self, kept: list[int]) -> None:
+        """Keep only the outputs at positions ``kept`` (of ``model.outputs``) and drop every layer
+        none of them needs."""
+        refs = self.output_refs()
+        self._set_output_refs([refs[index] for index in kept], kept)
+        needed, stack = set(), [ref[0] for ref in self.output_refs()]
         while stack:
             name = stack.pop()
             if name not in needed:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from deploytool.converters.outputs import output_names
 from deploytool.converters.passes.graph import GraphRewriter
 from deploytool.models.profile import training_only_outputs
 
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
+from deploytool.core.model_outputs import output_names
 
 # Layers that are the identity at inference time: dropout and noise, and the data-augmentation
 # layers users put inside their models (the Keras image-classification tutorial does), whose
@@ -111,7 +111,7 @@ def strip_training_heads(model, drop=(), custom_objects=None):
     graph = GraphRewriter(model, custom_objects)
     if report.outputs_removed:
         removed = {*report.removed_outputs, *report.dropped_outputs}
-        graph.keep_outputs([name for name in names if name not in removed])
+        graph.keep_outputs([index for index, name in enumerate(names) if name not in removed])
     kept = {entry["name"] for entry in graph.entries}
     report.removed_layers = [name for name in report.removed_layers if name in kept]
     for name in report.removed_layers:

@@ -1,5 +1,6 @@
 """The ``deploytool`` command group and its one error rule: every failure is one line on stderr
-(bad input or a failing disk exit 2, an interrupt 130, a bug 1); ``--debug`` shows the traceback."""
+(bad input or a failing disk exit 2, an artifact whose outputs are not its model's 1, an
+interrupt 130, a bug 1); ``--debug`` shows the traceback."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from deploytool.core.errors import UserError
 
 class DeploytoolGroup(click.Group):
     """Turns every failure into one line on stderr: bad input or a failing disk exits 2, an
-    interrupt 130, a bug 1.
+    artifact whose outputs are not its model's 1 (:class:`~deploytool.core.errors.ArtifactMismatch`),
+    an interrupt 130, a bug 1.
     ``--debug`` lets the traceback through instead."""
 
     def invoke(self, ctx):
@@ -22,7 +24,7 @@ class DeploytoolGroup(click.Group):
             if ctx.params.get("debug"):
                 raise
             click.echo(f"deploytool: error: {exc}", err=True)
-            ctx.exit(2)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("deploytool: interrupted; nothing half-written was left behind", err=True)
             ctx.exit(130)

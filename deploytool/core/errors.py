@@ -1,8 +1,19 @@
-"""Errors that reach the user as one line and exit code 2."""
+"""Errors that reach the user as one line: bad input exits with code 2, an artifact that is not
+the model it was made from with code 1 (as a failed parity check does)."""
 
 
 class UserError(Exception):
     """Bad input from the user (unknown name, unreadable file, invalid option).
 
-    The CLI prints its message on one line and exits with code 2; it never shows a traceback.
+    The CLI prints its message on one line and exits with :attr:`exit_code` (2); it never shows a
+    traceback.
     """
+
+    exit_code = 2
+
+
+class ArtifactMismatch(UserError):
+    """An artifact whose outputs are not its Keras model's: fewer or more of them, a name used
+    twice, a shape that differs. Nothing is claimed for it: exit code 1."""
+
+    exit_code = 1

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deploytool.core.compare import Tolerance, compare_outputs, judge_parity, proportion_text
+from deploytool.core.errors import ArtifactMismatch
 from deploytool.core.postprocess import postprocess
 
 
@@ -44,6 +45,64 @@ def pair_outputs(reference: dict, produced: dict) -> dict[str, np.ndarray | None
     return {name: produced.get(name) for name in reference}
 
 
+def _per_image(shape) -> tuple:
+    """A declared shape without its batch dimension, a free dimension as None."""
+    return tuple(None if d is None or int(d) < 0 else int(d) for d in list(shape)[1:])
+
+
+def shape_failure(name: str, expected: tuple, declared) -> str | None:
+    """Why output ``name``, declared ``declared`` (with its batch dimension) by the artifact, is
+    not the reference's (``expected``, per image); None when it is or the file does not say
+    (every dimension free, as OpenCV reports outputs)."""
+    declared = _per_image(declared)
+    if all(d is None for d in declared):
+        return None
+    fits = len(declared) == len(expected) and all(
+        have is None or want is None or have == want for have, want in zip(declared, expected))
+    if fits:
+        return None
+    shown = lambda dims: "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"  # noqa: E731
+    return (f"output {name} is {shown(declared)} per image where the Keras model's is "
+            f"{shown(expected)}")
+
+
+def output_structure_failures(reference: dict[str, tuple], produced: list) -> list[str]:
+    """What is wrong with an artifact's outputs (``produced``: TensorInfo-like objects with a
+    ``name`` and a ``shape``, in the file's order; a loaded runner's, whose names are unique) as
+    the outputs of the Keras model whose outputs are ``reference`` ({name: per-image shape}): a
+    count that differs, an output missing by name, a declared shape that differs. Empty when the
+    structure is the model's."""
+    names = [info.name for info in produced]
+    failures = []
+    if len(names) != len(reference):
+        failures.append(f"the artifact has {len(names)} output{'s' if len(names) != 1 else ''} "
+                        f"({', '.join(names)}) where the Keras model has {len(reference)} "
+                        f"({', '.join(reference)})")
+        return failures
+    by_name = ({next(iter(reference)): produced[0]} if len(names) == 1 else
+               {info.name: info for info in produced})
+    for name, expected in reference.items():
+        info = by_name.get(name)
+        if info is None:
+            failures.append(f"the artifact has no output named {name} (it has {', '.join(names)})")
+            continue
+        failure = shape_failure(name, tuple(expected), info.shape)
+        if failure:
+            failures.append(failure)
+    return failures
+
+
+def require_model_outputs(reference: list, produced: list, what: str) -> None:
+    """Raise :class:`ArtifactMismatch` unless ``produced`` (an artifact's outputs, ``what`` it
+    is in words) has the outputs of ``reference`` (the Keras model's, both as TensorInfo-like
+    objects with batch dimensions), by :func:`output_structure_failures`."""
+    wrong = output_structure_failures({info.name: tuple(info.shape)[1:] for info in reference},
+                                      produced)
+    if wrong:
+        raise ArtifactMismatch(f"{what} does not have the model's outputs, so it was not "
+                               f"written: {'; '.join(wrong)}")
+
+
 def kinds_by_reference_name(reference: dict, kinds: dict) -> dict:
     """The manifest's output kinds keyed by the reference's output names: one output on each side
     is the same output whatever the file names it."""
@@ -55,13 +114,16 @@ def kinds_by_reference_name(reference: dict, kinds: dict) -> dict:
 def compare_every_output(reference: dict, produced: dict, kinds: dict, precision: str,
                          trained: bool = True, labels=None, labelled: str | None = None,
                          step: str | None = None, override: Tolerance | None = None,
-                         roundoff=lambda name: None) -> list[OutputVerdict]:
+                         roundoff=lambda name: None,
+                         declared: dict | None = None) -> list[OutputVerdict]:
     """A verdict per reference output (``reference`` and ``produced``: {name: (N, ...) array}).
     ``kinds`` gives each output's kind (class scores when missing), ``labels`` judge the
     ``labelled`` output's accuracy, ``step`` (the manifest's post-processing) applies to a
     single output, ``override`` replaces the precision's bar and ``roundoff(name)`` measures the
-    reference's float32 round-off for an fp32 output over the fixed bar. With one output, its
-    kind and the labels are that output's whatever the artifact's manifest names it."""
+    reference's float32 round-off for an fp32 output over the fixed bar. ``declared`` ({name:
+    shape with batch}, as the artifact's file declares its outputs) fails an output whose declared
+    shape is not the reference's, whatever its values. With one output, its kind and the labels
+    are that output's whatever the artifact's manifest names it."""
     kinds = kinds_by_reference_name(reference, kinds)
     if len(reference) == 1:
         labelled = next(iter(reference))
@@ -74,6 +136,12 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
         if candidate is None:
             verdict.failures = [f"the artifact has no output named {name} (it has "
                                 f"{', '.join(produced)})"]
+            continue
+        declared_shape = (declared or {}).get(name if len(produced) > 1 else next(iter(produced)))
+        mismatch = shape_failure(name, expected.shape[1:], declared_shape) \
+            if declared_shape is not None else None
+        if mismatch:
+            verdict.failures = [mismatch]
             continue
         candidate = postprocess(candidate, step) if len(reference) == 1 else \
             np.asarray(candidate, np.float32)

@@ -54,10 +54,12 @@ def float64_twin(model):
     return twin
 
 
-def output_at(outputs, index: int = 0) -> np.ndarray:
-    """Output ``index`` of what a Keras model returned (one array, or a list or tuple of them)."""
-    outputs = outputs[index] if isinstance(outputs, (list, tuple)) else outputs
-    return np.asarray(outputs, np.float64)
+def output_at(model, outputs, index: int = 0) -> np.ndarray:
+    """Output ``index`` (in ``model.outputs`` order) of what ``model`` returned: one array, or a
+    list, tuple or dict of them as the model declares its outputs."""
+    from deploytool.core.model_outputs import flat_outputs
+
+    return np.asarray(flat_outputs(model, outputs)[index], np.float64)
 
 
 def float32_roundoff(model, images: np.ndarray, outputs32: np.ndarray | None = None,
@@ -65,10 +67,10 @@ def float32_roundoff(model, images: np.ndarray, outputs32: np.ndarray | None = N
     """Max abs difference between ``model``'s float32 output ``index`` on ``images`` and its
     float64 twin's; None when the model cannot be built in float64."""
     if outputs32 is None:
-        outputs32 = output_at(model.predict_on_batch(np.asarray(images, np.float32)), index)
+        outputs32 = output_at(model, model.predict_on_batch(np.asarray(images, np.float32)), index)
     try:
         twin = float64_twin(model)
-        exact = output_at(twin.predict_on_batch(np.asarray(images, np.float64)), index)
+        exact = output_at(twin, twin.predict_on_batch(np.asarray(images, np.float64)), index)
     except Exception:  # a layer without a float64 kernel: fall back to the fixed bar
         return None
     return float(np.max(np.abs(np.asarray(outputs32, np.float64).reshape(exact.shape) - exact)))

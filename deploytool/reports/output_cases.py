@@ -162,12 +162,12 @@ def output_case_cells(folder: Path, samples: int, calib_samples: int, kinds,
 def map_softmax_cause(source):
     """A ``causes(cell)`` naming OpenCV's 4-D softmax error for a model with a softmax over a
     spatial map, where OpenCV's TFLite or TensorFlow importer got its numbers wrong."""
-    from deploytool.converters.outputs import producer
+    from deploytool.core.model_outputs import producing_layer
 
     def has_map_softmax() -> bool:
         model = source.model
         return any(len(tuple(tensor.shape)) == 4 and getattr(getattr(
-            producer(model, index), "activation", None), "__name__", "") == "softmax"
+            producing_layer(model, index), "activation", None), "__name__", "") == "softmax"
             for index, tensor in enumerate(model.outputs))
 
     def causes(cell):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.core.errors import UserError
+from deploytool.core.errors import ArtifactMismatch, UserError
 from deploytool.core.tensors import TensorInfo
 
 DEFAULT_THREADS = 2  # the CPU threads a runtime may use, unless told otherwise
@@ -62,10 +62,18 @@ class Runner(abc.ABC):
         return None
 
     def load(self) -> "Runner":
-        """Load the artifact (once); fills :attr:`inputs` and :attr:`outputs`."""
+        """Load the artifact (once); fills :attr:`inputs` and :attr:`outputs`. An artifact that
+        gives two outputs one name is refused (:class:`ArtifactMismatch`): its outputs could
+        not be told apart, and one would silently stand for the other."""
         if not self._loaded:
             self._check_source()
             self._load()
+            names = [info.name for info in self.outputs]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise ArtifactMismatch(f"{self.path.name}: {len(names)} outputs, named "
+                                       f"{', '.join(names)}: {', '.join(repeated)} names several "
+                                       "of them, which cannot be told apart")
             self._loaded = True
         return self
 

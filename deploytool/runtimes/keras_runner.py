@@ -39,7 +39,7 @@ class KerasRunner(Runner):
             self.model = load_keras_file(self.path)
         self.inputs = [TensorInfo(t.name, tuple(-1 if d is None else d for d in t.shape), "float32")
                        for t in self.model.inputs]
-        from deploytool.converters.outputs import output_names
+        from deploytool.core.model_outputs import output_names
 
         self.outputs = [TensorInfo(name, tuple(-1 if d is None else d for d in t.shape), "float32")
                         for name, t in zip(output_names(self.model), self.model.outputs)]
@@ -54,8 +54,6 @@ class KerasRunner(Runner):
         return tuple(None if d is None else int(d) for d in self.model.input_shape[1:])
 
     def _run(self, prepared):
-        outputs = self._call(prepared)
-        if isinstance(outputs, dict):  # a model built with named outputs
-            outputs = [outputs[info.name] for info in self.outputs]
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return [np.asarray(values) for values in outputs]
+        from deploytool.core.model_outputs import flat_outputs
+
+        return [np.asarray(values) for values in flat_outputs(self.model, self._call(prepared))]

@@ -197,7 +197,11 @@ def _constants(value) -> list:
     return [] if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__" else [value]
 
 
-def _refs(value) -> list:
+def _refs(value) -> list | dict:
+    """Output or input references as tf_keras reads them: a list of [layer, node, tensor], or a
+    dict of them by key (a model whose outputs are a dict keeps their keys)."""
+    if isinstance(value, dict):
+        return {key: list(ref) for key, ref in value.items()}
     return [value] if value and isinstance(value[0], str) else list(value)
 
 

@@ -31,10 +31,10 @@ def output_widths(model) -> list[int]:
 
 def labels_for_model(path, model) -> list[str]:
     """The labels in ``path``, refused in one line unless the model has an output with as many
-    classes."""
+    classes, or two labels for an output of one value per image (a yes/no decision)."""
     labels = read_labels(path)
     widths = output_widths(model)
-    if len(labels) not in widths:
+    if len(labels) not in widths and not (len(labels) == 2 and 1 in widths):
         raise UserError(f"{path}: {len(labels)} labels, and the model's outputs have "
                         f"{' and '.join(map(str, widths))} values")
     duplicated = sorted({label for label in labels if labels.count(label) > 1})

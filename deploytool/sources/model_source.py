@@ -81,8 +81,8 @@ def _exact_tf_keras_twin(original, preprocessing: Preprocessing):
     images = calibration_set(None, preprocessing, REBUILD_CHECK_IMAGES, seed=0).images
     expected, produced = original.predict_on_batch(images), rebuilt.predict_on_batch(images)
     for index in range(len(original.outputs)):  # every output, each within its own round-off
-        wanted = output_at(expected, index)
-        difference = float(np.max(np.abs(output_at(produced, index) - wanted)))
+        wanted = output_at(original, expected, index)
+        difference = float(np.max(np.abs(output_at(rebuilt, produced, index) - wanted)))
         if difference <= fp32_max_abs(None):
             continue
         roundoff = float32_roundoff(original, images, wanted, index)

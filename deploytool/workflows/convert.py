@@ -1,7 +1,8 @@
-"""The conversion pipeline in five steps: prepare (strip training heads, fold BatchNorm, simplify,
-detach the softmax, QAT) -> calibrate -> export (through the registered target) -> check (quick
-parity on the staged file) -> record (the manifest). Each pass is ``model -> (model, report)`` or a
-plain function; this module only composes them."""
+"""The conversion pipeline in five steps: calibrate (the int8 calibration images, and the parity
+images) -> prepare (strip training heads, fold BatchNorm checked on the parity images, simplify,
+detach the softmax, QAT) -> export (through the registered target) -> check (the staged file's
+outputs are the model's, then quick parity) -> record (the manifest). Each pass is ``model ->
+(model, report)`` or a plain function; this module only composes them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from deploytool.converters.failures import ConversionError, first_error_line
 from deploytool.converters.options import ConvertOptions
-from deploytool.converters.outputs import output_kinds
+from deploytool.converters.outputs import one_value_notes, output_kinds
 from deploytool.converters.passes.fold_batchnorm import fold_batchnorm
 from deploytool.converters.passes.target_rewrites import apply_target_rewrites
 from deploytool.converters.passes.simplify import centre_tap_convolutions
@@ -26,7 +27,8 @@ from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of
 from deploytool.core.manifest import (manifest_path, now, read_json, remember_last_convert,
                                       tool_versions, write_manifest)
-from deploytool.core.output_parity import compare_every_output, failures_of, figures_text
+from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text,
+                                            require_model_outputs)
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
@@ -148,7 +150,9 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log,
     keras3_path = source.framework == "keras3"
     model, strip_report = strip_training_heads(source.model, options.drop_outputs)
     log(strip_report.summary())
-    kinds = output_kinds(model, options.output_kinds, images)
+    kinds = output_kinds(model, options.output_kinds, images, source.labels)
+    for note in one_value_notes(model, kinds, options.output_kinds):
+        log(note)
     if len(kinds) > 1:
         log(f"{len(kinds)} outputs kept, each checked: "
             f"{', '.join(f'{name} ({kind})' for name, kind in kinds.items())}")
@@ -213,13 +217,17 @@ def check(staged: Path, prepared: Prepared, source: ModelSource, options: Conver
 def compare_on(runner, prepared: Prepared, source: ModelSource, options: ConvertOptions,
                images) -> dict:
     """Every output of the loaded ``runner`` against the unfolded model on ``images``: the
-    verdicts and their failures."""
+    verdicts and their failures. A file whose outputs are not the model's (fewer, more, a name
+    twice, another shape) is an :class:`ArtifactMismatch` before any value is compared."""
+    keras = KerasRunner(model=prepared.model).load()
     try:
-        produced = runner.load().infer_all(images)
+        runner.load()
+        require_model_outputs(keras.outputs, runner.outputs, f"the exported {options.to} file")
+        produced = runner.infer_all(images)
     except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
         raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
                               f"{first_error_line(exc)}") from exc
-    expected = KerasRunner(model=prepared.model).infer_all(images)
+    expected = keras.infer_all(images)
     order = list(expected)
     verdicts = compare_every_output(
         expected, produced, prepared.kinds, options.precision, source.trained,

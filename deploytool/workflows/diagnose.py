@@ -89,7 +89,7 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.convert import prepare
 
-    from deploytool.converters.outputs import output_names
+    from deploytool.core.model_outputs import output_names
 
     source = load_source(str(manifest.reference))
     # a saved reference already lacks the outputs the conversion dropped (it is the stripped

@@ -20,6 +20,7 @@ from deploytool.core.tensors import tensor_entry
 def inspect_keras(path: Path, unsafe: bool = False) -> dict:
     """Load a Keras model file safely and describe its layers and weights."""
     from deploytool.core.keras_env import is_keras3_model  # TensorFlow: only for Keras files
+    from deploytool.core.model_outputs import output_names
     from deploytool.sources.keras_files import load_keras_file
 
     model = load_keras_file(path, unsafe)
@@ -27,7 +28,7 @@ def inspect_keras(path: Path, unsafe: bool = False) -> dict:
     weights = Counter()
     for weight in model.weights:
         weights[dtype(weight.dtype)] += int(np.prod(weight.shape)) * np.dtype(dtype(weight.dtype)).itemsize
-    names = getattr(model, "output_names", None) or [t.name for t in model.outputs]
+    names = output_names(model)
     return {"format": "keras", "name": model.name,
             "saved_by": "Keras 3" if is_keras3_model(model) else "tf_keras (Keras 2)",
             "inputs": [tensor_entry(t.name, list(t.shape), dtype(t.dtype)) for t in model.inputs],

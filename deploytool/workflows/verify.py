@@ -109,13 +109,14 @@ class _References:
 
 def _run_backend(artifact, backend, images, compare, threads, timeout, timing=None):
     """The output verdicts of one backend; a runtime with variants (OpenCV's engines) tries
-    them until one agrees with the reference on every output. ``compare(outputs)`` gives the
-    verdicts of a run's outputs. With ``timing`` ({"runs", "warmup"}) the same child also
+    them until one agrees with the reference on every output. ``compare(outputs, declared)``
+    gives the verdicts of a run's outputs (``declared``: the file's outputs as the runner
+    described them). With ``timing`` ({"runs", "warmup"}) the same child also
     times batch-1 calls, as bench does."""
     verdicts_of = {}
 
     def judge(run):
-        verdicts_of[id(run)] = compare(run.outputs)
+        verdicts_of[id(run)] = compare(run.outputs, run.meta.get("outputs") or [])
         return failures_of(verdicts_of[id(run)])
 
     bench = {**timing, "batch": 1} if timing else None
@@ -207,12 +208,14 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         reference = manifest.kept_outputs(references.outputs(reference_file, images, key))
         names, kinds = list(reference), kinds_by_reference_name(reference, manifest.output_kinds)
 
-        def compare(outputs, artifact=artifact, manifest=manifest, reference=reference, kinds=kinds,
-                    reference_file=reference_file, images=images, key=key, labels=labels):
+        def compare(outputs, declared, artifact=artifact, manifest=manifest, reference=reference,
+                    kinds=kinds, reference_file=reference_file, images=images, key=key,
+                    labels=labels):
             verdicts = compare_every_output(
                 reference, outputs, kinds, manifest.precision, manifest.trained, labels,
                 manifest.labelled_output, manifest.postprocess, tolerance,
-                roundoff=lambda name: references.roundoff(reference_file, images, key, name))
+                roundoff=lambda name: references.roundoff(reference_file, images, key, name),
+                declared={info["name"]: info["shape"] for info in declared})
             for verdict in verdicts:  # the bar an fp32 output was held to, when it was measured
                 if verdict.tolerance is not None and verdict.tolerance.reference_roundoff is not None:
                     tolerances[artifact.name] = verdict.tolerance.as_dict()

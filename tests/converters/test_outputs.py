@@ -45,3 +45,23 @@ def test_a_wrong_output_kind_pair_is_one_line():
     assert parse_output_kinds(["box=regression"]) == {"box": "regression"}
     with pytest.raises(UserError, match="expected NAME=KIND"):
         parse_output_kinds(["box"])
+
+
+@pytest.mark.parametrize("k", [keras, keras3()], ids=["tf_keras", "keras3"])
+def test_one_linear_unit_is_a_regression_unless_two_labels_name_its_decision(k):
+    from deploytool.converters.outputs import one_value_notes
+
+    inputs = k.Input((4,))
+    model = k.Model(inputs, k.layers.Dense(1, name="age")(inputs))
+    assert output_kinds(model) == {"age": "regression"}
+    assert output_kinds(model, labels=["no", "yes"]) == {"age": "scores"}
+    assert output_kinds(model, {"age": "scores"}) == {"age": "scores"}
+    assert len(one_value_notes(model, output_kinds(model))) == 1
+    assert one_value_notes(model, {"age": "scores"}) == []
+    assert one_value_notes(model, {"age": "regression"}, {"age": "regression"}) == []
+
+
+def test_one_sigmoid_unit_stays_a_yes_no_score():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="p")(inputs))
+    assert output_kinds(model) == {"p": "scores"}

@@ -39,7 +39,7 @@ def four_kinds_file(tmp_path_factory):
 
 def keras_heads(path, images) -> dict:
     """Every output of the Keras file itself on ``images``, by name."""
-    from deploytool.converters.outputs import output_names
+    from deploytool.core.model_outputs import output_names
 
     model = load_keras_file(path)
     outputs = model.predict_on_batch(images)
@@ -177,3 +177,23 @@ def test_opencv_engine_that_gets_a_binary_head_wrong_is_named_though_not_used(tm
     assert obj["figures"]["decision"] == "over 0.5" and "relative_error" in obj["figures"]
     assert obj["engine"] == "classic" and obj["status"] == "pass", json.dumps(obj)
     assert any(note.startswith("new engine (not used): obj: error") for note in obj["notes"]), obj
+
+
+def test_one_linear_unit_is_judged_as_a_regression_unless_two_labels_say_it_decides(tmp_path):
+    from deploytool.core.keras_env import keras3
+
+    k = keras3()
+    k.utils.set_random_seed(0)
+    path = tmp_path / "score.keras"
+    k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(4, 3, activation="relu"),
+                  k.layers.GlobalAveragePooling2D(), k.layers.Dense(1, name="score")]).save(path)
+    regression = run_cli("convert", path, "--to", "tflite", "--json")
+    assert regression.exit_code == 0, regression.output
+    (output,) = json.loads(regression.stdout)["parity"]["outputs"]
+    assert output["kind"] == "regression" and "decision" not in output["figures"]
+    labels = tmp_path / "labels.txt"
+    labels.write_text("no\nyes\n")
+    decided = run_cli("convert", path, "--to", "tflite", "--labels", labels, "--json")
+    assert decided.exit_code == 0, decided.output
+    (output,) = json.loads(decided.stdout)["parity"]["outputs"]
+    assert output["kind"] == "scores" and output["figures"]["decision"] == "over 0"

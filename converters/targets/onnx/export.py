@@ -10,10 +10,10 @@ import traceback
 
 import numpy as np
 from deploytool.converters.failures import ConversionError, conversion_failure
-from deploytool.converters.outputs import output_names
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
 from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
+from deploytool.core.model_outputs import output_names
 from deploytool.core.quiet import native_output_silenced
 
 _ERFC_REGISTERED = []

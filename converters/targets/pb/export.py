@@ -19,10 +19,10 @@ The graph is read back without TensorFlow by :mod:`.graph_reader`.
 from __future__ import annotations
 
 from deploytool.converters.failures import conversion_failure
-from deploytool.converters.outputs import output_names
 from deploytool.converters.tracing import frozen_graph
 
 from deploytool.core.errors import UserError
+from deploytool.core.model_outputs import output_names
 
 
 def export_frozen_graph(model) -> tuple[bytes, str]:

@@ -41,15 +41,12 @@ def export_named_outputs(model, saved_model: str) -> None:
     """Export a Keras 3 model with several outputs as a SavedModel whose serving signature
     returns them by output name (``model.export`` names them output_0, output_1, ... and the
     .tflite's own tensor order is not the model's)."""
-    from deploytool.converters.outputs import output_names
-    from deploytool.converters.tracing import named_outputs
-
     from deploytool.core.keras_env import keras3
+    from deploytool.core.model_outputs import named_outputs
 
-    names = output_names(model)
     archive = keras3().export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serve", lambda images: named_outputs(model(images, training=False), names),
+    archive.add_endpoint("serve", lambda images: named_outputs(model, model(images, training=False)),
                          input_signature=[input_spec(model)])
     archive.write_out(saved_model, verbose=False)
 
