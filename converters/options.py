@@ -18,6 +18,7 @@ from deploytool.converters.targets.registry import TargetOptions, target, target
 from deploytool.core.compare import OUTPUT_KINDS
 from deploytool.core.errors import UserError
 from deploytool.sources.calibration import DEFAULT_CALIBRATION_SAMPLES
+from deploytool.sources.datasets import DataChoice, pick_data
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 # the record's name of a field where it differs from the attribute's
@@ -105,6 +106,12 @@ class ConvertOptions:
             raise UserError(f"--output-kind {name}={kind}: choose {', '.join(OUTPUT_KINDS)}")
         if self.qat and self.qat_epochs < 1:
             raise UserError(f"--qat-epochs must be at least 1, got {self.qat_epochs}")
+
+    def data_for(self, source) -> "DataChoice":
+        """The images a conversion of ``source`` calibrates, checks, fine-tunes (QAT) and judges
+        a budget on: ``--calib-data``, else the model's own data set, else the offline default
+        for its channels (:func:`~deploytool.sources.datasets.pick_data`)."""
+        return pick_data(self.calib_data, source.dataset, channels=source.preprocessing.channels)
 
     def to_record(self) -> dict:
         """Plain-JSON form, as the manifest's ``settings``: the shared settings (calibration

@@ -74,7 +74,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
 
 def print_run_summary(folder: Path) -> None:
     """The run's summary table: artifact, runtime, pass, accuracy, latency."""
-    from deploytool.workflows.run_report import summary_rows
+    from deploytool.workflows.run_report import bundle_summary, summary_rows
 
     def cells(row):
         return (row["artifact"], row["runtime"],
@@ -86,3 +86,9 @@ def print_run_summary(folder: Path) -> None:
     print_table(f"deploytool run: {folder}", ("artifact", "runtime", "pass", "accuracy",
                                               "ms (batch 1)"),
                 map(cells, summary_rows(folder)), right=("accuracy", "ms (batch 1)"))
+    bundled = bundle_summary(folder)
+    if bundled["file"] is None:
+        stdout.print(f"android: nothing bundled: {bundled['why']}")
+    else:
+        state = "verified on LiteRT" if bundled["verified"] else "[red]NOT verified[/red]"
+        stdout.print(f"android: {bundled['file']} bundled, {state} ({bundled['why']})")

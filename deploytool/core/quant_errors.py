@@ -1,13 +1,13 @@
 """Per-layer quantization error, one computation for every format.
 
-Each target's debugger (converters/tflite_debug.py, converters/onnx_debug.py) feeds, image by
+Each target's debugger (converters/targets/tflite/debug.py, converters/targets/onnx/debug.py) feeds, image by
 image and for every quantized activation tensor in execution order, the float model's values of
 that tensor and the quantized model's (dequantized) values into a :class:`TensorStats`, which keeps
 running sums only (a ResNet-50's activations for a few dozen images do not fit in memory). From
 those:
 
-- **own error**: the float values put through that tensor's own quantization (round to the scale,
-  clamp to the integer range) against themselves, the noise this one tensor adds; per channel (the
+- **own error**: the float values put through that tensor's own quantization (round to the scale
+  half away from zero, as :mod:`deploytool.core.tensors` rounds, clamp to the integer range) against themselves, the noise this one tensor adds; per channel (the
   last axis), so that a range dominated by one channel shows as the others drowning, then averaged
   in dB;
 - **accumulated error**: the quantized model's values against the float model's, everything
@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from deploytool.core.tensors import round_half_away
 
 SNR_CAP_DB = 120.0  # a tensor quantized without loss would have an infinite SNR
 SAMPLE_PER_IMAGE = 4096  # magnitudes kept per image for the percentile of the outlier test
@@ -42,13 +44,6 @@ def _cosine(dot: float, norm_a: float, norm_b: float) -> float:
     if norm_a == 0.0 or norm_b == 0.0:
         return 1.0 if norm_a == norm_b else 0.0
     return float(dot / np.sqrt(norm_a * norm_b))
-
-
-def fake_quantize(values: np.ndarray, scale: float, zero_point: int, qmin: int, qmax: int) -> np.ndarray:
-    """Float values through a tensor's quantization: round half away from zero, clamp, back."""
-    q = np.asarray(values, np.float64) / scale
-    q = np.sign(q) * np.floor(np.abs(q) + 0.5) + zero_point
-    return (np.clip(q, qmin, qmax) - zero_point) * scale
 
 
 @dataclass
@@ -71,8 +66,10 @@ class TensorStats:
         channels = f.shape[-1] if f.ndim else 1
         f = f.reshape(-1, channels)
         q = np.asarray(quant_values, np.float64).reshape(f.shape)
-        own = fake_quantize(f, self.scale, self.zero_point, self.qmin, self.qmax) if self.scale else f
-        raw = np.round(f / self.scale) + self.zero_point if self.scale else None
+        # the tensor's own quantization, by the rounding rule of core.tensors (before clamping)
+        raw = round_half_away(f / self.scale) + self.zero_point if self.scale else None
+        own = (np.clip(raw, self.qmin, self.qmax) - self.zero_point) * self.scale \
+            if self.scale else f
         sums = {
             "channel_power": (f ** 2).sum(0), "channel_own_noise": ((f - own) ** 2).sum(0),
             "channel_max": np.abs(f).max(0), "power": (f ** 2).sum(), "own_noise": ((f - own) ** 2).sum(),

@@ -11,7 +11,7 @@ import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.preprocessing import Preprocessing
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.datasets import load_dataset_for, pick_data, sample_split
 from deploytool.sources.input_notes import input_notes
 
 DEFAULT_CALIBRATION_SAMPLES = 300
@@ -42,11 +42,11 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
                     samples: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0,
                     split: str = "train") -> CalibrationSet:
     """``samples`` images drawn (seeded, without replacement) from data set ``data`` (default:
-    :func:`default_data_for` the model's channels) and preprocessed for the model, or read from a
+    :func:`~deploytool.sources.datasets.pick_data`'s default for the model's channels) and preprocessed for the model, or read from a
     .npy file of preprocessed images."""
     if samples < 1:
         raise UserError(f"calibration samples must be at least 1, got {samples}")
-    data = data or default_data_for(preprocessing.channels)
+    data = pick_data(data, channels=preprocessing.channels).name
     if data.endswith(".npy"):
         try:
             array = np.load(Path(data), allow_pickle=False)

@@ -248,6 +248,33 @@ def default_data_for(channels: int) -> str:
     return "digits" if channels == 1 else "photos"
 
 
+@dataclass(frozen=True)
+class DataChoice:
+    """The images a step uses: ``name`` (a data set, images:FOLDER, folder:PATH or a .npy of
+    preprocessed images), and whether it was named (by the user, or as the model's own data set)
+    rather than the offline default for the model's channels."""
+
+    name: str
+    named: bool
+
+    @property
+    def is_array(self) -> bool:
+        """A .npy file of preprocessed images (no raw images, no labels)."""
+        return self.name.endswith(".npy")
+
+
+def pick_data(*named: str | None, channels: int, arrays: bool = True) -> DataChoice:
+    """The one rule every step (calibration, parity, the budget's held-out images, QAT,
+    verify) chooses its images by: the first of ``named`` that is given, in the caller's order
+    of preference (the user's option, then the data set the model was trained or calibrated
+    on), else the offline default for ``channels`` (:func:`default_data_for`). With ``arrays``
+    False a .npy is passed over (a step that needs raw images)."""
+    for name in named:
+        if name and (arrays or not name.endswith(".npy")):
+            return DataChoice(name, True)
+    return DataChoice(default_data_for(channels), False)
+
+
 BUILTIN_PREFIX = "builtin:"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from deploytool.converters.targets.registry import target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.datasets import load_dataset_for, pick_data, sample_split
 from deploytool.sources.input_notes import input_notes
 from deploytool.sources.labels import label_indices
 
@@ -31,17 +31,15 @@ def reference_samples(manifest: Manifest, data: str | None, samples: int, seed: 
     name (a folder's sorted sub-folders need not be in the model's order)."""
     preprocessing = manifest.preprocessing
     trained_on = manifest.dataset
-    name = data or trained_on or manifest.calibration_source or \
-        default_data_for(preprocessing.channels)
-    if name.endswith(".npy"):
-        name = default_data_for(preprocessing.channels)
+    name = pick_data(data, trained_on, manifest.calibration_source,
+                     channels=preprocessing.channels, arrays=False).name
     dataset = load_dataset_for(name, preprocessing)
     raw, labels, count = sample_split(dataset, "test", samples, seed)
     description = {"dataset": name, "split": "test", "samples": count, "seed": seed}
     notes = input_notes(name, dataset.description, preprocessing)
     if notes:
         description["notes"] = notes
-    chosen = data is not None or trained_on == name  # not a default the model never met
+    chosen = name in (data, trained_on)  # not a default the model never met
     if dataset.labelled and chosen and manifest.labels:  # the model names its classes: by name
         indices = label_indices(dataset.class_names, list(manifest.labels))
         if indices is None:

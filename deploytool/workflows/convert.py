@@ -33,7 +33,6 @@ from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.calibration import calibration_note, calibration_set, used_counts
-from deploytool.sources.datasets import default_data_for
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.qat_step import qat_model_for, qat_report
 
@@ -72,10 +71,10 @@ def parity_images(source: ModelSource, options: ConvertOptions, calibration,
                   samples: int = PARITY_SAMPLES) -> tuple[np.ndarray, str]:
     """Images for the parity check: ``samples`` held-out images of the calibration data set
     (fewer when it holds fewer)."""
-    data = options.calib_data or source.dataset
-    if data and data.endswith(".npy") and calibration is not None:
-        return calibration.images[:samples], data
-    held_out = calibration_set(data, source.preprocessing, samples, options.seed + 1,
+    data = options.data_for(source)
+    if data.is_array and calibration is not None:
+        return calibration.images[:samples], data.name
+    held_out = calibration_set(data.name, source.preprocessing, samples, options.seed + 1,
                                split="test")
     return held_out.images, held_out.description["source"]
 
@@ -121,20 +120,20 @@ def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list)
     taken when the user named none."""
     if options.precision != "int8":
         return None
-    if not options.calib_data and not source.dataset:
-        default = default_data_for(source.preprocessing.channels)
+    data = options.data_for(source)
+    if not data.named:
         note = (f"no calibration data given: calibrating on {options.calib_samples} images of "
-                f"the offline '{default}' set ({DEFAULT_DATA_WORDS[default]}), resized to the "
-                "model's input; pass --calib-data images:FOLDER for your own")
+                f"the offline '{data.name}' set ({DEFAULT_DATA_WORDS[data.name]}), resized to "
+                "the model's input; pass --calib-data images:FOLDER for your own")
         messages.append(note)
         log(note)
-    calibration = calibration_set(options.calib_data or source.dataset, source.preprocessing,
-                                  options.calib_samples, options.seed)
+    calibration = calibration_set(data.name, source.preprocessing, options.calib_samples,
+                                  options.seed)
     note = calibration_note(calibration.description, options.calib_samples)
     if calibration.description["samples"] < options.calib_samples:
         messages.append(note)
         log(note)
-    elif options.calib_data or source.dataset:  # the default's own note said it already
+    elif data.named:  # the default's own note said it already
         log(note)
     for note in calibration.description.get("notes", []):
         messages.append(note)

@@ -18,7 +18,7 @@ from deploytool.core.manifest import Manifest
 from deploytool.core.output_parity import compare_every_output
 from deploytool.runtimes.base import DEFAULT_THREADS, runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
-from deploytool.sources.datasets import default_data_for, load_dataset_for, sample_split
+from deploytool.sources.datasets import load_dataset_for, sample_split
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.budget_criteria import Budget
 from deploytool.workflows.convert import ConvertResult
@@ -31,7 +31,7 @@ HELD_OUT_IMAGES = 500
 def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
     """Preprocessed held-out images of the calibration data set, with labels where the budget
     needs them."""
-    name = options.calib_data or source.dataset or default_data_for(source.preprocessing.channels)
+    name = options.data_for(source).name
     if name.endswith(".npy"):
         raise UserError("an accuracy budget needs held-out images: give a data set or "
                         "images:FOLDER as --calib-data, not a .npy")

@@ -57,9 +57,12 @@ def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
     return found
 
 
-def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[dict]) -> tuple[tuple, str]:
-    """Which .tflite the app gets, and why: the int8 one, unless it failed verify on LiteRT or
-    ran slower there than the fp32 one by more than the timing noise (then the fp32 one)."""
+def bundled_kind(verify_rows: list[dict], bench_rows: list[dict],
+                 entries: list[dict]) -> tuple[tuple, str, bool]:
+    """Which .tflite the app gets, why, and whether it passed verify on LiteRT: the int8 one,
+    unless it failed verify there or ran slower there than the fp32 one by more than the timing
+    noise while the fp32 one passed (then the fp32 one). Where neither passed, the int8 one,
+    said to be unverified."""
     from deploytool.workflows.bench import clearly_slower
 
     int8, fp32 = (recorded_artifact(entries, kind)["file"] for kind in (BUNDLED, BUNDLE_FALLBACK))
@@ -73,14 +76,17 @@ def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[
         return next((r["median_ms"] for r in bench_rows if r["artifact"] == file
                      and r["backend"] == runtime and r["status"] == "ok"), None)
 
-    if not passed(int8) and passed(fp32):
-        return BUNDLE_FALLBACK, f"{int8} failed verify on LiteRT; {fp32} passed"
+    if not passed(int8) and not passed(fp32):
+        return BUNDLED, (f"neither {int8} nor {fp32} passed verify on LiteRT: the smaller file "
+                         "is bundled UNVERIFIED, its answers not vouched for"), False
+    if not passed(int8):
+        return BUNDLE_FALLBACK, f"{int8} failed verify on LiteRT; {fp32} passed", True
     fast, slow = median(int8), median(fp32)
     if clearly_slower(fast, slow) and passed(fp32):
         return BUNDLE_FALLBACK, (f"{int8} is slower than {fp32} on LiteRT here ({fast:.3g} against "
-                                 f"{slow:.3g} ms), so the faster float32 file is bundled")
+                                 f"{slow:.3g} ms), so the faster float32 file is bundled"), True
     timing = f" ({fast:.3g} ms against {slow:.3g} ms for {fp32} on LiteRT)" if fast and slow else ""
-    return BUNDLED, f"int8, the smallest file, verified{timing}"
+    return BUNDLED, f"int8, the smallest file, verified{timing}", True
 
 
 def bundle_step(artifact: str, out: Path, app) -> dict:
@@ -186,11 +192,12 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         state.finish("bench", [asdict(row) for row in rows], step_options["bench"])
 
     if not state.done("bundle"):
-        kind, why = bundled_kind(state.result("verify")["rows"], state.result("bench"),
-                                 state.result("convert"))
+        kind, why, verified = bundled_kind(state.result("verify")["rows"], state.result("bench"),
+                                           state.result("convert"))
         entry = recorded_artifact(state.result("convert"), kind)
         log(f"bundling {entry['file']} for Android: {why}")
-        state.finish("bundle", {**bundle_step(entry["path"], out, app), "why": why},
+        state.finish("bundle", {**bundle_step(entry["path"], out, app), "why": why,
+                                "file": entry["file"], "verified": verified},
                      step_options["bundle"])
 
     report_path = out / "report.md"

@@ -30,7 +30,7 @@ def qat_model_for(source: ModelSource, logits_model, options: ConvertOptions, lo
     from deploytool.converters.passes.qat import qat_finetune
     from deploytool.sources.datasets import load_dataset_for
 
-    name = options.calib_data or source.dataset or "digits"
+    name = options.data_for(source).name
     if name.endswith(".npy"):
         raise UserError("--qat fine-tunes on labelled data: give a data set name as --calib-data")
     dataset = load_dataset_for(name, source.preprocessing)

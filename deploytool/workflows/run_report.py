@@ -146,3 +146,13 @@ def summary_rows(folder) -> list[dict]:
                      "accuracy": figures.get("accuracy"),
                      "median_ms": latency.get((row["artifact"], row["backend"]))})
     return rows
+
+
+def bundle_summary(folder) -> dict:
+    """What a finished run folder bundled for Android: {"file", "verified", "why"} (``file``
+    None, with the reason in ``why``, where nothing was bundled)."""
+    bundled = RunState(Path(folder)).result("bundle") or {}
+    if bundled.get("skipped"):
+        return {"file": None, "verified": False, "why": bundled["skipped"]}
+    return {"file": bundled.get("file"), "verified": bool(bundled.get("verified")),
+            "why": bundled.get("why")}

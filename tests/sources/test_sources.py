@@ -165,3 +165,14 @@ def test_the_command_line_refuses_the_ambiguous_name_before_any_work(tmp_path, m
     (tmp_path / "digits").mkdir()
     result = run_cli("verify", "--data", "digits")
     assert result.exit_code == 2 and "'digits' is both a built-in data set" in result.stderr
+
+
+def test_one_picker_takes_the_named_images_then_the_models_own_then_the_default_for_its_channels():
+    from deploytool.sources.datasets import DataChoice, pick_data
+
+    assert pick_data("images:faces", "digits", channels=3) == DataChoice("images:faces", True)
+    assert pick_data(None, "mnist", channels=1) == DataChoice("mnist", True)
+    assert pick_data(None, None, channels=1) == DataChoice("digits", False)
+    assert pick_data(None, None, channels=3) == DataChoice("photos", False)
+    assert pick_data("calib.npy", channels=3).is_array
+    assert pick_data("calib.npy", "fashion_mnist", channels=1, arrays=False).name == "fashion_mnist"

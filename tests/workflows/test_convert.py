@@ -221,6 +221,18 @@ def test_the_outputs_named_are_left_out_and_the_one_kept_matches_keras(three_hea
     assert report.passed and {row.backend for row in report.rows} == {"tflite", "opencv"}
 
 
+def test_qat_takes_the_same_default_images_as_calibration_the_ones_for_the_models_channels():
+    """A colour model given no data: QAT, like calibration, picks the colour photos (unlabelled,
+    so QAT says it needs labels) rather than grey digits of another size."""
+    from deploytool.core.errors import UserError
+
+    source = load_source("lenet_bn", input_shape=(32, 32, 3), num_classes=10, width=0.25)
+    options = ConvertOptions(precision="int8", qat=True, qat_epochs=1)
+    assert options.data_for(source).name == "photos"
+    with pytest.raises(UserError, match="'photos' has no labels"):
+        convert(source, options)
+
+
 def test_qat_needs_an_int8_tflite_target():
     result = run_cli("convert", "lenet_bn", "--qat", "--to", "onnx")
     assert result.exit_code == 2 and "--qat produces a full-int8 TFLite model" in result.stderr

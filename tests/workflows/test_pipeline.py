@@ -35,7 +35,7 @@ def test_run_lenet_on_digits_end_to_end_and_resume(tmp_path, monkeypatch):
     bundled = folder / "android_bundle"
     chosen = state["done"]["bundle"]["artifact"]  # int8 unless it ran slower than fp32 on LiteRT
     assert (bundled / "model.tflite").read_bytes() == (folder / "artifacts" / chosen.split("/")[-1]).read_bytes()
-    assert state["done"]["bundle"]["why"] in report
+    assert state["done"]["bundle"]["why"] in report and state["done"]["bundle"]["verified"]
     print("bundled:", chosen, state["done"]["bundle"]["why"])
     assert (bundled / "labels.txt").read_text().splitlines() == [str(i) for i in range(10)]
     assert len(list((bundled / "golden").glob("*.png"))) == 4
@@ -182,11 +182,11 @@ def test_the_parity_plot_draws_each_rows_bar_and_interval(tmp_path):
     assert Image.open(tmp_path / "parity.png").size[0] > 1000
 
 
-def _rows(int8_ms, fp32_ms, int8_status="pass"):
+def _rows(int8_ms, fp32_ms, int8_status="pass", fp32_status="pass"):
     entries = [{"path": f"a/m_{p}.tflite", "file": f"m_{p}.tflite", "target": "tflite", "precision": p}
                for p in ("fp32", "int8")]
     verify_rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": int8_status},
-                   {"artifact": "m_fp32.tflite", "backend": "tflite", "status": "pass"}]
+                   {"artifact": "m_fp32.tflite", "backend": "tflite", "status": fp32_status}]
     bench_rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": "ok", "median_ms": int8_ms},
                   {"artifact": "m_fp32.tflite", "backend": "tflite", "status": "ok", "median_ms": fp32_ms}]
     return verify_rows, bench_rows, entries
@@ -201,5 +201,13 @@ def _rows(int8_ms, fp32_ms, int8_status="pass"):
 def test_run_bundles_int8_unless_it_is_slower_or_fails(int8_ms, fp32_ms, status, bundled):
     from deploytool.workflows.pipeline import bundled_kind
 
-    kind, why = bundled_kind(*_rows(int8_ms, fp32_ms, status))
-    assert kind == ("tflite", bundled) and why
+    kind, why, verified = bundled_kind(*_rows(int8_ms, fp32_ms, status))
+    assert kind == ("tflite", bundled) and why and verified
+
+
+@pytest.mark.parametrize("int8_ms, fp32_ms", [(0.3, 0.4), (0.6, 0.4)])
+def test_run_says_the_bundle_is_unverified_when_neither_file_passed(int8_ms, fp32_ms):
+    from deploytool.workflows.pipeline import bundled_kind
+
+    kind, why, verified = bundled_kind(*_rows(int8_ms, fp32_ms, "fail", "fail"))
+    assert kind == ("tflite", "int8") and not verified

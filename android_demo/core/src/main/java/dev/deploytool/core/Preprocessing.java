@@ -1,7 +1,7 @@
 package dev.deploytool.core;
 
 /**
- * The bundled preprocessing record (deploytool/preprocessing.py) applied to an 8-bit image, in
+ * The bundled preprocessing record (deploytool/core/preprocessing.py) applied to an 8-bit image, in
  * float32 arithmetic and in the same order as the Python side, so both produce the same bits:
  * <ol>
  *   <li>an image whose aspect ratio is not the model's is fitted to it first, as {@link Fit}

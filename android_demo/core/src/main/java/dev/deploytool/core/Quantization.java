@@ -5,7 +5,7 @@ import java.nio.ByteOrder;
 
 /**
  * Float tensors to the bytes an interpreter takes, and back. The rounding rule is the one the
- * Python side uses (deploytool/runtimes/base.py): round half away from zero, in float32
+ * Python side uses (deploytool/core/tensors.py, round_half_away): round half away from zero, in float32
  * arithmetic, then add the zero point and saturate to the type's range. Float32 tensors are
  * little-endian IEEE-754, as TFLite lays them out.
  */
