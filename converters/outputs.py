@@ -1,5 +1,5 @@
-"""A model's outputs as deploytool treats them: their names, in the model's order, and the kind
-of each, which says how a converted output is judged against its Keras reference.
+"""The kind of each of a model's outputs (named by :mod:`deploytool.core.model_outputs`), which
+says how a converted output is judged against its Keras reference.
 
 Kinds (see :mod:`deploytool.core.compare`):
 

@@ -53,7 +53,9 @@ def _per_image(shape) -> tuple:
 def shape_failure(name: str, expected: tuple, declared) -> str | None:
     """Why output ``name``, declared ``declared`` (with its batch dimension) by the artifact, is
     not the reference's (``expected``, per image); None when it is or the file does not say
-    (every dimension free, as OpenCV reports outputs)."""
+    (no shape given, or every dimension free, as OpenCV reports outputs)."""
+    if declared is None:
+        return None
     declared = _per_image(declared)
     if all(d is None for d in declared):
         return None
@@ -73,23 +75,20 @@ def output_structure_failures(reference: dict[str, tuple], produced: list) -> li
     count that differs, an output missing by name, a declared shape that differs. Empty when the
     structure is the model's."""
     names = [info.name for info in produced]
-    failures = []
     if len(names) != len(reference):
-        failures.append(f"the artifact has {len(names)} output{'s' if len(names) != 1 else ''} "
-                        f"({', '.join(names)}) where the Keras model has {len(reference)} "
-                        f"({', '.join(reference)})")
-        return failures
-    by_name = ({next(iter(reference)): produced[0]} if len(names) == 1 else
-               {info.name: info for info in produced})
-    for name, expected in reference.items():
-        info = by_name.get(name)
-        if info is None:
-            failures.append(f"the artifact has no output named {name} (it has {', '.join(names)})")
-            continue
-        failure = shape_failure(name, tuple(expected), info.shape)
-        if failure:
-            failures.append(failure)
-    return failures
+        return [f"the artifact has {len(names)} output{'s' if len(names) != 1 else ''} "
+                f"({', '.join(names)}) where the Keras model has {len(reference)} "
+                f"({', '.join(reference)})"]
+    paired = pair_outputs(reference, {info.name: info for info in produced})
+    failures = [missing_output(name, names) if info is None else
+                shape_failure(name, tuple(reference[name]), info.shape)
+                for name, info in paired.items()]
+    return [failure for failure in failures if failure]
+
+
+def missing_output(name: str, names) -> str:
+    """The failure of a reference output the artifact has none of (its outputs: ``names``)."""
+    return f"the artifact has no output named {name} (it has {', '.join(names)})"
 
 
 def require_model_outputs(reference: list, produced: list, what: str) -> None:
@@ -128,18 +127,16 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
     if len(reference) == 1:
         labelled = next(iter(reference))
     verdicts = []
+    declared_shapes = pair_outputs(reference, declared) if declared else {}
     extra = [name for name in produced if name not in reference] if len(produced) > 1 else []
     for name, candidate in pair_outputs(reference, produced).items():
         verdict = OutputVerdict(name, kinds.get(name, "scores"))
         verdicts.append(verdict)
         expected = np.asarray(reference[name])
         if candidate is None:
-            verdict.failures = [f"the artifact has no output named {name} (it has "
-                                f"{', '.join(produced)})"]
+            verdict.failures = [missing_output(name, produced)]
             continue
-        declared_shape = (declared or {}).get(name if len(produced) > 1 else next(iter(produced)))
-        mismatch = shape_failure(name, expected.shape[1:], declared_shape) \
-            if declared_shape is not None else None
+        mismatch = shape_failure(name, expected.shape[1:], declared_shapes.get(name))
         if mismatch:
             verdict.failures = [mismatch]
             continue

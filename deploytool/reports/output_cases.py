@@ -104,27 +104,11 @@ def _segmenter(folder: Path) -> Path:
     return folder / "segmenter.keras"
 
 
-def _nested_detector(folder: Path) -> Path:
-    """The detector called inside another model behind a Rescaling layer (the usual way to put
-    preprocessing in front of a trained network), saved by Keras 3."""
-    k = keras3()
-    detector = _detector(k)
-    inputs = k.Input((SIZE, SIZE, 3))
-    k.Model(inputs, detector(k.layers.Rescaling(1 / 255.0)(inputs))).save(folder / "nested.keras")
-    return folder / "nested.keras"
+def _nested(shape: str):
+    """A builder of :mod:`.nesting`'s model of ``shape``, saved by Keras 3 at the section's size."""
+    from deploytool.reports.nesting import build
 
-
-def _nested_dict(folder: Path) -> Path:
-    """An age regression and a gender softmax returned as a dict by a model called inside
-    another behind a Rescaling layer, saved by Keras 3."""
-    k = keras3()
-    inner_inputs, _, pooled = _trunk(k)
-    inner = k.Model(inner_inputs, {"age": k.layers.Dense(1)(pooled),
-                                   "gender": k.layers.Dense(2, activation="softmax")(pooled)},
-                    name="age_gender")
-    inputs = k.Input((SIZE, SIZE, 3))
-    k.Model(inputs, inner(k.layers.Rescaling(1 / 255.0)(inputs))).save(folder / "nested_dict.keras")
-    return folder / "nested_dict.keras"
+    return lambda folder: build(shape, "keras3", folder, SIZE)[0]
 
 
 def _export_folder(folder: Path) -> Path:
@@ -155,12 +139,12 @@ CASES = (
     OutputCase("segmenter, free size (tf_keras)", "input (None, None, 3), per-pixel classes; "
                f"converted with --input-shape {SIZE},{SIZE},3", _segmenter,
                {"input_shape": (SIZE, SIZE, 3)}),
-    OutputCase("model in a model (Keras 3)", "the detector called behind a Rescaling layer: "
-               "box, landmarks and face score heads of the inner model; converted with "
-               "--preprocess raw", _nested_detector, {"preprocess": {"preset": "raw"}}),
-    OutputCase("model in a model, dict (Keras 3)", "age (1 value) and gender (2) returned as a "
-               "dict by a model called behind a Rescaling layer; --preprocess raw", _nested_dict,
+    OutputCase("model in a model (Keras 3)", "a box, landmarks and face score model called "
+               "behind a Rescaling layer; converted with --preprocess raw", _nested("depth 1"),
                {"preprocess": {"preset": "raw"}}),
+    OutputCase("model in a model, dict (Keras 3)", "age (1 value) and gender (2) returned as a "
+               "dict by a model called behind a Rescaling layer; --preprocess raw",
+               _nested("dict outputs"), {"preprocess": {"preset": "raw"}}),
     OutputCase("export folder (Keras 3 `model.export`)", "the detector as a serving signature "
                "only", _export_folder),
     OutputCase("subclassed (Keras 3)", "box and face score heads, loaded with --custom-objects "

@@ -40,7 +40,9 @@ def test_mobilenet_v2_at_32x32_runs_in_opencv_tflite_importer(tmp_path):
     result = convert(source, ConvertOptions(out_dir=tmp_path))
     assert len(result.manifest["simplify_report"]["centre_tap_convolutions"]) == 3
     rows = {row.backend: row for row in verify([result.artifact], samples=16).rows}
-    assert rows["opencv"].status == "pass" and rows["opencv"].figures["max_abs"] < 1e-5
+    # without the rewrite OpenCV is 5e-4 off; with it 3e-8 on an AVX-512 CPU and 1.3e-5 on an
+    # AVX2-only one (2026-12-06), whose kernels round more, within verify's round-off bar
+    assert rows["opencv"].status == "pass" and rows["opencv"].figures["max_abs"] < 1e-4
 
 
 def test_valid_average_poolings_become_depthwise_convolutions_with_the_same_numbers():

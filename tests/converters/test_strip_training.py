@@ -45,7 +45,7 @@ def three_heads(k):
 
 @pytest.mark.parametrize("saver", ["keras3", "tf_keras"])
 def test_every_output_is_kept_unless_named(saver):
-    from deploytool.converters.outputs import output_names
+    from deploytool.core.model_outputs import output_names
 
     from deploytool.core.keras_env import keras3
 

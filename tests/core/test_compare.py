@@ -114,3 +114,41 @@ def test_a_reference_that_gives_the_same_output_on_every_image_is_not_a_pass():
     varying = constant + RNG.normal(scale=1e-3, size=constant.shape)
     assert judge(compare_outputs(varying, varying), tolerance_for("fp32")) == []
     assert judge(compare_outputs(constant[:1], constant[:1]), tolerance_for("fp32")) == []
+
+
+def test_an_artifacts_outputs_must_be_the_models_by_count_name_and_shape():
+    from deploytool.core.output_parity import output_structure_failures
+    from deploytool.core.tensors import TensorInfo
+
+    reference = {"box": (4,), "scores": (2,)}
+    same = [TensorInfo("scores", (1, 2), "float32"), TensorInfo("box", (-1, 4), "float32")]
+    assert output_structure_failures(reference, same) == []
+    assert len(output_structure_failures(reference, same[:1])) == 1  # one output missing
+    renamed = [TensorInfo("face_net", (1, 2), "float32"), same[1]]
+    assert len(output_structure_failures(reference, renamed)) == 1  # scores missing by name
+    reshaped = [TensorInfo("scores", (1, 1, 2), "float32"), same[1]]
+    assert len(output_structure_failures(reference, reshaped)) == 1
+    unknown = [TensorInfo("scores", (-1, -1), "float32"), same[1]]  # as OpenCV declares them
+    assert output_structure_failures(reference, unknown) == []
+
+
+def test_a_runner_refuses_an_artifact_that_gives_two_outputs_one_name(tmp_path):
+    import pytest
+
+    from deploytool.core.errors import ArtifactMismatch
+    from deploytool.core.tensors import TensorInfo
+    from deploytool.runtimes.base import Runner
+
+    class Twice(Runner):  # a runtime's view of a file whose outputs repeat a name
+        name = "runner"
+        input_shape = (2, 2, 1)
+
+        def _load(self):
+            self.outputs = [TensorInfo("face_net", (1, 4), "float32")] * 2
+
+        def _run(self, prepared):
+            return []
+
+    (tmp_path / "m.bin").write_bytes(b"")
+    with pytest.raises(ArtifactMismatch):
+        Twice(tmp_path / "m.bin").load()

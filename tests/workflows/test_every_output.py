@@ -76,8 +76,11 @@ def test_verify_reports_one_row_per_output_on_every_runtime(three_head_model_fil
 
 
 def test_int8_judges_each_head_by_the_measure_of_its_kind(four_kinds_file):
+    # LiteRT (XNNPACK) computes int8 alike on every x86 CPU; ONNX Runtime's u8s8 kernels saturate
+    # on CPUs without VNNI: this model's age head is 24.7 % of its range off there, against 6.4 %
+    # for the same file computed exactly (2026-12-06, AVX2-only)
     result = convert(load_source(str(four_kinds_file)),
-                     ConvertOptions(to="onnx", precision="int8", calib_samples=32))
+                     ConvertOptions(to="tflite", precision="int8", calib_samples=32))
     parity = {o["name"]: o for o in result.manifest["parity"]["outputs"]}
     assert {name: o["kind"] for name, o in parity.items()} == {
         "face": "scores", "age": "regression", "embedding": "embedding", "mask": "dense"}
