@@ -128,7 +128,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             if why:
                 known = upstream_causes(why) + causes(cell)
                 if not known and precision != "fp32" and _accuracy_only(row.failures):
-                    known.append(_numerical_note(row, by_backend.get(target(target_name).runtime),
+                    known.append(_numerical_note(row, by_backend, target(target_name).runtime,
                                                  numerical))
                 cell["why"] = f"{why} — {known[0]}" if known else why
             cells.append(cell)
@@ -203,22 +203,29 @@ def _accuracy_only(failures: list[str]) -> bool:
     return figures_only([failure for failure in failures if not failure.startswith(DIVERGENCE_NOTES)])
 
 
-def _numerical_note(row, primary, numerical: str) -> str:
-    """``numerical`` when the format's own runtime is as far from float (the quantized model
-    itself is), else a note that this runtime's kernels land further from float than it; a
-    worst cosine under ``NOT_ROUNDING`` where the format's own runtime is above it is no
-    rounding at all, and is said so."""
+def _numerical_note(row, rows: dict, primary_name: str, numerical: str) -> str:
+    """Why a reduced-precision ``row`` misses its bar on figures alone, judged against the other
+    runtimes' rows of the same file (``rows`` by backend; ``primary_name`` the format's own
+    runtime): a worst cosine under ``NOT_ROUNDING`` where the format's own runtime is above it
+    is no rounding at all; where another runtime passes the same file, this runtime's quantized
+    kernels land further from float than that one's (ONNX Runtime's u8s8 kernels saturate on
+    CPUs without VNNI, OpenCV's pass the same .onnx); ``numerical`` (the quantized model itself
+    is this far) only where no runtime does better."""
+    primary = rows.get(primary_name)
     if row is not primary and primary is not None and primary.figures and row.figures and \
             row.figures["min_cosine"] < NOT_ROUNDING <= primary.figures["min_cosine"]:
         return (f"not rounding: a worst cosine of {row.figures['min_cosine']:.2f} means this "
                 "runtime computes some layer of the file wrongly")
-    if row is primary or primary is None or primary.figures is None or \
-            (primary.status == "fail" and _accuracy_only(primary.failures)
-             and primary.figures["min_cosine"] <= row.figures["min_cosine"] + 0.05):
+    better = next((other for other in rows.values() if other is not row and other.figures and
+                   (other.status == "pass" or (other is primary and not (
+                       _accuracy_only(other.failures) and other.figures["min_cosine"] <=
+                       row.figures["min_cosine"] + 0.05)))), None)
+    if better is None:
         return numerical
+    verdict = "which passes" if better.status == "pass" else "worst cosine " \
+        f"{row.figures['min_cosine']:.4f} against {better.figures['min_cosine']:.4f}"
     return (f"numerical, this runtime: its quantized kernels land further from float than "
-            f"{RUNTIME_NAMES[primary.backend]}'s on the same file (worst cosine "
-            f"{row.figures['min_cosine']:.4f} against {primary.figures['min_cosine']:.4f})")
+            f"{RUNTIME_NAMES[better.backend]}'s on the same file ({verdict})")
 
 
 def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: int,
@@ -247,6 +254,30 @@ def _cell_text(cell: dict) -> str:
     return "❌ see below"
 
 
+def cpu_words(cpuinfo: str | None = None) -> str:
+    """The CPU a page's figures come from, as far as its int8 figures depend on it: core count,
+    model name and whether it has VNNI (without it ONNX Runtime's u8s8 int8 kernels saturate
+    16-bit sums); ``cpuinfo`` is /proc/cpuinfo's text (read when None)."""
+    import os
+    import re
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    name = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
+    words = f"{os.cpu_count()} CPU cores"
+    if name:
+        words += f" ({name.group(1).strip()}"
+        if flags:
+            vnni = set(flags.group(1).split()) & {"avx512_vnni", "avx_vnni", "amx_int8"}
+            words += ", with VNNI" if vnni else ", without VNNI"
+        words += ")"
+    return words
+
+
 def versions_line(seconds: float | None) -> str:
     """The library versions and when and how fast a page was generated (``seconds`` None: the
     page was assembled from cells computed by several processes, so no one time is its own)."""
@@ -255,7 +286,7 @@ def versions_line(seconds: float | None) -> str:
     return (f"Versions: TensorFlow {versions['tensorflow']}, Keras {versions.get('keras')}, "
             f"tf2onnx {versions['tf2onnx']}, ONNX Runtime {versions['onnxruntime']}, OpenCV "
             f"{versions['opencv-python-headless']}, LiteRT {versions['ai-edge-litert']}. Generated "
-            f"{datetime.now(timezone.utc):%Y-%m-%d}{took} on 2 CPU cores.")
+            f"{datetime.now(timezone.utc):%Y-%m-%d}{took} on {cpu_words()}.")
 
 
 def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model") -> list[str]:

@@ -57,3 +57,12 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     again = run_cli(*args)
     assert again.exit_code == 0 and "training" not in again.stderr and "TFLite fp32" not in again.stderr
     assert json.loads(out.with_suffix(".json").read_text())["models"] == data["models"]
+
+
+def test_a_page_says_which_cpu_and_whether_it_has_vnni():
+    from deploytool.reports.matrix import cpu_words
+
+    assert cpu_words("model name\t: AMD EPYC\nflags\t\t: fpu avx avx2\n").endswith(
+        "(AMD EPYC, without VNNI)")
+    assert cpu_words("model name\t: Xeon\nflags\t\t: avx2 avx512f avx512_vnni amx_int8\n").endswith(
+        "(Xeon, with VNNI)")

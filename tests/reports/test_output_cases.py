@@ -53,7 +53,25 @@ def test_a_runtime_far_below_its_formats_own_is_not_called_rounding():
     own.backend = "onnxruntime"
     (noise,) = rows(("embedding", "fail", 0.9, 0.01, ["cosine 0.0100 < 0.99"]))
     noise.backend = "opencv"
-    assert _numerical_note(noise, own, NUMERICAL).startswith("not rounding: a worst cosine of 0.01")
+    by_backend = {"onnxruntime": own, "opencv": noise}
+    assert _numerical_note(noise, by_backend, "onnxruntime", NUMERICAL).startswith(
+        "not rounding: a worst cosine of 0.01")
     own.figures["min_cosine"] = 0.3  # the quantized model itself is far: rounding, not an error
     own.status, own.failures = "fail", ["cosine 0.3000 < 0.99"]
-    assert _numerical_note(noise, own, NUMERICAL).startswith("numerical")
+    assert _numerical_note(noise, by_backend, "onnxruntime", NUMERICAL).startswith("numerical")
+
+
+def test_a_runtime_failing_a_file_another_runtime_passes_is_not_called_the_models_own_error():
+    """ONNX Runtime's u8s8 kernels on a CPU without VNNI: its own format's runtime fails the
+    file on a regression head while OpenCV passes the very same .onnx."""
+    from deploytool.reports.matrix import NUMERICAL, _numerical_note
+
+    (own,) = rows(("box", "fail", 0.05, 0.999, ["error 9.75% of the output's range > 5%"]))
+    own.backend = "onnxruntime"
+    (other,) = rows(("box", "pass", 0.004, 0.9999, []))
+    other.backend = "opencv"
+    note = _numerical_note(own, {"onnxruntime": own, "opencv": other}, "onnxruntime", NUMERICAL)
+    assert note != NUMERICAL and "OpenCV" in note
+    other.status, other.failures = "fail", ["error 9.80% of the output's range > 5%"]
+    assert _numerical_note(own, {"onnxruntime": own, "opencv": other}, "onnxruntime",
+                           NUMERICAL) == NUMERICAL
