@@ -48,8 +48,12 @@ def layer_macs(layer) -> int:
 
 
 def training_only_outputs(model) -> tuple[str, ...]:
-    """Names of the outputs that exist only for training (auxiliary classifier heads)."""
-    return tuple(name for name in model.output_names if name.startswith(AUX_PREFIX))
+    """Names of the outputs that exist only for training (auxiliary classifier heads), as
+    :func:`~deploytool.core.model_outputs.output_names` names them (also inside a model that
+    calls the zoo model)."""
+    from deploytool.core.model_outputs import output_names
+
+    return tuple(name for name in output_names(model) if name.startswith(AUX_PREFIX))
 
 
 def profile_model(model) -> ModelProfile:
