@@ -1,5 +1,6 @@
-"""ResNet-50 at 224x224x3 (random weights, randomised BN statistics): every figure the README
-quotes, each measured side by side in one run on this CPU (2 threads, batch 1).
+"""ResNet-50 at 224x224x3 (random weights, randomised BN statistics): every figure
+docs/commands/convert.md quotes, each measured side by side in one run on this CPU (2 threads,
+batch 1).
 
 - int8 vs fp32 TFLite latency (LiteRT) and size; int8 vs fp32 ONNX Runtime latency and size
 - folded vs unfolded Keras latency (eager call and predict_on_batch)

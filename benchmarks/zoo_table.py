@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/zoo_table.py > /tmp/zoo.md
 
-The README's zoo table is this script's output.
+The zoo table of docs/commands/models.md is this script's output.
 """
 
 from deploytool.workflows.zoo import describe_zoo

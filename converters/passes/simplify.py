@@ -9,7 +9,7 @@ A 'valid' k x k average pooling is a depthwise convolution whose every tap is 1/
 numbers in float (the rewrite is checked on images). In an int8 .tflite it keeps the model in one
 XNNPACK partition: LiteRT's XNNPACK delegate takes no int8 AVERAGE_POOL_2D, so each one splits the
 graph and runs on the reference kernel between two partitions (on LeNet-BN, int8 ran slower than
-float32 for that alone: see the README's speed section).
+float32 for that alone: see docs/commands/bench.md, "Why int8 can be slower").
 """
 
 from __future__ import annotations

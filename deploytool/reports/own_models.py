@@ -245,7 +245,7 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
         f"verify` on {samples} held-out images against the original file run by the Keras that "
         "saved it. fp32 cells pass at max abs ≤ 1e-5 on probabilities, or within 10x the Keras "
         "reference's own float32 round-off where that is larger (measured against its float64 "
-        "twin; see README); int8 cells as verify judges a user's file, which it takes as trained: "
+        "twin; see docs/commands/verify.md); int8 cells as verify judges a user's file, which it takes as trained: "
         "by top-1 agreement ≥ 0.9 with the original (a regression head by its error against "
         "its range), the worst-sample cosine shown. A ✅ shows the max abs error (fp32) or the "
         "cosine (int8) and, for OpenCV, the engine that ran it. Where OpenCV fails, the failure "
