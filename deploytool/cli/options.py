@@ -28,9 +28,9 @@ def dataset_name(ctx, param, value):
     ``builtin:NAME`` resolved; a .npy file and the option's own default pass as they are."""
     from click.core import ParameterSource
 
-    from deploytool.sources.datasets import check_dataset_name
+    from deploytool.sources.datasets import check_dataset_name, is_array_file
 
-    if value is None or value.endswith(".npy") or \
+    if value is None or is_array_file(value) or \
             ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT:
         return value
     return check_dataset_name(value)

@@ -119,5 +119,5 @@ def diagnose_hint(failed_rows) -> str:
     """A pointer to `deploytool diagnose` when a quantized artifact failed on accuracy."""
     from deploytool.workflows.diagnose import needs_diagnosis
 
-    names = sorted({row.artifact for row in failed_rows if needs_diagnosis(row.precision, row.failures)})
+    names = sorted({row.artifact for row in failed_rows if needs_diagnosis(row.precision, row.failed)})
     return f"; see where with `deploytool diagnose {names[0]}`" if names else ""

@@ -88,19 +88,20 @@ def tolerance_for(precision: str, trained: bool = True, roundoff: float | None =
 
 def judge_parity(figures: dict, precision: str, trained: bool = True,
                  override: Tolerance | None = None, roundoff=lambda: None):
-    """(failures, tolerance used) for one artifact's figures: ``override`` if given, else the
-    precision's default; an fp32 artifact over the 1e-5 bar is judged again against the
-    reference's own float32 round-off, which ``roundoff()`` measures only when needed."""
+    """(failed, tolerance used) for one artifact's figures, ``failed`` the (criterion, phrase)
+    pairs of :func:`judge_criteria`: by ``override`` if given, else the precision's default; an
+    fp32 artifact over the 1e-5 bar is judged again against the reference's own float32
+    round-off, which ``roundoff()`` measures only when needed."""
     if override is not None:
-        return judge(figures, override), override
+        return judge_criteria(figures, override), override
     tolerance = tolerance_for(precision, trained)
-    failures = judge(figures, tolerance)
-    if failures and precision == "fp32":
+    failed = judge_criteria(figures, tolerance)
+    if failed and precision == "fp32":
         measured = roundoff()
         if measured is not None:
             tolerance = tolerance_for(precision, trained, measured)
-            failures = judge(figures, tolerance)
-    return failures, tolerance
+            failed = judge_criteria(figures, tolerance)
+    return failed, tolerance
 
 
 def _topk(values: np.ndarray, k: int) -> np.ndarray:
@@ -155,7 +156,8 @@ def _kind_figures(kind: str, reference: np.ndarray, candidate: np.ndarray, flat_
             # few hundredths: one int8 step of its output would be a tenth of that)
             figures.update(_regression_figures(flat_reference, flat_candidate,
                                                1.0 if threshold == 0.5 else None))
-            figures["decision"] = f"over {threshold:g}"
+            figures["decision_threshold"] = threshold  # what code reads (bundle, the app)
+            figures["decision"] = f"over {threshold:g}"  # the same in words
         if labels is not None:
             labels = np.asarray(labels)
             right_reference = decided_reference == labels
@@ -259,22 +261,38 @@ _CRITERIA = {
 
 CONSTANT_REFERENCE = "the reference gives the same output for all "
 
-# how each failure judge() gives begins, to tell a criterion from other notes of a verdict
+# how each failure judge() gives begins: only to read cells cached by earlier runs, whose
+# failures were recorded as words alone (docs/compatibility.json); new records carry the failed
+# criteria themselves (``failed``)
 CRITERION_PREFIXES = (CONSTANT_REFERENCE,
                       *(phrase.split("{")[0] for _, _, phrase in _CRITERIA.values()))
 
-def judge(figures: dict, tolerance: Tolerance) -> list[str]:
-    """The criteria ``figures`` fail, each as a short phrase; an empty list means a pass. Only the
-    criteria of the figures' kind apply (``scores`` for figures that name none), and a figure the
-    comparison could not compute (an embedding's neighbours on two images) is not judged. Whatever
-    the tolerance, a reference that gives the same output on every image
-    (:data:`MIN_REFERENCE_SPREAD`) fails: nothing was shown by agreeing with it."""
-    failures = []
+# What a check can find wrong, as records carry it (a verdict's and a verify row's ``failed``):
+# the criteria of :data:`_CRITERIA`, a reference that never changes, and what is wrong before
+# any figure: an output missing, of another shape or size, not finite, an output the reference
+# has not, a file that changed since conversion, a runtime that does not run the file.
+STRUCTURE_FAILURES = ("constant_reference", "missing_output", "shape", "size", "nonfinite",
+                      "extra_outputs", "integrity", "not_run", "unsupported")
+# the criteria a reduced-precision artifact misses by being that far from float (not errors);
+# max abs is the fp32 bar
+FIGURE_CRITERIA = ("min_cosine", "min_top1_agreement", "max_relative_error",
+                   "min_neighbour_agreement", "min_pixel_agreement")
+
+
+def judge_criteria(figures: dict, tolerance: Tolerance) -> list[tuple[str, str]]:
+    """The criteria ``figures`` fail, each as (criterion, short phrase); an empty list means a
+    pass. Only the criteria of the figures' kind apply (``scores`` for figures that name none),
+    and a figure the comparison could not compute (an embedding's neighbours on two images) is
+    not judged. Whatever the tolerance, a reference that gives the same output on every image
+    (:data:`MIN_REFERENCE_SPREAD`) fails (``constant_reference``): nothing was shown by agreeing
+    with it."""
+    failed = []
     spread = figures.get("reference_spread")
     if spread is not None and figures.get("samples", 0) > 1 and spread < MIN_REFERENCE_SPREAD:
-        failures.append(f"{CONSTANT_REFERENCE}{figures['samples']} images (no value varies by "
-                        f"more than {spread:.1e} of the largest): a wrong artifact would agree "
-                        "with it too (an untrained model, or images all alike?)")
+        failed.append(("constant_reference",
+                       f"{CONSTANT_REFERENCE}{figures['samples']} images (no value varies by "
+                       f"more than {spread:.1e} of the largest): a wrong artifact would agree "
+                       "with it too (an untrained model, or images all alike?)"))
     for criterion in KIND_CRITERIA[figures.get("kind", "scores")]:
         bar = getattr(tolerance, criterion)
         name, direction, phrase = _CRITERIA[criterion]
@@ -283,8 +301,13 @@ def judge(figures: dict, tolerance: Tolerance) -> list[str]:
             continue
         if not (value <= bar if direction == "max" else value >= bar):
             shown = proportion_text(figures, name) if "agreement" in name else value
-            failures.append(phrase.format(value=shown, bar=bar))
-    return failures
+            failed.append((criterion, phrase.format(value=shown, bar=bar)))
+    return failed
+
+
+def judge(figures: dict, tolerance: Tolerance) -> list[str]:
+    """The phrases of :func:`judge_criteria`."""
+    return [phrase for _, phrase in judge_criteria(figures, tolerance)]
 
 
 def proportion_text(figures: dict, key: str) -> str:
@@ -297,15 +320,7 @@ def proportion_text(figures: dict, key: str) -> str:
             f"{interval[1]:.3f})")
 
 
-# how the failures of a reduced-precision artifact's figures begin (not errors: a quantized model
-# that is this far from float); "max abs" is left out: it is the fp32 bar
-FIGURE_FAILURES = ("cosine", "top-1 agreement", "error ", "nearest-neighbour agreement",
-                   "per-pixel agreement")
-
-
-def figures_only(failures: list[str]) -> bool:
-    """Whether every failure is a figure below its bar (cosine, agreements, a regression's
-    error), rather than an error; a failure named by its output ("box: cosine ...") counts."""
-    return bool(failures) and all(
-        failure.startswith(FIGURE_FAILURES) or failure.split(": ", 1)[-1].startswith(FIGURE_FAILURES)
-        for failure in failures)
+def figures_only(failed: list[str]) -> bool:
+    """Whether every failed criterion (a record's ``failed``) is a figure below its bar
+    (cosine, agreements, a regression's error: :data:`FIGURE_CRITERIA`) rather than an error."""
+    return bool(failed) and all(criterion in FIGURE_CRITERIA for criterion in failed)

@@ -16,23 +16,32 @@ from deploytool.core.postprocess import postprocess
 
 @dataclass
 class OutputVerdict:
-    """One output's figures (None when it could not be compared), failures and the bar used."""
+    """One output's figures (None when it could not be compared), what failed (``failed``: the
+    criteria and structure failures of :mod:`deploytool.core.compare`, which code decides on;
+    ``failures``: the same in words, for people) and the bar used."""
 
     name: str
     kind: str
     figures: dict | None = None
     failures: list[str] = field(default_factory=list)
     tolerance: Tolerance | None = None
+    failed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """Compared, and within the bar."""
         return self.figures is not None and not self.failures
 
+    def fail(self, what: str, words: str) -> None:
+        """Record a failure: ``what`` failed (a criterion or structure failure), in ``words``."""
+        self.failed.append(what)
+        self.failures.append(words)
+
     def as_dict(self) -> dict:
         """Plain-JSON form."""
         return {"name": self.name, "kind": self.kind, "figures": self.figures,
-                "failures": list(self.failures), "passed": self.passed,
+                "failures": list(self.failures), "failed": list(self.failed),
+                "passed": self.passed,
                 "tolerance": self.tolerance.as_dict() if self.tolerance else None}
 
 
@@ -134,36 +143,45 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
         verdicts.append(verdict)
         expected = np.asarray(reference[name])
         if candidate is None:
-            verdict.failures = [missing_output(name, produced)]
+            verdict.fail("missing_output", missing_output(name, produced))
             continue
         mismatch = shape_failure(name, expected.shape[1:], declared_shapes.get(name))
         if mismatch:
-            verdict.failures = [mismatch]
+            verdict.fail("shape", mismatch)
             continue
         candidate = postprocess(candidate, step) if len(reference) == 1 else \
             np.asarray(candidate, np.float32)
         if candidate.size != expected.size or len(candidate) != len(expected):
-            verdict.failures = [f"output {tuple(candidate.shape[1:])} per image where the reference "
-                                f"has {tuple(expected.shape[1:])}: the runtime computed another tensor"]
+            verdict.fail("size", f"output {tuple(candidate.shape[1:])} per image where the "
+                                 f"reference has {tuple(expected.shape[1:])}: the runtime "
+                                 "computed another tensor")
             continue
         if not np.all(np.isfinite(candidate)):
-            verdict.failures = ["outputs contain NaN or infinity"]
+            verdict.fail("nonfinite", "outputs contain NaN or infinity")
             continue
         verdict.figures = compare_outputs(expected, candidate,
                                           labels if name == labelled else None, verdict.kind)
-        verdict.failures, verdict.tolerance = judge_parity(
+        judged, verdict.tolerance = judge_parity(
             verdict.figures, precision, trained, override, roundoff=lambda name=name: roundoff(name))
+        for criterion, words in judged:
+            verdict.fail(criterion, words)
     if extra:  # an output the reference does not have: not vouched for
-        verdicts[0].failures = verdicts[0].failures + [
-            f"the artifact has outputs the reference has not: {', '.join(extra)}"]
+        verdicts[0].fail("extra_outputs", "the artifact has outputs the reference has not: "
+                                          f"{', '.join(extra)}")
     return verdicts
 
 
 def failures_of(verdicts: list[OutputVerdict]) -> list[str]:
-    """Every failure of every output, each named by its output when there are several."""
+    """Every failure of every output in words, each named by its output when there are
+    several."""
     if len(verdicts) == 1:
         return list(verdicts[0].failures)
     return [f"{v.name}: {failure}" for v in verdicts for failure in v.failures]
+
+
+def failed_of(verdicts: list[OutputVerdict]) -> list[str]:
+    """What failed in any output (each criterion or structure failure once, in order)."""
+    return list(dict.fromkeys(what for verdict in verdicts for what in verdict.failed))
 
 
 def figures_text(figures: dict) -> str:

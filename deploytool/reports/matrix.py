@@ -120,14 +120,14 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             status = "fail" if row.status == "n/a" else row.status
             why = "; ".join(row.failures) or None
             cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
-                    "figures": row.figures, "engine": row.engine, "path": path,
+                    "figures": row.figures, "failed": row.failed, "engine": row.engine, "path": path,
                     "tolerance": report.tolerances.get(result.artifact.name),
                     "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or []),
                     "median_ms": row.median_ms, "file": str(result.artifact), **extra}
             cell["why"] = why
             if why:
                 known = upstream_causes(why) + causes(cell)
-                if not known and precision != "fp32" and _accuracy_only(row.failures):
+                if not known and precision != "fp32" and _accuracy_only(row.failed):
                     known.append(_numerical_note(row, by_backend, target(target_name).runtime,
                                                  numerical))
                 cell["why"] = f"{why} — {known[0]}" if known else why
@@ -154,6 +154,7 @@ def backend_row(rows):
     measured = [row for row in rows if row.figures]
     status = next((s for s in ("fail", "n/a") if any(row.status == s for row in rows)), "pass")
     failures = [f"{row.output}: {failure}" for row in rows for failure in row.failures]
+    failed = list(dict.fromkeys(what for row in rows for what in row.failed))
     if measured and len(measured) == len(rows):
         figures = {"max_abs": max(r.figures["max_abs"] for r in measured),
                    "min_cosine": min(r.figures["min_cosine"] for r in measured),
@@ -162,7 +163,7 @@ def backend_row(rows):
         figures = None
         failures = list(dict.fromkeys(rows[0].failures)) if not measured else failures
     return replace(rows[0], status=status, output=None, kind=None, figures=figures,
-                   failures=failures)
+                   failures=failures, failed=failed)
 
 
 def upstream_causes(why: str) -> list[str]:
@@ -195,12 +196,10 @@ def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> 
     return cells
 
 
-def _accuracy_only(failures: list[str]) -> bool:
-    """Whether every failure is a figure (cosine, agreements) rather than an error; verify's
-    note of where OpenCV diverges is no failure of its own."""
-    from deploytool.workflows.runtime_diff import DIVERGENCE_NOTES
-
-    return figures_only([failure for failure in failures if not failure.startswith(DIVERGENCE_NOTES)])
+def _accuracy_only(failed: list[str]) -> bool:
+    """Whether every failed criterion (a row's ``failed``) is a figure (cosine, agreements)
+    rather than an error."""
+    return figures_only(failed)
 
 
 def _numerical_note(row, rows: dict, primary_name: str, numerical: str) -> str:
@@ -218,7 +217,7 @@ def _numerical_note(row, rows: dict, primary_name: str, numerical: str) -> str:
                 "runtime computes some layer of the file wrongly")
     better = next((other for other in rows.values() if other is not row and other.figures and
                    (other.status == "pass" or (other is primary and not (
-                       _accuracy_only(other.failures) and other.figures["min_cosine"] <=
+                       _accuracy_only(other.failed) and other.figures["min_cosine"] <=
                        row.figures["min_cosine"] + 0.05)))), None)
     if better is None:
         return numerical

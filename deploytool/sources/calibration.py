@@ -46,8 +46,9 @@ def calibration_set(data: str | None, preprocessing: Preprocessing,
     .npy file of preprocessed images."""
     if samples < 1:
         raise UserError(f"calibration samples must be at least 1, got {samples}")
-    data = pick_data(data, channels=preprocessing.channels).name
-    if data.endswith(".npy"):
+    chosen = pick_data(data, channels=preprocessing.channels)
+    data = chosen.name
+    if chosen.is_array:
         try:
             array = np.load(Path(data), allow_pickle=False)
         except (OSError, ValueError) as exc:

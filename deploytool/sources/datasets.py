@@ -260,7 +260,13 @@ class DataChoice:
     @property
     def is_array(self) -> bool:
         """A .npy file of preprocessed images (no raw images, no labels)."""
-        return self.name.endswith(".npy")
+        return is_array_file(self.name)
+
+
+def is_array_file(name: str) -> bool:
+    """Whether the images named ``name`` are a .npy file of preprocessed images (no raw images,
+    no labels) rather than a data set or a folder."""
+    return name.endswith(".npy")
 
 
 def pick_data(*named: str | None, channels: int, arrays: bool = True) -> DataChoice:
@@ -270,7 +276,7 @@ def pick_data(*named: str | None, channels: int, arrays: bool = True) -> DataCho
     on), else the offline default for ``channels`` (:func:`default_data_for`). With ``arrays``
     False a .npy is passed over (a step that needs raw images)."""
     for name in named:
-        if name and (arrays or not name.endswith(".npy")):
+        if name and (arrays or not is_array_file(name)):
             return DataChoice(name, True)
     return DataChoice(default_data_for(channels), False)
 

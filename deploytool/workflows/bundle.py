@@ -73,8 +73,9 @@ def decision_threshold_of(manifest) -> float | None:
     judged it on the reference's values ("over 0.5" for a probability, "over 0" for a logit);
     None for class scores."""
     outputs = (manifest.parity or {}).get("outputs") or []
-    decision = ((outputs[0].get("figures") or {}).get("decision") if len(outputs) == 1 else None)
-    return float(decision.split()[-1]) if decision else None
+    threshold = (outputs[0].get("figures") or {}).get("decision_threshold") \
+        if len(outputs) == 1 else None
+    return None if threshold is None else float(threshold)
 
 
 def check_fits_app(inputs: list, outputs: list, preprocessing: Preprocessing, labels: list,

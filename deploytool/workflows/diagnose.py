@@ -75,10 +75,10 @@ class DiagnoseReport:
                 f"{self.rows[-1].accumulated_cosine:.4f}")
 
 
-def needs_diagnosis(precision: str, failures: list[str]) -> bool:
-    """Whether a failed check is a quantized artifact losing accuracy (what diagnose explains),
-    not an error."""
-    return precision != "fp32" and figures_only(failures)
+def needs_diagnosis(precision: str, failed: list[str]) -> bool:
+    """Whether a failed check (``failed``: a verify row's failed criteria) is a quantized
+    artifact losing accuracy (what diagnose explains), not an error."""
+    return precision != "fp32" and figures_only(failed)
 
 
 def float_twin(manifest: Manifest, options: ConvertOptions,

@@ -31,8 +31,9 @@ HELD_OUT_IMAGES = 500
 def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
     """Preprocessed held-out images of the calibration data set, with labels where the budget
     needs them."""
-    name = options.data_for(source).name
-    if name.endswith(".npy"):
+    data = options.data_for(source)
+    name = data.name
+    if data.is_array:
         raise UserError("an accuracy budget needs held-out images: give a data set or "
                         "images:FOLDER as --calib-data, not a .npy")
     dataset = load_dataset_for(name, source.preprocessing)

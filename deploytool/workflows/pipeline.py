@@ -16,7 +16,7 @@ from deploytool.core.fileio import write_bytes
 from deploytool.core.manifest import Manifest
 from deploytool.models import list_models
 from deploytool.runtimes.base import DEFAULT_THREADS
-from deploytool.sources.datasets import check_dataset_name
+from deploytool.sources.datasets import check_dataset_name, is_array_file
 from deploytool.sources.labels import read_labels
 from deploytool.sources.model_source import RUN_MODEL, load_source
 from deploytool.workflows.bench import bench, plot_latency, slower_than_float
@@ -118,7 +118,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
         load_source(model)  # raises the right one-line error
     if data is not None:
         data = check_dataset_name(data)
-    if calib_data is not None and not calib_data.endswith(".npy"):
+    if calib_data is not None and not is_array_file(calib_data):
         calib_data = check_dataset_name(calib_data)
     if labels is not None:
         read_labels(labels)  # an unreadable file is refused before hours of work
@@ -208,7 +208,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
 
         rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
         failed = [f"{r['artifact']} on {r['backend']}" for r in rows]
-        quantized = sorted({r["artifact"] for r in rows if needs_diagnosis(r["precision"], r["failures"])})
+        quantized = sorted({r["artifact"] for r in rows if needs_diagnosis(r["precision"], r.get("failed") or [])})
         raise PipelineParityError(report_path, failed, [out / "artifacts" / name for name in quantized])
     return report_path
 

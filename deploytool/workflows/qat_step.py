@@ -30,8 +30,9 @@ def qat_model_for(source: ModelSource, logits_model, options: ConvertOptions, lo
     from deploytool.converters.passes.qat import qat_finetune
     from deploytool.sources.datasets import load_dataset_for
 
-    name = options.data_for(source).name
-    if name.endswith(".npy"):
+    data = options.data_for(source)
+    name = data.name
+    if data.is_array:
         raise UserError("--qat fine-tunes on labelled data: give a data set name as --calib-data")
     dataset = load_dataset_for(name, source.preprocessing)
     if not dataset.labelled:

@@ -143,10 +143,6 @@ def _plain(value):
     return value if isinstance(value, (int, float, str)) else str(value)
 
 
-# how locate_divergence's answers begin, to tell them from a verdict's failed criteria
-DIVERGENCE_NOTES = ("first diverges at ", "no layer of the ")
-
-
 def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -> str | None:
     """Where OpenCV first computes ``artifact`` differently from its own runtime, in a few words
     for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), or

@@ -40,6 +40,9 @@ class VerifyRow:
     seconds: float = 0.0
     median_ms: float | None = None  # batch-1 latency, when verify was asked to time
     notes: list[str] = field(default_factory=list)  # e.g. what an engine passed over got wrong
+    # what failed, as code decides on it (failures says it in words): the criteria and structure
+    # failures of deploytool.core.compare
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -198,7 +201,7 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
         integrity = integrity_failures(artifact, manifest)
         if integrity:  # not the file that was converted: nothing it computes can be vouched for
             rows += [VerifyRow(artifact.name, name, precision, "fail",
-                               failures=integrity + ["not run"])
+                               failures=integrity + ["not run"], failed=["integrity"])
                      for name, _ in _backends(artifact, backend)]
             continue
         images, labels, description = verification_images(manifest, data, samples)
@@ -226,7 +229,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
             log(f"{artifact.name} on {name}")
             if name not in readers:
                 rows += [VerifyRow(artifact.name, name, precision, "fail", output, kinds.get(output),
-                                   failures=[f"{name} does not run {artifact.suffix} files"])
+                                   failures=[f"{name} does not run {artifact.suffix} files"],
+                                   failed=["unsupported"])
                          for output in names]
                 continue
             verdicts, failures, engine, layout, seconds, median_ms, passed_over = _run_backend(
@@ -242,7 +246,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                 failures = [*failures, layer] if layer else failures
             if verdicts is None:  # it did not run: the same reason for every output
                 rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
-                                   failures=failures, **common) for output in names]
+                                   failures=failures, failed=["not_run"], **common)
+                         for output in names]
                 continue
             if name == "opencv" and failures:
                 located = locate_divergence(artifact, data)  # the layer OpenCV gets wrong
@@ -251,7 +256,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                         verdict.failures = [*verdict.failures, located]
             rows += [VerifyRow(artifact.name, name, precision,
                                "pass" if verdict.passed else "fail", verdict.name, verdict.kind,
-                               verdict.figures, verdict.failures, **common, notes=passed_over)
+                               verdict.figures, verdict.failures, **common, notes=passed_over,
+                               failed=list(verdict.failed))
                      for verdict in verdicts]
     return VerifyReport(rows, used_images, tolerances)
 

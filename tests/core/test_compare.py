@@ -53,7 +53,7 @@ def test_a_missing_output_fails_by_name():
     reference = {"box": box, "face": np.ones((2, 2))}
     verdicts = compare_every_output(reference, {"box": box}, {}, "fp32")
     assert verdicts[0].passed and not verdicts[1].passed
-    assert verdicts[1].failures == ["the artifact has no output named face (it has box)"]
+    assert verdicts[1].failed == ["missing_output"]
 
 
 def test_a_trained_models_int8_is_judged_by_its_decisions_and_its_cosine_only_reported():
@@ -64,9 +64,9 @@ def test_a_trained_models_int8_is_judged_by_its_decisions_and_its_cosine_only_re
     failures, used = judge_parity(figures, "int8", trained=True)
     assert failures == [] and used.min_cosine is None and used.min_top1_agreement == 0.9
     untrained, _ = judge_parity(figures, "int8", trained=False)  # its decisions are tie-breaks
-    assert untrained == ["cosine 0.9460 < 0.99"]
+    assert [criterion for criterion, _ in untrained] == ["min_cosine"]
     flipped, _ = judge_parity({**figures, "top1_agreement": 0.8}, "int8", trained=True)
-    assert flipped == ["top-1 agreement 0.800 < 0.9"]
+    assert [criterion for criterion, _ in flipped] == ["min_top1_agreement"]
 
 
 def test_a_trained_models_fp16_is_judged_by_its_decisions_at_a_stricter_bar_than_int8():
@@ -75,16 +75,17 @@ def test_a_trained_models_fp16_is_judged_by_its_decisions_at_a_stricter_bar_than
     uncertain_image = {"kind": "scores", "samples": 360, "max_abs": 0.036, "min_cosine": 0.998,
                        "top1_agreement": 1.0}  # ResNet-152's fp16 .tflite on the trained matrix
     assert judge_parity(uncertain_image, "fp16", trained=True)[0] == []
-    assert judge_parity({**uncertain_image, "top1_agreement": 0.97}, "fp16", trained=True)[0] == [
-        "top-1 agreement 0.970 < 0.98"]
-    assert judge_parity(uncertain_image, "fp16", trained=False)[0] == ["cosine 0.9980 < 0.999"]
+    (failed,) = judge_parity({**uncertain_image, "top1_agreement": 0.97}, "fp16", trained=True)[0]
+    assert failed[0] == "min_top1_agreement"
+    (failed,) = judge_parity(uncertain_image, "fp16", trained=False)[0]
+    assert failed[0] == "min_cosine"
 
 
 def test_a_single_score_head_is_judged_by_its_decision_over_a_threshold_and_its_error():
     # a sigmoid's one value per image: top-1 of one class and a row's cosine always agree
     reference = np.random.default_rng(1).uniform(0.4, 0.6, (64, 1))
     figures = compare_outputs(reference, reference + 0.05)
-    assert figures["decision"] == "over 0.5"
+    assert figures["decision_threshold"] == 0.5
     flipped = int(np.sum((reference[:, 0] > 0.5) != (reference[:, 0] + 0.05 > 0.5)))
     assert flipped > 0 and figures["top1_agreement"] == 1 - flipped / 64
     assert figures["relative_error"] == pytest.approx(0.05)  # of a probability's range, 0-1
@@ -97,7 +98,7 @@ def test_a_single_score_head_is_judged_by_its_decision_over_a_threshold_and_its_
 def test_a_single_logit_is_decided_at_zero_and_its_cosine_taken_over_the_images():
     reference = np.array([[-2.0], [-0.1], [0.3], [1.5]])
     figures = compare_outputs(reference, -reference, labels=[0, 0, 1, 1])
-    assert figures["decision"] == "over 0"
+    assert figures["decision_threshold"] == 0
     assert figures["top1_agreement"] == 0.0 and figures["accuracy"] == 0.0
     assert figures["accuracy_reference"] == 1.0
     assert figures["min_cosine"] == pytest.approx(-1.0)

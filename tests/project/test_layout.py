@@ -146,3 +146,30 @@ def test_the_tests_mirror_the_packages():
     folders = {path.name for path in (ROOT / "tests").iterdir() if path.is_dir()
                and any(path.glob("test_*.py"))}
     assert folders == expected
+
+
+# Forms in which code once decided on its own words (issue 35): a decision threshold parsed
+# back from "over 0.5", failures classified by how their text begins, a data set's kind read
+# from its name at each use. Records carry those as fields now; words are for people.
+PROSE_AS_DATA = {
+    r"\.split\(\)\[-1\]": "a number parsed back out of a phrase",
+    r"FIGURE_FAILURES|DIVERGENCE_NOTES": "failures classified by the words they begin with",
+    r"startswith\(CRITERION_PREFIXES": "failures classified by the words they begin with",
+    r'endswith\("\.npy"\)': "a data source's kind read from its name at its use",
+}
+# the one place each form is the rule itself
+PROSE_RULES = {("deploytool/sources/datasets.py", 'return name.endswith(".npy")')}
+
+
+def test_no_code_below_the_cli_and_reports_decides_on_its_own_words():
+    found = []
+    for name, path in MODULES.items():
+        if name.split(".")[1:2] in (["cli"], ["reports"]):
+            continue
+        where = str(path.relative_to(ROOT))
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if (where, line.strip()) in PROSE_RULES or line.lstrip().startswith("#"):
+                continue
+            found += [f"{where}:{number}: {what}" for pattern, what in PROSE_AS_DATA.items()
+                      if re.search(pattern, line)]
+    assert found == []

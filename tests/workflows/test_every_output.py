@@ -177,7 +177,7 @@ def test_opencv_engine_that_gets_a_binary_head_wrong_is_named_though_not_used(tm
                      ConvertOptions(to="onnx", precision="int8", calib_samples=32))
     cli = run_cli("verify", result.artifact, "--backend", "opencv", "--json")
     obj = next(row for row in json.loads(cli.stdout)["rows"] if row["output"] == "obj")
-    assert obj["figures"]["decision"] == "over 0.5" and "relative_error" in obj["figures"]
+    assert obj["figures"]["decision_threshold"] == 0.5 and "relative_error" in obj["figures"]
     assert obj["engine"] == "classic" and obj["status"] == "pass", json.dumps(obj)
     assert any(note.startswith("new engine (not used): obj: error") for note in obj["notes"]), obj
 
@@ -193,10 +193,10 @@ def test_one_linear_unit_is_judged_as_a_regression_unless_two_labels_say_it_deci
     regression = run_cli("convert", path, "--to", "tflite", "--json")
     assert regression.exit_code == 0, regression.output
     (output,) = json.loads(regression.stdout)["parity"]["outputs"]
-    assert output["kind"] == "regression" and "decision" not in output["figures"]
+    assert output["kind"] == "regression" and "decision_threshold" not in output["figures"]
     labels = tmp_path / "labels.txt"
     labels.write_text("no\nyes\n")
     decided = run_cli("convert", path, "--to", "tflite", "--labels", labels, "--json")
     assert decided.exit_code == 0, decided.output
     (output,) = json.loads(decided.stdout)["parity"]["outputs"]
-    assert output["kind"] == "scores" and output["figures"]["decision"] == "over 0"
+    assert output["kind"] == "scores" and output["figures"]["decision_threshold"] == 0
