@@ -57,17 +57,18 @@ def _cut(model, output, folder: Path) -> Path:
     return path
 
 
-# OpenCV alone on a file: load, one forward pass, nothing read from its output (a cut's output
-# is any intermediate tensor, which the runners' output handling is not for)
-_FORWARD = """
-import sys
-import cv2
-import numpy as np
-engine = {"new": cv2.dnn.ENGINE_NEW, "classic": cv2.dnn.ENGINE_CLASSIC}[sys.argv[3]]
-net = cv2.dnn.readNetFromONNX(sys.argv[1], engine)
-net.setInput(np.load(sys.argv[2]))
-net.forward()
-"""
+def opencv_forward(path: str, images: str, engine: str) -> bool:
+    """OpenCV alone on a file: load the .onnx at ``path`` in ``engine`` and run one forward pass
+    on the .npy ``images``, nothing read from its output (a cut's output is any intermediate
+    tensor, which the runners' output handling is not for). Run in a child by
+    :func:`_opencv_runs`: a crash or a hang is a no."""
+    import cv2
+
+    net = cv2.dnn.readNetFromONNX(path, {"new": cv2.dnn.ENGINE_NEW,
+                                         "classic": cv2.dnn.ENGINE_CLASSIC}[engine])
+    net.setInput(np.load(images))
+    net.forward()
+    return True
 
 
 def _feed(model, images: np.ndarray) -> np.ndarray:
@@ -81,13 +82,12 @@ def _feed(model, images: np.ndarray) -> np.ndarray:
 def _opencv_runs(path: Path, feed: np.ndarray, engine: str, folder: Path, timeout: float) -> bool:
     """Whether OpenCV's ``engine`` loads the .onnx at ``path`` and runs it on ``feed``, in a child
     process (a crash or a hang is a no)."""
-    from deploytool.core.child import run_child
+    from deploytool.core.child import call_in_child
 
     images = folder / "feed.npy"
     if not images.exists():
         np.save(images, feed)
-    done = run_child(_FORWARD, [path, images, engine], timeout)
-    return done is not None and done.returncode == 0
+    return call_in_child(f"{__name__}:opencv_forward", path, images, engine, timeout=timeout).ok
 
 
 def failing_node(path, images: np.ndarray, engine: str = "new", timeout: float = 120,

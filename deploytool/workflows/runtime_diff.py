@@ -143,20 +143,24 @@ def _plain(value):
     return value if isinstance(value, (int, float, str)) else str(value)
 
 
+def runtime_diff_record(artifact: str, data: str | None) -> dict:
+    """:func:`runtime_diff` of ``artifact`` on 2 images, as a plain record (run in a child by
+    :func:`locate_divergence`)."""
+    return runtime_diff(artifact, data=data, samples=2).as_dict()
+
+
 def locate_divergence(artifact, data: str | None = None, timeout: float = 300) -> str | None:
     """Where OpenCV first computes ``artifact`` differently from its own runtime, in a few words
     for a verify row ("first diverges at <layer> (<op>; OpenCV <type>), relative 4e-01"), or
     that no layer does by itself, found by :func:`runtime_diff` (no reproduction written) in a
     child process, so that a crash or a hang of the classic engine stays there; None when it
     cannot tell (no layer could be compared, or the comparison failed)."""
-    from deploytool.core.child import json_from_child
+    from deploytool.core.child import call_in_child
 
-    code = ("import json, sys\n"
-            "from deploytool.workflows.runtime_diff import runtime_diff\n"
-            "print(json.dumps(runtime_diff(sys.argv[1], data=sys.argv[2] or None, samples=2).as_dict()))")
-    found = json_from_child(code, [artifact, data or ""], timeout)
-    if found is None:
+    answer = call_in_child(f"{__name__}:runtime_diff_record", artifact, data, timeout=timeout)
+    if not answer.ok:
         return None
+    found = answer.value
     first = found["first"]
     if first is None:
         if not found["layers"]:

@@ -6,33 +6,33 @@ is invited to a pairing that fails. Checked in a child process: a crash is a no.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
-from deploytool.core.child import json_from_child
+from deploytool.core.child import call_in_child
 
-_CHECK = """
-import json, sys
-import cv2
-import numpy as np
-pb, pbtxt, shape = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-blob = np.random.default_rng(0).random(shape).astype(np.float32)
-answer = {}
-for name, engine in (("new", cv2.dnn.ENGINE_NEW), ("classic", cv2.dnn.ENGINE_CLASSIC)):
-    outputs = []
-    for config in ("", pbtxt):
-        try:
-            net = cv2.dnn.readNetFromTensorflow(pb, config, engine)
-            net.setInput(blob)
-            outputs.append(np.asarray(net.forward(), np.float64))
-        except cv2.error:
-            outputs.append(None)
-    alone, paired = outputs
-    answer[name] = alone is None or (paired is not None and paired.shape == alone.shape and
-                                     float(np.abs(paired - alone).max()) <= 1e-5)
-print(json.dumps(answer))
-"""
+def pairing_answer(pb: str, pbtxt: str, shape: list) -> dict:
+    """For each OpenCV engine, whether the .pb alone fails (nothing to compare) or the pair
+    computes what the .pb alone does on a random NCHW blob of ``shape`` (run in a child by
+    :func:`opencv_accepts_pair`)."""
+    import cv2
+    import numpy as np
+
+    blob = np.random.default_rng(0).random(shape).astype(np.float32)
+    answer = {}
+    for name, engine in (("new", cv2.dnn.ENGINE_NEW), ("classic", cv2.dnn.ENGINE_CLASSIC)):
+        outputs = []
+        for config in ("", pbtxt):
+            try:
+                net = cv2.dnn.readNetFromTensorflow(pb, config, engine)
+                net.setInput(blob)
+                outputs.append(np.asarray(net.forward(), np.float64))
+            except cv2.error:
+                outputs.append(None)
+        alone, paired = outputs
+        answer[name] = alone is None or (paired is not None and paired.shape == alone.shape and
+                                         float(np.abs(paired - alone).max()) <= 1e-5)
+    return answer
 
 
 def opencv_accepts_pair(binary: bytes, text: str, input_shape, timeout: float = 120) -> bool:
@@ -46,6 +46,6 @@ def opencv_accepts_pair(binary: bytes, text: str, input_shape, timeout: float = 
         pb, pbtxt = Path(tmp) / "m.pb", Path(tmp) / "m.pbtxt"
         pb.write_bytes(binary)
         pbtxt.write_text(text)
-        answer = json_from_child(_CHECK, [pb, pbtxt, json.dumps([1, channels, height, width])],
-                                 timeout)
-    return answer is not None and all(answer.values())
+        answer = call_in_child(f"{__name__}:pairing_answer", pb, pbtxt,
+                               [1, channels, height, width], timeout=timeout)
+    return answer.ok and all(answer.value.values())
