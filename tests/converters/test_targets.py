@@ -196,3 +196,16 @@ def test_a_text_companion_opencv_fails_on_is_not_written(tmp_path):
     artifact = convert(source, ConvertOptions(to="pb", out_dir=tmp_path / "out")).artifact
     assert not artifact.with_suffix(".pbtxt").exists()
     assert [row.status for row in verify([artifact], "opencv", samples=8).rows] == ["pass"]
+
+
+def test_the_same_model_gives_the_same_bytes_every_time():
+    """A node's attributes are a protobuf map: serialised without deterministic=True, the same
+    frozen graph came out as different bytes from one conversion to the next."""
+    from deploytool.converters.targets.pb.export import export_frozen_graph
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x)))
+    assert len({export_frozen_graph(model)[0] for _ in range(4)}) == 1

@@ -60,7 +60,7 @@ class OnnxTarget(ExportTarget):
             proto = quantize_onnx_int8(proto, calibration.images, settings.nchw_input,
                                        method=options.calibration_method,
                                        keep_float=options.keep_float)
-        return Exported(proto.SerializeToString())
+        return Exported(proto.SerializeToString(deterministic=True))
 
     def activations(self, float_artifact: bytes, artifact: bytes, images, options):
         from deploytool.converters.targets.onnx.debug import onnx_activations

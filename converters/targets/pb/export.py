@@ -42,7 +42,9 @@ def export_frozen_graph(model) -> tuple[bytes, str]:
         raise UserError("the frozen graph still calls TensorFlow functions "
                         f"({', '.join(sorted(set(functions)) or ['library functions'])}), "
                         "which OpenCV's TensorFlow importer cannot read")
-    return graph_def.SerializeToString(), structure_text(graph_def)
+    # deterministic: a node's attributes are a protobuf map, serialised in no fixed order
+    # otherwise (the same graph converted twice gave two different files)
+    return graph_def.SerializeToString(deterministic=True), structure_text(graph_def)
 
 
 def structure_text(graph_def) -> str:
