@@ -27,8 +27,8 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.bench import MIN_SECONDS, bench
-from deploytool.workflows.convert import convert
+from deploytool.workflows.measuring.bench import MIN_SECONDS, bench
+from deploytool.workflows.conversion.convert import convert
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 RESULTS = DOCS / "deployment-size.json"

@@ -13,8 +13,8 @@ from pathlib import Path
 from deploytool.converters.options import ConvertOptions
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.diagnose import diagnose
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.quantization.diagnose import diagnose
 
 
 def main():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.train import TrainOptions, train
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.training.train import TrainOptions, train
+from deploytool.workflows.verification.verify import verify
 
 MODELS = {"lenet_bn": TrainOptions(epochs=10), "resnet18": TrainOptions(epochs=10, width=0.25)}
 

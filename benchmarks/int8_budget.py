@@ -18,9 +18,9 @@ from deploytool.models import list_models
 from deploytool.reports.matrix_settings import EPOCHS, WIDTH
 from deploytool.reports.matrix_trained import training_options
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.budget import Budget, budgeted_convert
-from deploytool.workflows.train import train
-from deploytool.workflows.verify import verify
+from deploytool.workflows.quantization.budget import Budget, budgeted_convert
+from deploytool.workflows.training.train import train
+from deploytool.workflows.verification.verify import verify
 
 MAX_DROP = 0.3
 

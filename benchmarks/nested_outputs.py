@@ -20,8 +20,8 @@ from deploytool.core.errors import UserError
 from deploytool.reports.nesting import SHAPES, build, pixels
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
 
 KINDS = [("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "dynamic"), ("tflite", "int8"),
          ("onnx", "fp32"), ("onnx", "int8"), ("pb", "fp32")]

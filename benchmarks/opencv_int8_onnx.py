@@ -23,8 +23,8 @@ from pathlib import Path
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.matrix_settings import SAMPLES
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import ConvertOptions, convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import ConvertOptions, convert
+from deploytool.workflows.verification.verify import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "artifacts" / "matrix" / "runs"

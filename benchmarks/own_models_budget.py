@@ -26,8 +26,8 @@ from child_process import in_child
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.budget_criteria import Budget
-from deploytool.workflows.optimize import ROUNDS, optimize
+from deploytool.workflows.quantization.budget_criteria import Budget
+from deploytool.workflows.quantization.optimize import ROUNDS, optimize
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 RESULTS = DOCS / "own-models-budget.json"

@@ -26,8 +26,8 @@ from deploytool.core.quiet import native_output_silenced
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.calibration import calibration_set
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.bench import bench
-from deploytool.workflows.convert import convert
+from deploytool.workflows.measuring.bench import bench
+from deploytool.workflows.conversion.convert import convert
 
 
 def median_seconds(call, runs, warmup=3):

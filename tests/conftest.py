@@ -31,8 +31,8 @@ def in_tmp_dir(tmp_path, monkeypatch):
 def trained_lenet(tmp_path_factory):
     """LeNet-BN trained ten epochs on scikit-learn's digits by `deploytool train`: a run folder
     whose decisions mean something (97 % and more on the held-out digits)."""
-    from deploytool.workflows.train import train
-    from deploytool.workflows.train_options import TrainOptions
+    from deploytool.workflows.training.train import train
+    from deploytool.workflows.training.train_options import TrainOptions
 
     folder = tmp_path_factory.mktemp("trained") / "lenet_bn"
     metrics = train("lenet_bn", "digits", folder, TrainOptions(epochs=10))
@@ -46,7 +46,7 @@ def lenet_artifacts(tmp_path_factory):
     before they change anything)."""
     from deploytool.converters.options import ConvertOptions
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.conversion.convert import convert
 
     out = tmp_path_factory.mktemp("lenet_artifacts")
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10)

@@ -11,7 +11,7 @@ from deploytool.cli.main import main
 from deploytool.cli.options import backend_option, json_option
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.runtimes.base import DEFAULT_THREADS
-from deploytool.workflows.bench import COMMAND_TIMEOUT, MIN_SECONDS, RUNS, WARMUP
+from deploytool.workflows.measuring.bench import COMMAND_TIMEOUT, MIN_SECONDS, RUNS, WARMUP
 
 
 @main.command("bench", epilog=example("bench"), help=(
@@ -39,7 +39,7 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                   per_operator, top):
     """Latency, throughput, peak memory and size of ARTIFACTS on each runtime (help: the
     registry's runtimes)."""
-    from deploytool.workflows.bench import bench, plot_latency, rows_as_dicts, slower_than_float
+    from deploytool.workflows.measuring.bench import bench, plot_latency, rows_as_dicts, slower_than_float
 
     if per_operator:
         return profile_command(artifacts, backend, threads, runs, top, as_json)
@@ -69,7 +69,7 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
 
 def profile_command(artifacts, backend, threads, runs, top, as_json) -> None:
     """bench --profile: per runtime, the slowest operators and the time by op type."""
-    from deploytool.workflows.profile import profile
+    from deploytool.workflows.measuring.profile import profile
 
     profiles = profile(artifacts or None, backend, threads, runs, log=progress("·", "dim"))
     if as_json:

@@ -79,7 +79,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
     from deploytool.converters.outputs import parse_output_kinds
     from deploytool.models import list_models
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.conversion.convert import convert
 
     if len(set(precisions)) > 1:
         raise UserError(f"{' and '.join('--' + p for p in dict.fromkeys(precisions))} conflict: "
@@ -103,7 +103,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
     options.check()
     budget = None
     if max_drop is not None or min_cosine is not None or min_agreement is not None:
-        from deploytool.workflows.budget import Budget
+        from deploytool.workflows.quantization.budget import Budget
 
         budget = Budget(max_drop, min_cosine, min_agreement)
         budget.check()
@@ -112,7 +112,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
                          preprocess=preprocess_dict(preset, mean, std, channel_order, fit),
                          custom_objects=custom_objects, labels=labels_file)
     if budget is not None:
-        from deploytool.workflows.budget import budgeted_convert
+        from deploytool.workflows.quantization.budget import budgeted_convert
 
         result = budgeted_convert(source, options, budget, progress())
     else:
@@ -122,7 +122,7 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
     else:
         print_fields(result_fields(result))
     if result.manifest["settings"]["precision"] != "fp32":
-        from deploytool.workflows.bench import against_float_sibling
+        from deploytool.workflows.measuring.bench import against_float_sibling
 
         for line in against_float_sibling(result.artifact):
             click.echo(line, err=as_json)

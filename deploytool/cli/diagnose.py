@@ -11,7 +11,7 @@ from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
 from deploytool.cli.options import dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, stdout
-from deploytool.workflows.diagnose import DEFAULT_SAMPLES
+from deploytool.workflows.quantization.diagnose import DEFAULT_SAMPLES
 
 
 @main.command("diagnose", epilog=example("diagnose"))
@@ -35,7 +35,7 @@ def diagnose_command(artifact, data, samples, top, plot, backend, out_dir, as_js
     """Where a quantized ARTIFACT loses accuracy: every quantized layer against its float self;
     or, with --backend, where another runtime computes it differently from its own."""
     from deploytool.core.quant_errors import costliest
-    from deploytool.workflows.diagnose import diagnose, plot_errors
+    from deploytool.workflows.quantization.diagnose import diagnose, plot_errors
 
     if backend:
         return runtime_diff_command(artifact, backend, data, samples, out_dir, as_json)
@@ -72,7 +72,7 @@ def runtime_diff_command(artifact, backend, data, samples, out_dir, as_json) -> 
     """diagnose --backend: the layers compared and the first that diverges."""
     from pathlib import Path
 
-    from deploytool.workflows.runtime_diff import DEFAULT_SAMPLES as SAMPLES, runtime_diff
+    from deploytool.workflows.layer_search.runtime_diff import DEFAULT_SAMPLES as SAMPLES, runtime_diff
 
     folder = Path(out_dir) if out_dir else Path(artifact).with_name(Path(artifact).stem + "_diagnose")
     samples = SAMPLES if samples == DEFAULT_SAMPLES else samples  # its own default: fewer images

@@ -56,8 +56,8 @@ def optimize_command(model, runtime, to, max_drop, min_cosine, min_agreement, ca
     """Build, judge and time every candidate; write the fastest within the budget."""
     from deploytool.models import list_models
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.budget_criteria import Budget
-    from deploytool.workflows.optimize import candidate_figures_text, optimize, report_json
+    from deploytool.workflows.quantization.budget_criteria import Budget
+    from deploytool.workflows.quantization.optimize import candidate_figures_text, optimize, report_json
 
     if (max_drop, min_cosine, min_agreement) == (None, None, None):
         raise UserError("optimize keeps the fastest artifact within an accuracy budget: give "

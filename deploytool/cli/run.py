@@ -12,8 +12,8 @@ from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, refuse_unless, width_option)
 from deploytool.cli.tables import print_table, progress, stdout
-from deploytool.workflows.train_options import TrainOptions
-from deploytool.workflows.verify import DEFAULT_SAMPLES
+from deploytool.workflows.training.train_options import TrainOptions
+from deploytool.workflows.verification.verify import DEFAULT_SAMPLES
 
 
 @main.command("run", epilog=example("run"))
@@ -47,7 +47,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.models import list_models
-    from deploytool.workflows.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
+    from deploytool.workflows.pipeline.pipeline import DEFAULT_TRAIN_DATA, PipelineParityError, run_pipeline
 
     zoo = model in list_models() or not Path(model).exists()  # an unknown name: its own error
     refuse_unless(zoo and not weights, ("epochs", "batch_size"),
@@ -74,7 +74,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
 
 def print_run_summary(folder: Path) -> None:
     """The run's summary table: artifact, runtime, pass, accuracy, latency."""
-    from deploytool.workflows.run_report import bundle_summary, summary_rows
+    from deploytool.workflows.pipeline.run_report import bundle_summary, summary_rows
 
     def cells(row):
         return (row["artifact"], row["runtime"],

@@ -11,7 +11,7 @@ from deploytool.cli.main import main
 from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
                                     preprocess_options, width_option)
 from deploytool.cli.tables import stderr, stdout
-from deploytool.workflows.train_options import TrainOptions
+from deploytool.workflows.training.train_options import TrainOptions
 
 
 @main.command("train", epilog=example("train"))
@@ -37,7 +37,7 @@ def train_command(model, data, epochs, batch_size, learning_rate, input_shape, w
                   mixed_precision, early_stopping, resume, seed, out_dir, preset, mean, std,
                   channel_order, fit):
     """Train zoo MODEL on a data set; writes a run folder that convert and verify accept."""
-    from deploytool.workflows.train import train
+    from deploytool.workflows.training.train import train
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            input_shape=input_shape, width=width, mixed_precision=mixed_precision,

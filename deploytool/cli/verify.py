@@ -13,7 +13,7 @@ from deploytool.cli.options import backend_option, dataset_name, json_option
 from deploytool.cli.tables import print_table, progress, status, stdout
 from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT
-from deploytool.workflows.verify import DEFAULT_SAMPLES
+from deploytool.workflows.verification.verify import DEFAULT_SAMPLES
 
 
 @main.command("verify", epilog=example("verify"), help=(
@@ -36,7 +36,7 @@ def verify_command(artifacts, backend, data, samples, atol, min_cosine, min_top1
     (help: the registry's runtimes)."""
     from deploytool.core.compare import Tolerance
     from deploytool.core.roundoff import ROUNDOFF_FACTOR
-    from deploytool.workflows.verify import verify
+    from deploytool.workflows.verification.verify import verify
 
     tolerance = None
     if any(v is not None for v in (atol, min_cosine, min_top1)):
@@ -117,7 +117,7 @@ def agreement_cell(figures: dict) -> str:
 
 def diagnose_hint(failed_rows) -> str:
     """A pointer to `deploytool diagnose` when a quantized artifact failed on accuracy."""
-    from deploytool.workflows.diagnose import needs_diagnosis
+    from deploytool.workflows.quantization.diagnose import needs_diagnosis
 
     names = sorted({row.artifact for row in failed_rows if needs_diagnosis(row.precision, row.failed)})
     return f"; see where with `deploytool diagnose {names[0]}`" if names else ""

@@ -17,8 +17,8 @@ from deploytool.models.weights import randomize_batchnorm
 from deploytool.reports.matrix_settings import RANDOM_INPUT_SHAPE, RANDOM_SAMPLES, WIDTH
 from deploytool.runtimes.base import artifact_runtimes, runners
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
 
 # (label, target, precision) of every artifact kind the registered targets offer (dynamic range
 # adds nothing a runtime would fail on differently), and the runtimes that run artifacts
@@ -82,7 +82,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
     the model's own); one dict per (artifact kind, runtime) cell, with status, figures and the
     reason of a failure. ``causes(cell)`` may name known causes of a failed cell; a reduced-
     precision cell failing on cosine is labelled ``numerical``. With a ``budget``
-    (:class:`~deploytool.workflows.budget.Budget`), int8 artifacts are converted within it and the cell
+    (:class:`~deploytool.workflows.quantization.budget.Budget`), int8 artifacts are converted within it and the cell
     says how many layers it kept in float. With ``timing`` ({"runs", "warmup"}) each cell also
     gets its batch-1 median latency, measured in the runtime's own process as bench does; every
     cell records its artifact's size, and a TFLite cell its phone-GPU readiness."""
@@ -95,7 +95,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
         log(f"{model}: {label}")
         try:
             if budget is not None and precision == "int8":
-                from deploytool.workflows.budget import budgeted_convert
+                from deploytool.workflows.quantization.budget import budgeted_convert
 
                 result = budgeted_convert(source, options, budget)
             else:
@@ -176,7 +176,7 @@ def label_known_causes(cells: list[dict], artifacts_dir: Path | None = None) -> 
     that matches a marker and names none yet, and the .tflite layer an OpenCV failure comes from
     where the cell names none (the file the cell records, else, given the folder the artifacts
     were written to, ``artifacts_dir/<model>/<model>_<precision>.tflite``)."""
-    from deploytool.workflows.opencv_tflite_layers import failing_layer
+    from deploytool.workflows.layer_search.opencv_tflite_layers import failing_layer
 
     kinds = {label: (to, precision) for label, to, precision in ARTIFACT_KINDS}
     for cell in cells:
@@ -231,7 +231,7 @@ def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: 
                  calib_samples: int, log=lambda message: None) -> list[dict]:
     """Convert zoo ``model`` (random weights, randomised BatchNorm statistics) to every artifact
     kind and verify each on every runtime: :func:`source_cells`."""
-    from deploytool.workflows.budget import Budget
+    from deploytool.workflows.quantization.budget import Budget
 
     source = load_source(model, input_shape=input_shape, num_classes=10, width=width)
     randomize_batchnorm(source.model, seed=0)

@@ -19,9 +19,9 @@ from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIMES, RUNTIME_NAMES, 
                                        label_known_causes, source_cells, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
 from deploytool.sources.model_source import RUN_MODEL, load_source
-from deploytool.workflows.budget import Budget
-from deploytool.workflows.train import train
-from deploytool.workflows.train_options import TrainOptions
+from deploytool.workflows.quantization.budget import Budget
+from deploytool.workflows.training.train import train
+from deploytool.workflows.training.train_options import TrainOptions
 
 INT8_MAX_DROP = 1.0  # top-1 points an int8 cell may lose against float
 TIMING = {"runs": 20, "warmup": 3}

@@ -146,7 +146,7 @@ def test_golden_samples_agree_across_java_and_python(tmp_path, java_classes, tra
                                                      colour_model_file, binary_model_file, case,
                                                      monkeypatch, record_property):
     from deploytool.converters.options import ConvertOptions
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.conversion.convert import convert
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.artifacts import manifest_of, reference_samples
 

@@ -24,7 +24,7 @@ def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
     from deploytool.models.weights import batchnorm_statistics_from
     from deploytool.sources.datasets import load_photos
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.conversion.convert import convert
 
     source = load_source("mobilenet_v2", input_shape=(32, 32, 3), num_classes=10, width=0.25)
     # a fresh MobileNetV2 answers alike for every image, which convert refuses to call parity;

@@ -8,8 +8,8 @@ from deploytool.converters.passes.simplify import average_pools_as_depthwise, ce
 from deploytool.core.keras_env import keras
 from deploytool.models.weights import batchnorm_statistics_from, randomize_batchnorm
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
 
 
 def test_kxk_convolutions_on_1x1_maps_become_exact_1x1_convolutions():

@@ -13,8 +13,8 @@ from deploytool.converters.targets.registry import ExportTarget, artifact_kinds,
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import Manifest
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
 
 from support import run_cli, zoo_source
 
@@ -158,7 +158,7 @@ def test_inspect_reads_a_pb_without_importing_tensorflow():
 
 @pytest.mark.heavy
 def test_bench_times_a_pb_on_tensorflow_and_opencv():
-    from deploytool.workflows.bench import bench
+    from deploytool.workflows.measuring.bench import bench
 
     artifact = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb")).artifact
     rows = {row.backend: row for row in bench([artifact], runs=3, warmup=1)}
@@ -189,8 +189,8 @@ def test_a_text_companion_opencv_fails_on_is_not_written(tmp_path):
     (NEW asserts, CLASSIC has no layer for l2_normalize's Maximum): no .pbtxt invites that pairing,
     and OpenCV runs the .pb."""
     from deploytool.reports.output_cases import _embedding
-    from deploytool.workflows.convert import convert
-    from deploytool.workflows.verify import verify
+    from deploytool.workflows.conversion.convert import convert
+    from deploytool.workflows.verification.verify import verify
 
     source = load_source(str(_embedding(tmp_path)))
     artifact = convert(source, ConvertOptions(to="pb", out_dir=tmp_path / "out")).artifact

@@ -80,6 +80,29 @@ def test_no_module_imports_from_a_layer_above_it():
     assert upward == []
 
 
+# workflows/ by role, bottom to top: the modules directly in the folder (what every job shares),
+# then its sub-packages; a workflow imports only from its own sub-package or those before it
+WORKFLOW_LAYERS = ("", "training", "conversion", "layer_search", "measuring", "verification",
+                   "quantization", "pipeline")
+
+
+def workflow_layer(name: str) -> int | None:
+    """The index of a workflows module's sub-package (None for a module outside workflows)."""
+    parts = name.split(".")
+    if parts[1:2] != ["workflows"] or len(parts) < 3:
+        return None
+    package = parts[2] if len(parts) > 3 or MODULES[name].name == "__init__.py" else ""
+    return WORKFLOW_LAYERS.index(package) if package in WORKFLOW_LAYERS else -1
+
+
+def test_every_workflow_sits_in_a_role_and_imports_only_from_those_below():
+    assert [name for name in MODULES if workflow_layer(name) == -1] == []
+    upward = [f"{name} -> {target}" for name, targets in GRAPH.items() for target in targets
+              if workflow_layer(name) is not None and workflow_layer(target) is not None
+              and workflow_layer(target) > workflow_layer(name)]
+    assert upward == []
+
+
 def test_no_import_circles():
     """Tarjan's strongly connected components of the module graph: every one of them alone."""
     index, low, stack, on_stack, circles = {}, {}, [], set(), []

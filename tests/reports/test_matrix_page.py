@@ -70,7 +70,7 @@ def test_a_cached_opencv_tflite_failure_gets_the_layer_named_from_the_artifact(t
     from deploytool.core.keras_env import keras
     from deploytool.reports.matrix import label_known_causes
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.conversion.convert import convert
 
     layers = keras.layers
     inputs = keras.Input((8, 8, 3))

@@ -5,7 +5,7 @@ import pytest
 
 from deploytool.reports.matrix import backend_row
 from deploytool.reports.output_cases import CASES, HEADING, output_case_cells, splice_section
-from deploytool.workflows.verify import VerifyRow
+from deploytool.workflows.verification.verify import VerifyRow
 
 
 def rows(*outputs):

@@ -10,8 +10,8 @@ from PIL import Image
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.keras_env import keras, keras3
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
 
 from support import heavy_except, run_cli
 

@@ -15,7 +15,7 @@ from deploytool.reports.output_cases import subclassed_code
 from deploytool.core.errors import UserError
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import heavy_except, run_cli
 

@@ -101,8 +101,8 @@ def test_profile_gives_each_operators_time_where_the_runtime_reports_it(lenet_ar
 
 def test_profile_of_a_frozen_graph_comes_from_tensorflows_step_statistics(tmp_path):
     from deploytool.converters.options import ConvertOptions
-    from deploytool.workflows.convert import convert
-    from deploytool.workflows.profile import profile
+    from deploytool.workflows.conversion.convert import convert
+    from deploytool.workflows.measuring.profile import profile
 
     from support import zoo_source
 
@@ -113,7 +113,7 @@ def test_profile_of_a_frozen_graph_comes_from_tensorflows_step_statistics(tmp_pa
 
 
 def test_an_int8_artifact_slower_than_its_float_twin_is_said_with_both_figures():
-    from deploytool.workflows.bench import BenchRow, slower_than_float
+    from deploytool.workflows.measuring.bench import BenchRow, slower_than_float
 
     rows = [BenchRow("m_fp32.tflite", "tflite", 1000, median_ms=0.016, precision="fp32", reference="m.keras"),
             BenchRow("m_int8.tflite", "tflite", 400, median_ms=0.076, precision="int8", reference="m.keras"),
@@ -129,8 +129,8 @@ def test_an_int8_artifact_finds_the_fp32_one_of_the_same_model_beside_it(tmp_pat
     another model's fp32 file in the same folder is not its sibling."""
     from deploytool.converters.options import ConvertOptions
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.bench import against_float_sibling, float_sibling
-    from deploytool.workflows.convert import convert
+    from deploytool.workflows.measuring.bench import against_float_sibling, float_sibling
+    from deploytool.workflows.conversion.convert import convert
 
     tiny = dict(input_shape=(28, 28, 1), num_classes=10, width=0.25)
     lenet = load_source("lenet_bn", **tiny)

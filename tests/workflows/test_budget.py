@@ -11,8 +11,8 @@ import pytest
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.manifest import LAST_CONVERT, last_converted
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.budget import Budget, budgeted_convert
-from deploytool.workflows.convert import convert
+from deploytool.workflows.quantization.budget import Budget, budgeted_convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import run_cli
 
@@ -182,7 +182,7 @@ def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path
 
 
 def test_the_float_layer_steps_grow_as_fibonacci_numbers_and_end_with_every_ranked_layer():
-    from deploytool.workflows.budget import float_layer_steps
+    from deploytool.workflows.quantization.budget import float_layer_steps
 
     assert float_layer_steps(40) == [1, 2, 3, 5, 8, 13, 21, 34, 40]
     assert float_layer_steps(5) == [1, 2, 3, 5]

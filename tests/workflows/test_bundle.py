@@ -13,7 +13,7 @@ from deploytool.core.manifest import manifest_path
 from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.bundle import app_bundle_folder, check_fits_app
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import ROOT, run_cli
 

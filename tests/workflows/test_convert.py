@@ -19,7 +19,7 @@ from deploytool.models import create_model
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.datasets import load_digits
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import DIGITS, run_cli, zoo_source
 
@@ -206,7 +206,7 @@ def test_qat_stays_within_half_a_point_of_float_and_reports_ptq_after_the_same_f
 
 def test_the_outputs_named_are_left_out_and_the_one_kept_matches_keras(three_head_model_file):
     from deploytool.sources.keras_files import load_keras_file
-    from deploytool.workflows.verify import verify
+    from deploytool.workflows.verification.verify import verify
 
     result = convert(load_source(str(three_head_model_file)),
                      ConvertOptions(drop_outputs=["box", "landmarks"]))

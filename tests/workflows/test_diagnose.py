@@ -8,8 +8,8 @@ import pytest
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.errors import UserError
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.diagnose import diagnose, plot_errors
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.quantization.diagnose import diagnose, plot_errors
 
 from support import run_cli, zoo_source
 
@@ -65,7 +65,7 @@ def test_verify_points_to_diagnose_when_int8_loses_accuracy(hostile_model_file):
 
 
 def test_plot_of_a_report_without_rows_is_still_written(tmp_path):
-    from deploytool.workflows.diagnose import DiagnoseReport
+    from deploytool.workflows.quantization.diagnose import DiagnoseReport
 
     plot_errors(DiagnoseReport("x.tflite", "tflite", "int8", {}, []), tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 1000
@@ -73,7 +73,7 @@ def test_plot_of_a_report_without_rows_is_still_written(tmp_path):
 
 def test_a_report_whose_every_layer_is_healthy_says_there_is_nothing_to_fix(tmp_path):
     from deploytool.core.quant_errors import LayerError
-    from deploytool.workflows.diagnose import DiagnoseReport
+    from deploytool.workflows.quantization.diagnose import DiagnoseReport
 
     def layer(depth, own, accumulated):
         return LayerError(depth, f"model/block{depth}/conv", "CONV_2D", 0.02, own, own, 0.999,

@@ -11,7 +11,7 @@ from support import heavy_except, run_cli
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.keras_files import load_keras_file
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 HEADS = ["box", "landmarks", "face"]
@@ -129,7 +129,7 @@ def test_bundle_refuses_an_artifact_with_several_outputs_in_one_line(three_head_
 
 
 def test_an_accuracy_budget_is_met_only_when_the_worst_head_meets_it(three_head_model_file):
-    from deploytool.workflows.budget import Budget, budgeted_convert
+    from deploytool.workflows.quantization.budget import Budget, budgeted_convert
 
     result = budgeted_convert(load_source(str(three_head_model_file)),
                               ConvertOptions(precision="int8", calib_samples=50), Budget(min_cosine=0.99))

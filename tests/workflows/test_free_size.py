@@ -8,7 +8,7 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.keras_files import load_keras_file
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import run_cli
 

@@ -16,7 +16,7 @@ from deploytool.reports.nesting import SHAPES, build, keras_module, pixels
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.keras_files import load_keras_file
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 FRAMEWORKS = ("keras3", "tf_keras")

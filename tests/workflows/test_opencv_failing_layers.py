@@ -123,7 +123,7 @@ def test_verify_finds_the_onnx_node_opencv_fails_on_by_cutting_the_graph(tmp_pat
 def test_an_engine_that_names_no_layer_is_looked_up_when_the_other_names_one(gated_gelu, tmp_path):
     """EfficientNetB0's int8 .tflite, as OpenCV failed it: CLASSIC named a layer ("Can't create
     layer"), NEW did not; the layer NEW fails on is still read from the file."""
-    from deploytool.workflows.verify import opencv_failing_layer
+    from deploytool.workflows.verification.verify import opencv_failing_layer
 
     converted = run_cli("convert", gated_gelu, "--int8", "--out", tmp_path)
     assert converted.exit_code == 0, converted.output

@@ -9,8 +9,8 @@ import pytest
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.fileio import sha256_file
-from deploytool.workflows.budget_criteria import MET, MISSED, Judgement
-from deploytool.workflows.optimize import Candidate, choose, format_for_runtime
+from deploytool.workflows.quantization.budget_criteria import MET, MISSED, Judgement
+from deploytool.workflows.quantization.optimize import Candidate, choose, format_for_runtime
 
 from support import run_cli
 

@@ -88,10 +88,10 @@ def test_a_resumed_run_bundles_the_int8_tflite_whatever_the_registry_now_lists(
     its position in today's list."""
     from deploytool.converters.options import ConvertOptions
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows import pipeline
-    from deploytool.workflows.convert import convert
-    from deploytool.workflows.run_state import RunState
-    from deploytool.workflows.train_options import TrainOptions
+    from deploytool.workflows.pipeline import pipeline
+    from deploytool.workflows.conversion.convert import convert
+    from deploytool.workflows.pipeline.run_state import RunState
+    from deploytool.workflows.training.train_options import TrainOptions
 
     monkeypatch.chdir(tmp_path)
     run_folder, _ = trained_lenet
@@ -120,7 +120,7 @@ def test_a_resumed_run_bundles_the_int8_tflite_whatever_the_registry_now_lists(
 
 
 def test_a_step_whose_options_changed_is_done_again_with_every_step_after_it(tmp_path):
-    from deploytool.workflows.run_state import RunState
+    from deploytool.workflows.pipeline.run_state import RunState
 
     state = RunState(tmp_path)
     state.finish("train", {"test_accuracy": 0.97}, {"epochs": 10, "data": "digits"})
@@ -171,7 +171,7 @@ def test_the_parity_plot_draws_each_rows_bar_and_interval(tmp_path):
     from PIL import Image
 
     from deploytool.core.compare import tolerance_for
-    from deploytool.workflows.run_report import plot_parity
+    from deploytool.workflows.pipeline.run_report import plot_parity
 
     rows = [{"artifact": "m_int8.tflite", "backend": "tflite", "status": "pass", "output": "face",
              "figures": {"min_cosine": 0.946, "max_abs": 0.2, "top1_agreement": 1.0,
@@ -199,7 +199,7 @@ def _rows(int8_ms, fp32_ms, int8_status="pass", fp32_status="pass"):
     (0.3, 0.4, "fail", "fp32"),  # failed verify on LiteRT: the float file
 ])
 def test_run_bundles_int8_unless_it_is_slower_or_fails(int8_ms, fp32_ms, status, bundled):
-    from deploytool.workflows.pipeline import bundled_kind
+    from deploytool.workflows.pipeline.pipeline import bundled_kind
 
     kind, why, verified = bundled_kind(*_rows(int8_ms, fp32_ms, status))
     assert kind == ("tflite", bundled) and why and verified
@@ -207,7 +207,7 @@ def test_run_bundles_int8_unless_it_is_slower_or_fails(int8_ms, fp32_ms, status,
 
 @pytest.mark.parametrize("int8_ms, fp32_ms", [(0.3, 0.4), (0.6, 0.4)])
 def test_run_says_the_bundle_is_unverified_when_neither_file_passed(int8_ms, fp32_ms):
-    from deploytool.workflows.pipeline import bundled_kind
+    from deploytool.workflows.pipeline.pipeline import bundled_kind
 
     kind, why, verified = bundled_kind(*_rows(int8_ms, fp32_ms, "fail", "fail"))
     assert kind == ("tflite", "int8") and not verified

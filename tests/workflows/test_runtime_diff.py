@@ -9,8 +9,8 @@ import pytest
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.keras_env import keras
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
-from deploytool.workflows.runtime_diff import runtime_diff
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.layer_search.runtime_diff import runtime_diff
 
 from support import heavy_except, run_cli
 
@@ -79,7 +79,7 @@ def test_verify_names_the_layer_where_opencv_parts_from_litert(tmp_path):
 def test_an_int8_onnx_opencv_computes_layer_by_layer_alike_is_said_to_build_up(tmp_path):
     """verify's lookup now runs for every precision: on an int8 .onnx whose layers OpenCV all
     computes within the int8 bar, it says no layer diverges by itself, and counts them."""
-    from deploytool.workflows.runtime_diff import locate_divergence
+    from deploytool.workflows.layer_search.runtime_diff import locate_divergence
 
     model = small_model(tmp_path / "m.keras", same_pooling)
     artifact = convert(load_source(str(model)), ConvertOptions(

@@ -13,8 +13,8 @@ from PIL import Image
 
 from deploytool.core.errors import UserError
 from deploytool.core.keras_env import keras
-from deploytool.workflows import train as train_module
-from deploytool.workflows.train import TrainOptions, staging_folder, train
+from deploytool.workflows.training import train as train_module
+from deploytool.workflows.training.train import TrainOptions, staging_folder, train
 
 from support import run_cli
 
@@ -184,7 +184,7 @@ def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
     """TensorFlow's oneDNN CPU kernels corrupt the heap when training grouped convolutions
     (regnetx_32 aborted in glibc after a few epochs): such a model trains in a child process
     with oneDNN off, and the run folder is the same as any other."""
-    from deploytool.workflows.train import TrainOptions, has_grouped_convolutions, train
+    from deploytool.workflows.training.train import TrainOptions, has_grouped_convolutions, train
     from deploytool.models import create_model
 
     assert has_grouped_convolutions(create_model("regnetx_32", input_shape=(28, 28, 1), num_classes=10, width=0.25))
@@ -198,7 +198,7 @@ def test_a_model_with_grouped_convolutions_trains_without_onednn(tmp_path):
 def test_a_zoo_model_trains_with_its_own_learning_rate_unless_one_is_given(tmp_path):
     """VGG-16 (13 plain convolutions, no BN) stays at chance on digits with Adam at 1e-3; the zoo
     gives it 1e-4, and an explicit --learning-rate still wins."""
-    from deploytool.workflows.train import TrainOptions, train
+    from deploytool.workflows.training.train import TrainOptions, train
 
     own = train("vgg16", "digits", tmp_path / "own", TrainOptions(epochs=1, width=0.125))
     given = train("vgg16", "digits", tmp_path / "given", TrainOptions(epochs=1, width=0.125, learning_rate=3e-3))

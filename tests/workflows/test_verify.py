@@ -12,7 +12,7 @@ from deploytool.core.fileio import sha256_file, write_json
 from deploytool.core.manifest import manifest_path, read_manifest
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
-from deploytool.workflows.convert import convert
+from deploytool.workflows.conversion.convert import convert
 
 from support import run_cli
 
@@ -180,8 +180,8 @@ def test_when_no_opencv_engine_agrees_the_row_shows_the_closest_one(tmp_path):
     """OpenCV's NEW engine gives zeros for this int8 embedding (its CLASSIC engine computes what
     ONNX Runtime does): the failing row reports CLASSIC's figures, not the zeros."""
     from deploytool.reports.output_cases import _embedding
-    from deploytool.workflows.convert import convert
-    from deploytool.workflows.verify import verify
+    from deploytool.workflows.conversion.convert import convert
+    from deploytool.workflows.verification.verify import verify
 
     source = load_source(str(_embedding(tmp_path)))
     int8 = convert(source, ConvertOptions(to="onnx", precision="int8", out_dir=tmp_path,

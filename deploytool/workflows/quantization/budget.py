@@ -16,7 +16,7 @@ is then the file to ship). The chosen artifact is written as usual, and its mani
 ``budget`` record lists every attempt, the layers left in float and what they cost in size and
 latency against plain int8.
 
-Every attempt is judged by :mod:`deploytool.workflows.budget_criteria`: by the 95 % bound of its
+Every attempt is judged by :mod:`deploytool.workflows.quantization.budget_criteria`: by the 95 % bound of its
 agreement and accuracy drop, so a budget is met only when the held-out images show it. When they
 are too few for even a perfect attempt to show it, the search stops after plain int8, which is
 written without the claim: the record says the budget is not resolvable (or not met, when plain
@@ -36,9 +36,9 @@ from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
 from deploytool.core.output_parity import proportion_text
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
-from deploytool.workflows.convert import ConvertResult, convert
-from deploytool.workflows.held_out import HeldOutJudge
+from deploytool.workflows.quantization.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
+from deploytool.workflows.conversion.convert import ConvertResult, convert
+from deploytool.workflows.quantization.held_out import HeldOutJudge
 
 __all__ = ["Budget", "budget_search", "budgeted_convert"]
 
@@ -97,7 +97,7 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
     it) and the ``budget`` record for its manifest. Attempts are judged by ``judge`` (default: on the
     format's own runtime) and written under ``workdir`` when given (each attempt's
     ``artifact``), else into a temporary folder removed on return."""
-    from deploytool.workflows.diagnose import diagnose
+    from deploytool.workflows.quantization.diagnose import diagnose
 
     budget.check()
     if options.precision != "int8":

@@ -34,7 +34,7 @@ from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.calibration import calibration_note, calibration_set, used_counts
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.qat_step import qat_model_for, qat_report
+from deploytool.workflows.conversion.qat_step import qat_model_for, qat_report
 
 PARITY_SAMPLES = 16
 # A quick check that fails is judged again on this many images before convert says FAIL: 14 of

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from deploytool.core.compare import proportion_text
-from deploytool.workflows.run_state import RunState
+from deploytool.workflows.pipeline.run_state import RunState
 
 
 def plot_parity(rows: list[dict], path: Path, tolerances: dict | None = None) -> None:
@@ -101,7 +101,7 @@ def render_report(folder: Path, state: RunState) -> str:
         else:
             lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
                          f"{row['error']} | | |")
-    from deploytool.workflows.bench import BenchRow, slower_than_float
+    from deploytool.workflows.measuring.bench import BenchRow, slower_than_float
 
     known = set(BenchRow.__dataclass_fields__)
     slower = slower_than_float([BenchRow(**{k: v for k, v in row.items() if k in known})

@@ -28,7 +28,7 @@ from deploytool.core.manifest import tool_versions
 from deploytool.core.preprocessing import Preprocessing, preprocessing_from_options
 from deploytool.sources.datasets import Dataset, FOLDER_PREFIX, load_dataset
 from deploytool.sources.model_source import RUN_LABELS, RUN_MODEL, RUN_PREPROCESSING
-from deploytool.workflows.train_options import TrainOptions
+from deploytool.workflows.training.train_options import TrainOptions
 
 AUX_LOSS_WEIGHT = 0.3  # the auxiliary classifiers' weight in GoogLeNet's recipe
 
@@ -246,7 +246,7 @@ def train_without_onednn(model_name: str, data: str, out, options: TrainOptions,
         request.write_text(json.dumps({"model": model_name, "data": data, "out": str(out),
                                        "options": asdict(options), "progress": console is not None}))
         env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
-        process = subprocess.run([sys.executable, "-m", "deploytool.workflows.train", str(request)], env=env,
+        process = subprocess.run([sys.executable, "-m", "deploytool.workflows.training.train", str(request)], env=env,
                                  stderr=subprocess.PIPE, text=True, errors="replace")
     if process.returncode != 0:
         lines = [line for line in process.stderr.splitlines() if line.strip()]

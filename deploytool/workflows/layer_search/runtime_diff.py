@@ -78,7 +78,7 @@ def runtime_diff(artifact, backend: str = "opencv", data: str | None = None,
     minimal reproduction there."""
     from deploytool.runtimes.base import runners
     from deploytool.runtimes.opencv_runner import opencv_layer_outputs
-    from deploytool.workflows.reproduction import write_reproduction
+    from deploytool.workflows.layer_search.reproduction import write_reproduction
 
     if backend not in BACKENDS:
         raise UserError(f"diagnose --backend compares with {', '.join(BACKENDS)}, not {backend!r}")

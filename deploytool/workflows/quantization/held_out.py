@@ -1,7 +1,7 @@
 """The held-out images an accuracy budget is judged on, the Keras reference's outputs on them, and
 one candidate artifact's figures against that reference (every output; the worst head decides).
 
-The budget search (:mod:`deploytool.workflows.budget`) and `deploytool optimize` judge their
+The budget search (:mod:`deploytool.workflows.quantization.budget`) and `deploytool optimize` judge their
 candidates here, so an int8 attempt and an fp16 file are measured on the same images, by the
 same comparator, on the runtime the user ships with.
 """
@@ -20,8 +20,8 @@ from deploytool.runtimes.base import DEFAULT_THREADS, runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.datasets import load_dataset_for, sample_split
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.budget_criteria import Budget
-from deploytool.workflows.convert import ConvertResult
+from deploytool.workflows.quantization.budget_criteria import Budget
+from deploytool.workflows.conversion.convert import ConvertResult
 
 # Up to 500 images of the test split (all 360 of digits'): one image is 0.2 top-1 points of 500,
 # so a budget of a few tenths of a point is a count of images, not a rounding of one.

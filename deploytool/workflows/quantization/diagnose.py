@@ -87,7 +87,7 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     passes as ``options`` (its settings record) say, and its float32 artifact from the same
     target."""
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.convert import prepare
+    from deploytool.workflows.conversion.convert import prepare
 
     from deploytool.core.model_outputs import output_names
 

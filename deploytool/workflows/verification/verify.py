@@ -18,7 +18,7 @@ from deploytool.core.output_parity import (compare_every_output, failures_of,
 from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, verification_images
-from deploytool.workflows.runtime_diff import locate_divergence
+from deploytool.workflows.layer_search.runtime_diff import locate_divergence
 
 DEFAULT_SAMPLES = 64
 
@@ -170,11 +170,11 @@ def opencv_failing_layer(artifact: Path, message: str, images: np.ndarray) -> st
         return None
     message = "; ".join(unnamed)
     if artifact.suffix == ".tflite":
-        from deploytool.workflows.opencv_tflite_layers import failing_layer
+        from deploytool.workflows.layer_search.opencv_tflite_layers import failing_layer
 
         return failing_layer(artifact, message)
     if artifact.suffix == ".onnx" and "at layer " not in message:  # CLASSIC's log named none
-        from deploytool.workflows.opencv_onnx_nodes import failing_node
+        from deploytool.workflows.layer_search.opencv_onnx_nodes import failing_node
 
         return failing_node(artifact, images,
                             reproduction_dir=artifact.with_name(artifact.stem + "_diagnose"))

@@ -19,13 +19,13 @@ from deploytool.runtimes.base import DEFAULT_THREADS
 from deploytool.sources.datasets import check_dataset_name, is_array_file
 from deploytool.sources.labels import read_labels
 from deploytool.sources.model_source import RUN_MODEL, load_source
-from deploytool.workflows.bench import bench, plot_latency, slower_than_float
+from deploytool.workflows.measuring.bench import bench, plot_latency, slower_than_float
 from deploytool.workflows.bundle import app_bundle_folder, bundle
-from deploytool.workflows.convert import convert
-from deploytool.workflows.run_report import plot_parity, render_report
-from deploytool.workflows.run_state import RunState
-from deploytool.workflows.train import TrainOptions, train
-from deploytool.workflows.verify import verify
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.pipeline.run_report import plot_parity, render_report
+from deploytool.workflows.pipeline.run_state import RunState
+from deploytool.workflows.training.train import TrainOptions, train
+from deploytool.workflows.verification.verify import verify
 
 BUNDLED = ("tflite", "int8")  # the artifact the Android app gets, unless it is slower or fails
 BUNDLE_FALLBACK = ("tflite", "fp32")
@@ -63,7 +63,7 @@ def bundled_kind(verify_rows: list[dict], bench_rows: list[dict],
     unless it failed verify there or ran slower there than the fp32 one by more than the timing
     noise while the fp32 one passed (then the fp32 one). Where neither passed, the int8 one,
     said to be unverified."""
-    from deploytool.workflows.bench import clearly_slower
+    from deploytool.workflows.measuring.bench import clearly_slower
 
     int8, fp32 = (recorded_artifact(entries, kind)["file"] for kind in (BUNDLED, BUNDLE_FALLBACK))
     runtime = "tflite"
@@ -204,7 +204,7 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     write_bytes(report_path, render_report(out, state).encode())
     state.finish("report", str(report_path))
     if not state.result("verify")["passed"]:
-        from deploytool.workflows.diagnose import needs_diagnosis
+        from deploytool.workflows.quantization.diagnose import needs_diagnosis
 
         rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
         failed = [f"{r['artifact']} on {r['backend']}" for r in rows]

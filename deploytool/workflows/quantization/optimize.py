@@ -4,7 +4,7 @@ user ships with, measured on this machine.
 Every precision the format offers is built (fp32, fp16, dynamic range, int8) and, when plain int8
 misses the budget, the budget search's int8 (other calibration, layers kept in float). Each
 candidate is judged on the same held-out images by the same comparator, on the chosen runtime
-(:class:`~deploytool.workflows.held_out.HeldOutJudge`: counts and 95 % intervals), and timed
+(:class:`~deploytool.workflows.quantization.held_out.HeldOutJudge`: counts and 95 % intervals), and timed
 there in child processes (`deploytool bench`'s measurement; :data:`ROUNDS` rounds, the
 candidates taking turns, the median of the rounds' medians and p90s). The fastest
 candidate that meets the budget is written with its manifest (the very file judged and timed,
@@ -28,11 +28,11 @@ from deploytool.core.fileio import sha256_file, write_bytes, write_json
 from deploytool.core.output_parity import proportion_text
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 from deploytool.sources.model_source import ModelSource
-from deploytool.workflows.bench import MIN_SECONDS, SLOWER_MARGIN, measure, milliseconds
-from deploytool.workflows.budget import budget_search
-from deploytool.workflows.budget_criteria import Budget, Judgement
-from deploytool.workflows.convert import ConvertResult, convert, place
-from deploytool.workflows.held_out import HeldOutJudge
+from deploytool.workflows.measuring.bench import MIN_SECONDS, SLOWER_MARGIN, measure, milliseconds
+from deploytool.workflows.quantization.budget import budget_search
+from deploytool.workflows.quantization.budget_criteria import Budget, Judgement
+from deploytool.workflows.conversion.convert import ConvertResult, convert, place
+from deploytool.workflows.quantization.held_out import HeldOutJudge
 
 RUNS, WARMUP = 20, 3
 # Each candidate is timed in this many child processes, the candidates taking turns, and its

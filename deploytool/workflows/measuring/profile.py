@@ -11,7 +11,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.manifest import last_converted
 from deploytool.runtimes.base import DEFAULT_THREADS, runner_for, runtimes_reading
 from deploytool.workflows.artifacts import manifest_of
-from deploytool.workflows.bench import benchmark_images
+from deploytool.workflows.measuring.bench import benchmark_images
 
 PROFILE_RUNS = 20
 
