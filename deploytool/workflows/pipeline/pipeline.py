@@ -6,7 +6,7 @@ run resumes where it stopped; the report is :mod:`.run_report`'s."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
@@ -89,7 +89,7 @@ def bundled_kind(verify_rows: list[dict], bench_rows: list[dict],
     return BUNDLED, f"int8, the smallest file, verified{timing}", True
 
 
-def bundle_step(artifact: str, out: Path, app) -> dict:
+def bundle_into(artifact: str, out: Path, app) -> dict:
     """Bundle ``artifact`` into ``app`` (else into the run folder); a model without labels is
     recorded as skipped, with the reason."""
     from deploytool.workflows.artifacts import manifest_of
@@ -103,17 +103,50 @@ def bundle_step(artifact: str, out: Path, app) -> dict:
     return {**asdict(report), "size_bytes": report.size_bytes, "in_app": bool(app)}
 
 
-def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
-                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None,
-                 fresh: bool = False, calib_data: str | None = None, labels=None) -> Path:
-    """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
-    is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
-    calibrated and verified on ``data`` (default: the offline set for its channels). The int8
-    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle`` (the
-    fp32 one where int8 is slower on LiteRT or fails: :func:`bundled_kind`)."""
-    out = Path(out)
+@dataclass
+class RunPlan:
+    """What a run was asked to do, checked and resolved before any work (:func:`plan_run`), and
+    each step's options as the run folder's state records them (a changed one redoes the step)."""
+
+    model: str
+    out: Path
+    train_options: TrainOptions
+    weights: object
+    data: str | None  # what a zoo model trains on
+    given_data: str | None  # what calibration and verify use (None: the model's own)
+    calib_data: str | None
+    labels: object
+    samples: int
+    runs: int
+    app: object
+    trained_here: bool
+
+    @property
+    def run_folder(self) -> Path:
+        """Where a zoo model trained here is written (its name becomes the artifacts' stem)."""
+        return self.out / Path(self.model).name
+
+    def step_options(self) -> dict:
+        """Each step's options, as the state records them."""
+        return {
+            "train": {"model": str(self.model), "data": self.data,
+                      "weights": str(self.weights) if self.weights else None,
+                      **(asdict(self.train_options) if self.trained_here else {})},
+            "convert": {"calib_data": self.calib_data, "preprocess": self.train_options.preprocess,
+                        "labels": str(self.labels) if self.labels else None,
+                        "artifacts": pipeline_artifacts()},
+            "verify": {"data": self.given_data, "samples": self.samples},
+            "bench": {"runs": self.runs, "threads": DEFAULT_THREADS},
+            "bundle": {"app": str(self.app) if self.app else None}}
+
+
+def plan_run(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
+             samples: int = 64, runs: int = 20, app=None, calib_data: str | None = None,
+             labels=None) -> RunPlan:
+    """The run's plan, every input refused in one line before hours of work: a wrong app
+    folder, an unknown model or data set, unreadable labels, impossible training options."""
     if app:
-        app_bundle_folder(app)  # refuse a wrong folder before hours of work
+        app_bundle_folder(app)
     if model not in list_models() and not Path(model).exists():
         load_source(model)  # raises the right one-line error
     if data is not None:
@@ -121,96 +154,133 @@ def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions,
     if calib_data is not None and not is_array_file(calib_data):
         calib_data = check_dataset_name(calib_data)
     if labels is not None:
-        read_labels(labels)  # an unreadable file is refused before hours of work
-    trained_here = not weights and model in list_models()
-    given_data = None if trained_here else data  # what calibration and verify use
-    calib_data = calib_data or given_data
-    data = (data or DEFAULT_TRAIN_DATA) if trained_here else data
+        read_labels(labels)
     train_options.check()
-    out.mkdir(parents=True, exist_ok=True)
-    state = RunState(out, fresh=fresh)
+    trained_here = not weights and model in list_models()
+    given_data = None if trained_here else data
+    return RunPlan(model, Path(out), train_options, weights,
+                   (data or DEFAULT_TRAIN_DATA) if trained_here else data, given_data,
+                   calib_data or given_data, labels, samples, runs, app, trained_here)
+
+
+def train_step(plan: RunPlan, state: RunState, log) -> None:
+    """Train the zoo model into the run folder, or record that the given model is taken."""
+    options = plan.step_options()["train"]
+    if not plan.trained_here:
+        log("taking the given model instead of training")
+        state.finish("train", {"model": plan.model, "data": plan.data, "test_accuracy": None},
+                     options)
+        return
+    log(f"training {plan.model} on {plan.data}")
+    if plan.run_folder.exists():
+        shutil.rmtree(plan.run_folder)
+    state.finish("train", train(plan.model, plan.data, plan.run_folder, plan.train_options),
+                 options)
+
+
+def convert_step(plan: RunPlan, state: RunState, log) -> None:
+    """Every artifact of :func:`pipeline_artifacts` from the trained run folder (its
+    preprocessing recorded) or the given model (with the preprocessing asked for)."""
+    spec = str(plan.run_folder) if (plan.run_folder / RUN_MODEL).exists() else plan.model
+    source = load_source(spec, weights=plan.weights, preprocess=plan.train_options.preprocess,
+                         labels=plan.labels)
+    entries = []
+    for to, precision in pipeline_artifacts():
+        log(f"converting to {to} {precision}")
+        result = convert(source, ConvertOptions(to=to, precision=precision,
+                                                calib_data=plan.calib_data,
+                                                out_dir=plan.out / "artifacts"))
+        entries.append({"path": str(result.artifact), "file": result.artifact.name,
+                        "target": to, "precision": precision,
+                        "size_bytes": result.manifest["artifact"]["size_bytes"],
+                        "sha256": result.manifest["artifact"]["sha256"],
+                        "conversion_seconds": result.manifest["conversion_seconds"]})
+    state.finish("convert", entries, plan.step_options()["convert"])
+
+
+def verify_step(plan: RunPlan, state: RunState, artifacts: list[str], log) -> None:
+    """Every artifact on every runtime, and the parity plot."""
+    log("verifying on every runtime")
+    report = verify(artifacts, "all", data=plan.given_data, samples=plan.samples)
+    images = "; ".join(sorted({f"{d['samples']} {d['dataset']} images"
+                               for d in report.images.values()}))
+    log(f"verified on {images}")
+    state.finish("verify", report.as_dict(), plan.step_options()["verify"])
+    plot_parity(report.as_dict()["rows"], plan.out / "parity.png", report.tolerances)
+
+
+def bench_step(plan: RunPlan, state: RunState, artifacts: list[str], log) -> None:
+    """Every artifact timed on every runtime, and the latency plot."""
+    log("benchmarking")
+    rows = bench(artifacts, "all", threads=DEFAULT_THREADS, batch=1, runs=plan.runs, warmup=3)
+    for line in slower_than_float(rows):
+        log(line)
+    plot_latency(rows, plan.out / "latency.png")
+    state.finish("bench", [asdict(row) for row in rows], plan.step_options()["bench"])
+
+
+def bundle_step(plan: RunPlan, state: RunState, log) -> None:
+    """The .tflite :func:`bundled_kind` chooses, bundled for Android, with why and whether it
+    verified."""
+    kind, why, verified = bundled_kind(state.result("verify")["rows"], state.result("bench"),
+                                       state.result("convert"))
+    entry = recorded_artifact(state.result("convert"), kind)
+    log(f"bundling {entry['file']} for Android: {why}")
+    state.finish("bundle", {**bundle_into(entry["path"], plan.out, plan.app), "why": why,
+                            "file": entry["file"], "verified": verified},
+                 plan.step_options()["bundle"])
+
+
+def finish_run(plan: RunPlan, state: RunState) -> Path:
+    """Write the report; raise :class:`PipelineParityError` (naming the int8 artifacts diagnose
+    explains) when an artifact failed verification."""
+    from deploytool.workflows.quantization.diagnose import needs_diagnosis
+
+    report_path = plan.out / "report.md"
+    write_bytes(report_path, render_report(plan.out, state).encode())
+    state.finish("report", str(report_path))
+    if not state.result("verify")["passed"]:
+        rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
+        failed = [f"{r['artifact']} on {r['backend']}" for r in rows]
+        quantized = sorted({r["artifact"] for r in rows
+                            if needs_diagnosis(r["precision"], r.get("failed") or [])})
+        raise PipelineParityError(report_path, failed,
+                                  [plan.out / "artifacts" / name for name in quantized])
+    return report_path
+
+
+def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
+                 samples: int = 64, runs: int = 20, app=None, log=lambda message: None,
+                 fresh: bool = False, calib_data: str | None = None, labels=None) -> Path:
+    """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
+    is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
+    calibrated and verified on ``data`` (default: the offline set for its channels). The int8
+    .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle`` (the
+    fp32 one where int8 is slower on LiteRT or fails: :func:`bundled_kind`). Each step runs
+    unless the run folder's state holds it, done with the same options."""
+    plan = plan_run(model, data, out, train_options, weights, samples, runs, app, calib_data,
+                    labels)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    state = RunState(plan.out, fresh=fresh)
     if fresh:
-        log(f"starting over in {out} (--fresh)")
-    run_folder = out / Path(model).name  # its name becomes the artifacts' stem
-    step_options = {
-        "train": {"model": str(model), "data": data, "weights": str(weights) if weights else None,
-                  **(asdict(train_options) if trained_here else {})},
-        "convert": {"calib_data": calib_data, "preprocess": train_options.preprocess,
-                    "labels": str(labels) if labels else None, "artifacts": pipeline_artifacts()},
-        "verify": {"data": given_data, "samples": samples},
-        "bench": {"runs": runs, "threads": DEFAULT_THREADS},
-        "bundle": {"app": str(app) if app else None}}
-    reused = {step: state.reuse(step, options, log) for step, options in step_options.items()}
+        log(f"starting over in {plan.out} (--fresh)")
+    reused = {step: state.reuse(step, options, log)
+              for step, options in plan.step_options().items()}
     if any(reused.values()):
         log(f"reusing {', '.join(step for step, kept in reused.items() if kept)} from the earlier "
             "run in this folder (same options; --fresh starts over)")
-
     if not reused["train"]:
-        if weights or model not in list_models():
-            log("taking the given model instead of training")
-            state.finish("train", {"model": model, "data": data, "test_accuracy": None},
-                         step_options["train"])
-        else:
-            log(f"training {model} on {data}")
-            if run_folder.exists():
-                shutil.rmtree(run_folder)
-            state.finish("train", train(model, data, run_folder, train_options), step_options["train"])
-    source_spec = str(run_folder) if (run_folder / RUN_MODEL).exists() else model
-
+        train_step(plan, state, log)
     if not state.done("convert"):
-        # a run folder records its preprocessing; a model file of the user's gets what was asked
-        source = load_source(source_spec, weights=weights, preprocess=train_options.preprocess,
-                             labels=labels)
-        entries = []
-        for to, precision in pipeline_artifacts():
-            log(f"converting to {to} {precision}")
-            result = convert(source, ConvertOptions(to=to, precision=precision, calib_data=calib_data,
-                                                    out_dir=out / "artifacts"))
-            entries.append({"path": str(result.artifact), "file": result.artifact.name,
-                            "target": to, "precision": precision,
-                            "size_bytes": result.manifest["artifact"]["size_bytes"],
-                            "sha256": result.manifest["artifact"]["sha256"],
-                            "conversion_seconds": result.manifest["conversion_seconds"]})
-        state.finish("convert", entries, step_options["convert"])
+        convert_step(plan, state, log)
     artifacts = [entry["path"] for entry in state.result("convert")]
-
     if not state.done("verify"):
-        log("verifying on every runtime")
-        report = verify(artifacts, "all", data=given_data, samples=samples)
-        images = "; ".join(sorted({f"{d['samples']} {d['dataset']} images"
-                                   for d in report.images.values()}))
-        log(f"verified on {images}")
-        state.finish("verify", report.as_dict(), step_options["verify"])
-        plot_parity(report.as_dict()["rows"], out / "parity.png", report.tolerances)
-
+        verify_step(plan, state, artifacts, log)
     if not state.done("bench"):
-        log("benchmarking")
-        rows = bench(artifacts, "all", threads=DEFAULT_THREADS, batch=1, runs=runs, warmup=3)
-        for line in slower_than_float(rows):
-            log(line)
-        plot_latency(rows, out / "latency.png")
-        state.finish("bench", [asdict(row) for row in rows], step_options["bench"])
-
+        bench_step(plan, state, artifacts, log)
     if not state.done("bundle"):
-        kind, why, verified = bundled_kind(state.result("verify")["rows"], state.result("bench"),
-                                           state.result("convert"))
-        entry = recorded_artifact(state.result("convert"), kind)
-        log(f"bundling {entry['file']} for Android: {why}")
-        state.finish("bundle", {**bundle_step(entry["path"], out, app), "why": why,
-                                "file": entry["file"], "verified": verified},
-                     step_options["bundle"])
-
-    report_path = out / "report.md"
-    write_bytes(report_path, render_report(out, state).encode())
-    state.finish("report", str(report_path))
-    if not state.result("verify")["passed"]:
-        from deploytool.workflows.quantization.diagnose import needs_diagnosis
-
-        rows = [r for r in state.result("verify")["rows"] if r["status"] == "fail"]
-        failed = [f"{r['artifact']} on {r['backend']}" for r in rows]
-        quantized = sorted({r["artifact"] for r in rows if needs_diagnosis(r["precision"], r.get("failed") or [])})
-        raise PipelineParityError(report_path, failed, [out / "artifacts" / name for name in quantized])
-    return report_path
+        bundle_step(plan, state, log)
+    return finish_run(plan, state)
 
 
 class PipelineParityError(Exception):
