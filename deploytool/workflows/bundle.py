@@ -153,6 +153,37 @@ def _float(value) -> str:
     return repr(float(np.float32(value)))
 
 
+def bundle_properties(manifest, labels: list, inputs: list, outputs: list, threshold,
+                      tolerance: float, count: int) -> dict:
+    """bundle.properties' values (before the golden samples' file names): the model file and its
+    tensors, the preprocessing record, the post-processing and decision threshold, the golden
+    samples' tolerance and count."""
+    preprocessing = manifest.preprocessing
+    values = {
+        "format": FORMAT, "model.file": MODEL_FILE, "model.sha256": manifest.sha256,
+        "model.precision": manifest.precision, "labels.file": LABELS_FILE,
+        "classes": len(labels),
+    }
+    for prefix, tensor in (("input", inputs[0]), ("output", outputs[0])):
+        values[f"{prefix}.shape"] = ",".join(str(d or 1) for d in tensor["shape"])
+        values[f"{prefix}.dtype"] = tensor["dtype"]
+        if tensor["scale"]:
+            values[f"{prefix}.scale"] = _float(tensor["scale"])
+            values[f"{prefix}.zero_point"] = int(tensor["zero_point"])
+    values.update({
+        "preprocess.height": preprocessing.height, "preprocess.width": preprocessing.width,
+        "preprocess.channels": preprocessing.channels,
+        "preprocess.scale": ",".join(repr(v) for v in preprocessing.scale),
+        "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
+        "preprocess.channel_order": preprocessing.channel_order,
+        "preprocess.resize": preprocessing.resize, "preprocess.fit": preprocessing.fit,
+        "postprocess": manifest.postprocess or "none",
+        **({"decision.threshold": _float(threshold)} if threshold is not None else {}),
+        "golden.tolerance": _float(tolerance), "golden.count": count,
+    })
+    return values
+
+
 def bundle(artifact=None, destination=None, app="android_demo", samples: int = DEFAULT_SAMPLES,
            labels_file=None, data: str | None = None, seed: int = 0,
            timeout: float = DEFAULT_TIMEOUT) -> BundleReport:
@@ -191,29 +222,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
     check_fits_app(inputs, outputs, preprocessing, labels, threshold)  # the file itself too
     (expected,) = [values.astype("<f4") for values in run.outputs.values()]
     tolerance = golden_tolerance(expected, outputs[0])
-
-    values = {
-        "format": FORMAT, "model.file": MODEL_FILE, "model.sha256": manifest.sha256,
-        "model.precision": manifest.precision, "labels.file": LABELS_FILE,
-        "classes": len(labels),
-    }
-    for prefix, tensor in (("input", inputs[0]), ("output", outputs[0])):
-        values[f"{prefix}.shape"] = ",".join(str(d or 1) for d in tensor["shape"])
-        values[f"{prefix}.dtype"] = tensor["dtype"]
-        if tensor["scale"]:
-            values[f"{prefix}.scale"] = _float(tensor["scale"])
-            values[f"{prefix}.zero_point"] = int(tensor["zero_point"])
-    values.update({
-        "preprocess.height": preprocessing.height, "preprocess.width": preprocessing.width,
-        "preprocess.channels": preprocessing.channels,
-        "preprocess.scale": ",".join(repr(v) for v in preprocessing.scale),
-        "preprocess.offset": ",".join(repr(v) for v in preprocessing.offset),
-        "preprocess.channel_order": preprocessing.channel_order,
-        "preprocess.resize": preprocessing.resize, "preprocess.fit": preprocessing.fit,
-        "postprocess": manifest.postprocess or "none",
-        **({"decision.threshold": _float(threshold)} if threshold is not None else {}),
-        "golden.tolerance": _float(tolerance), "golden.count": len(images),
-    })
+    values = bundle_properties(manifest, labels, inputs, outputs, threshold, tolerance,
+                               len(images))
     described = []
     with atomic_path(destination, directory=True) as staging:
         shutil.copyfile(artifact, staging / MODEL_FILE)

@@ -255,10 +255,46 @@ def train_without_onednn(model_name: str, data: str, out, options: TrainOptions,
     return json.loads((Path(out) / "metrics.json").read_text())
 
 
+def build_model(model_name: str, input_shape, num_classes: int, options: TrainOptions,
+                strategy):
+    """The zoo model compiled for training in ``strategy``'s scope (in mixed precision when
+    asked, the global policy restored after), and the metric its best epoch is chosen by."""
+    from deploytool.models import create_model, get_spec
+
+    learning_rate = options.learning_rate or get_spec(model_name).learning_rate
+    previous_policy = keras.mixed_precision.global_policy()
+    if options.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        with strategy.scope():
+            model = create_model(model_name, input_shape=input_shape, num_classes=num_classes,
+                                 width=options.width)
+            monitor = compile_model(model, learning_rate)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    return model, monitor, learning_rate
+
+
+def fit_callbacks(staging: Path, monitor: str, options: TrainOptions, console=None):
+    """The callbacks of a training run: backup and restore (resumable), epoch timing, the best
+    epoch's weights, early stopping when asked and progress on ``console``; with the timer and
+    the best-weights keeper."""
+    best = staging / "checkpoints" / "best.weights.h5"
+    best.parent.mkdir(exist_ok=True)
+    timer, best_weights = EpochTimer(), BestWeights(monitor, best)
+    callbacks = [keras.callbacks.BackupAndRestore(str(staging / "backup")), timer, best_weights]
+    if options.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
+                                                       patience=options.early_stopping))
+    if console:
+        callbacks.append(ProgressCallback(console, options.epochs, monitor))
+    return callbacks, timer, best_weights
+
+
 def train(model_name: str, data: str, out, options: TrainOptions, console=None) -> dict:
     """Train zoo model ``model_name`` on data set ``data`` and write the run folder ``out``;
     returns the metrics written to metrics.json."""
-    from deploytool.models import create_model, get_spec
+    from deploytool.models import get_spec
 
     options.check()
     get_spec(model_name)
@@ -281,17 +317,8 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     if len(x_val) == 0 or len(x_train) == 0:
         raise UserError(f"data set {data} is too small to split into training and validation")
     keras.utils.set_random_seed(options.seed)
-    learning_rate = options.learning_rate or get_spec(model_name).learning_rate
-    previous_policy = keras.mixed_precision.global_policy()
-    if options.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        with strategy.scope():
-            model = create_model(model_name, input_shape=input_shape,
-                                 num_classes=dataset.num_classes, width=options.width)
-            monitor = compile_model(model, learning_rate)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+    model, monitor, learning_rate = build_model(model_name, input_shape, dataset.num_classes,
+                                                options, strategy)
     if onednn_enabled() and has_grouped_convolutions(model):
         return train_without_onednn(model_name, data, out, options, console)
     if not options.resume and staging.exists():
@@ -305,15 +332,7 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
                                options.batch_size, True, augment, options.seed)
     val_data = make_pipeline(x_val, y_val, preprocessing, model.output_names, options.batch_size,
                              False, False, options.seed)
-    best = staging / "checkpoints" / "best.weights.h5"
-    best.parent.mkdir(exist_ok=True)
-    timer, best_weights = EpochTimer(), BestWeights(monitor, best)
-    callbacks = [keras.callbacks.BackupAndRestore(str(staging / "backup")), timer, best_weights]
-    if options.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
-                                                       patience=options.early_stopping))
-    if console:
-        callbacks.append(ProgressCallback(console, options.epochs, monitor))
+    callbacks, timer, best_weights = fit_callbacks(staging, monitor, options, console)
     started = time.perf_counter()
     fitted = model.fit(train_data, validation_data=val_data, epochs=options.epochs, verbose=0,
                        callbacks=callbacks)
