@@ -268,11 +268,11 @@ CRITERION_PREFIXES = (CONSTANT_REFERENCE,
                       *(phrase.split("{")[0] for _, _, phrase in _CRITERIA.values()))
 
 # What a check can find wrong, as records carry it (a verdict's and a verify row's ``failed``):
-# the criteria of :data:`_CRITERIA`, a reference that never changes, and what is wrong before
-# any figure: an output missing, of another shape or size, not finite, an output the reference
-# has not, a file that changed since conversion, a runtime that does not run the file.
-STRUCTURE_FAILURES = ("constant_reference", "missing_output", "shape", "size", "nonfinite",
-                      "extra_outputs", "integrity", "not_run", "unsupported")
+# the criteria of :data:`_CRITERIA`, a reference that never changes (constant_reference), and
+# what is wrong before any figure: an output missing (missing_output), of another shape or size
+# (shape, size), not finite (nonfinite), an output the reference has not (extra_outputs), a file
+# that changed since conversion (integrity), a runtime that did not or cannot run the file
+# (not_run, unsupported).
 # the criteria a reduced-precision artifact misses by being that far from float (not errors);
 # max abs is the fp32 bar
 FIGURE_CRITERIA = ("min_cosine", "min_top1_agreement", "max_relative_error",

@@ -179,10 +179,6 @@ def failures_of(verdicts: list[OutputVerdict]) -> list[str]:
     return [f"{v.name}: {failure}" for v in verdicts for failure in v.failures]
 
 
-def failed_of(verdicts: list[OutputVerdict]) -> list[str]:
-    """What failed in any output (each criterion or structure failure once, in order)."""
-    return list(dict.fromkeys(what for verdict in verdicts for what in verdict.failed))
-
 
 def figures_text(figures: dict) -> str:
     """The figures of one output in a few words, as its kind is judged."""

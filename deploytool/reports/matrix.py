@@ -215,10 +215,19 @@ def _numerical_note(row, rows: dict, primary_name: str, numerical: str) -> str:
             row.figures["min_cosine"] < NOT_ROUNDING <= primary.figures["min_cosine"]:
         return (f"not rounding: a worst cosine of {row.figures['min_cosine']:.2f} means this "
                 "runtime computes some layer of the file wrongly")
-    better = next((other for other in rows.values() if other is not row and other.figures and
-                   (other.status == "pass" or (other is primary and not (
-                       _accuracy_only(other.failed) and other.figures["min_cosine"] <=
-                       row.figures["min_cosine"] + 0.05)))), None)
+
+    def does_better(other) -> bool:
+        """Another runtime's row that passes the file, or the format's own runtime unless it
+        misses on figures alone and lands as far from float (within 0.05 of cosine)."""
+        if other is row or not other.figures:
+            return False
+        if other.status == "pass":
+            return True
+        as_far = _accuracy_only(other.failed) and \
+            other.figures["min_cosine"] <= row.figures["min_cosine"] + 0.05
+        return other is primary and not as_far
+
+    better = next((other for other in rows.values() if does_better(other)), None)
     if better is None:
         return numerical
     verdict = "which passes" if better.status == "pass" else "worst cosine " \
