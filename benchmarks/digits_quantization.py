@@ -43,7 +43,7 @@ def main():
             row[f"{label} top-1 agreement"] = cell.figures["top1_agreement"]
             if convert_options.qat:
                 row["PTQ after the same fine-tuning"] = \
-                    result.manifest["qat_report"]["ptq_int8_accuracy_after_same_finetuning"]
+                    result.manifest.record["qat_report"]["ptq_int8_accuracy_after_same_finetuning"]
         rows.append(row)
         print(json.dumps(row), flush=True)
     print("\n| model | float | TFLite int8 PTQ | ONNX int8 PTQ | TFLite int8 QAT (2 epochs) | PTQ after the same fine-tuning |")

@@ -41,7 +41,7 @@ def measure(shape: str, framework: str, to: str, precision: str, out: Path) -> d
                          remember=False)
     except UserError as exc:
         return {**row, "error": f"{type(exc).__name__} (exit {exc.exit_code}): {exc}"}
-    kept = [o["name"] for o in result.manifest["artifact"]["outputs"]]
+    kept = [o["name"] for o in result.manifest.record["artifact"]["outputs"]]
     images = pixels(8, seed=3)
     produced = runner_for(result.artifact).load().infer_all(images)
     heads = {name: float(np.max(np.abs(produced[name] - values.reshape(produced[name].shape))))
@@ -50,7 +50,7 @@ def measure(shape: str, framework: str, to: str, precision: str, out: Path) -> d
     rows = [{"backend": r.backend, "output": r.output, "status": r.status,
              "failures": r.failures} for r in report.rows]
     return {**row, "kept": kept, "unique": len(set(kept)) == len(kept),
-            "convert_parity": result.manifest["parity"]["passed"], "max_abs_vs_inner": heads,
+            "convert_parity": result.manifest.record["parity"]["passed"], "max_abs_vs_inner": heads,
             "verify_rows": rows}
 
 

@@ -40,7 +40,7 @@ def measure(model: str) -> dict:
     result = convert(source, ConvertOptions(to="onnx", precision="int8", out_dir=WORK / model,
                                             calib_samples=100))
     report = verify([result.artifact], "all", data="digits", samples=SAMPLES)
-    row = {"seconds": None, "size_bytes": result.manifest["artifact"]["size_bytes"]}
+    row = {"seconds": None, "size_bytes": result.manifest.record["artifact"]["size_bytes"]}
     for verdict in report.rows:
         if verdict.backend not in ("onnxruntime", "opencv"):
             continue

@@ -84,9 +84,9 @@ def main():
         result = convert(source, options)
         key = f"{to} {options.precision}"
         conversion[key] = {"pipeline_s": time.perf_counter() - started,
-                           "conversion_s": result.manifest["conversion_seconds"],
-                           "size_bytes": result.manifest["artifact"]["size_bytes"],
-                           "parity": result.manifest["parity"]["figures"]}
+                           "conversion_s": result.manifest.record["conversion_seconds"],
+                           "size_bytes": result.manifest.record["artifact"]["size_bytes"],
+                           "parity": result.manifest.record["parity"]["figures"]}
         artifacts[key] = result.artifact
         print(key, json.dumps(conversion[key]), flush=True)
     conversion["bare tflite fp32"] = {"conversion_s": bare_tflite(model)}

@@ -55,11 +55,8 @@ def print_inspection(report: dict) -> None:
         from deploytool.converters.targets.tflite.gpu_readiness import describe
 
         stdout.print(f"phone GPU (LiteRT GPU delegate): {describe(report['gpu'])}")
-    if report.get("manifest"):
-        manifest = report["manifest"]
-        source = manifest.get("source") or {}
-        parity = manifest.get("parity") or {}
-        stdout.print(f"manifest: from {source.get('name') or source.get('path')}, "
-                     f"{(manifest.get('settings') or {}).get('precision')}, sha256 "
-                     f"{str((manifest.get('artifact') or {}).get('sha256'))[:16]}..., "
-                     f"parity {'pass' if parity.get('passed') else 'FAIL'}, file {report['integrity']}")
+    if report.get("manifest_summary"):
+        summary = report["manifest_summary"]
+        stdout.print(f"manifest: from {summary['source']}, {summary['precision']}, sha256 "
+                     f"{summary['sha256'][:16]}..., parity "
+                     f"{'pass' if summary['parity_passed'] else 'FAIL'}, file {report['integrity']}")

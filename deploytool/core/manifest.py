@@ -165,6 +165,88 @@ class Manifest:
         """Companion files written with the artifact (suffix -> {file, sha256})."""
         return self.record["artifact"].get("side_files") or {}
 
+    @property
+    def artifact_entry(self) -> dict:
+        """The manifest's description of the file itself (name, format, precision, size,
+        digest, inputs, outputs, layout, companion files), as written."""
+        return self.record["artifact"]
+
+    @property
+    def settings(self) -> dict:
+        """The conversion settings as recorded (what ``ConvertOptions.from_record`` reads)."""
+        return self.record.get("settings") or {}
+
+    @property
+    def conversion_seconds(self) -> float | None:
+        """How long the conversion took (None in a manifest written before it was recorded)."""
+        seconds = self.record.get("conversion_seconds")
+        return None if seconds is None else float(seconds)
+
+    @property
+    def conversion_path(self) -> dict:
+        """Which Keras ran the passes and the export, through which exporter, and which passes
+        were skipped and why."""
+        return self.record.get("conversion_path") or {"framework": "tf_keras", "exporter": "",
+                                                      "passes_skipped": {}}
+
+    @property
+    def framework(self) -> str:
+        """The Keras that converted the model: tf_keras or keras3."""
+        return str(self.conversion_path.get("framework") or "tf_keras")
+
+    @property
+    def budget(self) -> dict | None:
+        """The accuracy budget's record when the artifact was chosen by one (None otherwise)."""
+        return self.record.get("budget")
+
+    @property
+    def layers_in_float(self) -> list[str]:
+        """The layers an accuracy budget kept in float ([] without a budget)."""
+        return list((self.budget or {}).get("layers_in_float") or [])
+
+    @property
+    def target_rewrites(self) -> list:
+        """What the export target rewrote in the graph for its runtime ([] if nothing)."""
+        return list(self.record.get("target_rewrites") or [])
+
+    @property
+    def qat_report(self) -> dict | None:
+        """Quantization-aware training's accuracy report (None when it did not run)."""
+        return self.record.get("qat_report")
+
+    @property
+    def parity_passed(self) -> bool:
+        """Whether the conversion's own parity check passed (True where none was recorded)."""
+        return bool((self.parity or {}).get("passed", True))
+
+    @property
+    def source_name(self) -> str:
+        """The source model's name (its path where it has no name)."""
+        source = self.record["source"]
+        return str(source.get("name") or source.get("path") or self.reference.name)
+
+    def summary(self) -> dict:
+        """The few fields `inspect` shows of a manifest: source, precision, digest, parity."""
+        return {"source": self.source_name, "precision": self.precision, "sha256": self.sha256,
+                "parity_passed": self.parity_passed}
+
+    def with_records(self, **records) -> "Manifest":
+        """This manifest with top-level ``records`` added or replaced (validated again)."""
+        return Manifest.from_record(self.artifact, {**self.record, **records})
+
+    def moved(self, artifact, reference=None) -> "Manifest":
+        """This manifest for a copy of its artifact at ``artifact`` (and of its Keras reference
+        at ``reference``, when that moved too)."""
+        record = dict(self.record)
+        if reference is not None:
+            record["source"] = {**record["source"], "reference": str(Path(reference).resolve())}
+        return Manifest.from_record(artifact, record)
+
+    def write(self) -> Path:
+        """Write this manifest next to its artifact and into its folder's index; returns the
+        manifest's path. What is written is what :meth:`read` reads back."""
+        return write_manifest(self.artifact, self.record)
+
     @classmethod
     def from_record(cls, artifact, record: dict) -> "Manifest":
         """Validate ``record`` (a manifest's JSON) for ``artifact``; a missing or malformed field

@@ -104,9 +104,9 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             cells += [{"model": model, "artifact": label, "runtime": runtime, "status": "fail",
                        "why": f"conversion failed: {exc}"} for runtime in RUNTIMES]
             continue
-        path = result.manifest["conversion_path"]["framework"]
+        path = result.manifest.framework
         report = verify([result.artifact], "all", data=data, samples=samples, timing=timing)
-        extra = {"size_bytes": result.manifest["artifact"]["size_bytes"]}
+        extra = {"size_bytes": result.manifest.size_bytes}
         if target_name == "tflite":
             extra["gpu"] = gpu_readiness(result.artifact)
         by_backend = {backend: backend_row(rows) for backend, rows in
@@ -122,7 +122,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
             cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
                     "figures": row.figures, "failed": row.failed, "engine": row.engine, "path": path,
                     "tolerance": report.tolerances.get(result.artifact.name),
-                    "in_float": len((result.manifest.get("budget") or {}).get("layers_in_float") or []),
+                    "in_float": len(result.manifest.layers_in_float),
                     "median_ms": row.median_ms, "file": str(result.artifact), **extra}
             cell["why"] = why
             if why:

@@ -244,7 +244,7 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
                                                      "sha256": sha256_file(p)}
                  for p in sorted(staging.rglob("*")) if p.is_file()}
         write_json(staging / "bundle.json", {
-            "format": FORMAT, "source": {"artifact": str(artifact), "manifest": manifest.record["artifact"],
+            "format": FORMAT, "source": {"artifact": str(artifact), "manifest": manifest.artifact_entry,
                                          "parity": manifest.parity},
             "settings": {"samples": len(images), "seed": seed, "data": data,
                          "labels_file": str(labels_file) if labels_file else None},

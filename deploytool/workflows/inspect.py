@@ -13,7 +13,7 @@ import numpy as np
 from deploytool.converters.targets.registry import target_for, targets
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import size_of
-from deploytool.core.manifest import integrity_failures, read_manifest
+from deploytool.core.manifest import Manifest, integrity_failures, read_manifest
 from deploytool.core.tensors import tensor_entry
 
 
@@ -53,9 +53,14 @@ def inspect_file(path, unsafe: bool = False) -> dict:
     else:
         kinds = ", ".join(t.suffix for t in targets().values())
         raise UserError(f"{path}: not a model file ({kinds}, .keras, .h5 or a SavedModel folder)")
-    manifest = read_manifest(path) if path.is_file() else None
-    integrity = None
-    if manifest is not None:
-        integrity = (integrity_failures(path, manifest) or ["ok"])[0]
-    return {"file": str(path), "size_bytes": size_of(path), **report, "manifest": manifest,
-            "integrity": integrity}
+    record = read_manifest(path) if path.is_file() else None
+    summary = integrity = None
+    if record is not None:
+        try:
+            manifest = Manifest.from_record(path, record)
+        except UserError as exc:
+            integrity = str(exc)
+        else:
+            summary, integrity = manifest.summary(), (integrity_failures(path, manifest) or ["ok"])[0]
+    return {"file": str(path), "size_bytes": size_of(path), **report, "manifest": record,
+            "manifest_summary": summary, "integrity": integrity}

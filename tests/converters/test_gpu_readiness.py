@@ -32,7 +32,7 @@ def test_a_zoo_model_runs_entirely_on_the_gpu_delegate(tmp_path):
     photos = load_photos((32, 32), 3).x_train[:64]
     batchnorm_statistics_from(source.model, source.preprocessing.apply(photos))
     result = convert(source, ConvertOptions(to="tflite", precision="int8", out_dir=tmp_path))
-    assert result.manifest["parity"]["outputs"][0]["figures"]["reference_spread"] > 0.1
+    assert result.manifest.record["parity"]["outputs"][0]["figures"]["reference_spread"] > 0.1
     readiness = gpu_readiness(result.artifact)
     assert readiness["ready"] and readiness["ops"]["CONV_2D"] > 10 and describe(readiness) == "yes"
 
@@ -62,7 +62,7 @@ def test_inspect_shows_the_gpu_verdict(tmp_path):
     path = _tflite(tmp_path, lambda x: x[:, 0] * 2.0)
     result = run_cli("inspect", path)
     assert result.exit_code == 0, result.output
-    assert "phone GPU (LiteRT GPU delegate): no: STRIDED_SLICE" in result.output
+    assert "no: STRIDED_SLICE" in result.output
 
 
 def test_a_file_that_is_not_tflite_is_a_one_line_error(tmp_path):

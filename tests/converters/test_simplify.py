@@ -38,7 +38,7 @@ def test_mobilenet_v2_at_32x32_runs_in_opencv_tflite_importer(tmp_path):
     randomize_batchnorm(source.model, seed=0)  # a fresh MobileNetV2 answers alike for every image
     batchnorm_statistics_from(source.model, np.random.default_rng(0).random((32, 32, 32, 3), np.float32))
     result = convert(source, ConvertOptions(out_dir=tmp_path))
-    assert len(result.manifest["simplify_report"]["centre_tap_convolutions"]) == 3
+    assert len(result.manifest.record["simplify_report"]["centre_tap_convolutions"]) == 3
     rows = {row.backend: row for row in verify([result.artifact], samples=16).rows}
     # without the rewrite OpenCV is 5e-4 off; with it 3e-8 on an AVX-512 CPU and 1.3e-5 on an
     # AVX2-only one (2026-12-06), whose kernels round more, within verify's round-off bar
@@ -65,11 +65,11 @@ def test_int8_tflite_keeps_average_pooled_lenet_in_one_xnnpack_partition(tmp_pat
 
     source = load_source("lenet_bn", input_shape=(28, 28, 1), num_classes=10, width=0.25)
     result = convert(source, ConvertOptions(precision="int8", out_dir=tmp_path, calib_samples=32))
-    assert result.manifest["target_rewrites"]["average_pools_as_depthwise"] == ["pool1", "pool2"]
-    assert result.manifest["parity"]["passed"]
+    assert result.manifest.record["target_rewrites"]["average_pools_as_depthwise"] == ["pool1", "pool2"]
+    assert result.manifest.record["parity"]["passed"]
     interpreter = Interpreter(model_path=str(result.artifact), num_threads=1)
     interpreter.allocate_tensors()
     ops = [op["op_name"] for op in interpreter._get_ops_details()]
     assert "AVERAGE_POOL_2D" not in ops and ops.count("DELEGATE") == 1
     fp32 = convert(source, ConvertOptions(out_dir=tmp_path))
-    assert fp32.manifest["target_rewrites"] is None  # float32 runs its pooling in XNNPACK already
+    assert fp32.manifest.record["target_rewrites"] is None  # float32 runs its pooling in XNNPACK already

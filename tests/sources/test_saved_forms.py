@@ -53,10 +53,10 @@ def test_an_export_folder_converts_from_its_signature_and_matches_it(export_fold
     source = load_source(str(export_folder))
     assert source.kind == "signature" and source.framework == "keras3"
     result = convert(source, ConvertOptions(to=to))
-    outputs = result.manifest["artifact"]["outputs"]  # no layer says what they are: their values do
+    outputs = result.manifest.record["artifact"]["outputs"]  # no layer says what they are: their values do
     assert [(o["name"], o["kind"]) for o in outputs] == [("output_0", "regression"),
                                                          ("output_1", "scores")]
-    assert result.manifest["source"]["reference"] == str(export_folder.resolve())
+    assert result.manifest.record["source"]["reference"] == str(export_folder.resolve())
     produced = runner_for(result.artifact).load().infer_all(IMAGES)
     for name, values in signature_outputs(export_folder, IMAGES).items():
         np.testing.assert_allclose(produced[name], values, atol=1e-5, err_msg=name)
@@ -101,8 +101,7 @@ def test_a_signature_with_two_inputs_is_refused_naming_them(tmp_path):
 
     module = Pair()
     tf.saved_model.save(module, str(tmp_path / "pair"), signatures=module.__call__)
-    with pytest.raises(UserError, match=r"takes 2 inputs \(left, right\); deploytool feeds one "
-                                        "image input"):
+    with pytest.raises(UserError, match=r"2 inputs \(left, right\)"):
         load_source(str(tmp_path / "pair"))
 
 

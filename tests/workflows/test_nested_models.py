@@ -47,12 +47,12 @@ def test_every_head_of_a_nested_model_reaches_the_artifact(shape, framework, to,
     path, names, expected = build(shape, framework, tmp_path)
     result = convert(load_source(str(path), preprocess=RAW),
                      ConvertOptions(to=to, out_dir=str(tmp_path / "out")))
-    assert [o["name"] for o in result.manifest["artifact"]["outputs"]] == names
-    assert [o["name"] for o in result.manifest["parity"]["outputs"]] == names
-    assert result.manifest["parity"]["passed"], result.manifest["parity"]["failures"]
+    assert [o["name"] for o in result.manifest.record["artifact"]["outputs"]] == names
+    assert [o["name"] for o in result.manifest.record["parity"]["outputs"]] == names
+    assert result.manifest.record["parity"]["passed"], result.manifest.record["parity"]["failures"]
     # nested Keras 3 models go through Keras 3 itself; a flat Keras 3 one is rebuilt as tf_keras
     rebuilt = framework == "tf_keras" or shape == "dict outputs, not nested"
-    assert result.manifest["conversion_path"]["framework"] == ("tf_keras" if rebuilt else "keras3")
+    assert result.manifest.record["conversion_path"]["framework"] == ("tf_keras" if rebuilt else "keras3")
     images = pixels(4, seed=2)
     produced = runner_for(result.artifact).load().infer_all(images)
     assert sorted(produced) == sorted(names)
@@ -68,7 +68,7 @@ def test_int8_keeps_every_head_of_a_nested_model(to, tmp_path):
     result = convert(load_source(str(path), preprocess=RAW),
                      ConvertOptions(to=to, precision="int8", calib_samples=32,
                                     out_dir=str(tmp_path / "out")))
-    parity = result.manifest["parity"]
+    parity = result.manifest.record["parity"]
     assert [o["name"] for o in parity["outputs"]] == names
     # every head compared; random weights leave int8's own error as the only possible failure
     assert all(o["figures"]["samples"] >= 16 for o in parity["outputs"])

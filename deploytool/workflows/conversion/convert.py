@@ -25,8 +25,7 @@ from deploytool.converters.passes.strip_training import strip_training_heads
 from deploytool.converters.targets.registry import Exported, target
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, size_of
-from deploytool.core.manifest import (manifest_path, now, read_json, remember_last_convert,
-                                      tool_versions, write_manifest)
+from deploytool.core.manifest import Manifest, now, remember_last_convert, tool_versions
 from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text,
                                             require_model_outputs)
 from deploytool.core.roundoff import float32_roundoff
@@ -55,7 +54,7 @@ class ConvertResult:
     """What :func:`convert` wrote and measured."""
 
     artifact: Path
-    manifest: dict
+    manifest: Manifest
     messages: list[str] = field(default_factory=list)
 
 
@@ -361,11 +360,11 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
             + (f" - FAILS: {'; '.join(verdict.failures)}" if verdict.failures else ""))
     entry = record(artifact, exported, source, options, prepared, calibration, checked,
                    images_source, reference, seconds)
-    entry.update(extra or {})
-    write_manifest(artifact, entry)
+    manifest = Manifest.from_record(artifact, {**entry, **(extra or {})})
+    manifest.write()
     if remember:
         remember_last_convert([artifact])
-    return ConvertResult(artifact, entry, messages)
+    return ConvertResult(artifact, manifest, messages)
 
 
 def place(artifact: Path, out_dir: Path, extra: dict | None = None,
@@ -374,13 +373,13 @@ def place(artifact: Path, out_dir: Path, extra: dict | None = None,
     judged is the file written): its companion files, the Keras reference saved beside it, and its
     manifest entry with ``extra`` records added. Each file lands by rename."""
     artifact = Path(artifact)
-    entry = read_json(manifest_path(artifact))
+    manifest = Manifest.read(artifact)
     out_dir = Path(out_dir)
-    names = [artifact.name, *(side["file"] for side in entry["artifact"]["side_files"].values())]
+    names = [artifact.name, *(side["file"] for side in manifest.side_files.values())]
     for name in names:
         with atomic_path(out_dir / name) as staging:
             shutil.copyfile(artifact.parent / name, staging)
-    reference = Path(entry["source"]["reference"])
+    reference, moved = manifest.reference, None
     if reference.parent == artifact.parent.resolve():  # saved by the conversion, not the user's
         moved = out_dir / reference.name
         with atomic_path(moved, directory=reference.is_dir()) as staging:
@@ -388,10 +387,9 @@ def place(artifact: Path, out_dir: Path, extra: dict | None = None,
                 shutil.copytree(reference, staging, dirs_exist_ok=True)
             else:
                 shutil.copyfile(reference, staging)
-        entry["source"]["reference"] = str(moved.resolve())
-    entry.update(extra or {})
     placed = out_dir / artifact.name
-    write_manifest(placed, entry)
+    manifest = manifest.moved(placed, moved).with_records(**(extra or {}))
+    manifest.write()
     if remember:
         remember_last_convert([placed])
-    return ConvertResult(placed, entry)
+    return ConvertResult(placed, manifest)

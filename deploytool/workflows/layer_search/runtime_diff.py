@@ -88,7 +88,7 @@ def runtime_diff(artifact, backend: str = "opencv", data: str | None = None,
     artifact = Path(artifact)
     manifest = manifest_of(artifact)
     chosen = target(manifest.format)
-    options = ConvertOptions.from_record(manifest.record.get("settings"))
+    options = ConvertOptions.from_record(manifest.settings)
     images, _, description = verification_images(manifest, data, samples)
     log(f"running every layer of {artifact.name} on {runners()[chosen.runtime].label}")
     own = chosen.tensors(artifact.read_bytes(), images, options)

@@ -192,9 +192,9 @@ def convert_step(plan: RunPlan, state: RunState, log) -> None:
                                                 out_dir=plan.out / "artifacts"))
         entries.append({"path": str(result.artifact), "file": result.artifact.name,
                         "target": to, "precision": precision,
-                        "size_bytes": result.manifest["artifact"]["size_bytes"],
-                        "sha256": result.manifest["artifact"]["sha256"],
-                        "conversion_seconds": result.manifest["conversion_seconds"]})
+                        "size_bytes": result.manifest.size_bytes,
+                        "sha256": result.manifest.sha256,
+                        "conversion_seconds": result.manifest.conversion_seconds})
     state.finish("convert", entries, plan.step_options()["convert"])
 
 

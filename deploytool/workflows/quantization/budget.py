@@ -89,6 +89,113 @@ class SearchResult:
     record: dict
 
 
+class _Trials:
+    """The attempts of one search, in order: each converted into its own folder under
+    ``folder``, judged on the held-out images, logged and kept (with the ones the converter
+    could not make after plain int8, in ``failed``)."""
+
+    def __init__(self, source: ModelSource, budget: Budget, judge: HeldOutJudge, folder: Path,
+                 log):
+        self.source, self.budget, self.judge, self.folder, self.log = source, budget, judge, folder, log
+        self.attempts: list[Attempt] = []
+        self.failed: list[dict] = []
+
+    def run(self, label: str, variant: ConvertOptions) -> tuple[Attempt, ConvertResult]:
+        """Convert with ``variant``, judge it, and keep the attempt."""
+        self.log(f"budget: trying {label}")
+        result = convert(self.source, replace(variant, out_dir=self.folder / str(len(self.attempts))),
+                         remember=False)
+        figures, milliseconds = self.judge.figures(result)
+        done = Attempt(label, variant, figures, self.budget.judge(figures),
+                       result.manifest.size_bytes, milliseconds, list(variant.keep_float),
+                       result.artifact)
+        self.attempts.append(done)
+        verdict = {MET: "meets", NOT_RESOLVABLE: f"not resolvable on {len(self.judge.images)} images:"}
+        self.log(f"budget: {label}: {_figures_text(figures, self.judge.labels is not None)} - "
+                 f"{verdict.get(done.judgement.verdict, 'misses')} {self.budget.describe()}")
+        return done, result
+
+    def optional(self, label: str, variant: ConvertOptions) -> Attempt | None:
+        """An attempt after plain int8; one the converter fails on is recorded and skipped."""
+        try:
+            return self.run(label, variant)[0]
+        except ConversionError as error:
+            self.log(f"budget: {label}: the conversion failed, going on without it ({error})")
+            self.failed.append({"label": label, "error": str(error)})
+            return None
+
+    def better(self, one: Attempt, other: Attempt | None) -> Attempt:
+        """The better of two attempts under the budget (``one`` when ``other`` failed)."""
+        return one if other is None else _better(one, other, self.budget)
+
+
+def _cheap_attempts(trials: _Trials, options: ConvertOptions, best: Attempt) -> Attempt:
+    """What costs nothing, in turn until one meets the budget: the format's other calibration
+    methods, four times the calibration images, the target's own variants. Returns the best."""
+    chosen_target = target(options.to)
+    cheap = [(f"{method} calibration", replace(options, calibration_method=method))
+             for method in chosen_target.calibration_methods if method != options.calibration_method]
+    cheap.append(("4x the calibration images", replace(options, calib_samples=options.calib_samples * 4)))
+    cheap += chosen_target.budget_variants(options)
+    for label, variant in cheap:
+        done = trials.optional(label, variant)
+        best = trials.better(best, done)
+        if done is not None and done.met:
+            break
+    return best
+
+
+def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attempt,
+                          plain_result: ConvertResult) -> tuple[Attempt, list[str]]:
+    """The layers diagnose finds costliest kept in float, fewest first (:func:`float_layer_steps`),
+    until the budget holds. Returns the best attempt and the ranking."""
+    from deploytool.workflows.quantization.diagnose import diagnose
+
+    chosen_target = target(options.to)
+    ranking = [row.name for row in sorted(diagnose(plain_result.artifact, options.calib_data, 32).rows,
+                                          key=lambda row: row.own_snr_db) if row.scale]
+    # a layer kept in float keeps the model's edges in float too: with int8 logits, every
+    # layer in float still held a MobileNetV2 .tflite at worst cosine 0.94
+    base = chosen_target.float_edges(best.options)
+    edges = "" if base == best.options else " (and float input and output)"
+    artifact_bytes = Path(plain_result.artifact).read_bytes()
+    for count in float_layer_steps(len(ranking)):
+        keep = chosen_target.keep_float_closure(artifact_bytes, ranking[:count])
+        label = (f"all {count} ranked layers in float" if count == len(ranking) else
+                 f"{count} costliest layer{'s' if count > 1 else ''} in float") + edges
+        done = trials.optional(label, replace(base, keep_float=keep))
+        if done is None:
+            continue
+        done.keep_float = ranking[:count]
+        best = trials.better(best, done)
+        if done.met:
+            break
+    return best, ranking
+
+
+def _search_record(trials: _Trials, best: Attempt, plain: Attempt, perfect: Judgement,
+                   ranking: list[str]) -> dict:
+    """The manifest's ``budget`` record of a finished search."""
+    judgement, reasons, needed = best.judgement, list(best.judgement.reasons), best.judgement.needed
+    if not perfect.met and judgement.verdict == MISSED:
+        reasons.append(f"an attempt keeping every decision of float could not show it on "
+                       f"{perfect.samples} images either")
+        needed = needed or perfect.needed
+    # the search ran to the end, every layer diagnose ranks in float: no int8 form short of that meets it
+    float_only = bool(ranking) and len(trials.attempts[-1].keep_float) == len(ranking)
+    return {"budget": trials.budget.describe(), "met": judgement.met, "verdict": judgement.verdict,
+            "reasons": reasons, "needed_images": needed,
+            "judged_by": "the 95 % interval's bound of each agreement and accuracy drop; the "
+                         "worst cosine over the held-out images", "chosen": best.label,
+            "layers_in_float": best.keep_float,
+            "size_cost": round(best.size_bytes / plain.size_bytes - 1, 4),
+            "latency_cost": round(best.milliseconds / plain.milliseconds - 1, 4)
+            if plain.milliseconds else None,
+            "float_only": float_only, "labelled": trials.judge.labels is not None,
+            "held_out_images": int(len(trials.judge.images)),
+            "attempts": [a.as_dict() for a in trials.attempts], "failed_attempts": trials.failed}
+
+
 def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
                   log=lambda message: None, judge: HeldOutJudge | None = None,
                   workdir: Path | None = None) -> SearchResult:
@@ -97,103 +204,25 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
     it) and the ``budget`` record for its manifest. Attempts are judged by ``judge`` (default: on the
     format's own runtime) and written under ``workdir`` when given (each attempt's
     ``artifact``), else into a temporary folder removed on return."""
-    from deploytool.workflows.quantization.diagnose import diagnose
-
     budget.check()
     if options.precision != "int8":
         raise UserError("an accuracy budget applies to int8: add --int8")
     if options.qat:
         raise UserError("an accuracy budget searches post-training quantization; drop --qat")
     judge = judge or HeldOutJudge(source, options, budget)
-    images, labels = judge.images, judge.labels
-    chosen_target = target(options.to)
-    attempts: list[Attempt] = []
-    failed: list[dict] = []  # attempts after plain int8 the converter could not make
     folder = (contextlib.nullcontext(str(workdir)) if workdir is not None else
               tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=_parent(options.out_dir)))
     with folder as tmp:
-
-        def attempt(label: str, variant: ConvertOptions) -> tuple[Attempt, ConvertResult]:
-            log(f"budget: trying {label}")
-            result = convert(source, replace(variant, out_dir=Path(tmp) / str(len(attempts))),
-                             remember=False)
-            figures, milliseconds = judge.figures(result)
-            done = Attempt(label, variant, figures, budget.judge(figures),
-                           result.manifest["artifact"]["size_bytes"], milliseconds,
-                           list(variant.keep_float), result.artifact)
-            attempts.append(done)
-            log(f"budget: {label}: {_figures_text(figures, labels is not None)} - "
-                + {MET: "meets", NOT_RESOLVABLE: f"not resolvable on {len(images)} images:"}.get(
-                    done.judgement.verdict, "misses") + f" {budget.describe()}")
-            return done, result
-
-        def optional_attempt(label: str, variant: ConvertOptions) -> Attempt | None:
-            """An attempt after plain int8; one the converter fails on is recorded and skipped."""
-            try:
-                return attempt(label, variant)[0]
-            except ConversionError as error:
-                log(f"budget: {label}: the conversion failed, going on without it ({error})")
-                failed.append({"label": label, "error": str(error)})
-                return None
-
-        plain, plain_result = attempt("plain int8", options)
-        best = plain
+        trials = _Trials(source, budget, judge, Path(tmp), log)
+        plain, plain_result = trials.run("plain int8", options)
         # on too few images no attempt, however good, could be shown to meet the budget
         perfect = budget.judge_perfect(plain.figures)
-        searching = not plain.met and perfect.met
-        if searching:
-            cheap = [(f"{method} calibration", replace(options, calibration_method=method))
-                     for method in chosen_target.calibration_methods if method != options.calibration_method]
-            cheap.append(("4x the calibration images",
-                          replace(options, calib_samples=options.calib_samples * 4)))
-            cheap += chosen_target.budget_variants(options)
-            for label, variant in cheap:
-                done = optional_attempt(label, variant)
-                if done is None:
-                    continue
-                best = _better(best, done, budget)
-                if done.met:
-                    break
-        ranking = []
-        if searching and not best.met:
-            ranking = [row.name for row in sorted(
-                diagnose(plain_result.artifact, options.calib_data, 32).rows,
-                key=lambda row: row.own_snr_db) if row.scale]
-            # a layer kept in float keeps the model's edges in float too: with int8 logits, every
-            # layer in float still held a MobileNetV2 .tflite at worst cosine 0.94
-            base = chosen_target.float_edges(best.options)
-            edges = "" if base == best.options else " (and float input and output)"
-            artifact_bytes = Path(plain_result.artifact).read_bytes()
-            for count in float_layer_steps(len(ranking)):
-                keep = chosen_target.keep_float_closure(artifact_bytes, ranking[:count])
-                label = (f"all {count} ranked layers in float" if count == len(ranking) else
-                         f"{count} costliest layer{'s' if count > 1 else ''} in float") + edges
-                done = optional_attempt(label, replace(base, keep_float=keep))
-                if done is None:
-                    continue
-                done.keep_float = ranking[:count]
-                best = _better(best, done, budget)
-                if done.met:
-                    break
-    judgement, reasons, needed = best.judgement, list(best.judgement.reasons), best.judgement.needed
-    if not perfect.met and judgement.verdict == MISSED:
-        reasons.append(f"an attempt keeping every decision of float could not show it on "
-                       f"{perfect.samples} images either")
-        needed = needed or perfect.needed
-    # the search ran to the end, every layer diagnose ranks in float: no int8 form short of that meets it
-    float_only = bool(ranking) and len(attempts[-1].keep_float) == len(ranking)
-    record = {"budget": budget.describe(), "met": judgement.met, "verdict": judgement.verdict,
-              "reasons": reasons, "needed_images": needed,
-              "judged_by": "the 95 % interval's bound of each agreement and accuracy drop; the "
-                           "worst cosine over the held-out images", "chosen": best.label,
-              "layers_in_float": best.keep_float,
-              "size_cost": round(best.size_bytes / plain.size_bytes - 1, 4),
-              "latency_cost": round(best.milliseconds / plain.milliseconds - 1, 4)
-              if plain.milliseconds else None,
-              "float_only": float_only, "labelled": labels is not None,
-              "held_out_images": int(len(images)), "attempts": [a.as_dict() for a in attempts],
-              "failed_attempts": failed}
-    return SearchResult(attempts, best, record)
+        best, ranking = plain, []
+        if not plain.met and perfect.met:
+            best = _cheap_attempts(trials, options, best)
+            if not best.met:
+                best, ranking = _float_layer_attempts(trials, options, best, plain_result)
+    return SearchResult(trials.attempts, best, _search_record(trials, best, plain, perfect, ranking))
 
 
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,

@@ -98,7 +98,7 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     float_options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still)
     source.preprocessing = manifest.preprocessing
     # the artifact's own format rewrites (an older artifact recorded none, and had none)
-    rewritten = options if manifest.record.get("target_rewrites") else float_options
+    rewritten = options if manifest.target_rewrites else float_options
     prepared = prepare(source, float_options, None, log, rewrites_of=rewritten)
     exported = target(options.to).export(prepared.export_model, "fp32", None, float_options)
     return prepared.export_model, exported.data
@@ -116,7 +116,7 @@ def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
     if samples < 1:
         raise UserError(f"--samples must be at least 1, got {samples}")
     images, _, description = verification_images(manifest, data, samples)
-    options = ConvertOptions.from_record(manifest.record.get("settings"))
+    options = ConvertOptions.from_record(manifest.settings)
     log(f"rebuilding the float twin of {Path(artifact).name}")
     _, float_artifact = float_twin(manifest, options, log)
     log(f"comparing every quantized layer on {len(images)} {description['dataset']} images")

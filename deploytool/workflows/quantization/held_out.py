@@ -14,7 +14,6 @@ import numpy as np
 
 from deploytool.converters.options import ConvertOptions
 from deploytool.core.errors import UserError
-from deploytool.core.manifest import Manifest
 from deploytool.core.output_parity import compare_every_output
 from deploytool.runtimes.base import DEFAULT_THREADS, runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
@@ -79,11 +78,11 @@ class HeldOutJudge:
         """The candidate's figures (the worst head's, with ``top1_drop_points`` on labelled
         images) and, when ``timed``, its median in-process latency in ms for one image (a quick
         figure to rank attempts by; `deploytool bench` times in a child process), else None."""
-        manifest = Manifest.from_record(result.artifact, result.manifest)
+        manifest = result.manifest
         if self._reference is None:
             from deploytool.sources.keras_files import load_keras_file
 
-            model = load_keras_file(result.manifest["source"]["reference"])
+            model = load_keras_file(manifest.reference)
             self._reference = KerasRunner(model=model).infer_all(self.images)
         reference = manifest.kept_outputs(self._reference)
         runner = runner_for(result.artifact, self.runtime, self.threads).load()

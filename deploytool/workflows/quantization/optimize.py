@@ -165,7 +165,7 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
             figures, _ = judge.figures(result, timed=False)  # timed below, in a child process
             candidates.append(Candidate(PRECISION_LABELS[precision], variant, figures,
                                         budget.judge(figures),
-                                        result.manifest["artifact"]["size_bytes"], result.artifact))
+                                        result.manifest.size_bytes, result.artifact))
         for candidate in candidates:
             candidate.sha256 = sha256_file(candidate.artifact)
         log(f"timing {len(candidates)} candidates on {runtime}, {ROUNDS} rounds in turn")
