@@ -21,9 +21,8 @@ import shutil
 import time
 from pathlib import Path
 
-from child_process import in_child as run_child
-
 from deploytool.converters.options import ConvertOptions
+from deploytool.core.child import call_in_child
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.models.weights import randomize_batchnorm
 from deploytool.sources.model_source import load_source
@@ -62,17 +61,36 @@ def convert_one(name: str, to: str, precision: str, out: Path, log) -> dict:
     except Exception as error:
         log(f"{name} {to} {precision}: conversion failed: {error}")
         return {"error": f"{type(error).__name__}: {error}"[:300]}
-    log(f"{name} {to} {precision}: {result.manifest['artifact']['size_bytes'] / 1e6:.1f} MB "
+    log(f"{name} {to} {precision}: {result.manifest.size_bytes / 1e6:.1f} MB "
         f"in {time.perf_counter() - started:.0f} s")
-    return {"artifact": result.artifact.name, "size_bytes": result.manifest["artifact"]["size_bytes"],
+    return {"artifact": result.artifact.name, "size_bytes": result.manifest.size_bytes,
             "convert_seconds": round(time.perf_counter() - started, 1)}
 
 
-def in_child(arguments: list[str], result_file: Path) -> dict:
-    """This script run again with ``arguments`` in a process of its own: one process converting
-    the seven kinds of VGG-11 in turn grew past this machine's 24 GiB; one model per process was
-    not enough."""
-    return run_child(__file__, arguments, result_file)
+def in_child(function: str, *args) -> dict:
+    """This script's ``function`` called with ``args`` in a process of its own: one process
+    converting the seven kinds of VGG-11 in turn grew past this machine's 24 GiB; one model per
+    process was not enough. A process that ends without a result is ``{"error": how}``."""
+    answer = call_in_child(f"{__file__}:{function}", *args, echo=True)
+    if answer.ok:
+        return answer.value
+    hint = " (SIGKILL: the out-of-memory killer, most likely)" if "SIGKILL" in answer.error else ""
+    return {"error": f"its process ended without a result: {answer.error}{hint}"}
+
+
+def convert_in_child(name: str, to: str, precision: str, work: str) -> dict:
+    """:func:`convert_one`, in :func:`in_child`'s process."""
+    return convert_one(name, to, precision, Path(work) / name, say)
+
+
+def measure_in_child(name: str, runs: int, work: str) -> dict:
+    """:func:`measure_model`, in :func:`in_child`'s process."""
+    return measure_model(name, runs, Path(work), say)
+
+
+def say(message: str) -> None:
+    """A progress line, at once."""
+    print(message, flush=True)
 
 
 def measure_model(name: str, runs: int, work: Path, log) -> dict:
@@ -81,8 +99,7 @@ def measure_model(name: str, runs: int, work: Path, log) -> dict:
     out = work / name
     artifacts, conversions = [], {}
     for to, precision in ARTIFACTS:
-        record = in_child(["--convert", f"{name}:{to}:{precision}", "--work", str(work)],
-                          work / f"{name}.{to}.{precision}.json")
+        record = in_child("convert_in_child", name, to, precision, str(work))
         if "error" in record and "artifact" not in record:
             log(f"{name} {to} {precision}: {record['error']}")
         conversions[f"{to} {precision}"] = record
@@ -245,18 +262,8 @@ def main():
     parser.add_argument("--work", default="/tmp/deploytool-deployment-size")
     parser.add_argument("--fresh", action="store_true", help="measure stored models again")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from the JSON")
-    parser.add_argument("--child", metavar="NAME", help=argparse.SUPPRESS)  # one model
-    parser.add_argument("--convert", metavar="NAME:TO:PRECISION", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    work, say = Path(args.work), (lambda message: print(message, flush=True))
-    if args.convert:
-        name, to, precision = args.convert.split(":")
-        write_json(work / f"{name}.{to}.{precision}.json",
-                   convert_one(name, to, precision, work / name, say))
-        return
-    if args.child:
-        write_json(work / f"{args.child}.result.json", measure_model(args.child, args.runs, work, say))
-        return
+    work = Path(args.work)
     wanted = args.models.split(",") if args.models else list(ORDER)
     unknown = sorted(set(wanted) - set(ORDER))
     if unknown:
@@ -273,8 +280,7 @@ def main():
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
     for name in todo:
         model_started, load_before = time.perf_counter(), os.getloadavg()[0]
-        measured = in_child(["--child", name, "--runs", str(args.runs), "--work",
-                             str(work)], work / f"{name}.result.json")
+        measured = in_child("measure_in_child", name, args.runs, str(work))
         if "rows" not in measured:  # its process was killed or failed
             results.setdefault("unmeasured", {})[name] = measured["error"]
             save(results)

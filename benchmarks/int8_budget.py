@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
+from deploytool.core.child import call_in_child
 from deploytool.models import list_models
 from deploytool.reports.matrix_settings import EPOCHS, WIDTH
 from deploytool.reports.matrix_trained import training_options
@@ -44,7 +45,7 @@ def measure(model: str, out: Path, runs: Path, epochs: int) -> dict:
         report = verify([result.artifact], target if target == "tflite" else "onnxruntime",
                         data="digits", samples=360)
         figures = report.rows[0].figures
-        budget = result.manifest["budget"]
+        budget = result.manifest.record["budget"]
         row[target] = {"float": figures["accuracy_reference"], "int8": figures["accuracy"],
                        "drop_points": 100 * (figures["accuracy_reference"] - figures["accuracy"]),
                        "agreement": figures["top1_agreement"],
@@ -54,6 +55,11 @@ def measure(model: str, out: Path, runs: Path, epochs: int) -> dict:
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(row))
     return row
+
+
+def measure_in_child(model: str, out: str, runs: str, epochs: int) -> None:
+    """:func:`measure`, in a process of its own (its row lands in OUT/rows)."""
+    measure(model, Path(out), Path(runs), epochs)
 
 
 def main():
@@ -67,14 +73,11 @@ def main():
     rows = []
     for model in args.models:
         if len(args.models) > 1:  # each model in a process of its own (see matrix_trained)
-            import subprocess
-            import sys
-
-            for _ in range(2):
+            for _ in range(2):  # a process that dies is tried once more
                 if (args.out / "rows" / f"{model}.json").exists():
                     break
-                subprocess.run([sys.executable, __file__, model, "--epochs", str(args.epochs),
-                                "--out", str(args.out), "--runs", str(runs)], stdout=subprocess.DEVNULL)
+                call_in_child(f"{__file__}:measure_in_child", model, str(args.out), str(runs),
+                              args.epochs)
         rows.append(measure(model, args.out, runs, args.epochs))
         print(json.dumps(rows[-1]), flush=True)
     print("\n| model | float top-1 | TFLite int8 (plain drop → budgeted) | ONNX int8 (plain drop → budgeted) |")

@@ -21,8 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from child_process import in_child
-
+from deploytool.core.child import call_in_child
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
 from deploytool.sources.model_source import load_source
@@ -100,19 +99,8 @@ def main():
     parser.add_argument("--families", help="comma-separated family names (default: all)")
     parser.add_argument("--runtimes", default="tflite,onnxruntime")
     parser.add_argument("--work", default="/tmp/deploytool-own-models-budget")
-    parser.add_argument("--child", nargs=2, metavar=("FAMILY", "RUNTIME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work)
-    if args.child:  # one family on one runtime, in this process of its own; the result to a file
-        family, runtime = family_by_name(args.child[0]), args.child[1]
-        key = f"{family.name}/{runtime}"
-        try:
-            result = measure(family, runtime, work,
-                             lambda message: print(f"{key}: {message}", flush=True))
-        except Exception as error:  # a family a runtime cannot take is a row, not the end
-            result = error_row(str(error)[:193])
-        write_json(child_result(work, family.name, runtime), result)
-        return
     families = ([family_by_name(name) for name in args.families.split(",")] if args.families
                 else list(FAMILIES))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -121,19 +109,24 @@ def main():
             key = f"{family.name}/{runtime}"
             if key in results and not args.families:
                 continue
-            result = in_child(__file__, ["--child", family.name, runtime, "--work", str(work)],
-                              child_result(work, family.name, runtime))
-            if "error" in result:  # its process was killed or failed
-                result = error_row(result["error"])
-            results[key] = result
+            # a process of its own: what a conversion holds is given back when it ends
+            answer = call_in_child(f"{__file__}:measure_in_child", family.name, runtime, str(work),
+                                   echo=True)
+            results[key] = answer.value if answer.ok else error_row(answer.error)
             write_json(RESULTS, results)
             write_page(results)
             print(f"{key}: {results[key]['chosen']} ({results[key]['seconds']} s)", flush=True)
 
 
-def child_result(work: Path, family: str, runtime: str) -> Path:
-    """Where a child measuring ``family`` on ``runtime`` writes its result."""
-    return work / f"{family}-{runtime}.result.json"
+def measure_in_child(family_name: str, runtime: str, work: str) -> dict:
+    """:func:`measure` of one family on one runtime, in a process of its own; a family the
+    runtime cannot take is a row, not the end."""
+    key = f"{family_name}/{runtime}"
+    try:
+        return measure(family_by_name(family_name), runtime, Path(work),
+                       lambda message: print(f"{key}: {message}", flush=True))
+    except Exception as error:
+        return error_row(str(error)[:193])
 
 
 def error_row(reason: str) -> dict:

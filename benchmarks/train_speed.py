@@ -13,12 +13,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deploytool.core.child import call_in_child
+
+
+def visible_gpus() -> int:
+    """GPUs TensorFlow sees in this process."""
+    import tensorflow as tf
+
+    return len(tf.config.list_physical_devices("GPU"))
+
 
 def gpu_count() -> int:
     """GPUs TensorFlow sees, asked in a child so this process never initialises CUDA."""
-    probe = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else 0
+    answer = call_in_child(f"{__file__}:visible_gpus")
+    return answer.value if answer.ok else 0
 
 
 def measure(model: str, device: str, epochs: int, out: Path) -> dict:

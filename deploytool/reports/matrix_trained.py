@@ -320,29 +320,24 @@ def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epo
 
 def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samples: int,
                          log=lambda message: None, attempts: int = 2) -> dict:
-    """:func:`model_cells` in a child process of its own (``python -m
-    deploytool.reports.matrix_trained``), as every runtime runs in verify: hours of training, converting
-    and quantizing in one process ended in glibc heap-corruption aborts (``corrupted size vs.
-    prev_size``) that no model reproduces alone. A child that dies is tried once more; if it
-    dies again, every cell of the model says so."""
-    import subprocess
-    import sys
+    """:func:`model_cells` in a child process of its own (through
+    :func:`deploytool.core.child.call_in_child`), as every runtime runs in verify: hours of
+    training, converting and quantizing in one process ended in glibc heap-corruption aborts
+    (``corrupted size vs. prev_size``) that no model reproduces alone. A child that dies is tried
+    once more; if it dies again, every cell of the model says so."""
+    from deploytool.core.child import call_in_child
 
     result = cache_path(work, model)
     reason = ""
     for _ in range(attempts):
         if result.exists():
             break
-        process = subprocess.run(
-            [sys.executable, "-m", "deploytool.reports.matrix_trained", model, str(work), str(epochs),
-             str(width), str(samples)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, errors="replace")
-        for line in process.stdout.splitlines():
+        answer = call_in_child(f"{__name__}:logged_model_cells", model, str(work), epochs, width,
+                               samples)
+        for line in answer.stdout.splitlines():
             log(line)
-        if process.returncode != 0:
-            lines = [line for line in process.stderr.splitlines() if line.strip()]
-            reason = (f"signal {-process.returncode}" if process.returncode < 0
-                      else f"exit {process.returncode}") + (f": {lines[-1]}" if lines else "")
+        if not answer.ok:
+            reason = answer.error
             log(f"{model}: its process ended ({reason})")
     if result.exists():
         return json.loads(result.read_text())
@@ -350,6 +345,13 @@ def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samp
         {"model": model, "artifact": label, "runtime": runtime, "status": "fail",
          "why": f"the model's matrix process ended twice ({reason})"}
         for label, _, _ in ARTIFACT_KINDS for runtime in RUNTIMES]}
+
+
+def logged_model_cells(model: str, work: str, epochs: int, width: float, samples: int) -> None:
+    """:func:`isolated_model_cells`' child: :func:`model_cells`, its log on standard output (the
+    cells land in the model's cache file)."""
+    model_cells(model, Path(work), epochs, width, samples,
+                log=lambda message: print(message, flush=True))
 
 
 def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int,
@@ -373,11 +375,3 @@ def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float,
     plot_heatmap(results, temporary)
     temporary.replace(png_path)
     return [out_file, json_path, png_path]
-
-
-if __name__ == "__main__":  # one model's cells, in a process of its own (isolated_model_cells)
-    import sys
-
-    name, folder, epochs_, width_, samples_ = sys.argv[1:6]
-    model_cells(name, Path(folder), int(epochs_), float(width_), int(samples_),
-                log=lambda message: print(message, flush=True))

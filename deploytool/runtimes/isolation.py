@@ -3,16 +3,13 @@ backend is reported as that backend's failure and everything else goes on."""
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deploytool.core.child import call_in_child
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 
 DEFAULT_TIMEOUT = 300
@@ -33,42 +30,30 @@ class IsolatedRun:
         return self.kind == "ok"
 
 
-def _signal_name(code: int) -> str:
-    try:
-        return signal.Signals(-code).name
-    except ValueError:
-        return f"signal {-code}"
-
-
 def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFAULT_THREADS,
                  timeout: float = DEFAULT_TIMEOUT, bench: dict | None = None,
                  **options) -> IsolatedRun:
-    """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process. With ``bench``
-    ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls after W
-    warm-up calls, on the first B images when B is given."""
+    """Infer ``images`` with ``backend`` on ``artifact`` in a fresh child process
+    (:func:`deploytool.runtimes.worker.infer`, through :func:`deploytool.core.child.call_in_child`).
+    With ``bench`` ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls
+    after W warm-up calls, on the first B images when B is given."""
     with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
         tmp = Path(tmp)
         np.save(tmp / "images.npy", np.asarray(images, np.float32))
         request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
                    "threads": threads, "options": options, "images": str(tmp / "images.npy"),
-                   "outputs": str(tmp / "outputs.npz"), "meta": str(tmp / "meta.json"),
+                   "outputs": str(tmp / "outputs.npz"),
                    **({"mode": "bench", **bench} if bench else {})}
-        (tmp / "request.json").write_text(json.dumps(request))
-        try:
-            process = subprocess.run([sys.executable, "-m", "deploytool.runtimes.worker",
-                                      str(tmp / "request.json")], capture_output=True, text=True,
-                                     errors="replace", timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return IsolatedRun(error=f"no answer within {timeout:g} s (killed)", kind="timeout")
-        if process.returncode < 0:
-            return IsolatedRun(error=f"the runtime crashed ({_signal_name(process.returncode)})",
-                               kind="crash")
-        if process.returncode != 0:
-            lines = [line for line in process.stderr.splitlines() if line.strip()]
-            error = lines[-1] if lines else f"exit code {process.returncode}"
-            layer = runners()[backend].layer_in_log(process.stderr)
-            return IsolatedRun(error=f"{error}; {layer}" if layer else error, kind="error")
-        meta = json.loads((tmp / "meta.json").read_text())
+        answer = call_in_child("deploytool.runtimes.worker:infer", request, timeout=timeout)
+        if answer.kind == "crash":
+            return IsolatedRun(error=f"the runtime {answer.error}", kind="crash")
+        if answer.kind == "error":
+            layer = runners()[backend].layer_in_log(answer.stderr)
+            return IsolatedRun(error=f"{answer.error}; {layer}" if layer else answer.error,
+                               kind="error")
+        if not answer.ok:
+            return IsolatedRun(error=answer.error, kind=answer.kind)
+        meta = answer.value
         with np.load(tmp / "outputs.npz") as saved:
             outputs = {output["name"]: saved[output["name"]] for output in meta["outputs"]}
         return IsolatedRun(outputs, meta)
@@ -95,7 +80,6 @@ def run_variants(artifact, backend: str, images: np.ndarray, judge=lambda run: [
     turn, each in its own child process, until one agrees: it runs and ``judge(run)`` finds no
     failure. Returns every attempt made, the agreeing one last if any."""
     import time
-
 
     attempts = []
     for options in runners()[backend].variants:

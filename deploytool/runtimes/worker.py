@@ -1,14 +1,9 @@
-"""Child-process entry point: run one artifact on one backend, write the outputs, exit.
-
-    python -m deploytool.runtimes.worker REQUEST.json
-
-The request names the artifact, backend, options, images (.npy) and where to write the outputs
-(.npz, one array per output, by name) and metadata (.json). Exit 0 on success; otherwise the last stderr line says why. Nothing
-here imports TensorFlow, so a child starts in well under a second.
+"""What a runtime's child process does: run one artifact on one backend, write the outputs.
+Called through :func:`deploytool.core.child.call_in_child` (``deploytool.runtimes.worker:infer``)
+by :func:`deploytool.runtimes.isolation.run_isolated`. Nothing here imports TensorFlow, so a
+child starts in well under a second.
 """
 
-import json
-import sys
 import time
 
 import numpy as np
@@ -27,28 +22,26 @@ def peak_rss_bytes() -> int | None:
     return None
 
 
-def main(request_path: str) -> int:
-    from deploytool.core.errors import UserError
+def infer(request: dict) -> dict:
+    """Load ``request["artifact"]`` on ``request["backend"]`` (``threads``, constructor
+    ``options``), infer the images in ``request["images"]`` (.npy) and write the outputs to
+    ``request["outputs"]`` (.npz, one array per output, by name); with ``mode`` "bench", time
+    ``runs`` calls after ``warmup`` first (on the first ``batch`` images when given). Returns
+    the inputs, outputs, timings, peak memory and the runner's engine and layout."""
     from deploytool.runtimes.base import runner_for
 
-    request = json.loads(open(request_path).read())
-    try:
-        started = time.perf_counter()
-        runner = runner_for(request["artifact"], request["backend"], request.get("threads", 2),
-                            **request.get("options", {})).load()
-        loaded = time.perf_counter()
-        images = np.load(request["images"])
-        timings = None
-        if request.get("mode") == "bench":
-            timed = images[:request["batch"]] if request.get("batch") else images
-            timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5),
-                                            request.get("min_seconds", 0.0))
-        outputs = runner.infer_all(images)
-        finished = time.perf_counter()
-    except (UserError, RuntimeError, ValueError) as exc:
-        print(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__,
-              file=sys.stderr)
-        return 3
+    started = time.perf_counter()
+    runner = runner_for(request["artifact"], request["backend"], request.get("threads", 2),
+                        **request.get("options", {})).load()
+    loaded = time.perf_counter()
+    images = np.load(request["images"])
+    timings = None
+    if request.get("mode") == "bench":
+        timed = images[:request["batch"]] if request.get("batch") else images
+        timings = runner.time_inference(timed, request.get("runs", 30), request.get("warmup", 5),
+                                        request.get("min_seconds", 0.0))
+    outputs = runner.infer_all(images)
+    finished = time.perf_counter()
     np.savez(request["outputs"], **outputs)
     meta = {"inputs": [i.as_dict() for i in runner.inputs],
             "outputs": [o.as_dict() for o in runner.outputs],
@@ -57,10 +50,4 @@ def main(request_path: str) -> int:
     for extra in ("engine", "input_layout"):
         if hasattr(runner, extra):
             meta[extra] = getattr(runner, extra)
-    with open(request["meta"], "w") as handle:
-        json.dump(meta, handle)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    return meta

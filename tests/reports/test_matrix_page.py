@@ -96,3 +96,13 @@ def test_a_cell_is_labelled_numerical_by_what_failed_not_by_its_words():
     assert not _accuracy_only(["min_cosine", "missing_output"])
     assert not _accuracy_only(["max_abs"])  # the fp32 bar: an error, not rounding
     assert not _accuracy_only([])
+
+
+def test_a_models_process_that_fails_twice_fills_its_cells_with_why(tmp_path):
+    from deploytool.reports.matrix import RUNTIMES
+    from deploytool.reports.matrix_trained import ARTIFACT_KINDS, isolated_model_cells
+
+    result = isolated_model_cells("no_such_model", tmp_path, 1, 0.25, 8)
+    assert len(result["cells"]) == len(ARTIFACT_KINDS) * len(RUNTIMES)
+    assert {cell["status"] for cell in result["cells"]} == {"fail"}
+    assert "no_such_model" in result["cells"][0]["why"]  # the child's own error, carried

@@ -237,22 +237,23 @@ def train_without_onednn(model_name: str, data: str, out, options: TrainOptions,
     digits, 5 epochs: glibc aborts with "malloc assertion failure" or "corrupted double-linked
     list"; the same run with TF_ENABLE_ONEDNN_OPTS=0 trains to 0.875). The flag is read when
     TensorFlow is imported, hence the child; its progress lines come through as they are."""
-    import subprocess
-    import sys
-    import tempfile
+    from deploytool.core.child import call_in_child
 
-    with tempfile.TemporaryDirectory(prefix="deploytool-train-") as tmp:
-        request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({"model": model_name, "data": data, "out": str(out),
-                                       "options": asdict(options), "progress": console is not None}))
-        env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
-        process = subprocess.run([sys.executable, "-m", "deploytool.workflows.training.train", str(request)], env=env,
-                                 stderr=subprocess.PIPE, text=True, errors="replace")
-    if process.returncode != 0:
-        lines = [line for line in process.stderr.splitlines() if line.strip()]
+    answer = call_in_child(f"{__name__}:train_in_child", model_name, data, str(out), asdict(options),
+                           console is not None, env={"TF_ENABLE_ONEDNN_OPTS": "0"}, echo=True)
+    if not answer.ok:
         raise UserError(f"training {model_name} (without oneDNN, in a child process) failed: "
-                        f"{lines[-1] if lines else f'exit {process.returncode}'}")
-    return json.loads((Path(out) / "metrics.json").read_text())
+                        f"{answer.error}")
+    return answer.value
+
+
+def train_in_child(model_name: str, data: str, out: str, fields: dict, progress: bool) -> dict:
+    """:func:`train_without_onednn`'s child: :func:`train` with the options as JSON gave them,
+    its progress printed on this process's standard output when asked."""
+    from rich.console import Console
+
+    fields["input_shape"] = tuple(fields["input_shape"]) if fields.get("input_shape") else None
+    return train(model_name, data, out, TrainOptions(**fields), Console() if progress else None)
 
 
 def build_model(model_name: str, input_shape, num_classes: int, options: TrainOptions,
@@ -367,19 +368,3 @@ def train(model_name: str, data: str, out, options: TrainOptions, console=None) 
     shutil.rmtree(staging / "checkpoints", ignore_errors=True)
     os.replace(staging, out)
     return metrics
-
-
-if __name__ == "__main__":  # train_without_onednn's child
-    import sys
-
-    from rich.console import Console
-
-    job = json.loads(Path(sys.argv[1]).read_text())
-    fields = job["options"]
-    fields["input_shape"] = tuple(fields["input_shape"]) if fields.get("input_shape") else None
-    try:
-        train(job["model"], job["data"], job["out"], TrainOptions(**fields),
-              Console() if job["progress"] else None)
-    except UserError as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(2)
