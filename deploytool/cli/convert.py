@@ -11,14 +11,49 @@ import click
 
 from deploytool.cli.help_texts import example, formats_text
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, given_target_options, json_option,
-                                    model_source_options, preprocess_dict, preprocess_options,
+from deploytool.cli.options import (budget_options, dataset_name, json_option,
+                                    model_source_options, option_group, preprocess_options,
                                     refuse_unless, target_options)
 from deploytool.cli.tables import print_fields, progress
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import calibration_methods, targets
 from deploytool.core.errors import UserError
 from deploytool.core.output_parity import figures_text
+
+
+def calibration_options(function):
+    """--calib-data, --calib-samples and --calibration-method, given as ``calibration``: how
+    int8 is calibrated (ConvertOptions' fields)."""
+    return option_group("calibration", [
+        click.option("--calib-data", callback=dataset_name, help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour)."),
+        click.option("--calib-samples", default=ConvertOptions.calib_samples, show_default=True, type=int),
+        click.option("--calibration-method", type=click.Choice(calibration_methods()),
+                     default=ConvertOptions.calibration_method, show_default=True,
+                     help="int8 calibrator (" + "; ".join(
+                         f"{t.label}: {', '.join(t.calibration_methods)}" for t in targets().values()
+                         if "int8" in t.precisions) + ")."),
+    ])(function)
+
+
+def graph_options(function):
+    """--drop-output, --output-kind, --no-fold and --keep-softmax, given as ``graph``: what the
+    artifact keeps of the model's graph (ConvertOptions' fields)."""
+    def make(drop_outputs, output_kinds, no_fold, keep_softmax):
+        from deploytool.converters.outputs import parse_output_kinds
+
+        return {"drop_outputs": list(drop_outputs), "output_kinds": parse_output_kinds(output_kinds),
+                "fold": not no_fold, "keep_softmax": keep_softmax}
+
+    return option_group("graph", [
+        click.option("--drop-output", "drop_outputs", multiple=True, metavar="NAME",
+                     help="Leave this output of the model out of the artifact (repeatable); every "
+                          "other output is kept."),
+        click.option("--output-kind", "output_kinds", multiple=True, metavar="NAME=KIND",
+                     help="How an output is judged where the guess from its layer is wrong "
+                          "(repeatable): scores, regression, embedding or dense."),
+        click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level."),
+        click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing)."),
+    ], make=make)(function)
 
 
 @main.command("convert", epilog=example("convert"), help=(
@@ -36,47 +71,20 @@ from deploytool.core.output_parity import figures_text
 @click.option("--qat-epochs", default=ConvertOptions.qat_epochs, show_default=True, type=int)
 @click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
               type=click.Path(file_okay=False))
-@click.option("--calib-data", callback=dataset_name, help="Calibration data: images:FOLDER (a plain folder of your images), a data set (digits, photos, mnist, folder:PATH) or a .npy of preprocessed images. Default: the run's data, else digits (grey models) or photos (colour).")
-@click.option("--calib-samples", default=ConvertOptions.calib_samples, show_default=True, type=int)
-@click.option("--drop-output", "drop_outputs", multiple=True, metavar="NAME",
-              help="Leave this output of the model out of the artifact (repeatable); every other "
-                   "output is kept.")
-@click.option("--output-kind", "output_kinds", multiple=True, metavar="NAME=KIND",
-              help="How an output is judged where the guess from its layer is wrong (repeatable): "
-                   "scores, regression, embedding or dense.")
-@click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level.")
-@click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing).")
+@calibration_options
+@graph_options
 @model_source_options
 @click.option("--seed", default=ConvertOptions.seed, show_default=True, type=int)
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="The model's class names, one per line: kept in the manifest for verify, "
-                   "bundle and the app.")
-@click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
 @click.option("--custom-objects", type=click.Path(dir_okay=False), metavar="FILE.py",
               help="The Python file that defines the model's own layer or model classes (a "
                    "subclassed model's); it is run, so it needs --unsafe.")
 @preprocess_options
-@click.option("--max-drop", type=float, metavar="POINTS",
-              help="int8 accuracy budget: at most this many top-1 points below float on held-out "
-                   "labelled images (else other calibration, then layers kept in float).")
-@click.option("--min-cosine", type=float, metavar="C",
-              help="int8 accuracy budget without labels: worst-sample cosine at least C.")
-@click.option("--min-agreement", type=float, metavar="F",
-              help="With a budget: also the same top-1 decision as float on at least this fraction "
-                   "of the held-out images.")
-@click.option("--calibration-method", type=click.Choice(calibration_methods()),
-              default=ConvertOptions.calibration_method, show_default=True,
-              help="int8 calibrator (" + "; ".join(
-                  f"{t.label}: {', '.join(t.calibration_methods)}" for t in targets().values()
-                  if "int8" in t.precisions) + ").")
+@budget_options
 @target_options
 @json_option("the manifest as JSON")
-def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, calib_data,
-                    calib_samples, drop_outputs, output_kinds, no_fold, keep_softmax, input_shape, num_classes, width, seed,
-                    labels_file, unsafe, custom_objects, preset, mean, std, channel_order, fit, max_drop, min_cosine, min_agreement,
-                    calibration_method, as_json, **target_values):
+def convert_command(model, to, precisions, qat, qat_epochs, out_dir, calibration, graph,
+                    source_args, seed, custom_objects, preprocess, budget, target_values, as_json):
     """Convert MODEL to one artifact, with its manifest (help: the registry's formats)."""
-    from deploytool.converters.outputs import parse_output_kinds
     from deploytool.models import list_models
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.conversion.convert import convert
@@ -94,23 +102,11 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
                   f"applies to zoo models, and {model} is not one (a model file or run folder "
                   "brings its own)")
     options = ConvertOptions.create(
-        to, **given_target_options(target_values),
-        precision=precision or ("int8" if qat else "fp32"), qat=qat, qat_epochs=qat_epochs,
-        calib_data=calib_data, calib_samples=calib_samples, drop_outputs=list(drop_outputs),
-        output_kinds=parse_output_kinds(output_kinds), fold=not no_fold,
-        keep_softmax=keep_softmax, out_dir=out_dir, seed=seed,
-        calibration_method=calibration_method)
+        to, **target_values, precision=precision or ("int8" if qat else "fp32"), qat=qat,
+        qat_epochs=qat_epochs, **calibration, **graph, out_dir=out_dir, seed=seed)
     options.check()
-    budget = None
-    if max_drop is not None or min_cosine is not None or min_agreement is not None:
-        from deploytool.workflows.quantization.budget import Budget
-
-        budget = Budget(max_drop, min_cosine, min_agreement)
-        budget.check()
-    source = load_source(model, weights=weights, input_shape=input_shape,
-                         num_classes=num_classes, width=width, unsafe=unsafe, seed=seed,
-                         preprocess=preprocess_dict(preset, mean, std, channel_order, fit),
-                         custom_objects=custom_objects, labels=labels_file)
+    source = load_source(model, **source_args, seed=seed, preprocess=preprocess,
+                         custom_objects=custom_objects)
     if budget is not None:
         from deploytool.workflows.quantization.budget import budgeted_convert
 
@@ -118,22 +114,22 @@ def convert_command(model, to, precisions, qat, qat_epochs, weights, out_dir, ca
     else:
         result = convert(source, options, log=progress())
     if as_json:
-        click.echo(json.dumps(result.manifest, indent=2))
+        click.echo(json.dumps(result.manifest.record, indent=2))
     else:
         print_fields(result_fields(result))
-    if result.manifest["settings"]["precision"] != "fp32":
+    if result.manifest.precision != "fp32":
         from deploytool.workflows.measuring.bench import against_float_sibling
 
         for line in against_float_sibling(result.artifact):
             click.echo(line, err=as_json)
-    parity = result.manifest["parity"]
-    if not parity["passed"] and not result.manifest.get("budget"):  # a budget is judged by itself
+    parity = result.manifest.parity
+    if not result.manifest.parity_passed and not result.manifest.budget:  # a budget is judged by itself
         click.echo(f"deploytool: the parity check failed ({'; '.join(parity['failures'])}, on "
                    f"{parity_sample_count(parity)} {parity['images']} images); the artifact is "
                    f"written without claiming parity (manifest: {result.artifact}.json); "
                    "`deploytool verify` judges it on more images", err=True)
         sys.exit(1)
-    budget_record = result.manifest.get("budget")
+    budget_record = result.manifest.budget
     if budget_record and not budget_record["met"]:
         click.echo(f"deploytool: the budget is {budget_record['verdict']} "
                    f"({budget_record['budget']}); the artifact is written without claiming it "
@@ -149,17 +145,16 @@ def parity_sample_count(parity: dict) -> int | str:
 def result_fields(result) -> list[tuple[str, str]]:
     """What convert prints of a written artifact: file, size, digest, time, path, input,
     parity, and the QAT and budget reports where there are any."""
-    entry = result.manifest
-    parity = entry["parity"]
-    path = entry["conversion_path"]
+    manifest = result.manifest
+    parity, path = manifest.parity, manifest.conversion_path
     fields = [
         ("artifact", str(result.artifact)),
-        ("size", f"{entry['artifact']['size_bytes'] / 1e6:.2f} MB"),
-        ("sha256", entry["artifact"]["sha256"]),
-        ("conversion", f"{entry['conversion_seconds']:.1f} s"),
+        ("size", f"{manifest.size_bytes / 1e6:.2f} MB"),
+        ("sha256", manifest.sha256),
+        ("conversion", f"{manifest.conversion_seconds:.1f} s"),
         ("path", f"{path['framework']} ({path['exporter']})" +
          (f"; not run: {', '.join(path['passes_skipped'])}" if path["passes_skipped"] else "")),
-        ("input", entry["preprocessing"]["formula"])]
+        ("input", manifest.preprocessing.describe())]
     outputs = parity["outputs"]
     for output in outputs:
         figures = output["figures"]
@@ -169,13 +164,13 @@ def result_fields(result) -> list[tuple[str, str]]:
                        + (f"({output['kind']}) " if len(outputs) > 1 else "")
                        + (f"on {figures['samples']} " if figures else "")
                        + f"{parity['images']} images ({parity['runtime']}): {words}"))
-    if entry["qat_report"]:
-        report = entry["qat_report"]
+    if manifest.qat_report:
+        report = manifest.qat_report
         fields.append(("accuracy", f"float {report['float_accuracy']:.4f}, QAT int8 "
                                    f"{report['qat_int8_accuracy']:.4f}, PTQ int8 after the same "
                                    f"fine-tuning {report['ptq_int8_accuracy_after_same_finetuning']:.4f}"))
-    if entry.get("budget"):
-        budget = entry["budget"]
+    if manifest.budget:
+        budget = manifest.budget
         floats = budget["layers_in_float"]
         fields.append(("budget", f"{budget['verdict'] if budget['met'] else budget['verdict'].upper()} "
                                  f"({budget['budget']}, on {budget['held_out_images']} held-out "

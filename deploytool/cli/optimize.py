@@ -9,8 +9,8 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, json_option, model_source_options,
-                                    preprocess_dict, preprocess_options, refuse_unless)
+from deploytool.cli.options import (budget_options, dataset_name, json_option,
+                                    model_source_options, preprocess_options, refuse_unless)
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import targets
@@ -28,11 +28,7 @@ from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes
               help="The runtime you ship with: candidates are judged and timed on it.")
 @click.option("--to", "to", type=click.Choice(list(targets())),
               help="The format to build (default: the one made for the runtime; OpenCV: onnx).")
-@click.option("--max-drop", type=float, metavar="POINTS",
-              help="At most this many top-1 points below float on held-out labelled images.")
-@click.option("--min-cosine", type=float, metavar="C", help="Worst-sample cosine at least C.")
-@click.option("--min-agreement", type=float, metavar="F",
-              help="The same top-1 decision as float on at least this fraction of the images.")
+@budget_options
 @click.option("--calib-data", callback=dataset_name,
               help="Calibration and held-out data (as convert's); default: the run's data, else "
                    "digits (grey models) or photos (colour).")
@@ -43,34 +39,23 @@ from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes
 @click.option("--out", "out_dir", default=str(ConvertOptions.out_dir), show_default=True,
               type=click.Path(file_okay=False))
 @model_source_options
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False), metavar="FILE",
-              help="The model's class names, one per line.")
-@click.option("--unsafe", is_flag=True, help="Allow model files whose Lambda/custom layers run code.")
 @click.option("--seed", default=ConvertOptions.seed, show_default=True, type=int)
 @preprocess_options
 @json_option("the report as JSON")
-def optimize_command(model, runtime, to, max_drop, min_cosine, min_agreement, calib_data,
-                     calib_samples, threads, runs, out_dir, weights, input_shape, num_classes,
-                     width, labels_file, unsafe, seed, preset, mean, std, channel_order, fit,
-                     as_json):
+def optimize_command(model, runtime, to, budget, calib_data, calib_samples, threads, runs,
+                     out_dir, source_args, seed, preprocess, as_json):
     """Build, judge and time every candidate; write the fastest within the budget."""
     from deploytool.models import list_models
     from deploytool.sources.model_source import load_source
-    from deploytool.workflows.quantization.budget_criteria import Budget
     from deploytool.workflows.quantization.optimize import candidate_figures_text, optimize, report_json
 
-    if (max_drop, min_cosine, min_agreement) == (None, None, None):
+    if budget is None:
         raise UserError("optimize keeps the fastest artifact within an accuracy budget: give "
                         "--max-drop POINTS, --min-cosine C or --min-agreement F")
-    budget = Budget(max_drop, min_cosine, min_agreement)
-    budget.check()
     refuse_unless(model in list_models() or not Path(model).exists(), ("num_classes", "width"),
                   f"applies to zoo models, and {model} is not one (a model file or run folder "
                   "brings its own)")
-    source = load_source(model, weights=weights, input_shape=input_shape, num_classes=num_classes,
-                         width=width, unsafe=unsafe, seed=seed,
-                         preprocess=preprocess_dict(preset, mean, std, channel_order, fit),
-                         labels=labels_file)
+    source = load_source(model, **source_args, seed=seed, preprocess=preprocess)
     report = optimize(source, runtime, budget, to, calib_data, calib_samples, out_dir, seed,
                       threads, runs, log=progress())
     if as_json:

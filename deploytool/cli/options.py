@@ -1,9 +1,14 @@
 """Options more than one command takes, written once: parsers for shapes and number lists, the
 preprocessing options, the zoo-model options, ``--json``, ``--backend`` (its choices from the
-runtime registry), and the flags every export target contributes from its own options."""
+runtime registry), and the flags every export target contributes from its own options.
+
+Options that belong together come as a group (:func:`option_group`): the command receives one
+value built from them (the preprocessing record, the model source's arguments, the budget, the
+target's options) instead of one parameter per flag."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -70,13 +75,33 @@ def apply(function, options):
     return function
 
 
+def option_group(name: str, options, make=lambda **values: values):
+    """A decorator adding click ``options`` to a command that receives their values as one
+    argument, ``name`` = ``make(**values)`` (by default the dict of values by parameter name).
+    Which option the user gave stays known to click's context (:func:`refuse_unless`)."""
+    def parameter_names() -> list[str]:
+        def probe():
+            pass
+        return [param.name for param in apply(probe, options).__click_params__]
+
+    def decorate(function):
+        names = parameter_names()
+
+        @functools.wraps(function)
+        def command(*args, **kwargs):
+            kwargs[name] = make(**{key: kwargs.pop(key) for key in names})
+            return function(*args, **kwargs)
+        return apply(command, options)
+    return decorate
+
+
 def preprocess_options(function):
-    """The --preprocess/--mean/--std/--channel-order/--resize options: what input the model
-    expects."""
+    """The --preprocess/--mean/--std/--channel-order/--resize options, given to the command as
+    ``preprocess`` (the dict load_source and TrainOptions take): what input the model expects."""
     from deploytool.core.preprocessing import ALIASES, FITS, PRESETS
 
     presets = ", ".join(f"{name}" for name in [*PRESETS, *ALIASES])
-    return apply(function, [
+    return option_group("preprocess", [
         click.option("--preprocess", "preset", metavar="PRESET",
                      help=f"The input the model expects: {presets} (default: 0..1, or what "
                           "a run folder recorded)."),
@@ -91,10 +116,10 @@ def preprocess_options(function):
                           "(resize as it is; the default), crop (centre-crop to the model's "
                           "aspect first) or pad (pad with black to it first); recorded in the "
                           "manifest and done the same way by the Android app."),
-    ])
+    ], make=preprocess_dict)(function)
 
 
-def preprocess_dict(preset, mean, std, channel_order, fit=None) -> dict:
+def preprocess_dict(preset=None, mean=None, std=None, channel_order=None, fit=None) -> dict:
     """The preprocessing options as load_source takes them."""
     return {"preset": preset, "mean": mean, "std": std,
             "channel_order": channel_order.upper() if channel_order else None, "fit": fit}
@@ -107,18 +132,49 @@ def width_option(**kwargs):
 
 
 def model_source_options(function):
-    """--weights, --input-shape, --num-classes and --width: how a zoo model is built (and the size
-    a model file with free dimensions is fixed at)."""
-    for option in reversed((
-            click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model."),
-            click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
-                         help="A zoo model's input size (default 224,224,3), or the fixed size to "
-                              "convert a model file with free dimensions (None, None, C) at."),
-            click.option("--num-classes", default=1000, show_default=True,
-                         type=click.IntRange(min=1), help="Zoo models: classes."),
-            width_option(help="Zoo models: channel-width multiplier."))):
-        function = option(function)
-    return function
+    """--weights, --input-shape, --num-classes, --width, --labels and --unsafe, given to the
+    command as ``source_args`` (load_source's keyword arguments): how a zoo model is built (and
+    the size a model file with free dimensions is fixed at), its labels, and whether code in a
+    model file may run."""
+    return option_group("source_args", [
+        click.option("--weights", type=click.Path(dir_okay=False), help="Weights for a zoo model."),
+        click.option("--input-shape", callback=parse_shape, metavar="H,W,C",
+                     help="A zoo model's input size (default 224,224,3), or the fixed size to "
+                          "convert a model file with free dimensions (None, None, C) at."),
+        click.option("--num-classes", default=1000, show_default=True,
+                     type=click.IntRange(min=1), help="Zoo models: classes."),
+        width_option(help="Zoo models: channel-width multiplier."),
+        click.option("--labels", "labels", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="The model's class names, one per line: kept in the manifest for "
+                          "verify, bundle and the app."),
+        click.option("--unsafe", is_flag=True,
+                     help="Allow model files whose Lambda/custom layers run code."),
+    ])(function)
+
+
+def budget_options(function):
+    """--max-drop, --min-cosine and --min-agreement, given to the command as ``budget``: a
+    checked :class:`~deploytool.workflows.quantization.budget_criteria.Budget`, or None when
+    none of them was given."""
+    def make(max_drop, min_cosine, min_agreement):
+        from deploytool.workflows.quantization.budget_criteria import Budget
+
+        if (max_drop, min_cosine, min_agreement) == (None, None, None):
+            return None
+        budget = Budget(max_drop, min_cosine, min_agreement)
+        budget.check()
+        return budget
+
+    return option_group("budget", [
+        click.option("--max-drop", type=float, metavar="POINTS",
+                     help="int8 accuracy budget: at most this many top-1 points below float on "
+                          "held-out labelled images."),
+        click.option("--min-cosine", type=float, metavar="C",
+                     help="int8 accuracy budget without labels: worst-sample cosine at least C."),
+        click.option("--min-agreement", type=float, metavar="F",
+                     help="The same top-1 decision as float on at least this fraction of the "
+                          "held-out images."),
+    ], make=make)(function)
 
 
 def json_option(what: str = "JSON"):
@@ -136,7 +192,8 @@ def backend_option(function):
 
 def target_options(function):
     """One flag per field of every export target's options (``--int8-io``, ``--opset``,
-    ``--nchw``, ...), each passed to the command as its field name, None when not given."""
+    ``--nchw``, ...), given to the command as ``target_values``: the ones the user gave, by
+    field name."""
     from deploytool.converters.targets.registry import targets
 
     options = []
@@ -155,10 +212,10 @@ def target_options(function):
             else:
                 options.append(click.option(flag, field.name, type=type(field.default),
                                             help=label + default))
-    return apply(function, options)
+    return option_group("target_values", options, make=given_target_options)(function)
 
 
-def given_target_options(values: dict) -> dict:
+def given_target_options(**values) -> dict:
     """The target flags (``target_options``' parameters) the user gave, by field name."""
     return {name: value for name, value in values.items() if value is not None}
 

@@ -9,7 +9,7 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
+from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape,
                                     preprocess_options, refuse_unless, width_option)
 from deploytool.cli.tables import print_table, progress, stdout
 from deploytool.workflows.training.train_options import TrainOptions
@@ -43,7 +43,7 @@ from deploytool.workflows.verification.verify import DEFAULT_SAMPLES
                    "same options, and redo a step whose options changed, and the steps after it).")
 @preprocess_options
 def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_shape, width,
-                weights, samples, out_dir, app, fresh, preset, mean, std, channel_order, fit):
+                weights, samples, out_dir, app, fresh, preprocess):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.models import list_models
@@ -58,7 +58,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
     out_dir = out_dir or default_run_folder(model, data or DEFAULT_TRAIN_DATA, "-pipeline")
     failure = None
     options = TrainOptions(epochs=epochs, batch_size=batch_size, input_shape=input_shape, width=width,
-                           preprocess=preprocess_dict(preset, mean, std, channel_order, fit))
+                           preprocess=preprocess)
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
                               app=app, log=progress("[bold]▸[/bold]"), fresh=fresh,

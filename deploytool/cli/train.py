@@ -8,7 +8,7 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
-from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape, preprocess_dict,
+from deploytool.cli.options import (dataset_name, default_run_folder, parse_shape,
                                     preprocess_options, width_option)
 from deploytool.cli.tables import stderr, stdout
 from deploytool.workflows.training.train_options import TrainOptions
@@ -34,15 +34,14 @@ from deploytool.workflows.training.train_options import TrainOptions
               help="Run folder (default runs/MODEL-DATA).")
 @preprocess_options
 def train_command(model, data, epochs, batch_size, learning_rate, input_shape, width,
-                  mixed_precision, early_stopping, resume, seed, out_dir, preset, mean, std,
-                  channel_order, fit):
+                  mixed_precision, early_stopping, resume, seed, out_dir, preprocess):
     """Train zoo MODEL on a data set; writes a run folder that convert and verify accept."""
     from deploytool.workflows.training.train import train
 
     options = TrainOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                            input_shape=input_shape, width=width, mixed_precision=mixed_precision,
                            early_stopping=early_stopping, resume=resume, seed=seed,
-                           preprocess=preprocess_dict(preset, mean, std, channel_order, fit))
+                           preprocess=preprocess)
     out_dir = out_dir or default_run_folder(model, data)
     try:
         metrics = train(model, data, out_dir, options, console=stderr)

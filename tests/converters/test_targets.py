@@ -76,8 +76,7 @@ def test_a_target_missing_a_method_fails_where_it_is_defined():
 
 
 def test_a_precision_a_target_does_not_offer_names_the_ones_that_do():
-    with pytest.raises(UserError, match="--int8 is not offered for pb: TF GraphDef exports fp32; "
-                                        "use --to tflite or onnx for int8"):
+    with pytest.raises(UserError, match="--int8.*pb.*tflite or onnx"):
         ConvertOptions(to="pb", precision="int8").check()
 
 
@@ -86,7 +85,7 @@ def test_pb_is_frozen_pruned_and_passes_tensorflow_and_both_opencv_engines():
     result = convert(zoo("resnet18"), ConvertOptions(to="pb"))
     manifest = Manifest.read(result.artifact)
     assert manifest.format == "pb" and manifest.side_files[".pbtxt"]["file"] == "resnet18_fp32.pbtxt"
-    assert result.manifest["conversion_path"]["exporter"].startswith("convert_variables_to_constants_v2")
+    assert result.manifest.record["conversion_path"]["exporter"].startswith("convert_variables_to_constants_v2")
     ops = json.loads(run_cli("inspect", result.artifact, "--json").output)["ops"]
     assert "FusedBatchNormV3" not in ops and ops.get("Identity", 0) <= 1 and "VarHandleOp" not in ops
     report = verify([result.artifact])
@@ -106,7 +105,7 @@ def test_pb_of_a_keras3_model_converts_through_keras3_and_runs_in_opencv(tmp_pat
     model = k3.Model(inputs, k3.layers.Dense(4, activation="softmax")(k3.layers.GlobalAveragePooling2D()(x)))
     model.save(tmp_path / "k3.keras")
     result = convert(load_source(str(tmp_path / "k3.keras")), ConvertOptions(to="pb"))
-    assert result.manifest["conversion_path"]["framework"] == "keras3"
+    assert result.manifest.record["conversion_path"]["framework"] == "keras3"
     assert verify([result.artifact], backend="opencv").passed
 
 
@@ -135,14 +134,15 @@ def test_a_changed_companion_text_graph_fails_the_integrity_check():
     result = convert(zoo("lenet_bn", (28, 28, 1)), ConvertOptions(to="pb"))
     result.artifact.with_suffix(".pbtxt").write_text("node {}\n")
     row = verify([result.artifact], backend="tensorflow").rows[0]
-    assert row.status == "fail" and "lenet_bn_fp32.pbtxt is missing or differs" in row.failures[0]
+    assert row.status == "fail" and row.failed == ["integrity"]
+    assert "lenet_bn_fp32.pbtxt" in row.failures[0]
 
 
 @pytest.mark.parametrize("content", [b"", b"\x0a\xff\xff\xff\xff\x0f", b"not a graph at all" * 10])
 def test_a_damaged_pb_is_one_line_for_inspect(tmp_path, content):
     (tmp_path / "broken.pb").write_bytes(content)
     result = run_cli("inspect", tmp_path / "broken.pb")
-    assert result.exit_code == 2 and "not a valid TensorFlow GraphDef" in result.output
+    assert result.exit_code == 2 and "broken.pb" in result.output
 
 
 def test_inspect_reads_a_pb_without_importing_tensorflow():

@@ -196,3 +196,35 @@ def test_no_code_below_the_cli_and_reports_decides_on_its_own_words():
             found += [f"{where}:{number}: {what}" for pattern, what in PROSE_AS_DATA.items()
                       if re.search(pattern, line)]
     assert found == []
+
+
+def test_only_the_manifest_class_reads_a_manifest_as_raw_json():
+    raw = re.compile(r"manifest\[|manifest\.get\(|\.record\[|\.record\.get\(")
+    found = [f"{path.relative_to(ROOT)}:{number}" for name, path in MODULES.items()
+             if name != "deploytool.core.manifest"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line)]
+    assert found == []
+
+
+def test_no_function_in_the_package_is_over_80_lines():
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                long += [f"{name}.{node.name}: {length}"] if length > 80 else []
+    assert long == []
+
+
+# the one child protocol (issue 35); a benchmark that times the command line runs it as a user would
+PROCESS_STARTERS = re.compile(r"^\s*(import|from) (subprocess|multiprocessing)\b|os\.fork\(|os\.exec|"
+                              r"os\.spawn|os\.system\(", re.MULTILINE)
+STARTS_PROCESSES = {"deploytool/core/child.py", "benchmarks/train_speed.py"}
+
+
+def test_only_the_child_protocol_starts_processes():
+    files = [*(ROOT / "deploytool").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]
+    found = [str(path.relative_to(ROOT)) for path in files
+             if str(path.relative_to(ROOT)) not in STARTS_PROCESSES
+             and PROCESS_STARTERS.search(path.read_text())]
+    assert found == []

