@@ -64,6 +64,24 @@ class Exported:
     side_files: dict[str, bytes] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ModelDescription:
+    """What a file's own metadata can say about the model it holds (for the libraries phone
+    apps run models with): its name, a sentence, a version, the preprocessing its input
+    expects, each output's kind in the file's order, the labels of the output they name, and
+    the file's precision and input layout."""
+
+    name: str
+    summary: str
+    version: str
+    preprocessing: object  # deploytool.core.preprocessing.Preprocessing
+    outputs: dict  # output name -> kind (scores, regression, embedding, dense)
+    labels: list | None  # the class names of the first output of kind scores, one per value
+    postprocess: str | None  # what the file's scores still need (softmax, sigmoid) or None
+    precision: str
+    input_layout: str = "NHWC"
+
+
 class ExportTarget(abc.ABC):
     """One export format. Subclasses set the class attributes and implement :meth:`export`,
     :meth:`exporter` and :meth:`inspect`; a subclass with a ``name`` registers itself when it is
@@ -149,6 +167,11 @@ class ExportTarget(abc.ABC):
     def input_name(self, runner) -> str:
         """The input tensor's name, as a runtime feeding it by name needs it."""
         return runner.inputs[0].name
+
+    def describe(self, exported: Exported, about: ModelDescription, log) -> tuple[Exported, dict | None]:
+        """The exported file with ``about`` written into it as the format's own metadata, and
+        the manifest's record of what was written (None: the format has no metadata here)."""
+        return exported, None
 
 
 @functools.cache

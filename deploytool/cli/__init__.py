@@ -8,8 +8,8 @@ flags and runtime choices come from the registries), and every table is rendered
 """
 
 from deploytool.cli import (bench, bundle, convert, diagnose,  # noqa: F401 - each registers
-                            inspect, matrix, models, optimize, own_models, run, train,
-                            verify)
+                            inspect, matrix, models, optimize, own_models, run, setup,
+                            train, verify)
 from deploytool.cli.main import main
 
 __all__ = ["main"]

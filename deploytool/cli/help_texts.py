@@ -21,6 +21,7 @@ EXAMPLES = {
             "deploytool run my.keras --data images:photos/ --labels labels.txt"],
     "matrix": ["deploytool matrix lenet_bn resnet18"],
     "own-models": ["deploytool own-models --outputs-only"],
+    "setup": ["deploytool setup"],
 }
 
 

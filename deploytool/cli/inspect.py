@@ -51,6 +51,10 @@ def print_inspection(report: dict) -> None:
                 ((op, str(count)) for op, count in report["ops"].items()), right=("count",))
     weights = ", ".join(f"{dtype} {size / 1e6:.2f} MB" for dtype, size in report["weight_bytes"].items())
     stdout.print(f"weights: {weights or 'none'}")
+    if "metadata" in report:
+        text = (onnx_metadata_text(report["metadata"]) if report["format"] == "onnx"
+                else metadata_text(report["metadata"]))
+        stdout.print(f"metadata: {text}")
     if report.get("gpu") is not None:
         from deploytool.converters.targets.tflite.gpu_readiness import describe
 
@@ -60,3 +64,37 @@ def print_inspection(report: dict) -> None:
         stdout.print(f"manifest: from {summary['source']}, {summary['precision']}, sha256 "
                      f"{summary['sha256'][:16]}..., parity "
                      f"{'pass' if summary['parity_passed'] else 'FAIL'}, file {report['integrity']}")
+
+
+def metadata_text(metadata: dict | None) -> str:
+    """One line about a file's TFLite Model Metadata: what the standard clients read from it."""
+    if metadata is None:
+        return "none (MediaPipe Tasks and the Task Library cannot feed this file by themselves)"
+    if "unread" in metadata:
+        return f"not read: {metadata['unread']}"
+    image = next(iter(metadata["inputs"]), {})
+    labels = {name: len(lines) for name, lines in metadata["associated_files"].items()}
+    outputs = "; ".join(f"{o['name']}: {o['description']}" for o in metadata["outputs"])
+    return (f"{metadata['name']} ({metadata['version']}, by {metadata['author']}); input "
+            f"{image.get('color_space')}, mean {image.get('mean')}, std {image.get('std')}; "
+            f"outputs {outputs}; label files "
+            + (", ".join(f"{name} ({count})" for name, count in labels.items()) or "none"))
+
+
+def onnx_metadata_text(metadata: dict) -> str:
+    """One line about an .onnx file's metadata_props and doc string."""
+    props = metadata["props"]
+    if not props:
+        return "none"
+    preprocessing = props.get("deploytool.preprocessing") or {}
+    labels = props.get("deploytool.labels")
+    words = [f"{key}={value}" for key, value in props.items() if key.startswith("Image.")]
+    if preprocessing:
+        words.append(f"input {preprocessing.get('formula')}, {preprocessing.get('layout')}")
+    if props.get("deploytool.outputs"):
+        words.append("outputs " + ", ".join(f"{n} ({k})" for n, k in props["deploytool.outputs"].items()))
+    words.append(f"{len(labels)} labels" if labels else "no labels")
+    others = [key for key in props if not key.startswith(("Image.", "deploytool."))]
+    if others:
+        words.append(f"other keys: {', '.join(others)}")
+    return "; ".join(words)

@@ -210,6 +210,12 @@ class Manifest:
         return list(self.record.get("target_rewrites") or [])
 
     @property
+    def metadata(self) -> dict | None:
+        """What the file's own metadata holds (TFLite Model Metadata, ONNX metadata_props), or
+        why none was written; None for a format without metadata."""
+        return self.record.get("metadata")
+
+    @property
     def qat_report(self) -> dict | None:
         """Quantization-aware training's accuracy report (None when it did not run)."""
         return self.record.get("qat_report")

@@ -174,10 +174,16 @@ class Preprocessing:
         """(height, width, channels)."""
         return (self.height, self.width, self.channels)
 
-    def describe(self) -> str:
-        """One line: what the model is fed."""
+    def mean_std(self) -> tuple[tuple, tuple]:
+        """Per-channel mean and std in pixel units (0..255): the input is ``(pixel - mean) /
+        std`` (from ``scale`` and ``offset`` where no mean and std were given)."""
         mean = self.mean if self.mean is not None else tuple(-o / s for o, s in zip(self.offset, self.scale))
         std = self.std if self.std is not None else tuple(1 / s for s in self.scale)
+        return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+    def describe(self) -> str:
+        """One line: what the model is fed."""
+        mean, std = self.mean_std()
         numbers = "(pixel - {}) / {}".format(*(
             "/".join(f"{v:g}" for v in (values if len(set(values)) > 1 else values[:1]))
             for values in (mean, std)))

@@ -28,6 +28,8 @@ def inspect_onnx(path: Path) -> dict:
 
 def _describe_onnx(model) -> dict:
     import onnx
+
+    from deploytool.converters.targets.onnx.metadata import read_metadata
     from onnx import numpy_helper
 
     graph = model.graph
@@ -54,4 +56,4 @@ def _describe_onnx(model) -> dict:
             "producer": f"{model.producer_name} {model.producer_version}".strip(),
             "inputs": inputs, "outputs": [value_info(o) for o in graph.output],
             "ops": dict(Counter(n.op_type for n in graph.node).most_common()),
-            "weight_bytes": dict(weights)}
+            "weight_bytes": dict(weights), "metadata": read_metadata(model)}

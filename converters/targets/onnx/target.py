@@ -62,6 +62,13 @@ class OnnxTarget(ExportTarget):
                                        keep_float=options.keep_float)
         return Exported(proto.SerializeToString(deterministic=True))
 
+    def describe(self, exported, about, log):
+        """metadata_props: the spec's image keys and deploytool's own (:mod:`.metadata`)."""
+        from deploytool.converters.targets.onnx.metadata import with_metadata
+
+        data, record = with_metadata(exported.data, about)
+        return Exported(data, exported.side_files), record
+
     def activations(self, float_artifact: bytes, artifact: bytes, images, options):
         from deploytool.converters.targets.onnx.debug import onnx_activations
 

@@ -54,9 +54,19 @@ class TFLiteTarget(ExportTarget):
         return [average_pools_as_depthwise] if options.precision == "int8" and not options.qat else []
 
     def inspect(self, path) -> dict:
-        from .inspect import inspect_tflite
+        """The flatbuffer's tensors and ops, and its TFLite Model Metadata (read in MediaPipe's
+        environment; ``{"unread": why}`` where that is not installed)."""
+        from deploytool.core.environments import EnvironmentMissing
 
-        return inspect_tflite(path)
+        from .inspect import inspect_tflite
+        from .metadata import read_metadata
+
+        report = inspect_tflite(path)
+        try:
+            report["metadata"] = read_metadata(path)
+        except (EnvironmentMissing, RuntimeError) as unread:
+            report["metadata"] = {"unread": str(unread)}
+        return report
 
     def export(self, model, precision, calibration, options) -> Exported:
         from .export import export_tflite
@@ -68,6 +78,12 @@ class TFLiteTarget(ExportTarget):
 
             return Exported(tflite_keeping_float(model, images, int8_io, options.keep_float))
         return Exported(export_tflite(model, precision, images, int8_io))
+
+    def describe(self, exported, about, log):
+        """TFLite Model Metadata, written with MediaPipe's writer (:mod:`.metadata`)."""
+        from .metadata import described
+
+        return described(exported, about, log)
 
     def activations(self, float_artifact: bytes, artifact: bytes, images, options):
         from .debug import tflite_activations

@@ -22,18 +22,19 @@ from deploytool.converters.passes.target_rewrites import apply_target_rewrites
 from deploytool.converters.passes.simplify import centre_tap_convolutions
 from deploytool.converters.passes.softmax import detach_softmax
 from deploytool.converters.passes.strip_training import strip_training_heads
-from deploytool.converters.targets.registry import Exported, target
+from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
-from deploytool.core.fileio import atomic_path, sha256_file, size_of
-from deploytool.core.manifest import Manifest, now, remember_last_convert, tool_versions
+from deploytool.core.fileio import atomic_path
+from deploytool.core.manifest import Manifest, remember_last_convert
 from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text,
                                             require_model_outputs)
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
 from deploytool.runtimes.keras_runner import KerasRunner
-from deploytool.sources.calibration import calibration_note, calibration_set, used_counts
+from deploytool.sources.calibration import calibration_note, calibration_set
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.conversion.qat_step import qat_model_for, qat_report
+from deploytool.workflows.conversion.records import Prepared, model_description, record
 
 PARITY_SAMPLES = 16
 # A quick check that fails is judged again on this many images before convert says FAIL: 14 of
@@ -56,14 +57,6 @@ class ConvertResult:
     artifact: Path
     manifest: Manifest
     messages: list[str] = field(default_factory=list)
-
-
-def conversion_path(source: ModelSource, options: ConvertOptions, skipped: dict) -> dict:
-    """Which Keras ran the passes and the export, through which converter entry point, and which
-    passes did not run and why (for the manifest)."""
-    keras3_path = source.framework == "keras3"
-    return {"framework": source.framework, "reason": source.framework_reason,
-            "exporter": target(options.to).exporter(keras3_path), "passes_skipped": skipped}
 
 
 def parity_images(source: ModelSource, options: ConvertOptions, calibration,
@@ -96,22 +89,6 @@ def save_reference(source: ModelSource, prepared: "Prepared", out_dir: Path) -> 
     with atomic_path(target) as staging:
         prepared.model.save(staging)
     return target
-
-
-@dataclass
-class Prepared:
-    """The models and reports of :func:`prepare`: ``model`` is the stripped, unfolded model (the
-    parity reference), ``export_model`` what the exporter gets."""
-
-    model: object
-    export_model: object
-    outputs_removed: bool  # the model has fewer outputs than its source file
-    kinds: dict  # every output's kind by name, in the model's order
-    reports: dict
-    skipped: dict
-    postprocess: str | None
-    logits_model: object = None
-    qat_data: dict | None = None
 
 
 def calibrate(source: ModelSource, options: ConvertOptions, log, messages: list):
@@ -253,64 +230,6 @@ def check_other_size(runner, prepared: Prepared, source: ModelSource, options: C
             "failures": failures_of(verdicts)}
 
 
-def parity_record(checked: dict, images_source: str) -> dict:
-    """The manifest's ``parity``: every output's figures and verdict, and, for a model with one
-    output, its figures and bar at the top (as verify's JSON has them)."""
-    verdicts = checked["verdicts"]
-    record = {"runtime": checked["runner"].name, "images": images_source,
-              "passed": not checked["failures"], "failures": checked["failures"],
-              "outputs": [verdict.as_dict() for verdict in verdicts]}
-    if "other_size" in checked:
-        record["other_size"] = checked["other_size"]
-    if len(verdicts) == 1:
-        record["figures"] = verdicts[0].figures
-        record["tolerance"] = verdicts[0].tolerance.as_dict() if verdicts[0].tolerance else None
-    return record
-
-
-def artifact_outputs(runner, kinds: dict) -> list[dict]:
-    """The artifact's outputs as the manifest lists them: in the model's order, each with its
-    kind (a single output takes the model's one kind whatever the file names it)."""
-    described = {info.name: info.as_dict() for info in runner.outputs}
-    if len(described) == 1:
-        (only,) = described.values()
-        return [{**only, "kind": next(iter(kinds.values()))}]
-    return [{**described[name], "kind": kind} for name, kind in kinds.items()]
-
-
-def record(artifact: Path, exported: Exported, source: ModelSource, options: ConvertOptions,
-           prepared: Prepared, calibration, checked: dict, images_source: str, reference: Path,
-           seconds: float) -> dict:
-    """The manifest entry of a written artifact."""
-    chosen, runner = target(options.to), checked["runner"]
-    side_files = {suffix: {"file": artifact.with_suffix(suffix).name,
-                           "sha256": sha256_file(artifact.with_suffix(suffix))}
-                  for suffix in exported.side_files}
-    return {
-        "artifact": {"file": artifact.name, "format": options.to, "precision": options.precision,
-                     "size_bytes": size_of(artifact), "sha256": sha256_file(artifact),
-                     "inputs": [i.as_dict() for i in runner.inputs],
-                     "outputs": artifact_outputs(runner, prepared.kinds),
-                     "input_layout": chosen.input_layout(options),
-                     "input_name": chosen.input_name(runner), "side_files": side_files},
-        "source": {**source.description, "trained": source.trained,
-                   "reference": str(reference.resolve()),
-                   "reference_sha256": sha256_file(reference)},
-        "postprocess": prepared.postprocess,
-        "settings": {**options.to_record(), **used_counts(calibration)},
-        "preprocessing": {**source.preprocessing.as_dict(), "dataset": source.dataset},
-        "labels": source.labels,
-        **prepared.reports,
-        "conversion_path": conversion_path(source, options, prepared.skipped),
-        "calibration": calibration.description if calibration is not None else None,
-        "qat_report": checked["qat"],
-        "conversion_seconds": round(seconds, 3),
-        "parity": parity_record(checked, images_source),
-        "tool_versions": tool_versions(),
-        "created": now(),
-    }
-
-
 def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None,
             extra: dict | None = None, remember: bool = True) -> ConvertResult:
     """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
@@ -335,6 +254,8 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     log(f"exporting {options.to} {options.precision}")
     exported = target(options.to).export(prepared.export_model, options.precision, calibration,
                                          options)
+    exported, metadata = target(options.to).describe(exported, model_description(
+        source, options, prepared), log)
     seconds = time.perf_counter() - started
 
     out_dir = Path(options.out_dir)
@@ -360,7 +281,7 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
             + (f" - FAILS: {'; '.join(verdict.failures)}" if verdict.failures else ""))
     entry = record(artifact, exported, source, options, prepared, calibration, checked,
                    images_source, reference, seconds)
-    manifest = Manifest.from_record(artifact, {**entry, **(extra or {})})
+    manifest = Manifest.from_record(artifact, {**entry, "metadata": metadata, **(extra or {})})
     manifest.write()
     if remember:
         remember_last_convert([artifact])
