@@ -86,6 +86,19 @@ def tolerance_for(precision: str, trained: bool = True, roundoff: float | None =
     return tolerance
 
 
+def client_tolerance(precision: str, trained: bool = True) -> Tolerance:
+    """The bar for a client library that preprocesses by itself (MediaPipe Tasks: its own resize
+    and the normalization its metadata gives): no max-abs bar, since its resampler and its order
+    of float operations are its own. An fp32 file is judged by cosine (at least 0.999) and, for
+    a trained model, by its decisions (top-1 agreement at least 0.95, the neighbours and pixels
+    of fp16's bar); a reduced-precision file by its precision's own criteria."""
+    if precision != "fp32":
+        return replace(tolerance_for(precision, trained), max_abs=None)
+    decisions = dict(min_top1_agreement=0.95, min_neighbour_agreement=0.95,
+                     min_pixel_agreement=0.99) if trained else {}
+    return Tolerance(min_cosine=0.999, max_relative_error=0.01, **decisions)
+
+
 def judge_parity(figures: dict, precision: str, trained: bool = True,
                  override: Tolerance | None = None, roundoff=lambda: None):
     """(failed, tolerance used) for one artifact's figures, ``failed`` the (criterion, phrase)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from deploytool.core.child import call_in_child
+from deploytool.core.environments import EnvironmentMissing, require
 from deploytool.runtimes.base import DEFAULT_THREADS, runners
 
 DEFAULT_TIMEOUT = 300
@@ -37,14 +38,21 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
     (:func:`deploytool.runtimes.worker.infer`, through :func:`deploytool.core.child.call_in_child`).
     With ``bench`` ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls
     after W warm-up calls, on the first B images when B is given."""
+    environment = getattr(runners()[backend], "environment", None)
+    try:  # a runtime with an interpreter of its own runs there
+        python = require(environment) if environment else None
+    except EnvironmentMissing as missing:
+        return IsolatedRun(error=str(missing), kind="error")
     with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
         tmp = Path(tmp)
-        np.save(tmp / "images.npy", np.asarray(images, np.float32))
+        pixels = getattr(runners()[backend], "takes_pixels", False)
+        np.save(tmp / "images.npy", np.asarray(images, np.uint8 if pixels else np.float32))
         request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
                    "threads": threads, "options": options, "images": str(tmp / "images.npy"),
                    "outputs": str(tmp / "outputs.npz"),
                    **({"mode": "bench", **bench} if bench else {})}
-        answer = call_in_child("deploytool.runtimes.worker:infer", request, timeout=timeout)
+        answer = call_in_child("deploytool.runtimes.worker:infer", request, timeout=timeout,
+                               python=python)
         if answer.kind == "crash":
             return IsolatedRun(error=f"the runtime {answer.error}", kind="crash")
         if answer.kind == "error":

@@ -12,9 +12,9 @@ import numpy as np
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import size_of
 from deploytool.core.manifest import last_converted
-from deploytool.runtimes.base import DEFAULT_THREADS, runtimes_reading
+from deploytool.runtimes.base import DEFAULT_THREADS, runners, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
-from deploytool.workflows.artifacts import manifest_of, verification_images
+from deploytool.workflows.artifacts import manifest_of, reference_samples
 
 RUNS, WARMUP = 30, 5
 # Timed calls go on past --runs until they add up to this: at 0.02 ms a call, 30 calls are 0.6 ms
@@ -60,11 +60,13 @@ def measure(path: Path, label: str, backend: str, images, threads: int = DEFAULT
                     engine=attempt.options.get("engine"))
 
 
-def benchmark_images(manifest, batch: int) -> np.ndarray:
-    """``batch`` held-out images preprocessed as the manifest says (what verify compares on),
-    repeated if the set holds fewer."""
-    images = verification_images(manifest, None, batch)[0]
-    return np.resize(images, (batch, *images.shape[1:])).astype(np.float32)
+def benchmark_images(manifest, batch: int, pixels: bool = False) -> np.ndarray:
+    """``batch`` held-out images preprocessed as the manifest says (what verify compares on), or
+    as 8-bit pixels for a runtime that preprocesses by itself (``pixels``), repeated if the set
+    holds fewer."""
+    raw = reference_samples(manifest, None, batch)[0]
+    images = raw if pixels else manifest.preprocessing.apply(raw)
+    return np.resize(images, (batch, *images.shape[1:])).astype(np.uint8 if pixels else np.float32)
 
 
 def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, batch: int = 1,
@@ -92,7 +94,9 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
                                      error=f"{name} does not run {artifact.suffix} files"))
                 continue
             log(f"{artifact.name} on {name}")
-            row = measure(artifact, artifact.name, name, images, threads, runs, warmup, timeout)
+            fed = benchmark_images(manifest, batch, pixels=True) if getattr(
+                runners()[name], "takes_pixels", False) else images
+            row = measure(artifact, artifact.name, name, fed, threads, runs, warmup, timeout)
             row.precision, row.reference = manifest.precision, str(manifest.reference)
             rows.append(row)
     return rows

@@ -3,6 +3,7 @@ process, and compare with the Keras reference named by the artifact's manifest."
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -10,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from deploytool.core.compare import Tolerance, tolerance_for
+from deploytool.core.compare import Tolerance, client_tolerance, tolerance_for
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
 from deploytool.core.output_parity import (compare_every_output, failures_of,
                                             kinds_by_reference_name)
-from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runtimes_reading
+from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runners, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
-from deploytool.workflows.artifacts import manifest_of, verification_images
+from deploytool.workflows.artifacts import manifest_of, reference_samples
 from deploytool.workflows.layer_search.runtime_diff import locate_divergence
 
 DEFAULT_SAMPLES = 64
@@ -181,6 +182,63 @@ def opencv_failing_layer(artifact: Path, message: str, images: np.ndarray) -> st
     return None
 
 
+@dataclass
+class _Subject:
+    """One artifact as verify runs it: its manifest, the reference's output names and kinds, the
+    images (as model input and as 8-bit pixels), how a run's outputs are compared, and the
+    runtimes that read it (its own first)."""
+
+    artifact: Path
+    manifest: object
+    names: list
+    kinds: dict
+    images: np.ndarray
+    raw: np.ndarray
+    compare: object
+    readers: list
+
+
+def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, threads, timeout,
+                  timing) -> list[VerifyRow]:
+    """The rows of one artifact on one runtime: one per output compared, or the same reason for
+    every output where it did not run (n/a where another runtime cannot run it and was not
+    asked for by name)."""
+    artifact, precision, kinds = subject.artifact, subject.manifest.precision, subject.kinds
+    if name not in subject.readers:
+        return [VerifyRow(artifact.name, name, precision, "fail", output, kinds.get(output),
+                          failures=[f"{name} does not run {artifact.suffix} files"],
+                          failed=["unsupported"]) for output in subject.names]
+    fed, judge = subject.images, subject.compare
+    if getattr(runners()[name], "takes_pixels", False):  # a client that preprocesses by itself
+        fed = subject.raw
+        judge = functools.partial(subject.compare, judged_by=tolerance or client_tolerance(
+            precision, subject.manifest.trained))
+    verdicts, failures, engine, layout, seconds, median_ms, passed_over = _run_backend(
+        artifact, name, fed, judge, threads, timeout, timing)
+    if verdicts is None and not named and name != subject.readers[0]:
+        status = "n/a"  # another runtime cannot run it, and was not asked for by name
+    else:
+        status = "fail" if failures else "pass"
+    common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
+                  median_ms=median_ms)
+    if verdicts is None and name == "opencv" and failures:  # n/a under "all" included
+        layer = opencv_failing_layer(artifact, " ".join(failures), subject.images)
+        failures = [*failures, layer] if layer else failures
+    if verdicts is None:  # it did not run: the same reason for every output
+        return [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
+                          failures=failures, failed=["not_run"], **common)
+                for output in subject.names]
+    if name == "opencv" and failures:
+        located = locate_divergence(artifact, data)  # the layer OpenCV gets wrong
+        for verdict in verdicts:
+            if located and verdict.failures:
+                verdict.failures = [*verdict.failures, located]
+    return [VerifyRow(artifact.name, name, precision, "pass" if verdict.passed else "fail",
+                      verdict.name, verdict.kind, verdict.figures, verdict.failures, **common,
+                      notes=passed_over, failed=list(verdict.failed))
+            for verdict in verdicts]
+
+
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
            samples: int = DEFAULT_SAMPLES, tolerance: Tolerance | None = None,
            threads: int = DEFAULT_THREADS, timeout: float = DEFAULT_TIMEOUT, timing: dict | None = None,
@@ -204,7 +262,8 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                                failures=integrity + ["not run"], failed=["integrity"])
                      for name, _ in _backends(artifact, backend)]
             continue
-        images, labels, description = verification_images(manifest, data, samples)
+        raw, labels, description = reference_samples(manifest, data, samples)
+        images = manifest.preprocessing.apply(raw)
         used_images[artifact.name] = description
         key = json.dumps(description, sort_keys=True)
         reference_file = str(manifest.reference)
@@ -213,10 +272,10 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
 
         def compare(outputs, declared, artifact=artifact, manifest=manifest, reference=reference,
                     kinds=kinds, reference_file=reference_file, images=images, key=key,
-                    labels=labels):
+                    labels=labels, judged_by=None):
             verdicts = compare_every_output(
                 reference, outputs, kinds, manifest.precision, manifest.trained, labels,
-                manifest.labelled_output, manifest.postprocess, tolerance,
+                manifest.labelled_output, manifest.postprocess, judged_by or tolerance,
                 roundoff=lambda name: references.roundoff(reference_file, images, key, name),
                 declared={info["name"]: info["shape"] for info in declared})
             for verdict in verdicts:  # the bar an fp32 output was held to, when it was measured
@@ -224,40 +283,10 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
                     tolerances[artifact.name] = verdict.tolerance.as_dict()
             return verdicts
 
-        readers = runtimes_reading(artifact)
+        subject = _Subject(artifact, manifest, names, kinds, images, raw, compare,
+                           runtimes_reading(artifact))
         for name, named in _backends(artifact, backend):
             log(f"{artifact.name} on {name}")
-            if name not in readers:
-                rows += [VerifyRow(artifact.name, name, precision, "fail", output, kinds.get(output),
-                                   failures=[f"{name} does not run {artifact.suffix} files"],
-                                   failed=["unsupported"])
-                         for output in names]
-                continue
-            verdicts, failures, engine, layout, seconds, median_ms, passed_over = _run_backend(
-                artifact, name, images, compare, threads, timeout, timing)
-            if verdicts is None and not named and name != readers[0]:
-                status = "n/a"  # another runtime cannot run it, and was not asked for by name
-            else:
-                status = "fail" if failures else "pass"
-            common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
-                          median_ms=median_ms)
-            if verdicts is None and name == "opencv" and failures:  # n/a under "all" included
-                layer = opencv_failing_layer(artifact, " ".join(failures), images)
-                failures = [*failures, layer] if layer else failures
-            if verdicts is None:  # it did not run: the same reason for every output
-                rows += [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
-                                   failures=failures, failed=["not_run"], **common)
-                         for output in names]
-                continue
-            if name == "opencv" and failures:
-                located = locate_divergence(artifact, data)  # the layer OpenCV gets wrong
-                for verdict in verdicts:
-                    if located and verdict.failures:
-                        verdict.failures = [*verdict.failures, located]
-            rows += [VerifyRow(artifact.name, name, precision,
-                               "pass" if verdict.passed else "fail", verdict.name, verdict.kind,
-                               verdict.figures, verdict.failures, **common, notes=passed_over,
-                               failed=list(verdict.failed))
-                     for verdict in verdicts]
+            rows += _backend_rows(subject, name, named, tolerance, data, threads, timeout, timing)
     return VerifyReport(rows, used_images, tolerances)
 

@@ -1,0 +1,72 @@
+"""MediaPipe Tasks' ImageClassifier as a runtime: created from the .tflite alone and fed 8-bit
+pixels, so the file's metadata decides what the model sees; judged against the Keras reference."""
+
+import pytest
+
+from deploytool.converters.options import ConvertOptions
+from deploytool.sources.model_source import load_source
+from deploytool.workflows.conversion.convert import convert
+from deploytool.workflows.verification.verify import verify
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    from deploytool.core.keras_env import keras
+
+    folder = tmp_path_factory.mktemp("mediapipe")
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(6, 3, activation="relu")(inputs))
+    keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x)).save(folder / "m.keras")
+    return folder / "m.keras"
+
+
+def converted(model_file, out, preset="symmetric"):
+    source = load_source(str(model_file), preprocess={"preset": preset})
+    return convert(source, ConvertOptions(to="tflite", out_dir=out), remember=False).artifact
+
+
+def rows_of(report, backend):
+    return [row for row in report.rows if row.backend == backend]
+
+
+def test_mediapipe_runs_the_file_as_its_metadata_says_and_agrees_with_keras(model_file, tmp_path):
+    report = verify([converted(model_file, tmp_path)], "mediapipe", samples=16)
+    (row,) = report.rows
+    assert row.status == "pass" and row.figures["samples"] == 16
+    assert row.figures["min_cosine"] > 0.9999
+
+
+def test_a_wrong_mean_in_the_metadata_fails_mediapipe_and_not_litert(model_file, tmp_path,
+                                                                     monkeypatch):
+    from deploytool.converters.targets.tflite import metadata
+
+    honest = metadata.metadata_spec
+
+    def wrong_mean(about, tensors):
+        spec, notes = honest(about, tensors)
+        spec["input"]["mean"] = [0.0, 0.0, 0.0]  # the model was converted for 127.5
+        return spec, notes
+
+    monkeypatch.setattr(metadata, "metadata_spec", wrong_mean)
+    artifact = converted(model_file, tmp_path)
+    report = verify([artifact], "all", samples=16)
+    assert [row.status for row in rows_of(report, "tflite")] == ["pass"]
+    (row,) = rows_of(report, "mediapipe")
+    assert row.status == "fail" and "min_cosine" in row.failed
+
+
+def test_a_file_mediapipe_refuses_is_n_a_with_its_reason_unless_asked_for(model_file, tmp_path):
+    artifact = converted(model_file, tmp_path, preset="imagenet")  # per-channel mean and std
+    (row,) = rows_of(verify([artifact], "all", samples=4), "mediapipe")
+    assert row.status == "n/a" and "Per-channel" in row.failures[0]
+    (named,) = verify([artifact], "mediapipe", samples=4).rows
+    assert named.status == "fail" and named.failed == ["not_run"]
+
+
+def test_without_its_environment_mediapipe_is_n_a_and_says_how_to_install_it(model_file, tmp_path,
+                                                                            monkeypatch):
+    artifact = converted(model_file, tmp_path)
+    monkeypatch.setenv("DEPLOYTOOL_ENVS", str(tmp_path / "none"))
+    (row,) = rows_of(verify([artifact], "all", samples=4), "mediapipe")
+    assert row.status == "n/a" and "deploytool setup" in row.failures[0]
