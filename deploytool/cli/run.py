@@ -38,12 +38,15 @@ from deploytool.workflows.verification.verify import DEFAULT_SAMPLES
               help="Run folder (default runs/MODEL-DATA-pipeline).")
 @click.option("--app", type=click.Path(file_okay=False),
               help="Bundle the int8 .tflite into this Android demo app (default: into the run folder).")
+@click.option("--prefer", type=click.Choice(["int8", "fp32"]),
+              help="The .tflite the app gets where both pass verify (default int8: the smallest; "
+                   "this machine's timings do not choose for a phone).")
 @click.option("--fresh", is_flag=True,
               help="Start over in the run folder (default: reuse every step done earlier with the "
                    "same options, and redo a step whose options changed, and the steps after it).")
 @preprocess_options
 def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_shape, width,
-                weights, samples, out_dir, app, fresh, preprocess):
+                weights, samples, out_dir, app, prefer, fresh, preprocess):
     """The whole job: train -> fold -> quantize -> export -> verify on every runtime -> bench ->
     bundle for Android -> report. Run it again to resume after an interruption."""
     from deploytool.models import list_models
@@ -62,7 +65,7 @@ def run_command(model, data, calib_data, labels_file, epochs, batch_size, input_
     try:
         report = run_pipeline(model, data, out_dir, options, weights=weights, samples=samples,
                               app=app, log=progress("[bold]▸[/bold]"), fresh=fresh,
-                              calib_data=calib_data, labels=labels_file)
+                              calib_data=calib_data, labels=labels_file, prefer=prefer)
     except PipelineParityError as exc:
         failure, report = exc, exc.report
     print_run_summary(Path(out_dir))

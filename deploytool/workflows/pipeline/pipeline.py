@@ -27,7 +27,7 @@ from deploytool.workflows.pipeline.run_state import RunState
 from deploytool.workflows.training.train import TrainOptions, train
 from deploytool.workflows.verification.verify import verify
 
-BUNDLED = ("tflite", "int8")  # the artifact the Android app gets, unless it is slower or fails
+BUNDLED = ("tflite", "int8")  # the artifact the Android app gets, unless it fails or fp32 is asked for
 BUNDLE_FALLBACK = ("tflite", "fp32")
 
 
@@ -57,36 +57,36 @@ def recorded_artifact(entries: list[dict], kind: tuple[str, str]) -> dict:
     return found
 
 
-def bundled_kind(verify_rows: list[dict], bench_rows: list[dict],
-                 entries: list[dict]) -> tuple[tuple, str, bool]:
-    """Which .tflite the app gets, why, and whether it passed verify on LiteRT: the int8 one,
-    unless it failed verify there or ran slower there than the fp32 one by more than the timing
-    noise while the fp32 one passed (then the fp32 one). Where neither passed, the int8 one,
-    said to be unverified."""
-    from deploytool.workflows.measuring.bench import clearly_slower
-
-    int8, fp32 = (recorded_artifact(entries, kind)["file"] for kind in (BUNDLED, BUNDLE_FALLBACK))
+def bundled_kind(verify_rows: list[dict], bench_rows: list[dict], entries: list[dict],
+                 prefer: str | None = None) -> tuple[tuple, str, bool]:
+    """Which .tflite the app gets, why, and whether it passed verify on LiteRT. What is known
+    about the phone decides, not this machine's clock: the int8 file (the smallest, and int8 is
+    what the phone's CPU kernels are fastest at), or the fp32 one with ``prefer`` "fp32", when it
+    passed verify; else the other one, when that passed; where neither passed, the preferred one,
+    said to be unverified. The desktop timings are quoted as desktop timings."""
+    wanted = ("tflite", prefer or "int8")
+    other = BUNDLE_FALLBACK if wanted == BUNDLED else BUNDLED
+    files = {kind: recorded_artifact(entries, kind)["file"] for kind in (wanted, other)}
     runtime = "tflite"
 
-    def passed(file):
-        return any(r["artifact"] == file and r["backend"] == runtime and r["status"] == "pass"
-                   for r in verify_rows)
+    def passed(kind):
+        return any(r["artifact"] == files[kind] and r["backend"] == runtime
+                   and r["status"] == "pass" for r in verify_rows)
 
-    def median(file):
-        return next((r["median_ms"] for r in bench_rows if r["artifact"] == file
+    def median(kind):
+        return next((r["median_ms"] for r in bench_rows if r["artifact"] == files[kind]
                      and r["backend"] == runtime and r["status"] == "ok"), None)
 
-    if not passed(int8) and not passed(fp32):
-        return BUNDLED, (f"neither {int8} nor {fp32} passed verify on LiteRT: the smaller file "
-                         "is bundled UNVERIFIED, its answers not vouched for"), False
-    if not passed(int8):
-        return BUNDLE_FALLBACK, f"{int8} failed verify on LiteRT; {fp32} passed", True
-    fast, slow = median(int8), median(fp32)
-    if clearly_slower(fast, slow) and passed(fp32):
-        return BUNDLE_FALLBACK, (f"{int8} is slower than {fp32} on LiteRT here ({fast:.3g} against "
-                                 f"{slow:.3g} ms), so the faster float32 file is bundled"), True
-    timing = f" ({fast:.3g} ms against {slow:.3g} ms for {fp32} on LiteRT)" if fast and slow else ""
-    return BUNDLED, f"int8, the smallest file, verified{timing}", True
+    timed = [(files[kind], median(kind)) for kind in (BUNDLED, BUNDLE_FALLBACK)]
+    desktop = ("; desktop timings on x86 LiteRT here, not a phone's: " + ", ".join(
+        f"{file} {ms:.3g} ms" for file, ms in timed) if all(ms for _, ms in timed) else "")
+    if not passed(wanted) and not passed(other):
+        return wanted, (f"neither {files[wanted]} nor {files[other]} passed verify on LiteRT: "
+                        f"{files[wanted]} is bundled UNVERIFIED, its answers not vouched for"), False
+    if not passed(wanted):
+        return other, f"{files[wanted]} failed verify on LiteRT; {files[other]} passed{desktop}", True
+    reason = "as --prefer asked" if prefer else "the smallest file"
+    return wanted, f"{wanted[1]}, {reason}, verified on LiteRT{desktop}", True
 
 
 def bundle_into(artifact: str, out: Path, app) -> dict:
@@ -120,6 +120,7 @@ class RunPlan:
     runs: int
     app: object
     trained_here: bool
+    prefer: str | None = None  # the bundle's precision where the user chose it
 
     @property
     def run_folder(self) -> Path:
@@ -137,12 +138,12 @@ class RunPlan:
                         "artifacts": pipeline_artifacts()},
             "verify": {"data": self.given_data, "samples": self.samples},
             "bench": {"runs": self.runs, "threads": DEFAULT_THREADS},
-            "bundle": {"app": str(self.app) if self.app else None}}
+            "bundle": {"app": str(self.app) if self.app else None, "prefer": self.prefer}}
 
 
 def plan_run(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
              samples: int = 64, runs: int = 20, app=None, calib_data: str | None = None,
-             labels=None) -> RunPlan:
+             labels=None, prefer: str | None = None) -> RunPlan:
     """The run's plan, every input refused in one line before hours of work: a wrong app
     folder, an unknown model or data set, unreadable labels, impossible training options."""
     if app:
@@ -160,7 +161,7 @@ def plan_run(model: str, data: str | None, out, train_options: TrainOptions, wei
     given_data = None if trained_here else data
     return RunPlan(model, Path(out), train_options, weights,
                    (data or DEFAULT_TRAIN_DATA) if trained_here else data, given_data,
-                   calib_data or given_data, labels, samples, runs, app, trained_here)
+                   calib_data or given_data, labels, samples, runs, app, trained_here, prefer)
 
 
 def train_step(plan: RunPlan, state: RunState, log) -> None:
@@ -223,7 +224,7 @@ def bundle_step(plan: RunPlan, state: RunState, log) -> None:
     """The .tflite :func:`bundled_kind` chooses, bundled for Android, with why and whether it
     verified."""
     kind, why, verified = bundled_kind(state.result("verify")["rows"], state.result("bench"),
-                                       state.result("convert"))
+                                       state.result("convert"), plan.prefer)
     entry = recorded_artifact(state.result("convert"), kind)
     log(f"bundling {entry['file']} for Android: {why}")
     state.finish("bundle", {**bundle_into(entry["path"], plan.out, plan.app), "why": why,
@@ -251,15 +252,16 @@ def finish_run(plan: RunPlan, state: RunState) -> Path:
 
 def run_pipeline(model: str, data: str | None, out, train_options: TrainOptions, weights=None,
                  samples: int = 64, runs: int = 20, app=None, log=lambda message: None,
-                 fresh: bool = False, calib_data: str | None = None, labels=None) -> Path:
+                 fresh: bool = False, calib_data: str | None = None, labels=None,
+                 prefer: str | None = None) -> Path:
     """Run (or resume) the whole pipeline into ``out``; returns the report's path. A zoo model
     is trained on ``data`` (default digits); a model file, or a zoo model given ``weights``, is
     calibrated and verified on ``data`` (default: the offline set for its channels). The int8
     .tflite is bundled for Android into ``app`` when given, else into ``out/android_bundle`` (the
-    fp32 one where int8 is slower on LiteRT or fails: :func:`bundled_kind`). Each step runs
-    unless the run folder's state holds it, done with the same options."""
+    fp32 one where int8 fails verify, or with ``prefer`` "fp32": :func:`bundled_kind`). Each
+    step runs unless the run folder's state holds it, done with the same options."""
     plan = plan_run(model, data, out, train_options, weights, samples, runs, app, calib_data,
-                    labels)
+                    labels, prefer)
     plan.out.mkdir(parents=True, exist_ok=True)
     state = RunState(plan.out, fresh=fresh)
     if fresh:
