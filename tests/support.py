@@ -35,3 +35,15 @@ def heavy_except(values, keep):
 
     return [value if value in keep else pytest.param(value, marks=pytest.mark.heavy)
             for value in values]
+
+
+def save_colour_classifier(path, size: int, filters: int, classes: int, seed: int = 0):
+    """A tiny colour classifier (a convolution, global average pooling, a softmax head over
+    ``classes``) for ``size`` x ``size`` RGB images, saved to ``path`` by tf_keras."""
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(filters, 3, activation="relu")(inputs))
+    keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x)).save(path)
+    return path

@@ -13,19 +13,15 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.conversion.convert import convert
 from deploytool.workflows.inspect import inspect_file
+from support import save_colour_classifier
 
 LABELS = ["red", "green", "blue"]
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    from deploytool.core.keras_env import keras
-
     folder = tmp_path_factory.mktemp("onnx-metadata")
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
-    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(folder / "m.keras")
+    save_colour_classifier(folder / "m.keras", size=16, filters=4, classes=3)
     (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
     source = load_source(str(folder / "m.keras"), preprocess={"preset": "imagenet"},
                          labels=str(folder / "labels.txt"))

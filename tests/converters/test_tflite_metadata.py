@@ -15,6 +15,7 @@ from deploytool.core.preprocessing import Preprocessing
 from deploytool.runtimes.base import runner_for
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.conversion.convert import convert
+from support import save_colour_classifier
 
 PROBE = Path(__file__).with_name("mediapipe_probe.py")
 LABELS = ["red", "green", "blue"]
@@ -22,13 +23,8 @@ LABELS = ["red", "green", "blue"]
 
 @pytest.fixture(scope="module")
 def colour_model(tmp_path_factory):
-    from deploytool.core.keras_env import keras
-
     folder = tmp_path_factory.mktemp("colour")
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((32, 32, 3))
-    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
-    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(folder / "colour.keras")
+    save_colour_classifier(folder / "colour.keras", size=32, filters=8, classes=3)
     (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
     return folder
 

@@ -7,18 +7,13 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.conversion.convert import convert
 from deploytool.workflows.verification.verify import verify
+from support import save_colour_classifier
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
-    from deploytool.core.keras_env import keras
-
     folder = tmp_path_factory.mktemp("mediapipe")
-    keras.utils.set_random_seed(1)
-    inputs = keras.Input((24, 24, 3))
-    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(6, 3, activation="relu")(inputs))
-    keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x)).save(folder / "m.keras")
-    return folder / "m.keras"
+    return save_colour_classifier(folder / "m.keras", size=24, filters=6, classes=4, seed=1)
 
 
 def converted(model_file, out, preset="symmetric"):
