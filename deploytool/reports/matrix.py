@@ -21,9 +21,12 @@ from deploytool.workflows.conversion.convert import convert
 from deploytool.workflows.verification.verify import verify
 
 # (label, target, precision) of every artifact kind the registered targets offer (dynamic range
-# adds nothing a runtime would fail on differently), and the runtimes that run artifacts
+# adds nothing a runtime would fail on differently), and the runtimes that run artifacts as
+# model input; a client fed pixels (MediaPipe Tasks) is left out of the pages until their cells
+# can say "the client does not take this file" apart from a failure (issue 36)
 ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
-RUNTIMES = tuple(artifact_runtimes())
+RUNTIMES = tuple(name for name in artifact_runtimes()
+                 if not getattr(runners()[name], "takes_pixels", False))
 # int8 cells are converted within this budget (the verify bar for untrained int8 models)
 MATRIX_INT8_COSINE = 0.99
 # Failure messages that are known limitations of a runtime, with what is known about them.
