@@ -1,0 +1,109 @@
+"""What a phone app's inference library makes of deploytool's .tflite files: a colour classifier
+trained here with Keras 3 (as a user would bring it), converted to every TFLite precision with its
+labels, each file verified on MediaPipe Tasks' ImageClassifier (created from the file alone, fed
+the held-out photos' pixels) against the Keras model: top-1 agreement with its 95 % interval.
+
+The data: crops of four of scikit-image's sample photographs (astronaut, coffee, cat, rocket), one
+class each, 32x32; 120 crops per class to train and calibrate on, 200 others per class held
+out (verify judges on the test split of those: 160 photos).
+
+    .venv/bin/python benchmarks/mediapipe_clients.py [--work /tmp/deploytool-mediapipe-clients]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ("astronaut", "chelsea", "coffee", "rocket")
+KINDS = {"fp32": [], "fp16": ["--fp16"], "dynamic": ["--dynamic"],
+         "int8 (float I/O)": ["--int8", "--int8-io", "float"]}
+
+
+def write_crops(folder: Path, per_class: int, seed: int) -> None:
+    """``per_class`` random 32x32 crops (of a random 48-160 pixel square) of each photograph."""
+    from PIL import Image
+    from skimage import data
+
+    rng = np.random.default_rng(seed)
+    for name in CLASSES:
+        photo = getattr(data, name)()
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            side = int(rng.integers(48, 161))
+            top = int(rng.integers(0, photo.shape[0] - side))
+            left = int(rng.integers(0, photo.shape[1] - side))
+            crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((32, 32))
+            crop.save(folder / name / f"{index}.png")
+
+
+def train(folder: Path, out: Path) -> None:
+    """A small Keras 3 CNN trained on the crops (inputs scaled to -1..1), saved as .keras."""
+    import keras
+    from PIL import Image
+
+    images, labels = [], []
+    for label, name in enumerate(CLASSES):
+        for path in sorted((folder / name).glob("*.png")):
+            images.append(np.asarray(Image.open(path).convert("RGB"), np.float32))
+            labels.append(label)
+    x, y = np.stack(images) / 127.5 - 1.0, np.array(labels)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3))
+    h = inputs
+    for filters in (16, 32):
+        h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
+        h = keras.layers.ReLU()(keras.layers.BatchNormalization()(h))
+        h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(len(CLASSES), activation="softmax")(h))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=15, batch_size=32, verbose=0, shuffle=True)
+    model.save(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="/tmp/deploytool-mediapipe-clients", type=Path)
+    args = parser.parse_args()
+    from deploytool.converters.options import ConvertOptions
+    from deploytool.sources.model_source import load_source
+    from deploytool.workflows.conversion.convert import convert
+    from deploytool.workflows.verification.verify import verify
+
+    work = args.work
+    train_folder, held_out = work / "train", work / "held_out"
+    if not train_folder.exists():
+        write_crops(train_folder, 120, seed=0)
+    if not held_out.exists():
+        write_crops(held_out, 200, seed=1)
+    model = work / "classifier.keras"
+    if not model.exists():
+        train(train_folder, model)
+    labels = work / "labels.txt"
+    labels.write_text("\n".join(CLASSES) + "\n")
+    rows = {}
+    for kind, flags in KINDS.items():
+        precision = {"--fp16": "fp16", "--dynamic": "dynamic", "--int8": "int8"}.get(
+            flags[0] if flags else "", "fp32")
+        options = ConvertOptions.create("tflite", **({"int8_io": "float"} if precision == "int8" else {}),
+                                        precision=precision, out_dir=work / "artifacts",
+                                        calib_data=f"folder:{train_folder}" if precision == "int8" else None)
+        source = load_source(str(model), preprocess={"preset": "symmetric"}, labels=str(labels))
+        result = convert(source, options, remember=False)
+        report = verify([result.artifact], "all", data=f"folder:{held_out}", samples=160)
+        for row in report.rows:
+            if row.backend in ("tflite", "mediapipe"):
+                figures = row.figures or {}
+                rows[f"{kind} / {row.backend}"] = {
+                    "status": row.status, "top1_agreement": figures.get("top1_agreement"),
+                    "interval": figures.get("top1_agreement_interval"),
+                    "accuracy": figures.get("accuracy"), "float_accuracy": figures.get("accuracy_reference"),
+                    "samples": figures.get("samples"), "failures": row.failures}
+                print(kind, row.backend, json.dumps(rows[f"{kind} / {row.backend}"]), flush=True)
+    (work / "mediapipe_clients.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
