@@ -37,13 +37,17 @@ def heavy_except(values, keep):
             for value in values]
 
 
-def save_colour_classifier(path, size: int, filters: int, classes: int, seed: int = 0):
+def save_colour_classifier(path, size: int, filters: int, classes: int, seed: int = 0,
+                           labels: list | None = None):
     """A tiny colour classifier (a convolution, global average pooling, a softmax head over
-    ``classes``) for ``size`` x ``size`` RGB images, saved to ``path`` by tf_keras."""
+    ``classes``) for ``size`` x ``size`` RGB images, saved to ``path`` by tf_keras; with
+    ``labels``, its class names beside it in labels.txt."""
     from deploytool.core.keras_env import keras
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((size, size, 3))
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(filters, 3, activation="relu")(inputs))
     keras.Model(inputs, keras.layers.Dense(classes, activation="softmax")(x)).save(path)
+    if labels is not None:
+        (Path(path).parent / "labels.txt").write_text("\n".join(labels) + "\n")
     return path

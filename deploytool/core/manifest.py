@@ -205,15 +205,10 @@ class Manifest:
         return list((self.budget or {}).get("layers_in_float") or [])
 
     @property
-    def target_rewrites(self) -> list:
-        """What the export target rewrote in the graph for its runtime ([] if nothing)."""
-        return list(self.record.get("target_rewrites") or [])
-
-    @property
-    def metadata(self) -> dict | None:
-        """What the file's own metadata holds (TFLite Model Metadata, ONNX metadata_props), or
-        why none was written; None for a format without metadata."""
-        return self.record.get("metadata")
+    def target_rewrites(self) -> dict:
+        """What the export target rewrote in the graph for its runtime, by rewrite ({} if
+        nothing)."""
+        return dict(self.record.get("target_rewrites") or {})
 
     @property
     def qat_report(self) -> dict | None:

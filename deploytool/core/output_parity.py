@@ -179,7 +179,6 @@ def failures_of(verdicts: list[OutputVerdict]) -> list[str]:
     return [f"{v.name}: {failure}" for v in verdicts for failure in v.failures]
 
 
-
 def figures_text(figures: dict) -> str:
     """The figures of one output in a few words, as its kind is judged."""
     text = f"max abs {figures['max_abs']:.2e}"

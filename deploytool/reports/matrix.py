@@ -25,8 +25,7 @@ from deploytool.workflows.verification.verify import verify
 # model input; a client fed pixels (MediaPipe Tasks) is left out of the pages until their cells
 # can say "the client does not take this file" apart from a failure (issue 36)
 ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
-RUNTIMES = tuple(name for name in artifact_runtimes()
-                 if not getattr(runners()[name], "takes_pixels", False))
+RUNTIMES = tuple(name for name in artifact_runtimes() if not runners()[name].takes_pixels)
 # int8 cells are converted within this budget (the verify bar for untrained int8 models)
 MATRIX_INT8_COSINE = 0.99
 # Failure messages that are known limitations of a runtime, with what is known about them.

@@ -36,6 +36,8 @@ class Runner(abc.ABC):
     order = 100  # where tables and --backend's choices list it
     reads: tuple[str, ...] = ()
     variants: tuple[dict, ...] = ({},)
+    environment: str | None = None  # the environment of its own it runs in (core.environments)
+    takes_pixels = False  # fed 8-bit images and preprocesses them itself (a client library)
     registry: dict[str, type] = {}
 
     def __init_subclass__(cls, **kwargs):

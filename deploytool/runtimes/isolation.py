@@ -38,15 +38,14 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
     (:func:`deploytool.runtimes.worker.infer`, through :func:`deploytool.core.child.call_in_child`).
     With ``bench`` ({"runs": N, "warmup": W}, optionally "batch": B) the child also times N calls
     after W warm-up calls, on the first B images when B is given."""
-    environment = getattr(runners()[backend], "environment", None)
+    runner = runners()[backend]
     try:  # a runtime with an interpreter of its own runs there
-        python = require(environment) if environment else None
+        python = require(runner.environment) if runner.environment else None
     except EnvironmentMissing as missing:
         return IsolatedRun(error=str(missing), kind="error")
     with tempfile.TemporaryDirectory(prefix="deploytool-run-") as tmp:
         tmp = Path(tmp)
-        pixels = getattr(runners()[backend], "takes_pixels", False)
-        np.save(tmp / "images.npy", np.asarray(images, np.uint8 if pixels else np.float32))
+        np.save(tmp / "images.npy", np.asarray(images, np.uint8 if runner.takes_pixels else np.float32))
         request = {"artifact": str(Path(artifact).resolve()), "backend": backend,
                    "threads": threads, "options": options, "images": str(tmp / "images.npy"),
                    "outputs": str(tmp / "outputs.npz"),
@@ -56,7 +55,7 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
         if answer.kind == "crash":
             return IsolatedRun(error=f"the runtime {answer.error}", kind="crash")
         if answer.kind == "error":
-            layer = runners()[backend].layer_in_log(answer.stderr)
+            layer = runner.layer_in_log(answer.stderr)
             return IsolatedRun(error=f"{answer.error}; {layer}" if layer else answer.error,
                                kind="error")
         if not answer.ok:

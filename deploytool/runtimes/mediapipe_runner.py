@@ -23,8 +23,8 @@ class MediaPipeRunner(Runner):
     label = "MediaPipe Tasks (ImageClassifier)"
     order = 6
     reads = (".tflite",)
-    environment = "mediapipe"  # the interpreter it runs in
-    takes_pixels = True  # fed 8-bit RGB images, not model input
+    environment = "mediapipe"
+    takes_pixels = True
 
     def _load(self):
         from mediapipe.tasks.python import BaseOptions, vision

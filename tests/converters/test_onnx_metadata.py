@@ -21,8 +21,7 @@ LABELS = ["red", "green", "blue"]
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx-metadata")
-    save_colour_classifier(folder / "m.keras", size=16, filters=4, classes=3)
-    (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    save_colour_classifier(folder / "m.keras", size=16, filters=4, classes=3, labels=LABELS)
     source = load_source(str(folder / "m.keras"), preprocess={"preset": "imagenet"},
                          labels=str(folder / "labels.txt"))
     return convert(source, ConvertOptions(to="onnx", out_dir=folder), remember=False)

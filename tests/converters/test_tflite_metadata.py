@@ -24,8 +24,7 @@ LABELS = ["red", "green", "blue"]
 @pytest.fixture(scope="module")
 def colour_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("colour")
-    save_colour_classifier(folder / "colour.keras", size=32, filters=8, classes=3)
-    (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
+    save_colour_classifier(folder / "colour.keras", size=32, filters=8, classes=3, labels=LABELS)
     return folder
 
 

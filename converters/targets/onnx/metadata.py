@@ -78,14 +78,14 @@ def with_metadata(data: bytes, about: ModelDescription) -> tuple[bytes, dict]:
 def read_metadata(model) -> dict:
     """The metadata of an ONNX ``model`` (a ModelProto): the spec's image keys as they are,
     deploytool's decoded from JSON, any other key as its string; and the doc string."""
-    props = {p.key: p.value for p in model.metadata_props}
-    decoded = {}
-    for key, value in props.items():
-        if key in KEYS:
-            try:
-                decoded[key] = json.loads(value)
-            except ValueError:
-                decoded[key] = value
-        else:
-            decoded[key] = value
-    return {"props": decoded, "doc_string": model.doc_string or None}
+    return {"props": {p.key: _decoded(p.value) if p.key in KEYS else p.value
+                      for p in model.metadata_props},
+            "doc_string": model.doc_string or None}
+
+
+def _decoded(value: str):
+    """A deploytool key's JSON value (its string where someone wrote it otherwise)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

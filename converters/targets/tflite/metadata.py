@@ -76,19 +76,16 @@ def metadata_spec(about: ModelDescription, tensors: dict) -> tuple[dict, list[st
     return spec, notes
 
 
-def write_metadata(data: bytes, spec: dict) -> tuple[bytes, dict]:
-    """``data`` (a .tflite) with ``spec``'s metadata written in, and what the writer reports;
-    :class:`~deploytool.core.environments.EnvironmentMissing` when MediaPipe's environment is
-    not installed, a RuntimeError when the writer fails."""
-    python = require("mediapipe")
-    with tempfile.TemporaryDirectory(prefix="deploytool-metadata-") as tmp:
-        source, written = Path(tmp) / "model.tflite", Path(tmp) / "described.tflite"
-        source.write_bytes(data)
-        answer = call_in_child(f"{WRITER}:write_metadata", source, written, spec, python=python,
-                               timeout=TIMEOUT)
-        if not answer.ok:
-            raise RuntimeError(f"MediaPipe's metadata writer failed ({answer.kind}): {answer.error}")
-        return written.read_bytes(), answer.value
+def write_metadata(source: Path, spec: dict) -> tuple[bytes, dict]:
+    """The .tflite at ``source`` with ``spec``'s metadata written in (beside it), and what the
+    writer reports; :class:`~deploytool.core.environments.EnvironmentMissing` when MediaPipe's
+    environment is not installed, a RuntimeError when the writer fails."""
+    written = source.with_name(source.stem + "_described.tflite")
+    answer = call_in_child(f"{WRITER}:write_metadata", source, written, spec,
+                           python=require("mediapipe"), timeout=TIMEOUT)
+    if not answer.ok:
+        raise RuntimeError(f"MediaPipe's metadata writer failed ({answer.kind}): {answer.error}")
+    return written.read_bytes(), answer.value
 
 
 def read_metadata(path) -> dict | None:
@@ -110,26 +107,20 @@ def described(exported, about: ModelDescription, log):
     from .inspect import inspect_tflite
 
     with tempfile.TemporaryDirectory(prefix="deploytool-metadata-") as tmp:
-        (Path(tmp) / "model.tflite").write_bytes(exported.data)
-        tensors = inspect_tflite(Path(tmp) / "model.tflite")
-    spec, notes = metadata_spec(about, tensors)
-    try:
-        data, written = write_metadata(exported.data, spec)
-    except EnvironmentMissing as missing:
-        log(f"no TFLite metadata written: {missing}")
-        return exported, {"written": False, "why": str(missing), "notes": notes}
+        source = Path(tmp) / "model.tflite"
+        source.write_bytes(exported.data)
+        spec, notes = metadata_spec(about, inspect_tflite(source))
+        try:
+            data, written = write_metadata(source, spec)
+        except EnvironmentMissing as missing:
+            log(f"no TFLite metadata written: {missing}")
+            return exported, {"written": False, "why": str(missing), "notes": notes}
     for note in notes:
         log(f"metadata: {note}")
-    record = {"written": True, "writer": f"mediapipe {_mediapipe_version()}",
+    record = {"written": True, "writer": written["writer"],
               "min_parser_version": written["min_parser_version"], "notes": notes,
               "input": {"color_space": spec["input"]["color_space"], "mean": spec["input"]["mean"],
                         "std": spec["input"]["std"]},
               "outputs": {o["name"]: o["description"] for o in spec["outputs"]},
-              "labels": bool(about.labels) and any(o["labels"] for o in spec["outputs"])}
+              "labels": any(o["labels"] for o in spec["outputs"])}
     return Exported(data, exported.side_files), record
-
-
-def _mediapipe_version() -> str:
-    from deploytool.core.environments import ENVIRONMENTS
-
-    return ENVIRONMENTS["mediapipe"].requirements[0].split("==")[-1]

@@ -107,8 +107,11 @@ def write_metadata(model_path: str, out_path: str, spec: dict) -> dict:
     (RGB|GRAYSCALE|UNKNOWN)}; ``outputs`` [{name, description, kind, labels}] in the file's
     output order (an output of kind scores becomes a classification output, with its labels
     as the standard TENSOR_AXIS_LABELS file when it has any). Returns the metadata's minimum
-    parser version and its label files."""
+    parser version and the writer's version."""
+    import json
+
     _install_version_function()
+    import mediapipe
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
 
     fb = _schema()
@@ -122,22 +125,19 @@ def write_metadata(model_path: str, out_path: str, spec: dict) -> dict:
     writer.add_image_input(image["mean"], image["std"],
                            getattr(fb.ColorSpaceType, image["color_space"]), name=image["name"],
                            description=image["description"])
-    label_files = []
     for output in spec["outputs"]:
         if output["kind"] == "scores":
-            labels = None
-            if output.get("labels"):
-                labels = metadata_writer.Labels().add(list(output["labels"]))
-                label_files.append(f"labels{len(label_files) or ''}.txt")
+            labels = metadata_writer.Labels().add(list(output["labels"])) if output.get("labels") else None
             writer.add_classification_output(labels, name=output["name"],
                                              description=output["description"])
         else:
             writer.add_feature_output(name=output["name"], description=output["description"])
-    data, _ = writer.populate()
+    data, written = writer.populate()  # the file, and its metadata as the displayer shows it
     del writer  # its temporary folder goes now, not at interpreter exit (where its __del__ fails)
     with open(out_path, "wb") as handle:
         handle.write(data)
-    return {"min_parser_version": read_metadata(out_path)["min_parser_version"]}
+    return {"min_parser_version": json.loads(written)["min_parser_version"],
+            "writer": f"mediapipe {mediapipe.__version__}"}
 
 
 def read_metadata(model_path: str) -> dict | None:

@@ -60,13 +60,16 @@ def measure(path: Path, label: str, backend: str, images, threads: int = DEFAULT
                     engine=attempt.options.get("engine"))
 
 
-def benchmark_images(manifest, batch: int, pixels: bool = False) -> np.ndarray:
-    """``batch`` held-out images preprocessed as the manifest says (what verify compares on), or
-    as 8-bit pixels for a runtime that preprocesses by itself (``pixels``), repeated if the set
-    holds fewer."""
-    raw = reference_samples(manifest, None, batch)[0]
-    images = raw if pixels else manifest.preprocessing.apply(raw)
-    return np.resize(images, (batch, *images.shape[1:])).astype(np.uint8 if pixels else np.float32)
+def benchmark_pixels(manifest, batch: int) -> np.ndarray:
+    """``batch`` held-out 8-bit images (what verify compares on), repeated if the set holds fewer:
+    what a runtime that preprocesses by itself is fed."""
+    raw = np.asarray(reference_samples(manifest, None, batch)[0], np.uint8)
+    return np.resize(raw, (batch, *raw.shape[1:]))
+
+
+def benchmark_images(manifest, batch: int) -> np.ndarray:
+    """:func:`benchmark_pixels` preprocessed as the manifest says."""
+    return manifest.preprocessing.apply(benchmark_pixels(manifest, batch)).astype(np.float32)
 
 
 def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, batch: int = 1,
@@ -80,7 +83,8 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
     manifests = {artifact: manifest_of(artifact) for artifact in artifacts}
     rows, baselines = [], set()
     for artifact, manifest in manifests.items():
-        images = benchmark_images(manifest, batch)
+        pixels = benchmark_pixels(manifest, batch)
+        images = manifest.preprocessing.apply(pixels).astype(np.float32)
         reference = manifest.reference
         if reference not in baselines and reference.exists():
             baselines.add(reference)
@@ -94,8 +98,7 @@ def bench(artifacts=None, backend: str = "all", threads: int = DEFAULT_THREADS, 
                                      error=f"{name} does not run {artifact.suffix} files"))
                 continue
             log(f"{artifact.name} on {name}")
-            fed = benchmark_images(manifest, batch, pixels=True) if getattr(
-                runners()[name], "takes_pixels", False) else images
+            fed = pixels if runners()[name].takes_pixels else images
             row = measure(artifact, artifact.name, name, fed, threads, runs, warmup, timeout)
             row.precision, row.reference = manifest.precision, str(manifest.reference)
             rows.append(row)

@@ -209,7 +209,7 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
                           failures=[f"{name} does not run {artifact.suffix} files"],
                           failed=["unsupported"]) for output in subject.names]
     fed, judge = subject.images, subject.compare
-    if getattr(runners()[name], "takes_pixels", False):  # a client that preprocesses by itself
+    if runners()[name].takes_pixels:  # a client that preprocesses by itself
         fed = subject.raw
         judge = functools.partial(subject.compare, judged_by=tolerance or client_tolerance(
             precision, subject.manifest.trained))
