@@ -39,7 +39,8 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                   per_operator, top):
     """Latency, throughput, peak memory and size of ARTIFACTS on each runtime (help: the
     registry's runtimes)."""
-    from deploytool.workflows.measuring.bench import bench, plot_latency, rows_as_dicts, slower_than_float
+    from deploytool.workflows.measuring.bench import (bench, emulated_notes, plot_latency,
+                                                      rows_as_dicts, slower_than_float)
 
     if per_operator:
         return profile_command(artifacts, backend, threads, runs, top, as_json)
@@ -55,7 +56,8 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
         size = f"{row.size_bytes / 1e6:.2f} MB"
         if row.status != "ok":
             return (row.artifact, row.backend, size, f"[red]{row.error}[/red]", "", "", "")
-        return (row.artifact, row.backend + (f" ({row.engine})" if row.engine else ""), size,
+        runtime = row.backend + (f" ({row.engine})" if row.engine else "")
+        return (row.artifact, runtime + (", emulated" if row.emulated else ""), size,
                 f"{row.median_ms:.2f} ms", f"{row.p90_ms:.2f} ms", f"{row.images_per_second:.1f}",
                 f"{row.peak_memory_mb:.0f} MB" if row.peak_memory_mb else "-")
 
@@ -63,7 +65,7 @@ def bench_command(artifacts, backend, threads, batch, runs, warmup, timeout, as_
                 f"calls ({MIN_SECONDS:g} s of them for a fast model)",
                 ("artifact", "runtime", "size", "median", "p90", "images/s", "peak memory"),
                 map(cells, rows), right=("size", "median", "p90", "images/s", "peak memory"))
-    for line in slower_than_float(rows):
+    for line in [*slower_than_float(rows), *emulated_notes(rows)]:
         stdout.print(line)
 
 

@@ -41,3 +41,11 @@ def bundle_command(artifact, app, out_dir, samples, labels_file, data, as_json):
     expected = ", ".join(s["expected_top1"] for s in report.samples)
     stdout.print(f"{len(report.samples)} golden samples (expected top-1: {expected}); the app's "
                  f"self-test allows max abs {report.tolerance:.3g}")
+    if report.agreement:
+        from deploytool.core.runtime_agreement import Agreement
+
+        for found in report.agreement:
+            stdout.print(f"expected outputs from {report.runtime} (the app's LiteRT, emulated "
+                         f"ARM64), {Agreement(**found).note()}")
+    for note in report.notes:
+        stdout.print(note)

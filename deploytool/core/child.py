@@ -35,6 +35,16 @@ PLAIN_ERRORS = ("UserError", "RuntimeError", "ValueError")
 
 
 @dataclass(frozen=True)
+class Interpreter:
+    """How to start a Python other than this one: the command line up to the script's arguments
+    (an environment's ``bin/python``, or an emulator and the Python it runs) and the environment
+    variables it needs."""
+
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ChildAnswer:
     """How a child call ended: ``kind`` ok (``value`` is the function's return value), error
     (the function raised, or the process exited without an answer: ``error`` is the last line),
@@ -62,9 +72,10 @@ def signal_name(returncode: int) -> str:
 
 
 def call_in_child(function: str, *args, timeout: float | None = None, env: dict | None = None,
-                  echo: bool = False, python: str | None = None) -> ChildAnswer:
+                  echo: bool = False, python: str | Interpreter | None = None) -> ChildAnswer:
     """``function`` called with ``args`` (JSON values; paths become strings) in a fresh Python
-    process (``python``, default this interpreter), killed after ``timeout`` seconds (None: no
+    process (``python``: an interpreter's path or an :class:`Interpreter`; default this one),
+    killed after ``timeout`` seconds (None: no
     limit). ``env`` adds environment variables; with ``echo`` the child's standard output goes
     to this process's as it comes (progress), else it is captured in the answer."""
     with tempfile.TemporaryDirectory(prefix="deploytool-child-") as tmp:
@@ -72,11 +83,14 @@ def call_in_child(function: str, *args, timeout: float | None = None, env: dict 
         request.write_text(json.dumps({"function": function, "answer": str(answer),
                                        "args": [str(a) if isinstance(a, Path) else a
                                                 for a in args]}))
+        if not isinstance(python, Interpreter):
+            python = Interpreter((python or sys.executable,))
         try:
-            done = subprocess.run([python or sys.executable, "-m", "deploytool.core.child",
-                                   str(request)], stdout=None if echo else subprocess.PIPE,
+            done = subprocess.run([*python.command, "-m", "deploytool.core.child", str(request)],
+                                  stdout=None if echo else subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, errors="replace",
-                                  timeout=timeout, env={**os.environ, **(env or {})})
+                                  timeout=timeout,
+                                  env={**os.environ, **dict(python.env), **(env or {})})
         except subprocess.TimeoutExpired:
             return ChildAnswer("timeout", error=f"no answer within {timeout:g} s (killed)")
         printed = {"stdout": done.stdout or "", "stderr": done.stderr or ""}

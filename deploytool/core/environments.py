@@ -1,9 +1,10 @@
 """Python environments of their own, for libraries that cannot share deploytool's: MediaPipe
-(it pulls opencv-contrib-python, whose files overwrite opencv-python-headless's ``cv2``). Each
-is a virtual environment inside the main one's folder (``<sys.prefix>/deploytool-envs/<name>``,
-or under ``$DEPLOYTOOL_ENVS``), holding its own requirements and deploytool itself without
-dependencies, so that :func:`deploytool.core.child.call_in_child` can run deploytool's functions
-there (``python=python_for(name)``). `deploytool setup` (the README's set-up command) installs
+(it pulls opencv-contrib-python, whose files overwrite opencv-python-headless's ``cv2``), and the
+phone's LiteRT on an emulated ARM64 CPU. Each lives inside the main environment's folder
+(``<sys.prefix>/deploytool-envs/<name>``, or under ``$DEPLOYTOOL_ENVS``), holding its own
+requirements and deploytool itself without dependencies, so that
+:func:`deploytool.core.child.call_in_child` can run deploytool's functions there
+(``python=python_for(name)``). `deploytool setup` (the README's set-up command) installs
 them; a missing one is a one-line error naming that command, never a silent skip."""
 
 from __future__ import annotations
@@ -14,29 +15,94 @@ import shutil
 import subprocess
 import sys
 import venv
-from dataclasses import dataclass
 from pathlib import Path
 
 import deploytool
+from deploytool.core import arm64_sysroot
+from deploytool.core.child import Interpreter
 from deploytool.core.errors import UserError
 
 MARKER = "deploytool-env.json"
 
 
-@dataclass(frozen=True)
 class SideEnvironment:
-    """A named environment: what it is for and the requirements pip installs into it."""
+    """A named environment: what it is for, the requirements that make it (recorded in its
+    folder, so that a changed list counts as not installed), how to build it in a folder and how
+    to start its Python."""
 
-    name: str
-    purpose: str
-    requirements: tuple[str, ...]
+    def __init__(self, name: str, purpose: str, requirements: tuple[str, ...]):
+        self.name, self.purpose, self.requirements = name, purpose, requirements
+
+    def interpreter(self, folder: Path) -> Interpreter:
+        """How to start the environment's Python, built in ``folder``."""
+        return Interpreter((str(folder / "bin" / "python"),))
+
+    def executable(self, folder: Path) -> Path:
+        """The file whose presence says the environment's Python is there."""
+        return folder / "bin" / "python"
+
+    def build(self, folder: Path, log) -> None:
+        """Make the environment in the empty ``folder``: a virtual environment with its
+        requirements and deploytool without dependencies."""
+        venv.EnvBuilder(with_pip=True, clear=True, symlinks=True).create(folder)
+        python = str(folder / "bin" / "python")
+        source = deploytool_source()
+        for arguments in ([*self.requirements],
+                          ["--no-deps", *(["-e"] if Path(source).exists() else []), source]):
+            log(f"{self.name}: pip install {' '.join(arguments)}")
+            done = subprocess.run([python, "-m", "pip", "install", "-q",
+                                   "--disable-pip-version-check", *arguments],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  errors="replace")
+            if done.returncode != 0:
+                lines = [line for line in done.stdout.splitlines() if line.strip()]
+                raise UserError(f"installing {self.name}'s environment failed: "
+                                f"{lines[-1] if lines else f'pip exit {done.returncode}'}")
 
 
-ENVIRONMENTS = {
-    "mediapipe": SideEnvironment(
-        "mediapipe", "MediaPipe Tasks: TFLite metadata written and read with MediaPipe's own "
-        "writer, and its image tasks as a runtime", ("mediapipe==1.2.3",)),
-}
+class Arm64Environment(SideEnvironment):
+    """LiteRT's aarch64 build in a Debian arm64 sysroot, run by QEMU's user-mode emulator as
+    the CPU model :func:`arm64_cpu` names (:mod:`deploytool.core.arm64_sysroot`)."""
+
+    def interpreter(self, folder: Path) -> Interpreter:
+        sysroot, cpu = folder / "sysroot", arm64_cpu()
+        return Interpreter((str(folder / "bin" / arm64_sysroot.EMULATOR), "-L", str(sysroot),
+                            "-cpu", cpu, str(sysroot / arm64_sysroot.PYTHON)),
+                           (("PYTHONPATH", ""), ("PYTHONHOME", ""), ("PYTHONNOUSERSITE", "1"),
+                            ("DEPLOYTOOL_ARM64_CPU", cpu)))
+
+    def executable(self, folder: Path) -> Path:
+        return folder / "bin" / arm64_sysroot.EMULATOR
+
+    def build(self, folder: Path, log) -> None:
+        arm64_sysroot.check_host()
+        downloads = folder / "downloads"
+        downloads.mkdir(parents=True)
+        debs = arm64_sysroot.download_packages(downloads, log)
+        arm64_sysroot.unpack(debs, folder / "sysroot", folder / "bin")
+        arm64_sysroot.install_wheels(folder / "sysroot", self.requirements, deploytool_source(),
+                                     log)
+        shutil.rmtree(downloads)
+
+
+def arm64_cpu() -> str:
+    """The ARM core QEMU emulates: ``$DEPLOYTOOL_ARM64_CPU``, default a Cortex-A76 (the big core
+    of many phones since 2019: NEON, fp16 arithmetic and int8 dot products, no i8mm or SVE)."""
+    return os.environ.get("DEPLOYTOOL_ARM64_CPU") or DEFAULT_ARM64_CPU
+
+
+DEFAULT_ARM64_CPU = "cortex-a76"
+# the LiteRT the Android app bundles; bundle writes it into the app's gradle.properties
+PHONE_LITERT_VERSION = "1.4.0"
+
+ENVIRONMENTS = {environment.name: environment for environment in (
+    SideEnvironment("mediapipe", "MediaPipe Tasks: TFLite metadata written and read with "
+                    "MediaPipe's own writer, and its image tasks as a runtime",
+                    ("mediapipe==1.2.3",)),
+    Arm64Environment("arm64", f"LiteRT {PHONE_LITERT_VERSION} (the Android app's) on an "
+                     "emulated ARM64 CPU, with its own kernels",
+                     (f"ai-edge-litert=={PHONE_LITERT_VERSION}", "numpy==1.26.4")),
+)}
 
 
 def root() -> Path:
@@ -49,23 +115,23 @@ def location(name: str) -> Path:
     return root() / name
 
 
-def python_for(name: str) -> str | None:
-    """The interpreter of environment ``name``, or None when it is not installed (or was
+def python_for(name: str) -> Interpreter | None:
+    """How to start environment ``name``'s Python, or None when it is not installed (or was
     installed with other requirements)."""
-    folder = location(name)
-    python = folder / "bin" / "python"
+    environment, folder = ENVIRONMENTS[name], location(name)
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    if not python.exists() or marker.get("requirements") != list(ENVIRONMENTS[name].requirements):
+    if not environment.executable(folder).exists() or \
+            marker.get("requirements") != list(environment.requirements):
         return None
-    return str(python)
+    return environment.interpreter(folder)
 
 
-def require(name: str) -> str:
-    """The interpreter of environment ``name``; a one-line error naming the set-up command when
-    it is missing."""
+def require(name: str) -> Interpreter:
+    """How to start environment ``name``'s Python; a one-line error naming the set-up command
+    when it is missing."""
     python = python_for(name)
     if python is None:
         raise EnvironmentMissing(name)
@@ -91,28 +157,20 @@ def deploytool_source() -> str:
 
 
 def install(name: str, log=lambda message: None) -> Path:
-    """Create environment ``name`` from scratch: a virtual environment, its requirements and
-    deploytool without dependencies, built beside its place and moved there when complete."""
-    spec = ENVIRONMENTS[name]
+    """Create environment ``name`` from scratch, built beside its place and moved there when
+    complete."""
+    environment = ENVIRONMENTS[name]
     folder = location(name)
     staging = folder.with_name(folder.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     log(f"{name}: creating {folder}")
-    venv.EnvBuilder(with_pip=True, clear=True, symlinks=True).create(staging)
-    python = str(staging / "bin" / "python")
-    source = deploytool_source()
-    for arguments in ([*spec.requirements],
-                      ["--no-deps", *(["-e"] if Path(source).exists() else []), source]):
-        log(f"{name}: pip install {' '.join(arguments)}")
-        done = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                               *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, errors="replace")
-        if done.returncode != 0:
-            lines = [line for line in done.stdout.splitlines() if line.strip()]
-            raise UserError(f"installing {name}'s environment failed: "
-                            f"{lines[-1] if lines else f'pip exit {done.returncode}'}")
-    (staging / MARKER).write_text(json.dumps({"requirements": list(spec.requirements),
-                                              "deploytool": source}))
+    try:
+        environment.build(staging, log)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    (staging / MARKER).write_text(json.dumps({"requirements": list(environment.requirements),
+                                              "deploytool": deploytool_source()}))
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder
@@ -120,12 +178,17 @@ def install(name: str, log=lambda message: None) -> Path:
 
 def setup(force: bool = False, log=lambda message: None) -> dict[str, str]:
     """Install every environment that is missing (all of them with ``force``); returns each
-    one's state: installed, already installed."""
+    one's state: installed, already installed, or not installed and why, on a host its recipe
+    does not serve (its runtime is then n/a, with that reason)."""
     states = {}
     for name in ENVIRONMENTS:
         if python_for(name) is not None and not force:
             states[name] = "already installed"
             continue
-        install(name, log)
+        try:
+            install(name, log)
+        except arm64_sysroot.HostUnsupported as unsupported:
+            states[name] = f"not installed: {unsupported}"
+            continue
         states[name] = "installed"
     return states

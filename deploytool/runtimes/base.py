@@ -38,6 +38,8 @@ class Runner(abc.ABC):
     variants: tuple[dict, ...] = ({},)
     environment: str | None = None  # the environment of its own it runs in (core.environments)
     takes_pixels = False  # fed 8-bit images and preprocesses them itself (a client library)
+    emulated = False  # runs on an emulated CPU: its timings are not the real CPU's
+    compared_with: str | None = None  # a runtime whose outputs it must equal, value for value
     registry: dict[str, type] = {}
 
     def __init_subclass__(cls, **kwargs):

@@ -2,21 +2,26 @@
 laid out for the Android demo app (android_demo/app/src/main/assets/bundle/).
 
 The golden samples are PNGs with the input bytes Python made from them and the outputs the
-LiteRT interpreter gave on those bytes; the app's self-test preprocesses the PNGs with its Java
-core and runs them through the phone's interpreter, so a user can prove on the phone that the
-deployed model computes what `deploytool verify` measured.
+phone's runtime gives on those bytes: the app's LiteRT version on an emulated ARM64 core (x86
+LiteRT's outputs compared with them value for value), or x86 LiteRT where the ARM64 environment is
+not installed, said in the report. The app's self-test preprocesses the PNGs with its Java core
+and runs them through the phone's interpreter, so a user can prove on the phone that the deployed
+model computes what `deploytool verify` measured. bundle.properties names the LiteRT version
+those outputs came from, and the app's build.gradle takes its LiteRT dependency from there: the
+version is written once, in :data:`deploytool.core.environments.PHONE_LITERT_VERSION`.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from deploytool.core.compare import decisions
+from deploytool.core.environments import PHONE_LITERT_VERSION
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path, sha256_file, write_json
 from deploytool.core.manifest import integrity_failures, last_converted, now, tool_versions
@@ -44,6 +49,9 @@ class BundleReport:
     files: dict  # name -> {"size_bytes", "sha256"}
     samples: list  # per golden sample: image, label, expected top-1 label
     tolerance: float
+    runtime: str = "tflite"  # the runtime the expected outputs came from
+    agreement: list | None = None  # those outputs against x86 LiteRT's, by output
+    notes: list = field(default_factory=list)
 
     @property
     def size_bytes(self) -> int:
@@ -180,8 +188,43 @@ def bundle_properties(manifest, labels: list, inputs: list, outputs: list, thres
         "postprocess": manifest.postprocess or "none",
         **({"decision.threshold": _float(threshold)} if threshold is not None else {}),
         "golden.tolerance": _float(tolerance), "golden.count": count,
+        "litert.version": PHONE_LITERT_VERSION,  # the app's build.gradle reads its LiteRT here
     })
     return values
+
+
+@dataclass
+class GoldenRun:
+    """The golden samples' outputs and where they came from."""
+
+    run: object  # the IsolatedRun
+    runtime: str
+    engine: str | None
+    agreement: list | None
+    notes: list
+
+
+def golden_run(artifact: Path, images: np.ndarray, timeout: float) -> GoldenRun:
+    """The outputs the phone's runtime gives on ``images``: the app's LiteRT on an emulated ARM64
+    core, compared value for value with x86 LiteRT's; x86 LiteRT's alone, said in a note, where
+    the ARM64 environment is not installed."""
+    from deploytool.core.environments import python_for
+    from deploytool.core.runtime_agreement import agreement
+
+    x86 = run_isolated(artifact, "tflite", images, timeout=timeout)
+    if not x86.ok:
+        raise UserError(f"{artifact}: the TFLite interpreter could not run it ({x86.kind}: {x86.error})")
+    if python_for("arm64") is None:
+        return GoldenRun(x86, "tflite", None, None, [
+            f"the expected outputs are x86 LiteRT's: the ARM64 environment (LiteRT "
+            f"{PHONE_LITERT_VERSION}, the app's) is not installed; `deploytool setup` installs it"])
+    arm = run_isolated(artifact, "litert_arm64", images, timeout=timeout)
+    if not arm.ok:
+        raise UserError(f"{artifact}: the app's LiteRT {PHONE_LITERT_VERSION} on ARM64 could not "
+                        f"run it ({arm.kind}: {arm.error})")
+    found = agreement(arm.outputs, x86.outputs, arm.meta["outputs"], "tflite")
+    return GoldenRun(arm, "litert_arm64", arm.meta.get("engine"),
+                     [a.as_dict() for a in found], [])
 
 
 def bundle(artifact=None, destination=None, app="android_demo", samples: int = DEFAULT_SAMPLES,
@@ -215,9 +258,8 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
 
     raw, true_labels, _ = reference_samples(manifest, data, samples, seed)
     images = preprocessing.apply(raw)
-    run = run_isolated(artifact, "tflite", images, timeout=timeout)
-    if not run.ok:
-        raise UserError(f"{artifact}: the TFLite interpreter could not run it ({run.kind}: {run.error})")
+    golden = golden_run(artifact, images, timeout)
+    run = golden.run
     inputs, outputs = run.meta["inputs"], run.meta["outputs"]
     check_fits_app(inputs, outputs, preprocessing, labels, threshold)  # the file itself too
     (expected,) = [values.astype("<f4") for values in run.outputs.values()]
@@ -248,7 +290,10 @@ def bundle(artifact=None, destination=None, app="android_demo", samples: int = D
                                          "parity": manifest.parity},
             "settings": {"samples": len(images), "seed": seed, "data": data,
                          "labels_file": str(labels_file) if labels_file else None},
-            "golden": {"tolerance": tolerance, "samples": described},
+            "golden": {"tolerance": tolerance, "samples": described, "runtime": golden.runtime,
+                       "engine": golden.engine, "agreement_with_x86": golden.agreement,
+                       "notes": golden.notes},
             "files": files, "tool_versions": tool_versions(), "created": now()})
-    return BundleReport(str(destination), str(artifact), files, described, tolerance)
+    return BundleReport(str(destination), str(artifact), files, described, tolerance,
+                        golden.runtime, golden.agreement, golden.notes)
 

@@ -15,7 +15,7 @@ def test_the_command_line_and_its_registries_load_without_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     found_targets, found_runners, imported = json.loads(done.stdout)
     assert found_targets == ["tflite", "onnx", "pb"]
-    assert found_runners == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe"]
+    assert found_runners == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe", "litert_arm64"]
     assert imported is False
 
 

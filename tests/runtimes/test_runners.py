@@ -11,14 +11,14 @@ from deploytool.runtimes.isolation import run_isolated
 
 def test_runtimes_register_the_files_they_read_own_runtime_first():
     assert runtimes_reading("m.pb") == ["tensorflow", "opencv"]
-    assert runtimes_reading("m.tflite") == ["tflite", "opencv", "mediapipe"]
+    assert runtimes_reading("m.tflite") == ["tflite", "opencv", "mediapipe", "litert_arm64"]
     assert runtimes_reading("m.onnx") == ["onnxruntime", "opencv"]
     assert [v["engine"] for v in runners()["opencv"].variants] == ["new", "classic"]
-    assert set(artifact_runtimes()) == {"tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe"}
+    assert set(artifact_runtimes()) == {"tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe", "litert_arm64"}
 
 
 def test_runners_are_listed_keras_first_in_their_order():
-    assert list(runners()) == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe"]
+    assert list(runners()) == ["keras", "tflite", "onnxruntime", "opencv", "tensorflow", "mediapipe", "litert_arm64"]
 
 
 def test_a_runner_missing_a_method_fails_where_it_is_defined():

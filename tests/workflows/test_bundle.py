@@ -65,6 +65,29 @@ def test_bundle_fills_the_app_assets(app, artifacts, labels):
         assert expected.shape == (10,) and np.all(np.isfinite(expected))
 
 
+def test_the_expected_outputs_are_the_apps_litert_on_arm64_and_name_its_version(app, artifacts,
+                                                                                labels):
+    from deploytool.core.environments import PHONE_LITERT_VERSION
+
+    result = bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "2")
+    assert result.exit_code == 0, result.output
+    folder = app / "app/src/main/assets/bundle"
+    properties = dict(line.split("=", 1) for line in (folder / "bundle.properties").read_text().splitlines())
+    assert properties["litert.version"] == PHONE_LITERT_VERSION
+    golden = json.loads((folder / "bundle.json").read_text())["golden"]
+    assert golden["runtime"] == "litert_arm64" and PHONE_LITERT_VERSION in golden["engine"]
+    (agreement,) = golden["agreement_with_x86"]
+    assert agreement["values"] == 2 * 10 and agreement["max_steps"] <= 1
+
+
+def test_the_app_takes_its_litert_version_from_the_bundle_alone():
+    gradle = (ROOT / "android_demo/app/build.gradle").read_text()
+    assert 'getProperty("litert.version")' in gradle
+    assert "com.google.ai.edge.litert:litert:${litertVersion}" in gradle
+    versions = [line for line in gradle.splitlines() if "litert:litert:" in line]
+    assert len(versions) == 1  # no second, hard-written version
+
+
 def test_a_second_bundle_replaces_the_first_whole(app, artifacts, labels):
     assert bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "5").exit_code == 0
     assert bundle_cli(artifacts["tflite"], "--app", app, "--labels", labels, "--samples", "2").exit_code == 0

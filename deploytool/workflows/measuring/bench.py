@@ -40,6 +40,7 @@ class BenchRow:
     error: str | None = None
     precision: str | None = None  # the artifact's (None for the Keras baseline)
     reference: str | None = None  # the Keras model it was converted from
+    emulated: bool = False  # timed on an emulated CPU: an emulator's speed, not the device's
 
 
 def measure(path: Path, label: str, backend: str, images, threads: int = DEFAULT_THREADS,
@@ -57,7 +58,8 @@ def measure(path: Path, label: str, backend: str, images, threads: int = DEFAULT
                     images_per_second=len(images) / median,
                     peak_memory_mb=(run.meta["peak_rss_bytes"] or 0) / 1e6 or None,
                     calls=len(timings),
-                    engine=attempt.options.get("engine"))
+                    engine=attempt.options.get("engine") or run.meta.get("engine"),
+                    emulated=runners()[backend].emulated)
 
 
 def benchmark_pixels(manifest, batch: int) -> np.ndarray:
@@ -121,7 +123,7 @@ def slower_than_float(rows: list[BenchRow]) -> list[str]:
     the same model, in the same format, on the same runtime, with both figures (int8 is not always the fast choice:
     on a small model its quantize and requantize steps can cost more than they save)."""
     lines = []
-    measured = [row for row in rows if row.status == "ok" and row.precision]
+    measured = [row for row in rows if row.status == "ok" and row.precision and not row.emulated]
     for row in measured:
         if row.precision == "fp32":
             continue
@@ -182,7 +184,7 @@ def plot_latency(rows: list[BenchRow], path) -> None:
 
     measured = [row for row in rows if row.status == "ok"]
     labels = [f"{row.artifact}\n{row.backend}" + (f" ({row.engine})" if row.engine else "")
-              for row in measured]
+              + (", emulated" if row.emulated else "") for row in measured]
     figure, axis = plt.subplots(figsize=(9, 0.55 * len(measured) + 1.2))
     bars = axis.barh(labels, [row.median_ms for row in measured],
                      color=["tab:grey" if row.backend == "keras" else "tab:blue" for row in measured])
@@ -196,6 +198,15 @@ def plot_latency(rows: list[BenchRow], path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def emulated_notes(rows: list[BenchRow]) -> list[str]:
+    """One line for each runtime timed on an emulated CPU: its figures are the emulator's on
+    this PC, good for nothing about the device's speed."""
+    return [f"{name}: timed under emulation (QEMU on this PC's CPU); these are an emulator's "
+            "figures, not a phone's speed, and compare nothing but this emulator's runs"
+            for name in dict.fromkeys(row.backend for row in rows
+                                      if row.emulated and row.status == "ok")]
 
 
 def milliseconds(value: float | None, digits: int = 2) -> str:

@@ -15,7 +15,7 @@ from deploytool.core.compare import Tolerance, client_tolerance, tolerance_for
 from deploytool.core.errors import UserError
 from deploytool.core.manifest import integrity_failures, last_converted
 from deploytool.core.output_parity import (compare_every_output, failures_of,
-                                            kinds_by_reference_name)
+                                            kinds_by_reference_name, pair_outputs)
 from deploytool.runtimes.base import DEFAULT_THREADS, artifact_runtimes, runners, runtimes_reading
 from deploytool.runtimes.isolation import DEFAULT_TIMEOUT, run_variants
 from deploytool.workflows.artifacts import manifest_of, reference_samples
@@ -44,6 +44,8 @@ class VerifyRow:
     # what failed, as code decides on it (failures says it in words): the criteria and structure
     # failures of deploytool.core.compare
     failed: list[str] = field(default_factory=list)
+    # its outputs against a runtime it must equal (the app's LiteRT on ARM64 against x86's)
+    agreement: dict | None = None
 
 
 @dataclass
@@ -111,7 +113,24 @@ class _References:
         return self._roundoff[(reference, key, name)]
 
 
-def _run_backend(artifact, backend, images, compare, threads, timeout, timing=None):
+@dataclass
+class _BackendRun:
+    """What one runtime gave on one artifact: the output verdicts (None where it did not run),
+    the failures, the engine and layout it used, its outputs as they came and as it declared
+    them, and timings."""
+
+    verdicts: list | None
+    failures: list[str]
+    engine: str | None
+    layout: str | None
+    seconds: float
+    median_ms: float | None
+    passed_over: list[str]
+    outputs: dict | None
+    declared: list
+
+
+def _run_backend(artifact, backend, images, compare, threads, timeout, timing=None) -> _BackendRun:
     """The output verdicts of one backend; a runtime with variants (OpenCV's engines) tries
     them until one agrees with the reference on every output. ``compare(outputs, declared)``
     gives the verdicts of a run's outputs (``declared``: the file's outputs as the runner
@@ -152,8 +171,9 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
     passed_over = [f"{a.options['engine']} engine (not used): {'; '.join(a.failures)}"
                    for a in attempts[:attempts.index(chosen)]
                    if id(a.run) in verdicts_of and a.failures and "engine" in a.options]
-    return (verdicts, failures, variant, chosen.run.meta.get("input_layout"), chosen.seconds,
-            median_ms, passed_over)
+    return _BackendRun(verdicts, failures, variant or chosen.run.meta.get("engine"),
+                       chosen.run.meta.get("input_layout"), chosen.seconds, median_ms, passed_over,
+                       chosen.run.outputs, chosen.run.meta.get("outputs") or [])
 
 
 def engine_reasons(message: str) -> list[str]:
@@ -196,6 +216,29 @@ class _Subject:
     raw: np.ndarray
     compare: object
     readers: list
+    runs: dict = field(default_factory=dict)  # each runtime's outputs, once it ran
+
+
+def _agreement_notes(subject: _Subject, name: str, threads, timeout, run: _BackendRun):
+    """A runtime that must compute what another does (``compared_with``): its outputs against
+    that runtime's on the same images (run here unless it ran already), as notes and records by
+    output, and the outputs that differ by more than rounding."""
+    other = runners()[name].compared_with
+    if other is None or run.outputs is None:
+        return {}, {}
+    if other not in subject.runs:
+        from deploytool.runtimes.isolation import run_isolated
+
+        done = run_isolated(subject.artifact, other, subject.images, threads, timeout)
+        subject.runs[other] = done.outputs
+    if subject.runs[other] is None:
+        return {}, {}
+    from deploytool.core.runtime_agreement import agreement
+
+    found = agreement(run.outputs, subject.runs[other], run.declared, other)
+    by_name = {name: found for name, found in pair_outputs(
+        dict.fromkeys(subject.names), {a.output: a for a in found}).items() if found}
+    return by_name, {name: a for name, a in by_name.items() if a.failed}
 
 
 def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, threads, timeout,
@@ -213,14 +256,16 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
         fed = subject.raw
         judge = functools.partial(subject.compare, judged_by=tolerance or client_tolerance(
             precision, subject.manifest.trained))
-    verdicts, failures, engine, layout, seconds, median_ms, passed_over = _run_backend(
-        artifact, name, fed, judge, threads, timeout, timing)
+    run = _run_backend(artifact, name, fed, judge, threads, timeout, timing)
+    subject.runs.setdefault(name, run.outputs)
+    verdicts, failures, passed_over = run.verdicts, run.failures, run.passed_over
+    agreements, disagreeing = _agreement_notes(subject, name, threads, timeout, run)
     if verdicts is None and not named and name != subject.readers[0]:
         status = "n/a"  # another runtime cannot run it, and was not asked for by name
     else:
         status = "fail" if failures else "pass"
-    common = dict(engine=engine, input_layout=layout, seconds=round(seconds, 3),
-                  median_ms=median_ms)
+    common = dict(engine=run.engine, input_layout=run.layout, seconds=round(run.seconds, 3),
+                  median_ms=run.median_ms)
     if verdicts is None and name == "opencv" and failures:  # n/a under "all" included
         layer = opencv_failing_layer(artifact, " ".join(failures), subject.images)
         failures = [*failures, layer] if layer else failures
@@ -233,9 +278,19 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
         for verdict in verdicts:
             if located and verdict.failures:
                 verdict.failures = [*verdict.failures, located]
-    return [VerifyRow(artifact.name, name, precision, "pass" if verdict.passed else "fail",
+    for verdict in verdicts:  # more than rounding apart from the runtime it must equal
+        if verdict.name in disagreeing:
+            verdict.failures = [*verdict.failures, disagreeing[verdict.name].note()]
+    return [VerifyRow(artifact.name, name, precision,
+                      "pass" if verdict.passed and verdict.name not in disagreeing else "fail",
                       verdict.name, verdict.kind, verdict.figures, verdict.failures, **common,
-                      notes=passed_over, failed=list(verdict.failed))
+                      notes=[*passed_over, *([agreements[verdict.name].note()]
+                                             if verdict.name in agreements
+                                             and verdict.name not in disagreeing else [])],
+                      failed=[*verdict.failed, *(["runtime_agreement"]
+                                                 if verdict.name in disagreeing else [])],
+                      agreement=agreements[verdict.name].as_dict()
+                      if verdict.name in agreements else None)
             for verdict in verdicts]
 
 
