@@ -118,6 +118,22 @@ class GraphRewriter:
         self.entries.remove(entry)
         self._weights.pop(name, None)
 
+    def insert_after(self, name: str, class_name: str, config: dict) -> None:
+        """Add a single-input layer of ``class_name`` (``config`` names it) that reads ``name``'s
+        output; every consumer and output that read ``name`` reads the new layer instead."""
+        new = config["name"]
+        for other in self.entries:
+            for node in other["inbound_nodes"]:
+                for i, ref in enumerate(node):
+                    if ref[0] == name:
+                        node[i] = [new, 0, 0, ref[3] if len(ref) > 3 else {}]
+        refs = self.output_refs()
+        self._set_output_refs([[new, 0, 0] if ref[0] == name else ref for ref in refs],
+                              list(range(len(refs))))
+        position = self.entries.index(self.entry(name)) + 1
+        self.entries.insert(position, {"class_name": class_name, "config": config, "name": new,
+                                       "inbound_nodes": [[[name, 0, 0, {}]]]})
+
     def keep_outputs(self, kept: list[int]) -> None:
         """Keep only the outputs at positions ``kept`` (of ``model.outputs``) and drop every layer
         none of them needs."""

@@ -160,6 +160,11 @@ class ExportTarget(abc.ABC):
     def check(self, options) -> None:
         """Refuse settings this format cannot honour (beyond the precision), with the alternative."""
 
+    def prepare_source(self, source, options, log):
+        """The model source as these ``options`` need it before calibration and the passes (a
+        model that takes pixels where the file's input must mean pixels); default: as it is."""
+        return source
+
     def input_layout(self, options) -> str:
         """The layout of the artifact's input as its own runtime takes it."""
         return "NHWC"

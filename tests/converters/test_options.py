@@ -68,7 +68,7 @@ def test_a_setting_of_another_format_names_the_format_it_belongs_to():
 
 
 @pytest.mark.parametrize("options, message", [
-    (ConvertOptions.create("tflite", precision="int8", int8_io="uint8"), "--int8-io must be int8 or float"),
+    (ConvertOptions.create("tflite", precision="int8", int8_io="int16"), "--int8-io must be int8 or uint8 or float"),
     (ConvertOptions.create("onnx", opset=9), "--opset must lie in 11..21"),
     (ConvertOptions(to="pb", precision="int4"), "unknown precision 'int4'"),
     (ConvertOptions.create("onnx", precision="int8", qat=True), "--qat produces a full-int8 TFLite"),

@@ -97,8 +97,8 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
     """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names) left
     in float: calibrated once, then quantized by the MLIR quantizer with those nodes denylisted,
     the route LiteRT's QuantizationDebugger takes for its non-debug model (called directly: the
-    debugger refuses a model it has nothing left to verify in), with int8 input and output when
-    ``int8_io`` is "int8"."""
+    debugger refuses a model it has nothing left to verify in), with int8 or uint8 input and
+    output as ``int8_io`` says (float: float)."""
     import tempfile
     import warnings
 
@@ -109,8 +109,10 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
 
     from deploytool.converters.failures import conversion_failure
 
-    from .export import _converter
+    from .export import _converter, check_pixel_input, with_pixel_extremes
 
+    if int8_io == "uint8":
+        calibration = with_pixel_extremes(calibration)
     with tempfile.TemporaryDirectory(prefix="deploytool-mixed-") as workdir:
         converter = _converter(model, workdir)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -118,14 +120,17 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
                                                     for i in range(len(calibration)))
         converter.experimental_mlir_quantizer = True
         converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
-        io_type = tf.int8 if int8_io == "int8" else tf.float32
+        io_type = getattr(tf, int8_io) if int8_io != "float" else tf.float32
         try:
             with native_output_silenced(stdout=True), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 calibrated = converter.convert()
-                return lite_convert.mlir_quantize(
-                    calibrated, disable_per_channel=False, fully_quantize=int8_io == "int8",
+                flatbuffer = lite_convert.mlir_quantize(
+                    calibrated, disable_per_channel=False, fully_quantize=int8_io != "float",
                     input_data_type=io_type, output_data_type=io_type,
                     denylisted_ops=[], denylisted_nodes=list(keep_float))
         except Exception as exc:
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
+    if int8_io == "uint8":
+        check_pixel_input(flatbuffer)
+    return flatbuffer

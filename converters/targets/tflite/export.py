@@ -51,6 +51,9 @@ def export_named_outputs(model, saved_model: str) -> None:
     archive.write_out(saved_model, verbose=False)
 
 
+INT8_IO = ("int8", "uint8", "float")
+
+
 def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None = None,
                   int8_io: str = "int8") -> bytes:
     """Convert ``model`` (tf_keras, or stock Keras 3 through its SavedModel) to a .tflite
@@ -58,8 +61,10 @@ def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None
 
     ``precision``: "fp32", "fp16" (float16 weights), "dynamic" (int8 weights, float
     activations) or "int8" (full integer; needs ``calibration``, preprocessed float32 images, as the
-    representative data set). ``int8_io`` ("int8" or "float") picks the int8 model's input and
-    output type.
+    representative data set). ``int8_io`` ("int8", "uint8" or "float") picks the int8 model's
+    input and output type; uint8 takes a model whose input is 8-bit pixels
+    (:mod:`deploytool.converters.passes.pixel_input`) and gives an input that means them as they
+    are (scale 1, zero point 0).
     """
     import tempfile
 
@@ -70,8 +75,10 @@ def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None
     if precision == "int8":
         if calibration is None or len(calibration) == 0:
             raise UserError("full int8 quantization needs calibration images")
-        if int8_io not in ("int8", "float"):
-            raise UserError(f"int8 input/output type must be 'int8' or 'float', got {int8_io!r}")
+        if int8_io not in INT8_IO:
+            raise UserError(f"int8 input/output type must be {' or '.join(INT8_IO)}, got {int8_io!r}")
+        if int8_io == "uint8":
+            calibration = with_pixel_extremes(calibration)
     with tempfile.TemporaryDirectory(prefix="deploytool-tflite-") as workdir:
         converter = _converter(model, workdir)
         if precision != "fp32":
@@ -82,12 +89,40 @@ def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None
             converter.representative_dataset = lambda: ([calibration[i:i + 1]]
                                                         for i in range(len(calibration)))
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if int8_io == "int8":
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
+            if int8_io != "float":
+                converter.inference_input_type = getattr(tf, int8_io)
+                converter.inference_output_type = getattr(tf, int8_io)
         try:
             with native_output_silenced(stdout=True), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return converter.convert()
+                flatbuffer = converter.convert()
         except Exception as exc:
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
+    if precision == "int8" and int8_io == "uint8":
+        check_pixel_input(flatbuffer)
+    return flatbuffer
+
+
+def with_pixel_extremes(calibration: np.ndarray) -> np.ndarray:
+    """Calibration pixels that reach 0 and 255 in every channel, so that the calibrated input
+    range, and with it the uint8 input's scale and zero point, is exactly 0..255 (scale 1, zero
+    point 0): an all-black and an all-white image are added where the images do not."""
+    lowest = calibration.reshape(-1, calibration.shape[-1]).min(axis=0)
+    highest = calibration.reshape(-1, calibration.shape[-1]).max(axis=0)
+    if np.all(lowest <= 0) and np.all(highest >= 255):
+        return calibration
+    extremes = np.stack([np.zeros(calibration.shape[1:], np.float32),
+                         np.full(calibration.shape[1:], 255.0, np.float32)])
+    return np.concatenate([calibration, extremes]).astype(np.float32)
+
+
+def check_pixel_input(flatbuffer: bytes) -> None:
+    """Refuse a uint8-input file whose input does not mean 8-bit pixels as they are."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    (detail,) = Interpreter(model_content=flatbuffer).get_input_details()
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] != np.uint8 or abs(scale - 1.0) > 1e-6 or zero_point != 0:
+        raise UserError(f"the uint8 input came out with scale {scale:g} and zero point "
+                        f"{zero_point}, not 1 and 0: it would not take pixels as they are "
+                        "(the calibration images must be 8-bit pixels)")

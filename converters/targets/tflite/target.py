@@ -12,8 +12,10 @@ from deploytool.converters.targets.registry import (ExportTarget, Exported, Targ
 class TFLiteOptions(TargetOptions):
     """Settings only a .tflite has."""
 
-    int8_io: str = target_option("int8", "--int8-io", "Input/output type of a full-int8 "
-                                 "model.", choices=("int8", "float"))
+    int8_io: str = target_option("int8", "--int8-io", "Input/output type of a full-int8 model; "
+                                 "uint8 takes 8-bit pixels as they are (the normalization goes "
+                                 "into the graph), as MediaPipe Tasks and the Task Library feed "
+                                 "them.", choices=("int8", "uint8", "float"))
 
 
 class TFLiteTarget(ExportTarget):
@@ -45,6 +47,35 @@ class TFLiteTarget(ExportTarget):
         if options.target_options.int8_io != "int8":
             return []
         return [("float input and output", self.float_edges(options))]
+
+    def check(self, options) -> None:
+        """uint8 input and output: a post-training full-int8 file only."""
+        if options.target_options.int8_io == "uint8" and options.qat:
+            from deploytool.core.errors import UserError
+
+            raise UserError("--int8-io uint8 is offered for post-training int8; with --qat use "
+                            "--int8-io int8 or float")
+
+    def prepare_source(self, source, options, log):
+        """uint8 input: the model takes 8-bit pixels, its normalization moved into the graph
+        (:mod:`deploytool.converters.passes.pixel_input`), its preprocessing record the resize
+        and channel order alone, its Keras reference the model with that first layer."""
+        if options.precision != "int8" or options.target_options.int8_io != "uint8":
+            return source
+        from dataclasses import replace
+
+        from deploytool.converters.passes.pixel_input import normalization_in_graph
+        from deploytool.core.errors import UserError
+
+        if source.framework == "keras3":
+            raise UserError(f"--int8-io uint8 puts the normalization into the graph on the "
+                            f"tf_keras path, and {source.name} has no exact tf_keras twin "
+                            f"({source.framework_reason}); use --int8-io float")
+        model, report = normalization_in_graph(source.model, source.preprocessing)
+        log(report.summary())
+        return replace(source, model=model, preprocessing=report.preprocessing,
+                       reference_path=None,
+                       description={**source.description, "normalization_in_graph": report.as_dict()})
 
     def graph_rewrites(self, options) -> list:
         """Full int8 (post-training): average poolings as depthwise convolutions, which LiteRT's

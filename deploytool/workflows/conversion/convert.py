@@ -248,6 +248,7 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     for note in source.notes:
         log(note)
     started = time.perf_counter()
+    source = target(options.to).prepare_source(source, options, log)
     calibration = calibrate(source, options, log, messages)
     images, images_source = parity_images(source, options, calibration)
     prepared = prepare(source, options, images, log)
