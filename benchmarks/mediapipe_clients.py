@@ -1,7 +1,10 @@
-"""What a phone app's inference library makes of deploytool's .tflite files: a colour classifier
-trained here with Keras 3 (as a user would bring it), converted to every TFLite precision with its
-labels, each file verified on MediaPipe Tasks' ImageClassifier (created from the file alone, fed
-the held-out photos' pixels) against the Keras model: top-1 agreement with its 95 % interval.
+"""What a phone makes of deploytool's .tflite files: a colour classifier trained here with Keras 3
+(as a user would bring it), converted to every TFLite precision with its labels (int8 with uint8
+input and output, as the standard clients take it, and with float input and output), each file
+verified against the Keras model on x86 LiteRT, on MediaPipe Tasks' ImageClassifier (created from
+the file alone, fed the held-out photos' pixels; the class names it reports read from the file)
+and on the app's LiteRT 1.4 on an emulated ARM64 core (compared with x86 LiteRT value for value):
+top-1 agreement with its 95 % interval, and the values that differ between the two LiteRTs.
 
 The data: crops of four of scikit-image's sample photographs (astronaut, coffee, cat, rocket), one
 class each, 32x32; 120 crops per class to train and calibrate on, 200 others per class held
@@ -17,8 +20,21 @@ from pathlib import Path
 import numpy as np
 
 CLASSES = ("astronaut", "chelsea", "coffee", "rocket")
-KINDS = {"fp32": [], "fp16": ["--fp16"], "dynamic": ["--dynamic"],
-         "int8 (float I/O)": ["--int8", "--int8-io", "float"]}
+KINDS = {"fp32": ("fp32", None), "fp16": ("fp16", None), "dynamic": ("dynamic", None),
+         "int8 (uint8 I/O)": ("int8", "uint8"), "int8 (float I/O)": ("int8", "float")}
+RUNTIMES = ("tflite", "mediapipe", "litert_arm64")
+
+
+def category_names(artifact: str, image: str) -> list[str]:
+    """The class names MediaPipe's ImageClassifier reports for one photo, best first: read from
+    the file's metadata alone (run in MediaPipe's environment)."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
+        base_options=BaseOptions(model_asset_path=artifact), max_results=-1))
+    found = classifier.classify(mp.Image.create_from_file(image))
+    return [category.category_name for category in found.classifications[0].categories]
 
 
 def write_crops(folder: Path, per_class: int, seed: int) -> None:
@@ -68,6 +84,8 @@ def main():
     parser.add_argument("--work", default="/tmp/deploytool-mediapipe-clients", type=Path)
     args = parser.parse_args()
     from deploytool.converters.options import ConvertOptions
+    from deploytool.core.child import call_in_child
+    from deploytool.core.environments import require
     from deploytool.sources.model_source import load_source
     from deploytool.workflows.conversion.convert import convert
     from deploytool.workflows.verification.verify import verify
@@ -84,23 +102,29 @@ def main():
     labels = work / "labels.txt"
     labels.write_text("\n".join(CLASSES) + "\n")
     rows = {}
-    for kind, flags in KINDS.items():
-        precision = {"--fp16": "fp16", "--dynamic": "dynamic", "--int8": "int8"}.get(
-            flags[0] if flags else "", "fp32")
-        options = ConvertOptions.create("tflite", **({"int8_io": "float"} if precision == "int8" else {}),
-                                        precision=precision, out_dir=work / "artifacts",
-                                        calib_data=f"folder:{train_folder}" if precision == "int8" else None)
+    photo = str(sorted((held_out / CLASSES[0]).glob("*.png"))[0])
+    for kind, (precision, io) in KINDS.items():
+        options = ConvertOptions.create(
+            "tflite", **({"int8_io": io} if io else {}), precision=precision,
+            out_dir=work / "artifacts" / kind.split()[0] / (io or ""),
+            calib_data=f"folder:{train_folder}" if precision == "int8" else None)
         source = load_source(str(model), preprocess={"preset": "symmetric"}, labels=str(labels))
         result = convert(source, options, remember=False)
+        names = call_in_child(f"{Path(__file__).resolve()}:category_names", result.artifact, photo,
+                              python=require("mediapipe"), timeout=300)
         report = verify([result.artifact], "all", data=f"folder:{held_out}", samples=160)
         for row in report.rows:
-            if row.backend in ("tflite", "mediapipe"):
+            if row.backend in RUNTIMES:
                 figures = row.figures or {}
                 rows[f"{kind} / {row.backend}"] = {
                     "status": row.status, "top1_agreement": figures.get("top1_agreement"),
                     "interval": figures.get("top1_agreement_interval"),
                     "accuracy": figures.get("accuracy"), "float_accuracy": figures.get("accuracy_reference"),
-                    "samples": figures.get("samples"), "failures": row.failures}
+                    "samples": figures.get("samples"), "failures": row.failures,
+                    "input": result.manifest.inputs[0]["dtype"], "engine": row.engine,
+                    "against_x86": row.agreement,
+                    "class_names": sorted(names.value) if row.backend == "mediapipe" and names.ok
+                    else None}
                 print(kind, row.backend, json.dumps(rows[f"{kind} / {row.backend}"]), flush=True)
     (work / "mediapipe_clients.json").write_text(json.dumps(rows, indent=2))
 

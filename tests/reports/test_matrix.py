@@ -15,16 +15,18 @@ def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
     assert result.exit_code == 0, result.output
     text = out.read_text()
     for heading in ("## TFLite interpreter (LiteRT)", "## OpenCV dnn", "## ONNX Runtime",
-                    "## TensorFlow (GraphDef)", "## Failures and their causes"):
+                    "## TensorFlow (GraphDef)", "## LiteRT 1.4 on ARM64 (emulated)",
+                    "## Failures and their causes"):
         assert heading in text
     lenet_rows = [line for line in text.splitlines() if line.startswith("| lenet_bn |")]
-    assert len(lenet_rows) == 4  # one table per runtime
-    tflite, onnxruntime, opencv, tensorflow = lenet_rows
+    assert len(lenet_rows) == 5  # one table per runtime
+    tflite, onnxruntime, opencv, tensorflow, arm64 = lenet_rows
     assert tflite.count("✅") == 3 and onnxruntime.count("✅") == 2 and tensorflow.count("✅") == 1
+    assert arm64.count("✅") == 3  # every .tflite on the app's LiteRT, emulated
     assert opencv.count("✅") == 5  # all but int8 TFLite, which OpenCV's importer cannot load
     assert "lenet_bn · TFLite int8 · OpenCV dnn**: new and classic engines" in text
     assert "upstream limitation" in text
-    assert "11 of 12 runnable cells pass" in text  # 6 kinds x 4 runtimes, less 12 unreadable
+    assert "14 of 15 runnable cells pass" in text  # 6 kinds x 5 runtimes, less 15 unreadable
 
 
 def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_path):
@@ -44,7 +46,7 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     data = json.loads(out.with_suffix(".json").read_text())
     cells = data["models"]["lenet_bn"]["cells"]
     measured = [c for c in cells if c["status"] == "pass"]
-    assert len(measured) == 11
+    assert len(measured) == 14  # 11, and the three .tflite files on the ARM64 LiteRT
     for cell in measured:  # every passing cell: accuracy against float, latency, size
         assert 0 <= cell["figures"]["accuracy"] <= 1 and cell["figures"]["accuracy_reference"] > 0.1
         assert 0 < cell["median_ms"] < 1000 and cell["size_bytes"] > 1000
