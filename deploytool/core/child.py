@@ -31,7 +31,7 @@ from pathlib import Path
 
 # exceptions whose message is the whole story (the runtimes' and deploytool's own refusals);
 # any other is named by its type, as a traceback's last line names it
-PLAIN_ERRORS = ("UserError", "RuntimeError", "ValueError")
+PLAIN_ERRORS = ("UserError", "ClientRefusal", "RuntimeError", "ValueError")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class Interpreter:
 @dataclass(frozen=True)
 class ChildAnswer:
     """How a child call ended: ``kind`` ok (``value`` is the function's return value), error
-    (the function raised, or the process exited without an answer: ``error`` is the last line),
+    (the function raised, or the process exited without an answer: ``error`` is the last line,
+    ``error_type`` the exception's class name where it raised one),
     crash (killed by a signal: ``error`` names it) or timeout. ``stdout`` and ``stderr`` hold
     what the process printed (``stdout`` is empty when it was passed through)."""
 
@@ -56,6 +57,7 @@ class ChildAnswer:
     error: str | None = None
     stdout: str = ""
     stderr: str = ""
+    error_type: str | None = None  # the class name of the exception the function raised
 
     @property
     def ok(self) -> bool:
@@ -101,7 +103,7 @@ def call_in_child(function: str, *args, timeout: float | None = None, env: dict 
             return ChildAnswer("ok", record["value"], **printed)
         lines = [line for line in printed["stderr"].splitlines() if line.strip()]
         error = record.get("error") or (lines[-1] if lines else f"exit code {done.returncode}")
-        return ChildAnswer("error", error=error, **printed)
+        return ChildAnswer("error", error=error, error_type=record.get("error_type"), **printed)
 
 
 def load_function(spec: str):
@@ -139,7 +141,8 @@ def main(request_path: str) -> int:
         value = load_function(request["function"])(*request["args"])
     except Exception as error:  # the caller gets it as an answer of kind "error"
         traceback.print_exc()
-        Path(request["answer"]).write_text(json.dumps({"error": error_line(error)}))
+        Path(request["answer"]).write_text(json.dumps({"error": error_line(error),
+                                                       "error_type": type(error).__name__}))
         return 3
     Path(request["answer"]).write_text(json.dumps({"value": value}))
     return 0

@@ -17,3 +17,9 @@ class ArtifactMismatch(UserError):
     twice, a shape that differs. Nothing is claimed for it: exit code 1."""
 
     exit_code = 1
+
+
+class ClientRefusal(UserError):
+    """A client library (MediaPipe Tasks) that does not take a file, for its own stated reason
+    (no metadata, int8 input, per-channel normalization, a grey model): a fact about the client
+    and the file, not a wrong computation. Reports show it apart from failures."""

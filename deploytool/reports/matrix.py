@@ -21,11 +21,11 @@ from deploytool.workflows.conversion.convert import convert
 from deploytool.workflows.verification.verify import verify
 
 # (label, target, precision) of every artifact kind the registered targets offer (dynamic range
-# adds nothing a runtime would fail on differently), and the runtimes that run artifacts as
-# model input; a client fed pixels (MediaPipe Tasks) is left out of the pages until their cells
-# can say "the client does not take this file" apart from a failure (issue 36)
+# adds nothing a runtime would fail on differently), and every runtime that runs artifacts; a
+# client fed pixels (MediaPipe Tasks) that declines a file for its own reason gives a cell of
+# status "refused", shown apart from the failures
 ARTIFACT_KINDS = tuple(kind for kind in artifact_kinds() if kind[2] != "dynamic")
-RUNTIMES = tuple(name for name in artifact_runtimes() if not runners()[name].takes_pixels)
+RUNTIMES = tuple(artifact_runtimes())
 # int8 cells are converted within this budget (the verify bar for untrained int8 models)
 MATRIX_INT8_COSINE = 0.99
 # Failure messages that are known limitations of a runtime, with what is known about them.
@@ -119,10 +119,13 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                 cells.append({"model": model, "artifact": label, "runtime": runtime, "path": path,
                               "status": "-", "why": f"{RUNTIME_NAMES[runtime]} does not read {target_name} files"})
                 continue
-            status = "fail" if row.status == "n/a" else row.status
+            status = "refused" if "refused" in row.failed else \
+                "fail" if row.status == "n/a" else row.status
             why = "; ".join(row.failures) or None
             cell = {"model": model, "artifact": label, "runtime": runtime, "status": status,
-                    "figures": row.figures, "failed": row.failed, "engine": row.engine, "path": path,
+                    "figures": row.figures, "failed": row.failed, "path": path,
+                    # the variant that ran it (OpenCV's engines); a one-engine runtime's is its heading
+                    "engine": row.engine if len(runners()[runtime].variants) > 1 else None,
                     "tolerance": report.tolerances.get(result.artifact.name),
                     "in_float": len(result.manifest.layers_in_float),
                     "median_ms": row.median_ms, "file": str(result.artifact), **extra}
@@ -253,6 +256,8 @@ def matrix_cells(model: str, input_shape, width: float, out_dir: Path, samples: 
 def _cell_text(cell: dict) -> str:
     if cell["status"] == "-":
         return "–"
+    if cell["status"] == "refused":
+        return REFUSED_MARK
     figures = cell.get("figures")
     if cell["status"] == "pass":
         text = f"✅ {figures['max_abs']:.0e}" if cell["artifact"].endswith("fp32") \
@@ -320,15 +325,39 @@ def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model")
     for cell in failures:
         lines.append(f"- **{cell['model']} · {cell['artifact']} · {RUNTIME_NAMES[cell['runtime']]}**: "
                      f"{cell['why']}")
-    lines += ["", f"{count_summary(cells)}.", ""]
+    lines += ["", *refused_lines(cells), f"{count_summary(cells)}.", ""]
     return lines
 
 
+REFUSED_MARK = "🚫 not taken"
+
+
+def refused_lines(cells: list[dict]) -> list[str]:
+    """The files a client library declined, each reason once with the cells it covers: not
+    failures (the file computes what it should), but what an app using that client would meet."""
+    refused = [c for c in cells if c["status"] == "refused"]
+    if not refused:
+        return []
+    by_reason = {}
+    for cell in refused:
+        reason = (cell["why"] or "").split(": ")[-1]  # the client's own words, not the file name
+        by_reason.setdefault((cell["runtime"], reason), []).append(
+            f"{cell['model']} · {cell['artifact']}")
+    lines = ["## Files a client does not take", "",
+             f"{REFUSED_MARK}: the client library declines the file, for its own reason. Not a "
+             "failure: the file computes what the model does on every runtime that runs it.", ""]
+    for (runtime, reason), where in by_reason.items():
+        lines.append(f"- **{RUNTIME_NAMES[runtime]}** ({len(where)}: {', '.join(where)}): {reason}")
+    return [*lines, ""]
+
+
 def count_summary(cells: list[dict]) -> str:
-    """"P of R runnable cells pass"."""
+    """"P of R runnable cells pass", and how many files a client declined."""
     passed = sum(c["status"] == "pass" for c in cells)
     runnable = sum(c["status"] in ("pass", "fail") for c in cells)
-    return f"{passed} of {runnable} runnable cells pass"
+    refused = sum(c["status"] == "refused" for c in cells)
+    return f"{passed} of {runnable} runnable cells pass" + (
+        f"; {refused} file{'s' if refused != 1 else ''} a client does not take" if refused else "")
 
 
 def render_markdown(cells: list[dict], input_shape, width: float, samples: int,

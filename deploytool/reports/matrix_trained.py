@@ -15,7 +15,8 @@ from deploytool.converters.targets.tflite.gpu_readiness import describe
 from deploytool.core.compare import CRITERION_PREFIXES, TOLERANCES, judge, tolerance_for
 from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
 from deploytool.models import list_models
-from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIMES, RUNTIME_NAMES, count_summary,
+from deploytool.reports.matrix import (ARTIFACT_KINDS, REFUSED_MARK, RUNTIMES, RUNTIME_NAMES,
+                                       count_summary, refused_lines,
                                        label_known_causes, source_cells, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
 from deploytool.sources.model_source import RUN_MODEL, load_source
@@ -124,6 +125,8 @@ def cell_text(cell: dict) -> str:
     brackets, latency (and the layers a budget kept in float)."""
     if cell["status"] == "-":
         return "–"
+    if cell["status"] == "refused":
+        return REFUSED_MARK
     change = accuracy_change(cell)
     if change is None:
         return "❌ see below"
@@ -223,7 +226,7 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
     failures = [c for c in cells if c["status"] == "fail"]
     lines += [f"- **{c['model']} · {c['artifact']} · {RUNTIME_NAMES[c['runtime']]}**: {c['why']}"
               for c in failures] or ["None."]
-    lines += ["", f"{count_summary(cells)}.", "", int8_summary(cells), ""]
+    lines += ["", *refused_lines(cells), f"{count_summary(cells)}.", "", int8_summary(cells), ""]
     return "\n".join(lines)
 
 

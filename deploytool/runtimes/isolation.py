@@ -23,7 +23,7 @@ class IsolatedRun:
     outputs: dict[str, np.ndarray] | None = None  # by output name, in the artifact's order
     meta: dict = field(default_factory=dict)
     error: str | None = None  # why there are no outputs
-    kind: str = "ok"  # ok | error | crash | timeout
+    kind: str = "ok"  # ok | error | crash | timeout | refused (a client declined the file)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +54,8 @@ def run_isolated(artifact, backend: str, images: np.ndarray, threads: int = DEFA
                                python=python)
         if answer.kind == "crash":
             return IsolatedRun(error=f"the runtime {answer.error}", kind="crash")
+        if answer.kind == "error" and answer.error_type == "ClientRefusal":
+            return IsolatedRun(error=answer.error, kind="refused")
         if answer.kind == "error":
             layer = runner.layer_in_log(answer.stderr)
             return IsolatedRun(error=f"{answer.error}; {layer}" if layer else answer.error,

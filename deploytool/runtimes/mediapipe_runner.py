@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deploytool.core.errors import UserError
+from deploytool.core.errors import ClientRefusal, UserError
 from deploytool.core.tensors import TensorInfo
 from deploytool.runtimes.base import Runner
 
@@ -34,7 +34,7 @@ class MediaPipeRunner(Runner):
 
         metadata = read_metadata(str(self.path))
         if metadata is None:
-            raise UserError(f"{self.path.name}: no TFLite metadata, so MediaPipe cannot tell how "
+            raise ClientRefusal(f"{self.path.name}: no TFLite metadata, so MediaPipe cannot tell how "
                             "to feed it (convert writes it where MediaPipe's environment is set up)")
         options = vision.ImageClassifierOptions(
             base_options=BaseOptions(model_asset_path=str(self.path)), max_results=-1)
@@ -42,7 +42,7 @@ class MediaPipeRunner(Runner):
             self.classifier = vision.ImageClassifier.create_from_options(options)
         except Exception as exc:  # MediaPipe's own refusal, whatever its type
             lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-            raise UserError(f"{self.path.name}: MediaPipe's ImageClassifier refuses it: "
+            raise ClientRefusal(f"{self.path.name}: MediaPipe's ImageClassifier refuses it: "
                             f"{lines[-1].strip()}") from None
         names = [output["name"] for output in metadata["outputs"]]
         self.inputs = [TensorInfo("image", (-1, -1, -1, 3), "uint8", 0.0, 0)]

@@ -19,14 +19,17 @@ def test_matrix_of_one_model_covers_every_artifact_and_runtime(tmp_path):
                     "## Failures and their causes"):
         assert heading in text
     lenet_rows = [line for line in text.splitlines() if line.startswith("| lenet_bn |")]
-    assert len(lenet_rows) == 5  # one table per runtime
-    tflite, onnxruntime, opencv, tensorflow, arm64 = lenet_rows
+    assert len(lenet_rows) == 6  # one table per runtime
+    tflite, onnxruntime, opencv, tensorflow, mediapipe, arm64 = lenet_rows
     assert tflite.count("✅") == 3 and onnxruntime.count("✅") == 2 and tensorflow.count("✅") == 1
     assert arm64.count("✅") == 3  # every .tflite on the app's LiteRT, emulated
+    assert mediapipe.count("🚫") == 3  # a grey model: MediaPipe feeds RGB only, not a failure
+    assert "## Files a client does not take" in text
     assert opencv.count("✅") == 5  # all but int8 TFLite, which OpenCV's importer cannot load
     assert "lenet_bn · TFLite int8 · OpenCV dnn**: new and classic engines" in text
     assert "upstream limitation" in text
-    assert "14 of 15 runnable cells pass" in text  # 6 kinds x 5 runtimes, less 15 unreadable
+    # 6 kinds x 6 runtimes, less 18 unreadable and 3 MediaPipe declines
+    assert "14 of 15 runnable cells pass; 3 files a client does not take" in text
 
 
 def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_path):

@@ -106,3 +106,18 @@ def test_a_models_process_that_fails_twice_fills_its_cells_with_why(tmp_path):
     assert len(result["cells"]) == len(ARTIFACT_KINDS) * len(RUNTIMES)
     assert {cell["status"] for cell in result["cells"]} == {"fail"}
     assert "no_such_model" in result["cells"][0]["why"]  # the child's own error, carried
+
+
+def test_a_file_a_client_declines_is_shown_apart_from_the_failures():
+    from deploytool.reports.matrix import REFUSED_MARK, render_tables
+
+    reason = "MediaPipe's ImageClassifier refuses it: Only RGB color space is supported for now"
+    cells = [cell("TFLite fp32", "tflite"),
+             {**cell("TFLite fp32", "mediapipe", "refused"), "why": f"refused: m.tflite: {reason}"},
+             {**cell("TFLite int8", "mediapipe", "refused"), "why": f"refused: m.tflite: {reason}"}]
+    text = "\n".join(render_tables(cells, ["TFLite fp32", "TFLite int8"]))
+    failures = text.split("## Failures and their causes")[1].split("## Files a client")[0]
+    assert "None." in failures and REFUSED_MARK in text
+    declined = text.split("## Files a client does not take")[1]
+    assert declined.count("Only RGB color space is supported for now") == 1  # once, both cells
+    assert "1 of 1 runnable cells pass; 2 files a client does not take" in text

@@ -56,7 +56,7 @@ def test_a_file_mediapipe_refuses_is_n_a_with_its_reason_unless_asked_for(model_
     (row,) = rows_of(verify([artifact], "all", samples=4), "mediapipe")
     assert row.status == "n/a" and "Per-channel" in row.failures[0]
     (named,) = verify([artifact], "mediapipe", samples=4).rows
-    assert named.status == "fail" and named.failed == ["not_run"]
+    assert named.status == "fail" and named.failed == ["refused"]  # MediaPipe declined it
 
 
 def test_without_its_environment_mediapipe_is_n_a_and_says_how_to_install_it(model_file, tmp_path,

@@ -219,7 +219,8 @@ def test_the_outputs_named_are_left_out_and_the_one_kept_matches_keras(three_hea
     produced = postprocess(runner_for(result.artifact).infer(images), manifest["postprocess"])
     np.testing.assert_allclose(produced, face, atol=1e-5)
     report = verify([result.artifact], samples=8)
-    assert report.passed and {row.backend for row in report.rows} == {"tflite", "opencv", "mediapipe"}
+    assert report.passed and {row.backend for row in report.rows} == {
+        "tflite", "opencv", "mediapipe", "litert_arm64"}
 
 
 def test_qat_takes_the_same_default_images_as_calibration_the_ones_for_the_models_channels():

@@ -56,7 +56,9 @@ def test_a_lenet_passes_on_every_runtime_that_reads_each_of_its_artifacts(lenet_
                     ("lenet_bn_fp32.onnx", "onnxruntime"): "pass", ("lenet_bn_fp32.onnx", "opencv"): "pass",
                     ("lenet_bn_int8.tflite", "tflite"): "pass", ("lenet_bn_int8.tflite", "opencv"): "n/a",
                     ("lenet_bn_fp32.tflite", "mediapipe"): "n/a",  # a grey model: RGB only
-                    ("lenet_bn_int8.tflite", "mediapipe"): "n/a"}
+                    ("lenet_bn_int8.tflite", "mediapipe"): "n/a",
+                    ("lenet_bn_fp32.tflite", "litert_arm64"): "pass",  # the app's LiteRT, ARM64
+                    ("lenet_bn_int8.tflite", "litert_arm64"): "pass"}
 
 
 @pytest.mark.heavy
@@ -66,7 +68,7 @@ def test_every_fp32_artifact_passes_on_every_runtime(artifacts):
     report = json.loads(result.stdout)
     cells = {(row["artifact"], row["backend"]): row for row in report["rows"]}
     assert set(cells) == {("resnet18_fp32.tflite", "tflite"), ("resnet18_fp32.tflite", "opencv"),
-                          ("resnet18_fp32.tflite", "mediapipe"),
+                          ("resnet18_fp32.tflite", "mediapipe"), ("resnet18_fp32.tflite", "litert_arm64"),
                           ("resnet18_fp32.onnx", "onnxruntime"), ("resnet18_fp32.onnx", "opencv")}
     for row in cells.values():
         assert row["status"] == "pass" and row["figures"]["max_abs"] < 1e-5

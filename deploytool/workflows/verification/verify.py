@@ -128,6 +128,7 @@ class _BackendRun:
     passed_over: list[str]
     outputs: dict | None
     declared: list
+    kind: str = "ok"  # the chosen run's: ok, error, crash, timeout or refused
 
 
 def _run_backend(artifact, backend, images, compare, threads, timeout, timing=None) -> _BackendRun:
@@ -173,7 +174,7 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
                    if id(a.run) in verdicts_of and a.failures and "engine" in a.options]
     return _BackendRun(verdicts, failures, variant or chosen.run.meta.get("engine"),
                        chosen.run.meta.get("input_layout"), chosen.seconds, median_ms, passed_over,
-                       chosen.run.outputs, chosen.run.meta.get("outputs") or [])
+                       chosen.run.outputs, chosen.run.meta.get("outputs") or [], chosen.run.kind)
 
 
 def engine_reasons(message: str) -> list[str]:
@@ -270,8 +271,9 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
         layer = opencv_failing_layer(artifact, " ".join(failures), subject.images)
         failures = [*failures, layer] if layer else failures
     if verdicts is None:  # it did not run: the same reason for every output
+        why = "refused" if run.kind == "refused" else "not_run"  # a client declined the file
         return [VerifyRow(artifact.name, name, precision, status, output, kinds.get(output),
-                          failures=failures, failed=["not_run"], **common)
+                          failures=failures, failed=[why], **common)
                 for output in subject.names]
     if name == "opencv" and failures:
         located = locate_divergence(artifact, data)  # the layer OpenCV gets wrong
