@@ -1,6 +1,8 @@
-"""MediaPipe Tasks' ImageClassifier, the library phone apps run image models with, created from
-the .tflite file alone and fed 8-bit RGB pixels: the file's own metadata, not deploytool's
+"""MediaPipe Tasks' image tasks, the library phone apps run image models with, created from the
+.tflite file alone and fed 8-bit RGB pixels: the file's own metadata, not deploytool's
 preprocessing, decides what the model sees (its normalization, and the resize to the model's size).
+A model whose one output is an embedding (its manifest says) runs on the ImageEmbedder, any other
+with [1, N] outputs on the ImageClassifier; a dense map's ImageSegmenter is not run.
 
 It runs in MediaPipe's environment (:mod:`deploytool.core.environments`; its OpenCV cannot share
 deploytool's), which :mod:`.isolation` starts for it. Each output is one classification head, its
@@ -16,11 +18,22 @@ from deploytool.core.tensors import TensorInfo
 from deploytool.runtimes.base import Runner
 
 
+def _output_kinds(path) -> list[str]:
+    """The kinds of the file's outputs as its manifest records them ([] without a manifest)."""
+    from deploytool.core.manifest import Manifest
+
+    try:
+        return list(Manifest.read(path).output_kinds.values())
+    except UserError:
+        return []
+
+
 class MediaPipeRunner(Runner):
-    """MediaPipe Tasks' ImageClassifier on a .tflite with metadata, one image at a time."""
+    """MediaPipe Tasks' ImageClassifier (or ImageEmbedder) on a .tflite with metadata, one image
+    at a time."""
 
     name = "mediapipe"
-    label = "MediaPipe Tasks (ImageClassifier)"
+    label = "MediaPipe Tasks (ImageClassifier, ImageEmbedder)"
     order = 6
     reads = (".tflite",)
     environment = "mediapipe"
@@ -34,16 +47,25 @@ class MediaPipeRunner(Runner):
 
         metadata = read_metadata(str(self.path))
         if metadata is None:
-            raise ClientRefusal(f"{self.path.name}: no TFLite metadata, so MediaPipe cannot tell how "
-                            "to feed it (convert writes it where MediaPipe's environment is set up)")
-        options = vision.ImageClassifierOptions(
-            base_options=BaseOptions(model_asset_path=str(self.path)), max_results=-1)
+            raise ClientRefusal(f"{self.path.name}: no TFLite metadata, so MediaPipe cannot tell "
+                                "how to feed it (convert writes it where MediaPipe's environment "
+                                "is set up)")
+        kinds = _output_kinds(self.path)
+        if "dense" in kinds:
+            raise UserError(f"{self.path.name}: a dense output is MediaPipe's ImageSegmenter's, "
+                            "which deploytool does not run yet")
+        self.task = "ImageEmbedder" if kinds == ["embedding"] else "ImageClassifier"
+        base = BaseOptions(model_asset_path=str(self.path))
+        options = (vision.ImageEmbedderOptions(base_options=base, l2_normalize=False, quantize=False)
+                   if self.task == "ImageEmbedder" else
+                   vision.ImageClassifierOptions(base_options=base, max_results=-1))
         try:
-            self.classifier = vision.ImageClassifier.create_from_options(options)
+            self.client = getattr(vision, self.task).create_from_options(options)
         except Exception as exc:  # MediaPipe's own refusal, whatever its type
             lines = [line for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-            raise ClientRefusal(f"{self.path.name}: MediaPipe's ImageClassifier refuses it: "
-                            f"{lines[-1].strip()}") from None
+            raise ClientRefusal(f"{self.path.name}: MediaPipe's {self.task} refuses it: "
+                                f"{lines[-1].strip()}") from None
+        self.engine = self.task
         names = [output["name"] for output in metadata["outputs"]]
         self.inputs = [TensorInfo("image", (-1, -1, -1, 3), "uint8", 0.0, 0)]
         self.outputs = [TensorInfo(name, (-1, shape[-1]), "float32", 0.0, 0)
@@ -66,8 +88,12 @@ class MediaPipeRunner(Runner):
 
         results = [[] for _ in self.outputs]
         for image in prepared:
-            found = self.classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB,
-                                                      data=np.ascontiguousarray(image)))
+            pixels = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+            if self.task == "ImageEmbedder":
+                for head in self.client.embed(pixels).embeddings:
+                    results[head.head_index].append(np.asarray(head.embedding, np.float32)[None])
+                continue
+            found = self.client.classify(pixels)
             for head in found.classifications:
                 scores = np.zeros(self.outputs[head.head_index].shape[-1], np.float32)
                 for category in head.categories:

@@ -65,3 +65,20 @@ def test_without_its_environment_mediapipe_is_n_a_and_says_how_to_install_it(mod
     monkeypatch.setenv("DEPLOYTOOL_ENVS", str(tmp_path / "none"))
     (row,) = rows_of(verify([artifact], "all", samples=4), "mediapipe")
     assert row.status == "n/a" and "deploytool setup" in row.failures[0]
+
+
+def test_an_embedding_model_runs_on_mediapipes_image_embedder(tmp_path):
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((24, 24, 3))
+    features = keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(8, 3, activation="relu")(inputs))
+    keras.Model(inputs, keras.layers.Dense(12, name="emb")(features)).save(tmp_path / "e.keras")
+    source = load_source(str(tmp_path / "e.keras"), preprocess={"preset": "symmetric"})
+    artifact = convert(source, ConvertOptions(to="tflite", out_dir=tmp_path / "out",
+                                              output_kinds={"emb": "embedding"}),
+                       remember=False).artifact
+    (row,) = verify([artifact], "mediapipe", samples=12).rows
+    assert row.engine == "ImageEmbedder" and row.kind == "embedding"
+    assert row.status == "pass" and row.figures["min_cosine"] > 0.999
