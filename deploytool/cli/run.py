@@ -84,7 +84,8 @@ def print_run_summary(folder: Path) -> None:
                 {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]"}.get(row["status"],
                                                                                row["status"]),
                 f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-",
-                f"{row['median_ms']:.3g}" if row["median_ms"] is not None else "-")
+                (f"{row['median_ms']:.3g}" + (" emulated" if row.get("emulated") else ""))
+                if row["median_ms"] is not None else "-")
 
     print_table(f"deploytool run: {folder}", ("artifact", "runtime", "pass", "accuracy",
                                               "ms (batch 1)"),

@@ -33,11 +33,13 @@ def test_every_artifact_is_timed_on_every_runtime_with_a_keras_baseline(artifact
     assert [(r["artifact"], r["backend"]) for r in rows] == [
         ("lenet_bn.keras (Keras baseline)", "keras"), ("lenet_bn_fp32.tflite", "tflite"),
         ("lenet_bn_fp32.tflite", "opencv"), ("lenet_bn_fp32.tflite", "mediapipe"),
+        ("lenet_bn_fp32.tflite", "litert_arm64"),
         ("lenet_bn_fp32.onnx", "onnxruntime"), ("lenet_bn_fp32.onnx", "opencv")]
     grey = rows.pop(3)  # MediaPipe's image tasks take RGB models only
     assert grey["status"] == "error" and "RGB" in grey["error"]
     for row in rows:
         assert row["status"] == "ok", row
+        assert row["emulated"] == (row["backend"] == "litert_arm64")
         assert 0 < row["median_ms"] <= row["p90_ms"]
         assert row["images_per_second"] == pytest.approx(1000 / row["median_ms"])
         assert row["size_bytes"] > 0 and row["peak_memory_mb"] > 0

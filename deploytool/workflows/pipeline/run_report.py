@@ -90,22 +90,25 @@ def render_report(folder: Path, state: RunState) -> str:
                    if f else "- | - | -")
         accuracy = proportion_text(f, "accuracy") if "accuracy" in f else "-"
         lines.append(f"| {row['artifact']} | {row.get('output') or '-'} | {row['backend']} | "
-                     f"{row['status']} | {figures} | {accuracy} | {'; '.join(row['failures']) or '-'} |")
+                     f"{row['status']} | {figures} | {accuracy} | "
+                     f"{'; '.join(row['failures'] + row.get('notes', [])) or '-'} |")
     lines += ["", "![parity](parity.png)", "", "## Latency (2 threads, batch 1)", "",
               "| artifact | runtime | size | median | p90 | images/s |", "|---|---|---:|---:|---:|---:|"]
     for row in state.result("bench"):
+        backend = row["backend"] + (" (emulated)" if row.get("emulated") else "")
         if row["status"] == "ok":
-            lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
+            lines.append(f"| {row['artifact']} | {backend} | {row['size_bytes'] / 1e6:.2f} MB | "
                          f"{row['median_ms']:.2f} ms | {row['p90_ms']:.2f} ms | "
                          f"{row['images_per_second']:.0f} |")
         else:
-            lines.append(f"| {row['artifact']} | {row['backend']} | {row['size_bytes'] / 1e6:.2f} MB | "
+            lines.append(f"| {row['artifact']} | {backend} | {row['size_bytes'] / 1e6:.2f} MB | "
                          f"{row['error']} | | |")
-    from deploytool.workflows.measuring.bench import BenchRow, slower_than_float
+    from deploytool.workflows.measuring.bench import BenchRow, emulated_notes, slower_than_float
 
     known = set(BenchRow.__dataclass_fields__)
-    slower = slower_than_float([BenchRow(**{k: v for k, v in row.items() if k in known})
-                                for row in state.result("bench")])
+    bench_rows = [BenchRow(**{k: v for k, v in row.items() if k in known})
+                  for row in state.result("bench")]
+    slower = slower_than_float(bench_rows) + emulated_notes(bench_rows)
     lines += ["", *(f"- {line}" for line in slower), *([""] if slower else []),
               "![latency](latency.png)", "", "## Android bundle", ""]
     bundled = state.result("bundle")
@@ -128,10 +131,12 @@ def render_report(folder: Path, state: RunState) -> str:
 def summary_rows(folder) -> list[dict]:
     """One row per artifact and runtime of a finished run folder, as Ultralytics' benchmark
     prints them: artifact, runtime, pass/fail, top-1 accuracy (labelled data) and batch-1
-    median latency from the bench step."""
+    median latency from the bench step (``emulated`` where it is an emulator's)."""
     state = RunState(Path(folder))
     latency = {(row["artifact"], row["backend"]): row["median_ms"]
                for row in state.result("bench") if row["status"] == "ok"}
+    emulated = {(row["artifact"], row["backend"]) for row in state.result("bench")
+                if row.get("emulated")}
     verified = state.result("verify")["rows"]
     reference_accuracy = next((row["figures"]["accuracy_reference"] for row in verified
                                if (row["figures"] or {}).get("accuracy_reference") is not None), None)
@@ -144,7 +149,8 @@ def summary_rows(folder) -> list[dict]:
         figures = row["figures"] or {}
         rows.append({"artifact": row["artifact"], "runtime": row["backend"], "status": row["status"],
                      "accuracy": figures.get("accuracy"),
-                     "median_ms": latency.get((row["artifact"], row["backend"]))})
+                     "median_ms": latency.get((row["artifact"], row["backend"])),
+                     "emulated": (row["artifact"], row["backend"]) in emulated})
     return rows
 
 
