@@ -19,8 +19,9 @@ SAMPLE = ["SeparableConv2D+BatchNormalization", "BatchNormalization after Add",
 
 
 def explained(cell) -> bool:
-    """A cell passes, cannot run (n/a), or fails with a named upstream or numerical cause."""
-    return cell["status"] in ("pass", "-") or any(
+    """A cell passes, cannot run (n/a), is a file a client library declines for its own stated
+    reason (MediaPipe and int8 input), or fails with a named upstream or numerical cause."""
+    return cell["status"] in ("pass", "-", "refused") or any(
         marker in (cell.get("why") or "") for marker in ("upstream", "numerical"))
 
 
