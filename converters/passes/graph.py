@@ -107,29 +107,27 @@ class GraphRewriter:
         """Remove single-input layer ``name``; its consumers and outputs read its input instead."""
         entry = self.entry(name)
         (source,) = entry["inbound_nodes"][0]
+        self._redirect(name, list(source[:3]))
+        self.entries.remove(entry)
+        self._weights.pop(name, None)
+
+    def _redirect(self, name: str, target: list) -> None:
+        """Every consumer and output that reads layer ``name`` reads ``target`` ([layer, node,
+        tensor]) instead, keeping each call's keyword arguments."""
         for other in self.entries:
             for node in other["inbound_nodes"]:
                 for i, ref in enumerate(node):
                     if ref[0] == name:
-                        node[i] = [*source[:3], ref[3] if len(ref) > 3 else {}]
+                        node[i] = [*target, ref[3] if len(ref) > 3 else {}]
         refs = self.output_refs()
-        self._set_output_refs([list(source[:3]) if ref[0] == name else ref for ref in refs],
+        self._set_output_refs([list(target) if ref[0] == name else ref for ref in refs],
                               list(range(len(refs))))
-        self.entries.remove(entry)
-        self._weights.pop(name, None)
 
     def insert_after(self, name: str, class_name: str, config: dict) -> None:
         """Add a single-input layer of ``class_name`` (``config`` names it) that reads ``name``'s
         output; every consumer and output that read ``name`` reads the new layer instead."""
         new = config["name"]
-        for other in self.entries:
-            for node in other["inbound_nodes"]:
-                for i, ref in enumerate(node):
-                    if ref[0] == name:
-                        node[i] = [new, 0, 0, ref[3] if len(ref) > 3 else {}]
-        refs = self.output_refs()
-        self._set_output_refs([[new, 0, 0] if ref[0] == name else ref for ref in refs],
-                              list(range(len(refs))))
+        self._redirect(name, [new, 0, 0])
         position = self.entries.index(self.entry(name)) + 1
         self.entries.insert(position, {"class_name": class_name, "config": config, "name": new,
                                        "inbound_nodes": [[[name, 0, 0, {}]]]})

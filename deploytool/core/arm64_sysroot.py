@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import platform
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from deploytool.core.errors import UserError
+from deploytool.core.install_steps import HostUnsupported, run_step
 
 # Debian 12 (bookworm) names: the emulated Python and the libraries it and LiteRT load
 SYSROOT_PACKAGES = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib",
@@ -28,29 +27,16 @@ SITE = "usr/local/lib/python3.11/dist-packages"  # on the Debian Python's path, 
 WHEEL_PLATFORM = "manylinux_2_17_aarch64"
 
 
-def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
-    done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace")
-    if done.returncode != 0:
-        lines = [line for line in done.stdout.splitlines()
-                 if line.strip() and not line.startswith("W:")]
-        raise UserError(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
-
-
-class HostUnsupported(UserError):
-    """A host the recipe does not serve (no apt-get, or not x86-64)."""
-
-
 def check_host() -> None:
     """Refuse a host the recipe does not serve: it needs Debian's apt-get and dpkg, and an
     x86-64 CPU (the emulator package is amd64's)."""
     missing = [tool for tool in ("apt-get", "dpkg") if shutil.which(tool) is None]
     if missing:
         raise HostUnsupported(f"the ARM64 environment is built from Debian packages: "
-                        f"{' and '.join(missing)} not found (Debian 12 or later needed)")
+                              f"{' and '.join(missing)} not found (Debian 12 or later needed)")
     if platform.machine() not in ("x86_64", "AMD64"):
-        raise HostUnsupported(f"the ARM64 environment emulates aarch64 on an x86-64 host; this one is "
-                        f"{platform.machine()}")
+        raise HostUnsupported(f"the ARM64 environment emulates aarch64 on an x86-64 host; this "
+                              f"one is {platform.machine()}")
 
 
 def download_packages(folder: Path, log) -> list[Path]:
@@ -65,12 +51,12 @@ def download_packages(folder: Path, log) -> list[Path]:
                "-o", "APT::Architectures::=arm64", "-o", "Debug::NoLocking=1",
                "-o", "APT::Sandbox::User=root"]
     log("arm64: apt-get update (package lists of its own: amd64 and arm64)")
-    _run(["apt-get", *options, "update"], "apt-get update")
+    run_step(["apt-get", *options, "update"], "apt-get update")
     names = [f"{EMULATOR_PACKAGE}:amd64", *(f"{name}:arm64" for name in SYSROOT_PACKAGES)]
     log(f"arm64: apt-get download {' '.join(names)}")
     debs = folder / "debs"
     debs.mkdir()
-    _run(["apt-get", *options, "download", *names], "apt-get download", cwd=debs)
+    run_step(["apt-get", *options, "download", *names], "apt-get download", cwd=debs)
     return sorted(debs.glob("*.deb"))
 
 
@@ -80,11 +66,11 @@ def unpack(debs: list[Path], sysroot: Path, bin_folder: Path) -> None:
     for deb in debs:
         if deb.name.startswith(EMULATOR_PACKAGE + "_"):
             unpacked = deb.parent / "emulator"
-            _run(["dpkg", "-x", str(deb), str(unpacked)], f"dpkg -x {deb.name}")
+            run_step(["dpkg", "-x", str(deb), str(unpacked)], f"dpkg -x {deb.name}")
             bin_folder.mkdir(parents=True, exist_ok=True)
             shutil.copy2(unpacked / "usr" / "bin" / EMULATOR, bin_folder / EMULATOR)
         else:
-            _run(["dpkg", "-x", str(deb), str(sysroot)], f"dpkg -x {deb.name}")
+            run_step(["dpkg", "-x", str(deb), str(sysroot)], f"dpkg -x {deb.name}")
 
 
 def install_wheels(sysroot: Path, requirements: tuple[str, ...], deploytool_source: str,
@@ -95,8 +81,8 @@ def install_wheels(sysroot: Path, requirements: tuple[str, ...], deploytool_sour
     pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
            "--no-warn-conflicts", "--target", str(site)]
     log(f"arm64: pip install {' '.join(requirements)} (aarch64 wheels)")
-    _run([*pip, "--platform", WHEEL_PLATFORM, "--python-version", "3.11", "--implementation",
+    run_step([*pip, "--platform", WHEEL_PLATFORM, "--python-version", "3.11", "--implementation",
           "cp", "--only-binary=:all:", *requirements], "pip install (aarch64)")
     editable = ["-e"] if Path(deploytool_source).exists() else []
     log(f"arm64: pip install --no-deps {' '.join(editable)} {deploytool_source}")
-    _run([*pip, "--no-deps", *editable, deploytool_source], "pip install deploytool")
+    run_step([*pip, "--no-deps", *editable, deploytool_source], "pip install deploytool")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import venv
 from pathlib import Path
@@ -21,6 +20,7 @@ import deploytool
 from deploytool.core import arm64_sysroot
 from deploytool.core.child import Interpreter
 from deploytool.core.errors import UserError
+from deploytool.core.install_steps import HostUnsupported, run_step
 
 MARKER = "deploytool-env.json"
 
@@ -50,14 +50,8 @@ class SideEnvironment:
         for arguments in ([*self.requirements],
                           ["--no-deps", *(["-e"] if Path(source).exists() else []), source]):
             log(f"{self.name}: pip install {' '.join(arguments)}")
-            done = subprocess.run([python, "-m", "pip", "install", "-q",
-                                   "--disable-pip-version-check", *arguments],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  errors="replace")
-            if done.returncode != 0:
-                lines = [line for line in done.stdout.splitlines() if line.strip()]
-                raise UserError(f"installing {self.name}'s environment failed: "
-                                f"{lines[-1] if lines else f'pip exit {done.returncode}'}")
+            run_step([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                      *arguments], f"installing {self.name}'s environment")
 
 
 class Arm64Environment(SideEnvironment):
@@ -187,7 +181,7 @@ def setup(force: bool = False, log=lambda message: None) -> dict[str, str]:
             continue
         try:
             install(name, log)
-        except arm64_sysroot.HostUnsupported as unsupported:
+        except HostUnsupported as unsupported:
             states[name] = f"not installed: {unsupported}"
             continue
         states[name] = "installed"

@@ -219,10 +219,9 @@ def test_no_function_in_the_package_is_over_80_lines():
 # the one child protocol (issue 35); a benchmark that times the command line runs it as a user would
 PROCESS_STARTERS = re.compile(r"^\s*(import|from) (subprocess|multiprocessing)\b|os\.fork\(|os\.exec|"
                               r"os\.spawn|os\.system\(", re.MULTILINE)
-# and the installers of the environments of their own run pip in the interpreter they create and
-# apt-get and dpkg for the ARM64 sysroot
-STARTS_PROCESSES = {"deploytool/core/child.py", "deploytool/core/environments.py",
-                    "deploytool/core/arm64_sysroot.py",
+# and the installer of the environments of their own runs its steps (pip, and apt-get and dpkg
+# for the ARM64 sysroot) through install_steps.run_step
+STARTS_PROCESSES = {"deploytool/core/child.py", "deploytool/core/install_steps.py",
                     "benchmarks/train_speed.py"}
 
 

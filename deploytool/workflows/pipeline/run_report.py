@@ -133,10 +133,8 @@ def summary_rows(folder) -> list[dict]:
     prints them: artifact, runtime, pass/fail, top-1 accuracy (labelled data) and batch-1
     median latency from the bench step (``emulated`` where it is an emulator's)."""
     state = RunState(Path(folder))
-    latency = {(row["artifact"], row["backend"]): row["median_ms"]
-               for row in state.result("bench") if row["status"] == "ok"}
-    emulated = {(row["artifact"], row["backend"]) for row in state.result("bench")
-                if row.get("emulated")}
+    timed = {(row["artifact"], row["backend"]): row
+             for row in state.result("bench") if row["status"] == "ok"}
     verified = state.result("verify")["rows"]
     reference_accuracy = next((row["figures"]["accuracy_reference"] for row in verified
                                if (row["figures"] or {}).get("accuracy_reference") is not None), None)
@@ -147,10 +145,10 @@ def summary_rows(folder) -> list[dict]:
         if row["status"] == "n/a":
             continue
         figures = row["figures"] or {}
+        bench = timed.get((row["artifact"], row["backend"]), {})
         rows.append({"artifact": row["artifact"], "runtime": row["backend"], "status": row["status"],
-                     "accuracy": figures.get("accuracy"),
-                     "median_ms": latency.get((row["artifact"], row["backend"])),
-                     "emulated": (row["artifact"], row["backend"]) in emulated})
+                     "accuracy": figures.get("accuracy"), "median_ms": bench.get("median_ms"),
+                     "emulated": bench.get("emulated", False)})
     return rows
 
 

@@ -222,24 +222,23 @@ class _Subject:
 
 def _agreement_notes(subject: _Subject, name: str, threads, timeout, run: _BackendRun):
     """A runtime that must compute what another does (``compared_with``): its outputs against
-    that runtime's on the same images (run here unless it ran already), as notes and records by
-    output, and the outputs that differ by more than rounding."""
+    that runtime's on the same images (run here unless it ran already), by the reference's
+    output names."""
     other = runners()[name].compared_with
     if other is None or run.outputs is None:
-        return {}, {}
+        return {}
     if other not in subject.runs:
         from deploytool.runtimes.isolation import run_isolated
 
         done = run_isolated(subject.artifact, other, subject.images, threads, timeout)
         subject.runs[other] = done.outputs
     if subject.runs[other] is None:
-        return {}, {}
+        return {}
     from deploytool.core.runtime_agreement import agreement
 
-    found = agreement(run.outputs, subject.runs[other], run.declared, other)
-    by_name = {name: found for name, found in pair_outputs(
-        dict.fromkeys(subject.names), {a.output: a for a in found}).items() if found}
-    return by_name, {name: a for name, a in by_name.items() if a.failed}
+    compared = agreement(run.outputs, subject.runs[other], run.declared, other)
+    paired = pair_outputs(dict.fromkeys(subject.names), {a.output: a for a in compared})
+    return {output: found for output, found in paired.items() if found is not None}
 
 
 def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, threads, timeout,
@@ -260,7 +259,7 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
     run = _run_backend(artifact, name, fed, judge, threads, timeout, timing)
     subject.runs.setdefault(name, run.outputs)
     verdicts, failures, passed_over = run.verdicts, run.failures, run.passed_over
-    agreements, disagreeing = _agreement_notes(subject, name, threads, timeout, run)
+    agreements = _agreement_notes(subject, name, threads, timeout, run)
     if verdicts is None and not named and name != subject.readers[0]:
         status = "n/a"  # another runtime cannot run it, and was not asked for by name
     else:
@@ -280,20 +279,18 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
         for verdict in verdicts:
             if located and verdict.failures:
                 verdict.failures = [*verdict.failures, located]
-    for verdict in verdicts:  # more than rounding apart from the runtime it must equal
-        if verdict.name in disagreeing:
-            verdict.failures = [*verdict.failures, disagreeing[verdict.name].note()]
-    return [VerifyRow(artifact.name, name, precision,
-                      "pass" if verdict.passed and verdict.name not in disagreeing else "fail",
-                      verdict.name, verdict.kind, verdict.figures, verdict.failures, **common,
-                      notes=[*passed_over, *([agreements[verdict.name].note()]
-                                             if verdict.name in agreements
-                                             and verdict.name not in disagreeing else [])],
-                      failed=[*verdict.failed, *(["runtime_agreement"]
-                                                 if verdict.name in disagreeing else [])],
-                      agreement=agreements[verdict.name].as_dict()
-                      if verdict.name in agreements else None)
-            for verdict in verdicts]
+    rows = []
+    for verdict in verdicts:
+        found = agreements.get(verdict.name)  # against the runtime it must equal, if any
+        apart = found is not None and found.failed  # more than rounding apart from it
+        rows.append(VerifyRow(
+            artifact.name, name, precision, "pass" if verdict.passed and not apart else "fail",
+            verdict.name, verdict.kind, verdict.figures,
+            [*verdict.failures, *([found.note()] if apart else [])], **common,
+            notes=[*passed_over, *([found.note()] if found is not None and not apart else [])],
+            failed=[*verdict.failed, *(["runtime_agreement"] if apart else [])],
+            agreement=found.as_dict() if found is not None else None))
+    return rows
 
 
 def verify(artifacts=None, backend: str = "all", data: str | None = None,
