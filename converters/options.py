@@ -37,7 +37,7 @@ class ConvertOptions:
     calib_samples: int = DEFAULT_CALIBRATION_SAMPLES
     calibration_method: str = "minmax"  # where the target offers it: minmax | percentile | entropy
     fold: bool = True
-    keep_softmax: bool = False
+    keep_softmax: bool | None = None  # None: kept in float files, detached from int8 ones
     qat: bool = False
     qat_epochs: int = 1
     seed: int = 0
@@ -106,6 +106,18 @@ class ConvertOptions:
             raise UserError(f"--output-kind {name}={kind}: choose {', '.join(OUTPUT_KINDS)}")
         if self.qat and self.qat_epochs < 1:
             raise UserError(f"--qat-epochs must be at least 1, got {self.qat_epochs}")
+
+    @property
+    def detaches_softmax(self) -> bool:
+        """Whether a final softmax leaves the exported graph for post-processing: asked for
+        (``keep_softmax=False``), or by default in a full-int8 file (QAT included), where a
+        softmax output has the fixed scale 1/256 and erases every probability under 0.2 %.
+        A float file keeps it, so that the clients apps use report probabilities."""
+        if self.qat:
+            return True
+        if self.keep_softmax is None:
+            return self.precision == "int8"
+        return not self.keep_softmax
 
     def data_for(self, source) -> "DataChoice":
         """The images a conversion of ``source`` calibrates, checks, fine-tunes (QAT) and judges

@@ -52,7 +52,10 @@ def graph_options(function):
                      help="How an output is judged where the guess from its layer is wrong "
                           "(repeatable): scores, regression, embedding or dense."),
         click.option("--no-fold", is_flag=True, help="Do not fold BatchNorm at the Keras level."),
-        click.option("--keep-softmax", is_flag=True, help="Keep a final softmax in the artifact (default: output logits, softmax in post-processing)."),
+        click.option("--keep-softmax/--detach-softmax", default=None,
+                     help="Keep a final softmax in the file, or move it to post-processing (the "
+                          "file outputs logits). Default: kept in float files, detached from "
+                          "int8 ones, whose softmax output would have 256 levels."),
     ], make=make)(function)
 
 

@@ -1,8 +1,10 @@
 """MediaPipe Tasks' image tasks, the library phone apps run image models with, created from the
 .tflite file alone and fed 8-bit RGB pixels: the file's own metadata, not deploytool's
 preprocessing, decides what the model sees (its normalization, and the resize to the model's size).
-A model whose one output is an embedding (its manifest says) runs on the ImageEmbedder, any other
-with [1, N] outputs on the ImageClassifier; a dense map's ImageSegmenter is not run.
+A model whose one output is an embedding (its manifest says) runs on the ImageEmbedder, one whose
+one output is a dense map on the ImageSegmenter (its confidence masks, which MediaPipe returns at
+the image's size: see :func:`deploytool.core.output_parity.compare_every_output`'s
+``maps_at_image_size``), any other with [1, N] outputs on the ImageClassifier.
 
 It runs in MediaPipe's environment (:mod:`deploytool.core.environments`; its OpenCV cannot share
 deploytool's), which :mod:`.isolation` starts for it. Each output is one classification head, its
@@ -28,12 +30,15 @@ def _output_kinds(path) -> list[str]:
         return []
 
 
+TASKS = {("embedding",): "ImageEmbedder", ("dense",): "ImageSegmenter"}  # by the file's outputs
+
+
 class MediaPipeRunner(Runner):
-    """MediaPipe Tasks' ImageClassifier (or ImageEmbedder) on a .tflite with metadata, one image
-    at a time."""
+    """MediaPipe Tasks' ImageClassifier, ImageEmbedder or ImageSegmenter on a .tflite with
+    metadata, one image at a time."""
 
     name = "mediapipe"
-    label = "MediaPipe Tasks (ImageClassifier, ImageEmbedder)"
+    label = "MediaPipe Tasks (ImageClassifier, ImageEmbedder, ImageSegmenter)"
     order = 6
     reads = (".tflite",)
     environment = "mediapipe"
@@ -51,14 +56,18 @@ class MediaPipeRunner(Runner):
                                 "how to feed it (convert writes it where MediaPipe's environment "
                                 "is set up)")
         kinds = _output_kinds(self.path)
-        if "dense" in kinds:
-            raise UserError(f"{self.path.name}: a dense output is MediaPipe's ImageSegmenter's, "
-                            "which deploytool does not run yet")
-        self.task = "ImageEmbedder" if kinds == ["embedding"] else "ImageClassifier"
+        if "dense" in kinds and kinds != ["dense"]:
+            raise UserError(f"{self.path.name}: no MediaPipe task takes a dense map beside other "
+                            "outputs (its ImageSegmenter takes a file of one)")
+        self.task = TASKS.get(tuple(kinds), "ImageClassifier")
         base = BaseOptions(model_asset_path=str(self.path))
-        options = (vision.ImageEmbedderOptions(base_options=base, l2_normalize=False, quantize=False)
-                   if self.task == "ImageEmbedder" else
-                   vision.ImageClassifierOptions(base_options=base, max_results=-1))
+        options = {"ImageEmbedder": lambda: vision.ImageEmbedderOptions(
+                       base_options=base, l2_normalize=False, quantize=False),
+                   "ImageSegmenter": lambda: vision.ImageSegmenterOptions(
+                       base_options=base, output_confidence_masks=True,
+                       output_category_mask=False),
+                   "ImageClassifier": lambda: vision.ImageClassifierOptions(
+                       base_options=base, max_results=-1)}[self.task]()
         try:
             self.client = getattr(vision, self.task).create_from_options(options)
         except Exception as exc:  # MediaPipe's own refusal, whatever its type
@@ -68,7 +77,8 @@ class MediaPipeRunner(Runner):
         self.engine = self.task
         names = [output["name"] for output in metadata["outputs"]]
         self.inputs = [TensorInfo("image", (-1, -1, -1, 3), "uint8", 0.0, 0)]
-        self.outputs = [TensorInfo(name, (-1, shape[-1]), "float32", 0.0, 0)
+        free = (-1, -1, -1) if self.task == "ImageSegmenter" else (-1,)  # masks: the image's size
+        self.outputs = [TensorInfo(name, (*free, shape[-1]), "float32", 0.0, 0)
                         for name, shape in zip(names, output_shapes(str(self.path)))]
 
     @property
@@ -92,6 +102,11 @@ class MediaPipeRunner(Runner):
             if self.task == "ImageEmbedder":
                 for head in self.client.embed(pixels).embeddings:
                     results[head.head_index].append(np.asarray(head.embedding, np.float32)[None])
+                continue
+            if self.task == "ImageSegmenter":  # one (H, W) mask per channel of the one map
+                masks = self.client.segment(pixels).confidence_masks
+                results[0].append(np.stack([np.asarray(mask.numpy_view(), np.float32).reshape(
+                    image.shape[:2]) for mask in masks], axis=-1)[None])
                 continue
             found = self.client.classify(pixels)
             for head in found.classifications:

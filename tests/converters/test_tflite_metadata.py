@@ -91,9 +91,9 @@ def test_without_mediapipes_environment_the_file_says_why_and_computes_the_same(
                                   runner_for(described.artifact, "tflite").load().infer(images))
 
 
-def description(preprocessing, labels=None, outputs=None) -> ModelDescription:
+def description(preprocessing, labels=None, outputs=None, postprocess=None) -> ModelDescription:
     return ModelDescription("m", "a model", "1", preprocessing, outputs or {"scores": "scores"},
-                            labels, "softmax", "fp32")
+                            labels, postprocess, "fp32")
 
 
 def tensors(dtype="float32", width=3) -> dict:
@@ -116,6 +116,12 @@ def test_what_the_standard_clients_will_not_do_is_noted_one_thing_each():
     spec, notes = metadata_spec(description(symmetric, ["yes", "no"]), tensors(width=1))
     assert spec["outputs"][0]["labels"] is None and len(notes) == 1  # 2 labels, 1 value
     assert spec["outputs"][0]["name"] == "scores"  # the model's name, not the file's
+
+
+def test_a_file_that_outputs_logits_says_so_to_the_clients():
+    symmetric = Preprocessing.preset_for((8, 8, 3), "symmetric")
+    spec, notes = metadata_spec(description(symmetric, LABELS, postprocess="softmax"), tensors())
+    assert "logits" in spec["outputs"][0]["description"] and len(notes) == 1
 
 
 def test_the_minimum_parser_version_follows_upstreams_rules():

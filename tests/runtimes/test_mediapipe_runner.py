@@ -82,3 +82,63 @@ def test_an_embedding_model_runs_on_mediapipes_image_embedder(tmp_path):
     (row,) = verify([artifact], "mediapipe", samples=12).rows
     assert row.engine == "ImageEmbedder" and row.kind == "embedding"
     assert row.status == "pass" and row.figures["min_cosine"] > 0.999
+
+
+def test_mediapipe_reports_a_float_files_scores_as_probabilities(model_file, tmp_path):
+    import numpy as np
+
+    from deploytool.runtimes.isolation import run_isolated
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 24, 24, 3), dtype=np.uint8)
+    run = run_isolated(converted(model_file, tmp_path), "mediapipe", pixels)
+    assert run.ok, run.error
+    (scores,) = run.outputs.values()
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def segmentation_file(tmp_path, seed=5):
+    """A 24x24 RGB model whose one output is a 4-class softmax map at half the input's size."""
+    from deploytool.core.keras_env import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu")(inputs)
+    keras.Model(inputs, keras.layers.Conv2D(4, 1, activation="softmax", name="mask")(x)).save(
+        tmp_path / "s.keras")
+    source = load_source(str(tmp_path / "s.keras"), preprocess={"preset": "symmetric"})
+    return convert(source, ConvertOptions(to="tflite", out_dir=tmp_path / "out"),
+                   remember=False).artifact
+
+
+def test_a_dense_map_runs_on_mediapipes_image_segmenter(tmp_path):
+    (row,) = verify([segmentation_file(tmp_path)], "mediapipe", samples=8).rows
+    assert row.engine == "ImageSegmenter" and row.kind == "dense"
+    assert row.status == "pass" and row.figures["min_cosine"] > 0.9999
+
+
+def test_the_segmenters_masks_come_at_the_images_size(tmp_path):
+    import numpy as np
+
+    from deploytool.runtimes.isolation import run_isolated
+
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 40, 30, 3), dtype=np.uint8)
+    run = run_isolated(segmentation_file(tmp_path), "mediapipe", pixels)
+    assert run.ok, run.error
+    (masks,) = run.outputs.values()
+    assert masks.shape == (2, 40, 30, 4)
+    np.testing.assert_allclose(masks.sum(axis=-1), 1.0, rtol=1e-5)  # the file's softmax
+
+
+def test_a_wrong_mean_in_the_metadata_fails_the_segmenter(tmp_path, monkeypatch):
+    from deploytool.converters.targets.tflite import metadata
+
+    honest = metadata.metadata_spec
+
+    def wrong_mean(about, tensors):
+        spec, notes = honest(about, tensors)
+        spec["input"]["mean"] = [0.0, 0.0, 0.0]
+        return spec, notes
+
+    monkeypatch.setattr(metadata, "metadata_spec", wrong_mean)
+    (row,) = verify([segmentation_file(tmp_path)], "mediapipe", samples=8).rows
+    assert row.status == "fail" and "min_cosine" in row.failed

@@ -51,7 +51,7 @@ def test_fp32_tflite_artifact_and_manifest():
     assert entry["artifact"]["sha256"] == sha256_file(result.artifact)
     assert entry["artifact"]["size_bytes"] == result.artifact.stat().st_size
     assert entry["fold_report"]["folded"] == 20
-    assert entry["postprocess"] == "softmax"
+    assert entry["postprocess"] is None  # a float file keeps the softmax
     assert entry["parity"]["passed"] and entry["parity"]["figures"]["max_abs"] < 1e-5
     assert entry["source"]["kind"] == "zoo" and entry["source"]["trained"] is False
     assert Path(entry["source"]["reference"]).exists()
@@ -133,12 +133,27 @@ def test_auxiliary_heads_do_not_reach_the_artifact():
     assert len(onnx.load(result.artifact).graph.output) == 1
 
 
-def test_keep_softmax_outputs_probabilities():
+def test_a_float_file_outputs_probabilities_by_default():
     source = zoo("lenet_bn", width=1.0, shape=(28, 28, 1))
-    result = convert(source, ConvertOptions(keep_softmax=True))
+    result = convert(source, ConvertOptions())
     outputs = runner_for(result.artifact).infer(np.zeros((2, 28, 28, 1), np.float32))
     np.testing.assert_allclose(outputs.sum(axis=1), 1.0, rtol=1e-5)
     assert result.manifest.record["postprocess"] is None
+
+
+def test_detach_softmax_makes_a_float_file_output_logits():
+    source = zoo("lenet_bn", width=0.25, shape=(28, 28, 1))
+    result = convert(source, ConvertOptions(keep_softmax=False))
+    outputs = runner_for(result.artifact).infer(np.zeros((2, 28, 28, 1), np.float32))
+    assert np.abs(outputs.sum(axis=1) - 1.0).max() > 1e-3
+    assert result.manifest.record["postprocess"] == "softmax"
+    assert result.manifest.record["parity"]["passed"]  # judged after the recorded softmax
+
+
+def test_an_int8_file_outputs_logits_by_default():
+    options = ConvertOptions(precision="int8", calib_samples=8)
+    record = convert(zoo("lenet_bn", width=1.0, shape=(28, 28, 1)), options).manifest.record
+    assert record["postprocess"] == "softmax" and record["settings"]["keep_softmax"] is None
 
 
 @pytest.mark.heavy

@@ -60,6 +60,10 @@ def metadata_spec(about: ModelDescription, tensors: dict) -> tuple[dict, list[st
         words = KIND_WORDS.get(kind, kind)
         if kind == "scores" and about.postprocess:
             words += f" (before {about.postprocess}: the file outputs logits)"
+            notes.append(f"{name} outputs logits ({about.postprocess} left to the app): "
+                         "MediaPipe and the Task Library report them as scores as they are, so "
+                         "a score threshold does not see probabilities; --keep-softmax keeps "
+                         "the softmax in the file")
         fits = about.labels is not None and len(about.labels) == int(tensor["shape"][-1])
         if name == labelled and about.labels is not None and not fits:
             notes.append(f"the {len(about.labels)} labels name no value of {name}'s "

@@ -150,7 +150,7 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log,
         export_model, rewrites = apply_target_rewrites(export_model, rewrites_of or options,
                                                        images, log)
     softmax_report = None
-    if not options.keep_softmax or options.qat:
+    if options.detaches_softmax:
         export_model, softmax_report = detach_softmax(export_model)
         if softmax_report.postprocess:
             log(f"softmax of '{softmax_report.detached_from}' moved to post-processing "

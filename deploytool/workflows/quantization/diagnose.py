@@ -95,7 +95,8 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
     # a saved reference already lacks the outputs the conversion dropped (it is the stripped
     # model); a SavedModel's signature still has them
     still = [name for name in options.drop_outputs if name in output_names(source.model)]
-    float_options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still)
+    float_options = replace(options, precision="fp32", qat=False, keep_float=[], drop_outputs=still,
+                            keep_softmax=not options.detaches_softmax)  # the artifact's graph
     source.preprocessing = manifest.preprocessing
     # the artifact's own format rewrites (an older artifact recorded none, and had none)
     rewritten = options if manifest.target_rewrites else float_options

@@ -254,8 +254,8 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
     fed, judge = subject.images, subject.compare
     if runners()[name].takes_pixels:  # a client that preprocesses by itself
         fed = subject.raw
-        judge = functools.partial(subject.compare, judged_by=tolerance or client_tolerance(
-            precision, subject.manifest.trained))
+        judge = functools.partial(subject.compare, client=True, judged_by=tolerance or
+                                  client_tolerance(precision, subject.manifest.trained))
     run = _run_backend(artifact, name, fed, judge, threads, timeout, timing)
     subject.runs.setdefault(name, run.outputs)
     verdicts, failures, passed_over = run.verdicts, run.failures, run.passed_over
@@ -326,12 +326,13 @@ def verify(artifacts=None, backend: str = "all", data: str | None = None,
 
         def compare(outputs, declared, artifact=artifact, manifest=manifest, reference=reference,
                     kinds=kinds, reference_file=reference_file, images=images, key=key,
-                    labels=labels, judged_by=None):
+                    labels=labels, judged_by=None, client=False):
             verdicts = compare_every_output(
                 reference, outputs, kinds, manifest.precision, manifest.trained, labels,
                 manifest.labelled_output, manifest.postprocess, judged_by or tolerance,
                 roundoff=lambda name: references.roundoff(reference_file, images, key, name),
-                declared={info["name"]: info["shape"] for info in declared})
+                declared={info["name"]: info["shape"] for info in declared},
+                maps_at_image_size=client)
             for verdict in verdicts:  # the bar an fp32 output was held to, when it was measured
                 if verdict.tolerance is not None and verdict.tolerance.reference_roundoff is not None:
                     tolerances[artifact.name] = verdict.tolerance.as_dict()
