@@ -153,15 +153,20 @@ def model_source_options(function):
 
 
 def budget_options(function):
-    """--max-drop, --min-cosine and --min-agreement, given to the command as ``budget``: a
-    checked :class:`~deploytool.workflows.quantization.budget_criteria.Budget`, or None when
-    none of them was given."""
-    def make(max_drop, min_cosine, min_agreement):
+    """--max-drop, --min-cosine (with --cosine-share) and --min-agreement, given to the command
+    as ``budget``: a checked :class:`~deploytool.workflows.quantization.budget_criteria.Budget`,
+    or None when none of them was given."""
+    def make(max_drop, min_cosine, cosine_share, min_agreement):
+        from deploytool.core.errors import UserError
         from deploytool.workflows.quantization.budget_criteria import Budget
 
+        if cosine_share is not None and min_cosine is None:
+            raise UserError("--cosine-share says how many images --min-cosine C holds for: give "
+                            "--min-cosine too")
         if (max_drop, min_cosine, min_agreement) == (None, None, None):
             return None
-        budget = Budget(max_drop, min_cosine, min_agreement)
+        budget = Budget(max_drop, min_cosine, min_agreement,
+                        *([cosine_share] if cosine_share is not None else []))
         budget.check()
         return budget
 
@@ -170,7 +175,12 @@ def budget_options(function):
                      help="int8 accuracy budget: at most this many top-1 points below float on "
                           "held-out labelled images."),
         click.option("--min-cosine", type=float, metavar="C",
-                     help="int8 accuracy budget without labels: worst-sample cosine at least C."),
+                     help="int8 accuracy budget without labels: a cosine of at least C with "
+                          "float on at least --cosine-share of the images, shown by the 95 % "
+                          "lower bound over the held-out images."),
+        click.option("--cosine-share", type=float, metavar="P",
+                     help="The share of images --min-cosine C promises (default 0.95: at least "
+                          "95 % of images at cosine >= C)."),
         click.option("--min-agreement", type=float, metavar="F",
                      help="The same top-1 decision as float on at least this fraction of the "
                           "held-out images."),

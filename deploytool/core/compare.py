@@ -224,7 +224,7 @@ MIN_REFERENCE_SPREAD = 1e-6
 
 
 def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
-                    kind: str = "scores") -> dict:
+                    kind: str = "scores", cosine_bar: float | None = None) -> dict:
     """Figures for two (N, ...) float arrays of one output: max/mean abs error, cosine similarity
     (mean and worst sample), PSNR in dB, how much the reference changes across the images
     (:func:`reference_spread`), and the figures of ``kind``: top-1 agreement, top-5
@@ -234,7 +234,8 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
     per-pixel argmax agreement for ``dense``. Every agreement and accuracy over images comes with
     its 95 % interval (``*_interval``: Wilson; the accuracy change candidate minus reference:
     paired), so a figure says how sure it is; the pixels of a map are not independent, so its
-    agreement has none."""
+    agreement has none. Given ``cosine_bar``, ``images_at_cosine_bar`` counts the images whose
+    cosine reaches it (one value per image: its cosine is over the images, so all or none)."""
     reference = np.asarray(reference, np.float64)
     candidate = np.asarray(candidate, np.float64)
     if reference.size != candidate.size or len(reference) != len(candidate):
@@ -259,6 +260,10 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, labels=None,
         "psnr_db": float("inf") if mse == 0 else float(10 * np.log10(peak ** 2 / mse)),
     }
     figures.update(_kind_figures(kind, reference, candidate, flat_reference, flat_candidate, labels))
+    if cosine_bar is not None:
+        reached = (cosine >= cosine_bar).all() * len(flat_reference) \
+            if flat_reference.shape[1] == 1 else np.count_nonzero(cosine >= cosine_bar)
+        figures.update(cosine_bar=float(cosine_bar), images_at_cosine_bar=int(reached))
     return figures
 
 

@@ -123,7 +123,8 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
                          trained: bool = True, labels=None, labelled: str | None = None,
                          step: str | None = None, override: Tolerance | None = None,
                          roundoff=lambda name: None, declared: dict | None = None,
-                         maps_at_image_size: bool = False) -> list[OutputVerdict]:
+                         maps_at_image_size: bool = False,
+                         cosine_bar: float | None = None) -> list[OutputVerdict]:
     """A verdict per reference output (``reference`` and ``produced``: {name: (N, ...) array}).
     ``kinds`` gives each output's kind (class scores when missing), ``labels`` judge the
     ``labelled`` output's accuracy, ``step`` (the manifest's post-processing) applies to a
@@ -133,7 +134,8 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
     shape is not the reference's, whatever its values. With one output, its kind and the labels
     are that output's whatever the artifact's manifest names it. ``maps_at_image_size``: the
     runtime returns dense maps at the size of the image it was fed (MediaPipe's ImageSegmenter),
-    so the reference's maps are resized as it resizes them (:func:`resized_maps`) first."""
+    so the reference's maps are resized as it resizes them (:func:`resized_maps`) first.
+    ``cosine_bar``: each output's figures count the images whose cosine reaches it."""
     kinds = kinds_by_reference_name(reference, kinds)
     if len(reference) == 1:
         labelled = next(iter(reference))
@@ -164,7 +166,8 @@ def compare_every_output(reference: dict, produced: dict, kinds: dict, precision
             verdict.fail("nonfinite", "outputs contain NaN or infinity")
             continue
         verdict.figures = compare_outputs(expected, candidate,
-                                          labels if name == labelled else None, verdict.kind)
+                                          labels if name == labelled else None, verdict.kind,
+                                          cosine_bar=cosine_bar)
         judged, verdict.tolerance = judge_parity(
             verdict.figures, precision, trained, override, roundoff=lambda name=name: roundoff(name))
         for criterion, words in judged:

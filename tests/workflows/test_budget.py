@@ -109,9 +109,30 @@ def test_an_agreement_is_met_once_its_lower_bound_clears_the_bar():
     assert not Budget(min_agreement=0.99).judge(_agreement_figures(380, 380)).met
 
 
-def test_the_worst_cosine_says_how_many_images_it_is_the_worst_of():
-    judgement = Budget(min_cosine=0.99).judge(_agreement_figures(20, 20, min_cosine=0.98))
-    assert judgement.verdict == "not met" and "(worst of 20 images)" in judgement.reasons[0]
+def _cosine_figures(at_bar, samples, bar=0.99):
+    return {"samples": samples, "min_cosine": bar if at_bar == samples else bar - 0.01,
+            "cosine_bar": bar, "images_at_cosine_bar": at_bar}
+
+
+def test_a_cosine_budget_on_twenty_images_all_at_the_bar_is_not_resolvable():
+    judgement = Budget(min_cosine=0.99).judge(_cosine_figures(20, 20))
+    assert judgement.verdict == "not resolvable" and judgement.needed == 73
+    assert "20/20; 95 %: 0.839-1.000" in judgement.reasons[0]
+
+
+def test_a_cosine_budget_is_missed_when_fewer_images_than_the_share_reach_it():
+    assert Budget(min_cosine=0.99).judge(_cosine_figures(18, 20)).verdict == "not met"
+
+
+def test_a_cosine_budget_is_met_once_the_shares_lower_bound_clears_it():
+    assert Budget(min_cosine=0.99).judge(_cosine_figures(495, 500)).met
+    assert not Budget(min_cosine=0.99).judge(_cosine_figures(98, 100)).met
+    assert Budget(min_cosine=0.99, cosine_share=0.8).judge(_cosine_figures(20, 20)).met
+
+
+def test_figures_counted_at_another_bar_are_judged_by_the_worst_image():
+    figures = {**_cosine_figures(20, 20, bar=0.9), "min_cosine": 0.95}
+    assert Budget(min_cosine=0.99).judge(figures).verdict == "not met"
 
 
 def test_an_accuracy_drop_is_judged_by_the_bound_of_the_paired_change():
@@ -126,8 +147,9 @@ def test_an_accuracy_drop_is_judged_by_the_bound_of_the_paired_change():
 
 
 def test_a_budget_the_held_out_images_cannot_resolve_is_written_but_not_claimed(tmp_path):
-    """A model whose int8 keeps every decision on the 5 held-out images of a 25-image folder: 5 of
-    5 cannot show 0.99, so convert says so, writes the artifact without the claim and exits 1."""
+    """A model whose int8 keeps every decision on the 12 held-out images of a 25-image folder (a
+    small folder holds out half): 12 of 12 cannot show 0.99, so convert says so, writes the
+    artifact without the claim and exits 1."""
     from PIL import Image
 
     from deploytool.core.keras_env import keras
@@ -148,7 +170,7 @@ def test_a_budget_the_held_out_images_cannot_resolve_is_written_but_not_claimed(
                      f"images:{folder}", "--min-cosine", "0.9", "--min-agreement", "0.99",
                      "--out", tmp_path / "out")
     assert result.exit_code == 1, result.output
-    assert "5 held-out images" in result.output
+    assert "12 held-out images" in result.output
     assert "about 381 needed" in result.output
     manifest = json.loads((tmp_path / "out" / "colour_int8.tflite.json").read_text())
     budget = manifest["budget"]
@@ -157,8 +179,9 @@ def test_a_budget_the_held_out_images_cannot_resolve_is_written_but_not_claimed(
 
 
 def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path):
-    """25 images give 20 for calibration where 300 were asked for: the console says so and the
-    manifest's settings record the 20 used, beside the 300 asked for."""
+    """25 images give 13 for calibration where 300 were asked for (a small folder holds out
+    half): the console says so and the manifest's settings record the 13 used, beside the 300
+    asked for."""
     from PIL import Image
 
     from deploytool.core.keras_env import keras
@@ -172,11 +195,11 @@ def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path
     result = run_cli("convert", tmp_path / "m.keras", "--int8", "--calib-data", f"images:{folder}",
                      "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert (f"calibrating on 20 images of images:{folder}: 300 asked for (--calib-samples), the "
-            "calibration split holds 20 (its 25 images: 20 for calibration, the rest held out for "
+    assert (f"calibrating on 13 images of images:{folder}: 300 asked for (--calib-samples), the "
+            "calibration split holds 13 (its 25 images: 13 for calibration, the rest held out for "
             "parity)") in " ".join(result.output.split())
     manifest = json.loads((tmp_path / "out" / "m_int8.tflite.json").read_text())
-    assert manifest["settings"]["calib_samples"] == 20
+    assert manifest["settings"]["calib_samples"] == 13
     assert manifest["settings"]["calib_samples_requested"] == 300
 
 
@@ -233,3 +256,11 @@ def test_an_attempt_the_converter_cannot_make_is_recorded_and_the_search_goes_on
     assert "histogram" in budget["failed_attempts"][0]["error"]
     assert "entropy calibration" in [attempt["label"] for attempt in budget["attempts"]]
     assert budget["met"]
+
+
+def test_a_cosine_share_without_a_cosine_bar_is_a_one_line_error(tmp_path):
+    result = run_cli("convert", "lenet_bn", "--int8", "--cosine-share", "0.9", "--out", tmp_path)
+    assert result.exit_code == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
+        line for line in result.stderr.splitlines() if line.strip()]
+    assert not list(tmp_path.iterdir())

@@ -210,6 +210,7 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
     if options.qat:
         raise UserError("an accuracy budget searches post-training quantization; drop --qat")
     judge = judge or HeldOutJudge(source, options, budget)
+    log(f"judging {budget.describe()} on {judge.about}")
     folder = (contextlib.nullcontext(str(workdir)) if workdir is not None else
               tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=_parent(options.out_dir)))
     with folder as tmp:

@@ -29,30 +29,40 @@ HELD_OUT_IMAGES = 500
 
 def held_out(source: ModelSource, options: ConvertOptions, budget: Budget):
     """Preprocessed held-out images of the calibration data set, with labels where the budget
-    needs them."""
+    needs them, and a line saying how many of how many, and how the set was split."""
     data = options.data_for(source)
     name = data.name
     if data.is_array:
         raise UserError("an accuracy budget needs held-out images: give a data set or "
                         "images:FOLDER as --calib-data, not a .npy")
     dataset = load_dataset_for(name, source.preprocessing)
-    raw, labels, _ = sample_split(dataset, "test", HELD_OUT_IMAGES, options.seed)
+    raw, labels, count = sample_split(dataset, "test", HELD_OUT_IMAGES, options.seed)
     if budget.max_drop is not None and (not dataset.labelled or labels is None):
         raise UserError(f"--max-drop needs labelled images and '{name}' has none; give a labelled "
                         "--calib-data (folder:PATH, digits) or use --min-cosine")
-    return source.preprocessing.apply(raw), labels
+    split = dataset.description.get("split")
+    about = (f"{count} held-out images of {name}, none of them calibrated on "
+             f"({len(dataset.x_train) + len(dataset.x_test)} in all{f'; {split}' if split else ''})")
+    return source.preprocessing.apply(raw), labels, about
 
 
 def worst_head(verdicts) -> dict:
     """One artifact's figures for the budget: a single output's own; for several, each head's
-    under ``heads`` and, at the top, the worst head's cosine and the worst top-1 agreement and
-    accuracy of the heads of class scores (the budget is met when the worst head meets it)."""
+    under ``heads`` and, at the top, the worst head's cosine, the images known to hold the
+    cosine bar on every head (each head's misses counted as different images, a lower bound)
+    and the worst top-1 agreement and accuracy of the heads of class scores (the budget is met
+    when the worst head meets it)."""
     if len(verdicts) == 1:
         return dict(verdicts[0].figures)
     heads = {v.name: v.figures for v in verdicts}
     scores = [f for f in heads.values() if f.get("kind") == "scores"]
-    figures = {"samples": next(iter(heads.values()))["samples"], "heads": heads,
+    samples = next(iter(heads.values()))["samples"]
+    figures = {"samples": samples, "heads": heads,
                "min_cosine": min(f["min_cosine"] for f in heads.values())}
+    counted = [f for f in heads.values() if "images_at_cosine_bar" in f]
+    if counted:  # the images every head holds at the bar: at least all less each head's misses
+        figures.update(cosine_bar=counted[0]["cosine_bar"], images_at_cosine_bar=max(
+            0, samples - sum(samples - f["images_at_cosine_bar"] for f in counted)))
     if scores:
         worst = min(scores, key=lambda f: f["top1_agreement"])
         figures.update({key: worst[key] for key in ("top1_agreement", "top1_agreement_interval")})
@@ -71,7 +81,7 @@ class HeldOutJudge:
                  runtime: str | None = None, threads: int = DEFAULT_THREADS):
         self.budget = budget
         self.runtime, self.threads = runtime, threads
-        self.images, self.labels = held_out(source, options, budget)
+        self.images, self.labels, self.about = held_out(source, options, budget)
         self._reference = None
 
     def figures(self, result: ConvertResult, timed: bool = True) -> tuple[dict, float | None]:
@@ -88,7 +98,8 @@ class HeldOutJudge:
         runner = runner_for(result.artifact, self.runtime, self.threads).load()
         verdicts = compare_every_output(reference, runner.infer_all(self.images),
                                         manifest.output_kinds, "int8", labels=self.labels,
-                                        labelled=manifest.labelled_output, step=manifest.postprocess)
+                                        labelled=manifest.labelled_output, step=manifest.postprocess,
+                                        cosine_bar=self.budget.min_cosine)
         unmeasured = [v for v in verdicts if v.figures is None]
         if unmeasured:
             raise UserError(f"{Path(result.artifact).name}: {unmeasured[0].name}: "

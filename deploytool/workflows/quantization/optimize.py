@@ -150,7 +150,7 @@ def optimize(source: ModelSource, runtime: str, budget: Budget, to: str | None =
     out_dir = Path(options.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     judge = HeldOutJudge(source, options, budget, runtime, threads)
-    log(f"judging on {len(judge.images)} held-out images, timing on {runtime} with {threads} "
+    log(f"judging on {judge.about}, timing on {runtime} with {threads} "
         f"thread{'s' if threads > 1 else ''}")
     candidates: list[Candidate] = []
     search = {}
