@@ -4,7 +4,8 @@ input and output, as the standard clients take it, and with float input and outp
 verified against the Keras model on x86 LiteRT, on MediaPipe Tasks' ImageClassifier (created from
 the file alone, fed the held-out photos' pixels; the class names it reports read from the file)
 and on the app's LiteRT 1.4 on an emulated ARM64 core (compared with x86 LiteRT value for value):
-top-1 agreement with its 95 % interval, and the values that differ between the two LiteRTs.
+top-1 agreement with its 95 % interval, and the values that differ between the two LiteRTs; and
+whether the scores MediaPipe reports are probabilities (their sum on one photo).
 
 The data: crops of four of scikit-image's sample photographs (astronaut, coffee, cat, rocket), one
 class each, 32x32; 120 crops per class to train and calibrate on, 200 others per class held
@@ -25,16 +26,19 @@ KINDS = {"fp32": ("fp32", None), "fp16": ("fp16", None), "dynamic": ("dynamic", 
 RUNTIMES = ("tflite", "mediapipe", "litert_arm64")
 
 
-def category_names(artifact: str, image: str) -> list[str]:
-    """The class names MediaPipe's ImageClassifier reports for one photo, best first: read from
-    the file's metadata alone (run in MediaPipe's environment)."""
+def category_names(artifact: str, image: str) -> dict:
+    """The class names MediaPipe's ImageClassifier reports for one photo, best first (read from
+    the file's metadata alone), and the sum of the scores it reports (1 for probabilities); run
+    in MediaPipe's environment."""
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
     classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
         base_options=BaseOptions(model_asset_path=artifact), max_results=-1))
     found = classifier.classify(mp.Image.create_from_file(image))
-    return [category.category_name for category in found.classifications[0].categories]
+    categories = found.classifications[0].categories
+    return {"names": [category.category_name for category in categories],
+            "score_sum": float(sum(category.score for category in categories))}
 
 
 def write_crops(folder: Path, per_class: int, seed: int) -> None:
@@ -123,8 +127,10 @@ def main():
                     "samples": figures.get("samples"), "failures": row.failures,
                     "input": result.manifest.inputs[0]["dtype"], "engine": row.engine,
                     "against_x86": row.agreement,
-                    "class_names": sorted(names.value) if row.backend == "mediapipe" and names.ok
-                    else None}
+                    "class_names": sorted(names.value["names"])
+                    if row.backend == "mediapipe" and names.ok else None,
+                    "mediapipe_score_sum": names.value["score_sum"]
+                    if row.backend == "mediapipe" and names.ok else None}
                 print(kind, row.backend, json.dumps(rows[f"{kind} / {row.backend}"]), flush=True)
     (work / "mediapipe_clients.json").write_text(json.dumps(rows, indent=2))
 
