@@ -109,6 +109,7 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
 
     from deploytool.converters.failures import conversion_failure
 
+    from .dead_ranges import require_loadable
     from .export import _converter, check_pixel_input, with_pixel_extremes
 
     if int8_io == "uint8":
@@ -133,4 +134,5 @@ def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_floa
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
     if int8_io == "uint8":
         check_pixel_input(flatbuffer)
+    require_loadable(flatbuffer)
     return flatbuffer

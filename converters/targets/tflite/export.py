@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 from deploytool.converters.failures import ConversionError, conversion_failure, first_error_line
+from deploytool.converters.targets.tflite.dead_ranges import require_loadable
 from deploytool.converters.tracing import inference_function, input_spec
 
 from deploytool.core.errors import UserError
@@ -100,6 +101,8 @@ def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None
             raise conversion_failure(exc, model, "TFLiteConverter") from exc
     if precision == "int8" and int8_io == "uint8":
         check_pixel_input(flatbuffer)
+    if precision == "int8":
+        require_loadable(flatbuffer)
     return flatbuffer
 
 
