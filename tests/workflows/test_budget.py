@@ -264,3 +264,19 @@ def test_a_cosine_share_without_a_cosine_bar_is_a_one_line_error(tmp_path):
     assert [line for line in result.stderr.splitlines() if line.startswith("deploytool:")] == [
         line for line in result.stderr.splitlines() if line.strip()]
     assert not list(tmp_path.iterdir())
+
+
+def test_each_attempt_says_its_number_its_step_and_the_time_so_far(hostile_model_file):
+    said = []
+
+    def stop_at_the_second_attempt(message):
+        said.append(message)
+        if message.startswith("budget: trying") and "attempt 2" in message:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        budgeted_convert(load_source(str(hostile_model_file)), ConvertOptions(precision="int8"),
+                         Budget(min_cosine=0.99), stop_at_the_second_attempt)
+    first, second = [line for line in said if line.startswith("budget: trying")]
+    assert "attempt 1;" in first and " s so far" in first
+    assert "attempt 2, 1 of at most " in second and " s more at " in second

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -99,10 +100,22 @@ class _Trials:
         self.source, self.budget, self.judge, self.folder, self.log = source, budget, judge, folder, log
         self.attempts: list[Attempt] = []
         self.failed: list[dict] = []
+        self.started = time.perf_counter()
 
-    def run(self, label: str, variant: ConvertOptions) -> tuple[Attempt, ConvertResult]:
-        """Convert with ``variant``, judge it, and keep the attempt."""
-        self.log(f"budget: trying {label}")
+    def run(self, label: str, variant: ConvertOptions, step: tuple[int, int, str] | None = None
+            ) -> tuple[Attempt, ConvertResult]:
+        """Convert with ``variant``, judge it, and keep the attempt; ``step`` (k, n, phase) says
+        it is the k-th of at most n attempts of its phase, which the log says with the time so
+        far and, at the pace so far, at most how long the phase's rest takes."""
+        number = len(self.attempts) + len(self.failed) + 1
+        elapsed = time.perf_counter() - self.started
+        where = ""
+        if step:
+            index, most, phase = step
+            pace = elapsed / (number - 1)  # plain int8 always came first
+            where = (f", {index} of at most {most} {phase}, at most about "
+                     f"{pace * (most - index + 1):.0f} s more at {pace:.0f} s an attempt")
+        self.log(f"budget: trying {label} (attempt {number}{where}; {elapsed:.0f} s so far)")
         result = convert(self.source, replace(variant, out_dir=self.folder / str(len(self.attempts))),
                          remember=False)
         figures, milliseconds = self.judge.figures(result)
@@ -115,10 +128,11 @@ class _Trials:
                  f"{verdict.get(done.judgement.verdict, 'misses')} {self.budget.describe()}")
         return done, result
 
-    def optional(self, label: str, variant: ConvertOptions) -> Attempt | None:
+    def optional(self, label: str, variant: ConvertOptions,
+                 step: tuple[int, int, str] | None = None) -> Attempt | None:
         """An attempt after plain int8; one the converter fails on is recorded and skipped."""
         try:
-            return self.run(label, variant)[0]
+            return self.run(label, variant, step)[0]
         except ConversionError as error:
             self.log(f"budget: {label}: the conversion failed, going on without it ({error})")
             self.failed.append({"label": label, "error": str(error)})
@@ -137,8 +151,8 @@ def _cheap_attempts(trials: _Trials, options: ConvertOptions, best: Attempt) -> 
              for method in chosen_target.calibration_methods if method != options.calibration_method]
     cheap.append(("4x the calibration images", replace(options, calib_samples=options.calib_samples * 4)))
     cheap += chosen_target.budget_variants(options)
-    for label, variant in cheap:
-        done = trials.optional(label, variant)
+    for index, (label, variant) in enumerate(cheap, 1):
+        done = trials.optional(label, variant, (index, len(cheap), "that cost nothing in the file"))
         best = trials.better(best, done)
         if done is not None and done.met:
             break
@@ -159,11 +173,13 @@ def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attemp
     base = chosen_target.float_edges(best.options)
     edges = "" if base == best.options else " (and float input and output)"
     artifact_bytes = Path(plain_result.artifact).read_bytes()
-    for count in float_layer_steps(len(ranking)):
+    steps = float_layer_steps(len(ranking))
+    for index, count in enumerate(steps, 1):
         keep = chosen_target.keep_float_closure(artifact_bytes, ranking[:count])
         label = (f"all {count} ranked layers in float" if count == len(ranking) else
                  f"{count} costliest layer{'s' if count > 1 else ''} in float") + edges
-        done = trials.optional(label, replace(base, keep_float=keep))
+        done = trials.optional(label, replace(base, keep_float=keep),
+                               (index, len(steps), "with layers in float"))
         if done is None:
             continue
         done.keep_float = ranking[:count]
