@@ -280,3 +280,21 @@ def test_each_attempt_says_its_number_its_step_and_the_time_so_far(hostile_model
     first, second = [line for line in said if line.startswith("budget: trying")]
     assert "attempt 1;" in first and " s so far" in first
     assert "attempt 2, 1 of at most " in second and " s more at " in second
+
+
+def test_a_budgeted_convert_writes_the_file_it_judged_without_converting_again(
+        hostile_model_file, tmp_path, monkeypatch):
+    from deploytool.core.fileio import sha256_file
+    from deploytool.workflows.quantization import budget as budget_module
+
+    conversions = []
+    real = budget_module.convert
+    monkeypatch.setattr(budget_module, "convert",
+                        lambda *args, **kwargs: conversions.append(1) or real(*args, **kwargs))
+    result = budgeted_convert(load_source(str(hostile_model_file)),
+                              ConvertOptions(precision="int8", out_dir=tmp_path), Budget(min_cosine=0.9))
+    record = result.manifest.record
+    assert len(conversions) == len(record["budget"]["attempts"])
+    assert result.artifact.parent == tmp_path
+    assert record["artifact"]["sha256"] == sha256_file(result.artifact)
+    assert not list(tmp_path.glob(".deploytool-budget-*"))

@@ -38,7 +38,7 @@ from deploytool.core.errors import UserError
 from deploytool.core.output_parity import proportion_text
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.quantization.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
-from deploytool.workflows.conversion.convert import ConvertResult, convert
+from deploytool.workflows.conversion.convert import ConvertResult, convert, place
 from deploytool.workflows.quantization.held_out import HeldOutJudge
 
 __all__ = ["Budget", "budget_search", "budgeted_convert"]
@@ -246,10 +246,14 @@ def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budge
                      log=lambda message: None) -> ConvertResult:
     """Convert ``source`` to int8 within ``budget``: the cheapest attempt that meets it (see the
     module's docstring), written to ``options.out_dir`` with a ``budget`` record; if none does,
-    the best attempt, and the record says the budget was not met."""
-    search = budget_search(source, options, budget, log)
-    log(budget_line(search.record, search.best))
-    return convert(source, search.best.options, log, extra={"budget": search.record})
+    the best attempt, and the record says the budget was not met. The file written is the
+    attempt's own, the one judged (:func:`~deploytool.workflows.conversion.convert.place`), not
+    a second conversion."""
+    out_dir = _parent(options.out_dir)
+    with tempfile.TemporaryDirectory(prefix=".deploytool-budget-", dir=out_dir) as tmp:
+        search = budget_search(source, options, budget, log, workdir=Path(tmp))
+        log(budget_line(search.record, search.best))
+        return place(search.best.artifact, out_dir, {"budget": search.record})
 
 
 FLOAT_ONLY_WORDS = ("only with every layer diagnose ranks in float, a float model in an int8 "
