@@ -12,7 +12,7 @@ output exactly (errors cancel and compound: on a keras.applications MobileNetV2,
 in float wandered between 0.85 and 0.94), so the search does not stop at a fixed count: it ends
 with every ranked layer in float, and when nothing short of that meets the budget the record's
 ``float_only`` says so (a float form, fp16 or dynamic range, which `deploytool optimize` weighs,
-is then the file to ship). The chosen artifact is written as usual, and its manifest's
+is then the file to ship). The chosen attempt's own file is written (not a second conversion), and its manifest's
 ``budget`` record lists every attempt, the layers left in float and what they cost in size and
 latency against plain int8.
 
