@@ -51,6 +51,18 @@ class Judgement:
                 "needed_images": self.needed}
 
 
+def _judge_share(share: float, low: float, bar: float, words: str, samples: int,
+                 missed: list, unresolved: list, needed: list) -> None:
+    """A share of images (``share`` seen, ``low`` its Wilson lower bound) against ``bar``:
+    missed when the share itself is below it, not resolvable when only its bound is (with the
+    images that would resolve it), else met (nothing added)."""
+    if share < bar:
+        missed.append(f"{words} < {bar:g}")
+    elif low < bar:
+        unresolved.append(f"{words}: its lower bound is below {bar:g}")
+        needed.append(agreement_images_needed(share, bar, samples))
+
+
 @dataclass(frozen=True)
 class Budget:
     """The accuracy an int8 artifact must keep on held-out images: at most ``max_drop`` top-1
@@ -92,11 +104,8 @@ class Budget:
                 round(agreement * samples), samples)
             words = (f"top-1 agreement {agreement:.3f} ({round(agreement * samples)}/{samples}; "
                      f"95 %: {low:.3f}-{high:.3f})")
-            if agreement < self.min_agreement:
-                missed.append(f"{words} < {self.min_agreement:g}")
-            elif low < self.min_agreement:
-                unresolved.append(f"{words}: its lower bound is below {self.min_agreement:g}")
-                needed.append(agreement_images_needed(agreement, self.min_agreement, samples))
+            _judge_share(agreement, low, self.min_agreement, words, samples,
+                         missed, unresolved, needed)
         if self.max_drop is not None:
             drop = figures["top1_drop_points"]
             worst = -100.0 * figures["accuracy_change_interval"][0]
@@ -126,13 +135,10 @@ class Budget:
             reached = samples if figures["min_cosine"] >= self.min_cosine else 0
         share = reached / samples
         low, high = wilson_interval(reached, samples)
-        words = (f"cosine >= {self.min_cosine:g} on {share:.1%} of images ({reached}/{samples}; "
-                 f"95 %: {low:.3f}-{high:.3f}; worst {figures['min_cosine']:.4f})")
-        if share < self.cosine_share:
-            missed.append(f"{words} < {self.cosine_share:.0%}")
-        elif low < self.cosine_share:
-            unresolved.append(f"{words}: its lower bound is below {self.cosine_share:.0%}")
-            needed.append(agreement_images_needed(share, self.cosine_share, samples))
+        words = (f"cosine >= {self.min_cosine:g} on a share {share:.3f} of images "
+                 f"({reached}/{samples}; 95 %: {low:.3f}-{high:.3f}; worst "
+                 f"{figures['min_cosine']:.4f})")
+        _judge_share(share, low, self.cosine_share, words, samples, missed, unresolved, needed)
 
     def judge_perfect(self, figures: dict) -> Judgement:
         """How an attempt that kept every decision of float (and every cosine at 1) on the same
