@@ -9,6 +9,20 @@ from deploytool.core.tensors import TensorInfo
 from deploytool.runtimes.base import Runner
 
 
+def _refusal(exc) -> str:
+    """TensorFlow's runtime error in one line: its kind and the node it names (an
+    UnimplementedError is an op, or a fusion of Grappler's, without a CPU kernel: a grouped
+    Conv2D fused with its bias and ReLU has none)."""
+    import re
+
+    found = re.search(r"\{\{node ([^}]+)\}\}", str(exc))
+    node = f" at node {found.group(1)}" if found else ""
+    kind = type(exc).__name__
+    why = " (an op, or a fusion of TensorFlow's graph optimizer, without a CPU kernel)" \
+        if kind == "UnimplementedError" else ""
+    return f"TensorFlow's runtime refused the graph: {kind}{node}{why}"
+
+
 class TensorFlowRunner(Runner):
     """Runs a .pb one image at a time (it is frozen at batch 1)."""
 
@@ -39,8 +53,11 @@ class TensorFlowRunner(Runner):
             lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         graph = imported.graph
         fetched = [graph.get_tensor_by_name(f"{output.name}:0") for output in outputs]
-        self._function = imported.prune(feeds=[graph.get_tensor_by_name(f"{inputs[0].name}:0")],
-                                        fetches=fetched)
+        try:
+            self._function = imported.prune(
+                feeds=[graph.get_tensor_by_name(f"{inputs[0].name}:0")], fetches=fetched)
+        except tf.errors.OpError as exc:
+            raise RuntimeError(_refusal(exc)) from None
         self._shape = tuple(inputs[0].shape or ())
         self.inputs = [TensorInfo(inputs[0].name, tuple(-1 if d is None else d for d in self._shape),
                                   inputs[0].dtype or "float32")]
@@ -57,7 +74,10 @@ class TensorFlowRunner(Runner):
     def _run(self, prepared):
         from deploytool.core.keras_env import tf
 
-        results = [self._function(tf.constant(image)) for image in prepared]
+        try:
+            results = [self._function(tf.constant(image)) for image in prepared]
+        except tf.errors.OpError as exc:
+            raise RuntimeError(_refusal(exc)) from None
         return [np.concatenate([np.asarray(result[k]) for result in results])
                 for k in range(len(self.outputs))]
 

@@ -40,3 +40,15 @@ def test_a_runtime_that_cannot_read_the_file_is_an_error_of_its_own(tmp_path):
     broken.write_bytes(b"not an onnx model")
     run = run_isolated(broken, "onnxruntime", np.zeros((1, 4, 4, 1), np.float32), timeout=60)
     assert run.kind == "error" and not run.ok and run.error
+
+
+def test_tensorflows_runtime_refusal_is_one_line_naming_the_node():
+    """A graph TensorFlow's CPU runtime will not run (seen: a trained SE-ResNeXt-50's .pb, a
+    grouped Conv2D fused with its bias and ReLU) is a RuntimeError, which convert and verify
+    report in one line, not an internal error."""
+    from deploytool.core.keras_env import tf
+    from deploytool.runtimes.tensorflow_runner import _refusal
+
+    error = tf.errors.UnimplementedError(None, None, "[[{{node m/block1_relu/Relu}}]] [Op:f]")
+    words = _refusal(error)
+    assert "UnimplementedError at node m/block1_relu/Relu" in words and "\n" not in words
