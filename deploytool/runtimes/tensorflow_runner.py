@@ -12,7 +12,9 @@ from deploytool.runtimes.base import Runner
 def _refusal(exc) -> str:
     """TensorFlow's runtime error in one line: its kind and the node it names (an
     UnimplementedError is an op, or a fusion of Grappler's, without a CPU kernel: a grouped
-    Conv2D fused with its bias and ReLU has none)."""
+    Conv2D fused with its bias and ReLU has none on TensorFlow's default Eigen path, which it
+    takes where oneDNN is off, by default on every non-Intel CPU; TF_ENABLE_ONEDNN_OPTS=1 runs
+    it, measured on an AMD EPYC)."""
     import re
 
     found = re.search(r"\{\{node ([^}]+)\}\}", str(exc))

@@ -43,9 +43,10 @@ def test_a_runtime_that_cannot_read_the_file_is_an_error_of_its_own(tmp_path):
 
 
 def test_tensorflows_runtime_refusal_is_one_line_naming_the_node():
-    """A graph TensorFlow's CPU runtime will not run (seen: a trained SE-ResNeXt-50's .pb, a
-    grouped Conv2D fused with its bias and ReLU) is a RuntimeError, which convert and verify
-    report in one line, not an internal error."""
+    """A graph TensorFlow's CPU runtime will not run (seen: a trained SE-ResNeXt-50's .pb on an
+    AMD CPU, where oneDNN is off by default and a grouped Conv2D fused with its bias and ReLU
+    has no kernel) is a RuntimeError, which convert and verify report in one line, not an
+    internal error."""
     from deploytool.core.keras_env import tf
     from deploytool.runtimes.tensorflow_runner import _refusal
 
