@@ -31,6 +31,10 @@ def _output_kinds(path) -> list[str]:
 
 
 TASKS = {("embedding",): "ImageEmbedder", ("dense",): "ImageSegmenter"}  # by the file's outputs
+# each task's options beside the model file: every score, raw embeddings, confidence masks
+TASK_OPTIONS = {"ImageClassifier": {"max_results": -1},
+                "ImageEmbedder": {"l2_normalize": False, "quantize": False},
+                "ImageSegmenter": {"output_confidence_masks": True, "output_category_mask": False}}
 
 
 class MediaPipeRunner(Runner):
@@ -60,14 +64,8 @@ class MediaPipeRunner(Runner):
             raise UserError(f"{self.path.name}: no MediaPipe task takes a dense map beside other "
                             "outputs (its ImageSegmenter takes a file of one)")
         self.task = TASKS.get(tuple(kinds), "ImageClassifier")
-        base = BaseOptions(model_asset_path=str(self.path))
-        options = {"ImageEmbedder": lambda: vision.ImageEmbedderOptions(
-                       base_options=base, l2_normalize=False, quantize=False),
-                   "ImageSegmenter": lambda: vision.ImageSegmenterOptions(
-                       base_options=base, output_confidence_masks=True,
-                       output_category_mask=False),
-                   "ImageClassifier": lambda: vision.ImageClassifierOptions(
-                       base_options=base, max_results=-1)}[self.task]()
+        options = getattr(vision, f"{self.task}Options")(
+            base_options=BaseOptions(model_asset_path=str(self.path)), **TASK_OPTIONS[self.task])
         try:
             self.client = getattr(vision, self.task).create_from_options(options)
         except Exception as exc:  # MediaPipe's own refusal, whatever its type
