@@ -126,6 +126,7 @@ def source_cells(source, model: str, out_dir: Path, samples: int, calib_samples:
                     "figures": row.figures, "failed": row.failed, "path": path,
                     # the variant that ran it (OpenCV's engines); a one-engine runtime's is its heading
                     "engine": row.engine if len(runners()[runtime].variants) > 1 else None,
+                    "passed_over": row.passed_over or None,
                     "tolerance": report.tolerances.get(result.artifact.name),
                     "in_float": len(result.manifest.layers_in_float),
                     "median_ms": row.median_ms, "file": str(result.artifact), **extra}
@@ -325,7 +326,7 @@ def render_tables(cells: list[dict], kinds: list[str], row_label: str = "model")
     for cell in failures:
         lines.append(f"- **{cell['model']} · {cell['artifact']} · {RUNTIME_NAMES[cell['runtime']]}**: "
                      f"{cell['why']}")
-    lines += ["", *refused_lines(cells), f"{count_summary(cells)}.", ""]
+    lines += ["", *refused_lines(cells), *variant_lines(cells), f"{count_summary(cells)}.", ""]
     return lines
 
 
@@ -348,6 +349,24 @@ def refused_lines(cells: list[dict]) -> list[str]:
              "failure: the file computes what the model does on every runtime that runs it.", ""]
     for (runtime, reason), where in by_reason.items():
         lines.append(f"- **{RUNTIME_NAMES[runtime]}** ({len(where)}: {', '.join(where)}): {reason}")
+    return [*lines, ""]
+
+
+def variant_lines(cells: list[dict]) -> list[str]:
+    """The cells a runtime ran only in a variant other than its default (TensorFlow with
+    oneDNN turned on), each with what the default answered: what a stock install of that
+    runtime on this CPU meets. OpenCV's engines are named in their cells and left out here."""
+    by_reason = {}
+    for cell in cells:
+        if cell.get("passed_over") and cell["runtime"] != "opencv":
+            key = (cell["runtime"], cell.get("engine"), "; ".join(cell["passed_over"]))
+            by_reason.setdefault(key, []).append(f"{cell['model']} · {cell['artifact']}")
+    if not by_reason:
+        return []
+    lines = ["## Cells only a runtime's other variant ran", ""]
+    for (runtime, engine, reason), where in by_reason.items():
+        lines.append(f"- **{RUNTIME_NAMES[runtime]}** ran {len(where)} file(s) only as {engine} "
+                     f"({', '.join(where)}); its {reason}")
     return [*lines, ""]
 
 

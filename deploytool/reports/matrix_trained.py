@@ -16,7 +16,7 @@ from deploytool.core.compare import CRITERION_PREFIXES, TOLERANCES, judge, toler
 from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
 from deploytool.models import list_models
 from deploytool.reports.matrix import (ARTIFACT_KINDS, REFUSED_MARK, RUNTIMES, RUNTIME_NAMES,
-                                       count_summary, refused_lines,
+                                       count_summary, refused_lines, variant_lines,
                                        label_known_causes, source_cells, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
 from deploytool.sources.model_source import RUN_MODEL, load_source
@@ -226,7 +226,8 @@ def render_markdown(results: dict[str, dict], epochs: int, width: float, samples
     failures = [c for c in cells if c["status"] == "fail"]
     lines += [f"- **{c['model']} · {c['artifact']} · {RUNTIME_NAMES[c['runtime']]}**: {c['why']}"
               for c in failures] or ["None."]
-    lines += ["", *refused_lines(cells), f"{count_summary(cells)}.", "", int8_summary(cells), ""]
+    lines += ["", *refused_lines(cells), *variant_lines(cells), f"{count_summary(cells)}.", "",
+              int8_summary(cells), ""]
     return "\n".join(lines)
 
 

@@ -60,6 +60,11 @@ class Runner(abc.ABC):
         self._loaded = False
 
     @classmethod
+    def variant_name(cls, options: dict) -> str | None:
+        """How reports call the variant made with constructor ``options`` (OpenCV's engine)."""
+        return options.get("engine")
+
+    @classmethod
     def layer_in_log(cls, log: str) -> str | None:
         """The layer a failed child run's own log (its stderr) names, in a few words ("at layer
         NAME (TYPE ...)"), for a runtime that logs more than its error says; None by default."""

@@ -99,3 +99,56 @@ def run_variants(artifact, backend: str, images: np.ndarray, judge=lambda run: [
         if attempts[-1].agrees:
             break
     return attempts
+
+
+class VariantInChild:
+    """One variant of a runtime run in child processes, for a process that cannot load it
+    itself (TensorFlow with oneDNN, once TensorFlow has started here without it): what a check
+    reads of a runner (name, path, inputs, outputs, engine, :meth:`infer_all`)."""
+
+    def __init__(self, artifact, backend: str, options: dict, threads: int = DEFAULT_THREADS,
+                 timeout: float = DEFAULT_TIMEOUT):
+        self.path, self.name, self.options = Path(artifact), backend, options
+        self.threads, self.timeout = threads, timeout
+        self.inputs: list = []
+        self.outputs: list = []
+        self.engine = runners()[backend].variant_name(options)
+
+    def load(self) -> "VariantInChild":
+        """Nothing to load here: each call runs in its own process."""
+        return self
+
+    def infer_all(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for ``images``, from a child process; a RuntimeError with the child's
+        reason where it did not run."""
+        from deploytool.core.tensors import TensorInfo
+
+        run = run_isolated(self.path, self.name, images, self.threads, self.timeout, **self.options)
+        if not run.ok:
+            raise RuntimeError(run.error)
+        self.inputs = [TensorInfo(**{**i, "shape": tuple(i["shape"])}) for i in run.meta["inputs"]]
+        self.outputs = [TensorInfo(**{**o, "shape": tuple(o["shape"])}) for o in run.meta["outputs"]]
+        self.engine = run.meta.get("engine") or self.engine
+        return run.outputs
+
+
+def runner_that_runs(runner, images: np.ndarray, log=lambda message: None):
+    """``runner`` (in this process) when it runs the first of ``images``; else the first of its
+    runtime's other variants that does, in child processes (:class:`VariantInChild`); else
+    ``runner``, whose error its caller meets again."""
+    try:
+        runner.load()
+        runner.infer_all(images[:1])
+        return runner
+    except (RuntimeError, ValueError) as exc:  # what convert's check names as a refusal
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        variants = type(runner).variants
+    for options in variants[1:]:
+        other = VariantInChild(runner.path, runner.name, options, runner.threads)
+        try:
+            other.infer_all(images[:1])
+        except RuntimeError:
+            continue
+        log(f"{runner.name} refused the file ({first}); its {other.engine} variant runs it")
+        return other
+    return runner

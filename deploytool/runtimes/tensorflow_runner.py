@@ -1,12 +1,38 @@
-"""A frozen GraphDef (.pb) on TensorFlow itself: the graph imported and run as a function."""
+"""A frozen GraphDef (.pb) on TensorFlow itself: the graph imported and run as a function, on
+TensorFlow's default CPU path or, as a second variant, with oneDNN turned on."""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 
 from deploytool.core.errors import UserError
 from deploytool.core.tensors import TensorInfo
-from deploytool.runtimes.base import Runner
+from deploytool.runtimes.base import DEFAULT_THREADS, Runner
+
+ONEDNN_SWITCH = "TF_ENABLE_ONEDNN_OPTS"  # read once, when TensorFlow starts
+
+
+def onednn_enabled() -> bool:
+    """Whether this process's TensorFlow runs its CPU ops through oneDNN."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def turn_on_onednn() -> None:
+    """Start TensorFlow with oneDNN on (TF_ENABLE_ONEDNN_OPTS=1), which it does by default only
+    on some Intel CPUs. A RuntimeError where TensorFlow has already started without it (the
+    switch is read once: only a fresh process can take it)."""
+    if "tensorflow" not in sys.modules:
+        os.environ[ONEDNN_SWITCH] = "1"
+    from deploytool.core.keras_env import tf  # noqa: F401 (starts TensorFlow)
+
+    if not onednn_enabled():
+        raise RuntimeError("TensorFlow started in this process without oneDNN; "
+                           f"{ONEDNN_SWITCH}=1 takes effect only in a fresh process")
 
 
 def _refusal(exc) -> str:
@@ -26,15 +52,32 @@ def _refusal(exc) -> str:
 
 
 class TensorFlowRunner(Runner):
-    """Runs a .pb one image at a time (it is frozen at batch 1)."""
+    """Runs a .pb one image at a time (it is frozen at batch 1). With ``onednn`` it turns
+    oneDNN on first (a fresh process only), and its :attr:`engine` says so."""
 
     name = "tensorflow"
     label = "TensorFlow (GraphDef)"
     order = 4
     reads = (".pb",)
+    # TensorFlow's default CPU path, then oneDNN: on a CPU where oneDNN is off by default
+    # (every non-Intel one), Grappler fuses a grouped Conv2D with its bias and ReLU into a node
+    # the default (Eigen) path has no kernel for, and the graph runs only with oneDNN on
+    variants = ({}, {"onednn": True})
+
+    def __init__(self, path, threads: int = DEFAULT_THREADS, onednn: bool = False):
+        super().__init__(path, threads)
+        self.onednn = onednn
+
+    @classmethod
+    def variant_name(cls, options: dict) -> str:
+        return "oneDNN" if options.get("onednn") else "default"
 
     def _load(self):
         from deploytool.converters.targets.pb.graph_reader import graph_endpoints, read_graph
+
+        if self.onednn:
+            turn_on_onednn()
+            self.engine = f"oneDNN, {ONEDNN_SWITCH}=1"
         from deploytool.core.keras_env import tf
 
         try:  # possible only before TensorFlow's runtime starts (a fresh child process)

@@ -30,6 +30,7 @@ from deploytool.core.output_parity import (compare_every_output, failures_of, fi
                                             require_model_outputs)
 from deploytool.core.roundoff import float32_roundoff
 from deploytool.runtimes.base import runner_for
+from deploytool.runtimes.isolation import runner_that_runs
 from deploytool.runtimes.keras_runner import KerasRunner
 from deploytool.sources.calibration import calibration_note, calibration_set
 from deploytool.sources.model_source import ModelSource
@@ -174,7 +175,7 @@ def check(staged: Path, prepared: Prepared, source: ModelSource, options: Conver
     accuracy report): the parity record, with the runner that produced it."""
     qat = (qat_report(prepared.model, prepared.logits_model, staged, options, calibration,
                       prepared.qat_data, prepared.postprocess, log) if options.qat else None)
-    runner = runner_for(staged)
+    runner = runner_that_runs(runner_for(staged), images, log)
     checked = {"runner": runner, "qat": qat,
                **compare_on(runner, prepared, source, options, images)}
     if checked["failures"]:

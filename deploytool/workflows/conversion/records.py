@@ -44,7 +44,8 @@ def parity_record(checked: dict, images_source: str) -> dict:
     """The manifest's ``parity``: every output's figures and verdict, and, for a model with one
     output, its figures and bar at the top (as verify's JSON has them)."""
     verdicts = checked["verdicts"]
-    record = {"runtime": checked["runner"].name, "images": images_source,
+    record = {"runtime": checked["runner"].name, "engine": getattr(checked["runner"], "engine", None),
+              "images": images_source,
               "passed": not checked["failures"], "failures": checked["failures"],
               "outputs": [verdict.as_dict() for verdict in verdicts]}
     if "other_size" in checked:

@@ -41,6 +41,9 @@ class VerifyRow:
     seconds: float = 0.0
     median_ms: float | None = None  # batch-1 latency, when verify was asked to time
     notes: list[str] = field(default_factory=list)  # e.g. what an engine passed over got wrong
+    # what each variant of the runtime tried before the one used answered (OpenCV's NEW engine,
+    # TensorFlow's default path where only its oneDNN variant ran the file)
+    passed_over: list[str] = field(default_factory=list)
     # what failed, as code decides on it (failures says it in words): the criteria and structure
     # failures of deploytool.core.compare
     failed: list[str] = field(default_factory=list)
@@ -158,21 +161,24 @@ def _run_backend(artifact, backend, images, compare, threads, timeout, timing=No
     chosen = next((a for a in attempts if a.agrees), None) or \
         (max(compared, key=closeness) if compared else attempts[-1])
     verdicts, failures = verdicts_of.get(id(chosen.run)), chosen.failures
-    variant = chosen.options.get("engine")
+    name_of = runners()[backend].variant_name
+    variant = name_of(chosen.options)
     if verdicts is None and len(attempts) > 1:  # no variant ran it: say what each answered
         reasons = {}
         for attempt in attempts:
-            reasons.setdefault(attempt.failures[0], []).append(attempt.options.get("engine"))
+            reasons.setdefault(attempt.failures[0], []).append(name_of(attempt.options))
         failures = ["; ".join(f"{' and '.join(engines)} engine{'s' if len(engines) > 1 else ''}: "
                               f"{reason}" for reason, engines in reasons.items())]
         variant = None
     timings = chosen.run.meta.get("timings")
     median_ms = float(np.median(timings)) * 1e3 if timings else None
-    # a variant tried before the chosen one that ran but disagreed: a user of it gets that
-    passed_over = [f"{a.options['engine']} engine (not used): {'; '.join(a.failures)}"
+    # a variant tried before the chosen one that failed, by disagreeing or by not running: a
+    # user of it gets that
+    passed_over = [f"{name_of(a.options)} engine (not used): {'; '.join(a.failures)}"
                    for a in attempts[:attempts.index(chosen)]
-                   if id(a.run) in verdicts_of and a.failures and "engine" in a.options]
-    return _BackendRun(verdicts, failures, variant or chosen.run.meta.get("engine"),
+                   if a.failures and name_of(a.options)]
+    engine = chosen.run.meta.get("engine") or (variant if chosen.options else None)
+    return _BackendRun(verdicts, failures, engine,
                        chosen.run.meta.get("input_layout"), chosen.seconds, median_ms, passed_over,
                        chosen.run.outputs, chosen.run.meta.get("outputs") or [], chosen.run.kind)
 
@@ -288,6 +294,7 @@ def _backend_rows(subject: _Subject, name: str, named: bool, tolerance, data, th
             verdict.name, verdict.kind, verdict.figures,
             [*verdict.failures, *([found.note()] if apart else [])], **common,
             notes=[*passed_over, *([found.note()] if found is not None and not apart else [])],
+            passed_over=passed_over,
             failed=[*verdict.failed, *(["runtime_agreement"] if apart else [])],
             agreement=found.as_dict() if found is not None else None))
     return rows
