@@ -109,9 +109,17 @@ class ExportTarget(abc.ABC):
             ExportTarget.registry[cls.name] = cls()
 
     @abc.abstractmethod
-    def export(self, model, precision: str, calibration, options) -> Exported:
+    def export(self, model, precision: str, calibration, options, reuse=None) -> Exported:
         """The serialized artifact of ``model`` (already stripped, folded and simplified);
-        ``options`` is the whole :class:`~deploytool.converters.options.ConvertOptions`."""
+        ``options`` is the whole :class:`~deploytool.converters.options.ConvertOptions`;
+        ``reuse`` (a :class:`~deploytool.core.reuse.Reuse`, or None) holds what the
+        conversions of one search share (a float export, calibration statistics)."""
+
+    def same_preparation(self, options):
+        """``options`` with the settings that do not change the prepared model set as another
+        conversion's would be, so that conversions differing only in them share one (TFLite: an
+        int8 file's float input and output)."""
+        return options
 
     @abc.abstractmethod
     def exporter(self, keras3: bool) -> str:

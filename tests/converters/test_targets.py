@@ -40,7 +40,7 @@ from deploytool.converters.targets.registry import ExportTarget
 class Dummy(ExportTarget):
     name, label, suffix, runtime = "dummy", "Dummy", ".dummy", "tflite"
 
-    def export(self, model, precision, calibration, options):
+    def export(self, model, precision, calibration, options, reuse=None):
         raise NotImplementedError
 
     def exporter(self, keras3):

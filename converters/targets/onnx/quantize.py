@@ -29,13 +29,16 @@ def calibration_stride(count: int, chunk: int = CALIBRATION_CHUNK) -> int:
 
 def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
                        per_channel: bool = True, method: str = "minmax",
-                       keep_float: list[str] | None = None, chunk: int = CALIBRATION_CHUNK):
+                       keep_float: list[str] | None = None, chunk: int = CALIBRATION_CHUNK,
+                       ranges: Path | None = None):
     """Statically quantize an fp32 ONNX model to int8 in QDQ form: uint8 activations and int8
     weights (u8s8, the fast form on x86), calibrated on ``calibration`` images by ``method``
     (min/max, ONNX Runtime's percentile or entropy calibrators); the tensors ``keep_float``
     (with their producers and consumers) stay float. The calibrator sees ``chunk`` images at a
     time (its memory grows with what it holds at once; min/max merge exactly, histograms by
-    ONNX Runtime's own re-binning)."""
+    ONNX Runtime's own re-binning). With ``ranges`` (a JSON file), the calibration's tensor ranges
+    are read from it where it exists, else computed and written there: ONNX Runtime's own
+    calibration cache, so that the same graph, images and method are calibrated once."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -55,6 +58,7 @@ def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
                                 quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                                 weight_type=QuantType.QInt8, per_channel=per_channel,
                                 calibrate_method=calibrator, nodes_to_exclude=excluded,
+                                calibration_cache_path=ranges,
                                 extra_options={"CalibStridedMinMax":
                                                calibration_stride(len(calibration), chunk)})
         except Exception as exc:

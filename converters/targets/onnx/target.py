@@ -46,20 +46,33 @@ class OnnxTarget(ExportTarget):
 
         return inspect_onnx(path)
 
-    def export(self, model, precision, calibration, options) -> Exported:
+    def export(self, model, precision, calibration, options, reuse=None) -> Exported:
+        """tf2onnx's graph, made once per model and settings (``reuse``'s ``onnx_export``);
+        int8: quantized with ranges calibrated once per graph, images and method (``reuse``'s
+        ``onnx_calibration``, a file ONNX Runtime writes and then reads)."""
         from deploytool.converters.targets.onnx.export import export_onnx
         from deploytool.converters.targets.onnx.quantize import quantize_onnx_int8
+        from deploytool.core.reuse import made_once
 
         settings = options.target_options
-        if settings.free_size:
-            from deploytool.sources.input_size import with_free_size
 
-            model = with_free_size(model)
-        proto = export_onnx(model, settings.opset, settings.nchw_input)
+        def exported():
+            free = model
+            if settings.free_size:
+                from deploytool.sources.input_size import with_free_size
+
+                free = with_free_size(model)
+            return export_onnx(free, settings.opset, settings.nchw_input)
+
+        proto = made_once(reuse, "onnx_export", (id(model), settings), exported)
         if precision == "int8":
+            ranges = None
+            if reuse is not None:
+                ranges, _ = reuse.path("onnx_calibration", (id(proto), id(calibration),
+                                                            options.calibration_method), ".json")
             proto = quantize_onnx_int8(proto, calibration.images, settings.nchw_input,
                                        method=options.calibration_method,
-                                       keep_float=options.keep_float)
+                                       keep_float=options.keep_float, ranges=ranges)
         return Exported(proto.SerializeToString(deterministic=True))
 
     def describe(self, exported, about, log):

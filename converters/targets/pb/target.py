@@ -20,7 +20,7 @@ class PbTarget(ExportTarget):
         return ("convert_variables_to_constants_v2 on the " + ("Keras 3 " if keras3 else "") +
                 "inference function (batch 1), pruned for inference")
 
-    def export(self, model, precision, calibration, options) -> Exported:
+    def export(self, model, precision, calibration, options, reuse=None) -> Exported:
         from deploytool.converters.targets.pb.export import export_frozen_graph
 
         from deploytool.converters.targets.pb.pairing import opencv_accepts_pair

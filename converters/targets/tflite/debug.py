@@ -1,6 +1,7 @@
 """TFLite's side of the int8 diagnosis: every quantized activation of an int8 .tflite next to the
-same tensor of the float .tflite of the same model, and mixed int8/float models that keep chosen
-layers in float (LiteRT's QuantizationDebugger with denylisted nodes).
+same tensor of the float .tflite of the same model, and the consumers of each tensor (a layer kept
+in float keeps its consumers in float too; the mixed file itself is
+:func:`~deploytool.converters.targets.tflite.export.quantized_tflite`'s).
 
 Both models come from the same traced function, so their tensors carry the same names; the
 interpreters run without the XNNPACK delegate (it fuses ops and hides their outputs), with every
@@ -91,48 +92,3 @@ def tflite_consumers(quant_model: bytes) -> dict[str, list[str]]:
             consumers[names[index]] = [names[out] for other in ops if index in other["inputs"]
                                        for out in other["outputs"]]
     return consumers
-
-
-def tflite_keeping_float(model, calibration: np.ndarray, int8_io: str, keep_float: list[str]) -> bytes:
-    """A full-int8 .tflite of ``model`` with the ops producing ``keep_float`` (tensor names) left
-    in float: calibrated once, then quantized by the MLIR quantizer with those nodes denylisted,
-    the route LiteRT's QuantizationDebugger takes for its non-debug model (called directly: the
-    debugger refuses a model it has nothing left to verify in), with int8 or uint8 input and
-    output as ``int8_io`` says (float: float)."""
-    import tempfile
-    import warnings
-
-    from tensorflow.lite.python import convert as lite_convert
-
-    from deploytool.core.keras_env import tf
-    from deploytool.core.quiet import native_output_silenced
-
-    from deploytool.converters.failures import conversion_failure
-
-    from .dead_ranges import require_loadable
-    from .export import _converter, check_pixel_input, with_pixel_extremes
-
-    if int8_io == "uint8":
-        calibration = with_pixel_extremes(calibration)
-    with tempfile.TemporaryDirectory(prefix="deploytool-mixed-") as workdir:
-        converter = _converter(model, workdir)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([calibration[i:i + 1]]
-                                                    for i in range(len(calibration)))
-        converter.experimental_mlir_quantizer = True
-        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
-        io_type = getattr(tf, int8_io) if int8_io != "float" else tf.float32
-        try:
-            with native_output_silenced(stdout=True), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                calibrated = converter.convert()
-                flatbuffer = lite_convert.mlir_quantize(
-                    calibrated, disable_per_channel=False, fully_quantize=int8_io != "float",
-                    input_data_type=io_type, output_data_type=io_type,
-                    denylisted_ops=[], denylisted_nodes=list(keep_float))
-        except Exception as exc:
-            raise conversion_failure(exc, model, "TFLiteConverter") from exc
-    if int8_io == "uint8":
-        check_pixel_input(flatbuffer)
-    require_loadable(flatbuffer)
-    return flatbuffer

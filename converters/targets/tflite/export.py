@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import warnings
 
 import numpy as np
@@ -56,7 +58,7 @@ INT8_IO = ("int8", "uint8", "float")
 
 
 def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None = None,
-                  int8_io: str = "int8") -> bytes:
+                  int8_io: str = "int8", keep_float=(), calibrated: bytes | None = None) -> bytes:
     """Convert ``model`` (tf_keras, or stock Keras 3 through its SavedModel) to a .tflite
     flatbuffer.
 
@@ -65,44 +67,89 @@ def export_tflite(model, precision: str = "fp32", calibration: np.ndarray | None
     representative data set). ``int8_io`` ("int8", "uint8" or "float") picks the int8 model's
     input and output type; uint8 takes a model whose input is 8-bit pixels
     (:mod:`deploytool.converters.passes.pixel_input`) and gives an input that means them as they
-    are (scale 1, zero point 0).
+    are (scale 1, zero point 0). An int8 model is :func:`calibrated_tflite` (or ``calibrated``,
+    made by it before, for the same model and images), then :func:`quantized_tflite` with the
+    ops producing the tensors ``keep_float`` left in float.
     """
-    import tempfile
-
     from deploytool.core.keras_env import tf
 
     if precision not in TFLITE_PRECISIONS:
         raise UserError(f"unknown TFLite precision {precision!r}; choose from {TFLITE_PRECISIONS}")
     if precision == "int8":
-        if calibration is None or len(calibration) == 0:
-            raise UserError("full int8 quantization needs calibration images")
-        if int8_io not in INT8_IO:
-            raise UserError(f"int8 input/output type must be {' or '.join(INT8_IO)}, got {int8_io!r}")
-        if int8_io == "uint8":
-            calibration = with_pixel_extremes(calibration)
-    with tempfile.TemporaryDirectory(prefix="deploytool-tflite-") as workdir:
-        converter = _converter(model, workdir)
+        if calibrated is None:
+            calibrated = calibrated_tflite(model, calibration, int8_io)
+        return quantized_tflite(calibrated, int8_io, keep_float)
+    with _conversion(model) as converter:
         if precision != "fp32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if precision == "fp16":
             converter.target_spec.supported_types = [tf.float16]
-        elif precision == "int8":
-            converter.representative_dataset = lambda: ([calibration[i:i + 1]]
-                                                        for i in range(len(calibration)))
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if int8_io != "float":
-                converter.inference_input_type = getattr(tf, int8_io)
-                converter.inference_output_type = getattr(tf, int8_io)
-        try:
-            with native_output_silenced(stdout=True), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                flatbuffer = converter.convert()
-        except Exception as exc:
-            raise conversion_failure(exc, model, "TFLiteConverter") from exc
-    if precision == "int8" and int8_io == "uint8":
+        return _run(converter, model)
+
+
+@contextlib.contextmanager
+def _conversion(model):
+    """A TFLiteConverter of ``model`` (:func:`_converter`) with its working folder."""
+    with tempfile.TemporaryDirectory(prefix="deploytool-tflite-") as workdir:
+        yield _converter(model, workdir)
+
+
+def _run(converter, model) -> bytes:
+    try:
+        with native_output_silenced(stdout=True), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return converter.convert()
+    except Exception as exc:
+        raise conversion_failure(exc, model, "TFLiteConverter") from exc
+
+
+def calibrated_tflite(model, calibration: np.ndarray | None, int8_io: str = "int8") -> bytes:
+    """``model`` converted to a float .tflite that carries the value ranges of every tensor on
+    ``calibration`` (TFLiteConverter's calibrate-only step, as LiteRT's QuantizationDebugger
+    takes it): everything a full-int8 file needs that does not depend on which layers stay
+    float or on the file's input and output type (uint8 adds an all-black and an all-white
+    image, :func:`with_pixel_extremes`)."""
+    from deploytool.core.keras_env import tf
+
+    if calibration is None or len(calibration) == 0:
+        raise UserError("full int8 quantization needs calibration images")
+    if int8_io not in INT8_IO:
+        raise UserError(f"int8 input/output type must be {' or '.join(INT8_IO)}, got {int8_io!r}")
+    if int8_io == "uint8":
+        calibration = with_pixel_extremes(calibration)
+    with _conversion(model) as converter:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([calibration[i:i + 1]]
+                                                    for i in range(len(calibration)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
+        return _run(converter, model)
+
+
+def quantized_tflite(calibrated: bytes, int8_io: str = "int8", keep_float=()) -> bytes:
+    """The full-int8 .tflite of a :func:`calibrated_tflite` model: MLIR's quantizer, as
+    TFLiteConverter's own full-int8 conversion calls it, with the ops producing ``keep_float``
+    (tensor names) denylisted, and int8, uint8 or float input and output as ``int8_io`` says;
+    its read-only buffers deduplicated as the converter does. Refused when LiteRT could not load
+    it (:func:`require_loadable`) or a uint8 input does not mean pixels as they are."""
+    from tensorflow.lite.python import convert as lite_convert
+    from tensorflow.lite.python.lite import _deduplicate_readonly_buffers
+
+    from deploytool.core.keras_env import tf
+
+    io_type = getattr(tf, int8_io) if int8_io != "float" else tf.float32
+    try:
+        with native_output_silenced(stdout=True), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flatbuffer = _deduplicate_readonly_buffers(lite_convert.mlir_quantize(
+                calibrated, disable_per_channel=False, fully_quantize=int8_io != "float",
+                input_data_type=io_type, output_data_type=io_type,
+                denylisted_ops=[], denylisted_nodes=list(keep_float)))
+    except Exception as exc:
+        raise ConversionError(f"TFLite's quantizer failed: {first_error_line(exc)}") from exc
+    if int8_io == "uint8":
         check_pixel_input(flatbuffer)
-    if precision == "int8":
-        require_loadable(flatbuffer)
+    require_loadable(flatbuffer)
     return flatbuffer
 
 

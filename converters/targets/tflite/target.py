@@ -99,16 +99,31 @@ class TFLiteTarget(ExportTarget):
             report["metadata"] = {"unread": str(unread)}
         return report
 
-    def export(self, model, precision, calibration, options) -> Exported:
-        from .export import export_tflite
+    def export(self, model, precision, calibration, options, reuse=None) -> Exported:
+        """int8: the model calibrated once per model, images and pixel input (``reuse``'s
+        ``tflite_calibration``), then quantized with ``options.keep_float`` left in float."""
+        from deploytool.core.reuse import made_once
+
+        from .export import calibrated_tflite, export_tflite
 
         images = calibration.images if calibration is not None else None
         int8_io = options.target_options.int8_io
-        if precision == "int8" and options.keep_float:
-            from .debug import tflite_keeping_float
+        calibrated = None
+        if precision == "int8":
+            calibrated = made_once(reuse, "tflite_calibration",
+                                   (id(model), id(calibration), int8_io == "uint8"),
+                                   lambda: calibrated_tflite(model, images, int8_io))
+        return Exported(export_tflite(model, precision, images, int8_io, options.keep_float,
+                                      calibrated))
 
-            return Exported(tflite_keeping_float(model, images, int8_io, options.keep_float))
-        return Exported(export_tflite(model, precision, images, int8_io))
+    def same_preparation(self, options):
+        """An int8 file's int8 and float input and output come from the same prepared model
+        (uint8 does not: its normalization goes into the graph)."""
+        from dataclasses import replace
+
+        if options.target_options.int8_io != "float":
+            return options
+        return replace(options, target_options=replace(options.target_options, int8_io="int8"))
 
     def describe(self, exported, about, log):
         """TFLite Model Metadata, written with MediaPipe's writer (:mod:`.metadata`)."""

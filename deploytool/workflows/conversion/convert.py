@@ -26,6 +26,7 @@ from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import atomic_path
 from deploytool.core.manifest import Manifest, remember_last_convert
+from deploytool.core.reuse import Reuse, made_once
 from deploytool.core.output_parity import (compare_every_output, failures_of, figures_text,
                                             require_model_outputs)
 from deploytool.core.roundoff import float32_roundoff
@@ -169,15 +170,21 @@ def prepare(source: ModelSource, options: ConvertOptions, images, log,
     return prepared
 
 
+def reference_outputs(prepared: Prepared, images) -> dict:
+    """The unfolded model's outputs on the parity ``images``."""
+    return KerasRunner(model=prepared.model).load().infer_all(images)
+
+
 def check(staged: Path, prepared: Prepared, source: ModelSource, options: ConvertOptions,
-          images, calibration, log) -> dict:
-    """The staged artifact run on its own runtime against the unfolded model (and, with QAT, the
-    accuracy report): the parity record, with the runner that produced it."""
+          images, calibration, log, expected: dict | None = None) -> dict:
+    """The staged artifact run on its own runtime against the unfolded model (its outputs on
+    ``images``: ``expected``, computed here when None; with QAT, the accuracy report too): the
+    parity record, with the runner that produced it."""
     qat = (qat_report(prepared.model, prepared.logits_model, staged, options, calibration,
                       prepared.qat_data, prepared.postprocess, log) if options.qat else None)
     runner = runner_that_runs(runner_for(staged), images, log)
     checked = {"runner": runner, "qat": qat,
-               **compare_on(runner, prepared, source, options, images)}
+               **compare_on(runner, prepared, source, options, images, expected)}
     if checked["failures"]:
         more, _ = parity_images(source, options, calibration, PARITY_CONFIRM_SAMPLES)
         if len(more) > len(images):
@@ -191,10 +198,11 @@ def check(staged: Path, prepared: Prepared, source: ModelSource, options: Conver
 
 
 def compare_on(runner, prepared: Prepared, source: ModelSource, options: ConvertOptions,
-               images) -> dict:
-    """Every output of the loaded ``runner`` against the unfolded model on ``images``: the
-    verdicts and their failures. A file whose outputs are not the model's (fewer, more, a name
-    twice, another shape) is an :class:`ArtifactMismatch` before any value is compared."""
+               images, expected: dict | None = None) -> dict:
+    """Every output of the loaded ``runner`` against the unfolded model on ``images`` (its
+    outputs: ``expected``, computed here when None): the verdicts and their failures. A file
+    whose outputs are not the model's (fewer, more, a name twice, another shape) is an
+    :class:`ArtifactMismatch` before any value is compared."""
     keras = KerasRunner(model=prepared.model).load()
     try:
         runner.load()
@@ -203,7 +211,7 @@ def compare_on(runner, prepared: Prepared, source: ModelSource, options: Convert
     except (RuntimeError, ValueError) as exc:  # the converter wrote a file its runtime refuses
         raise ConversionError(f"the exported {options.to} file does not run on {runner.name}: "
                               f"{first_error_line(exc)}") from exc
-    expected = keras.infer_all(images)
+    expected = keras.infer_all(images) if expected is None else expected
     order = list(expected)
     verdicts = compare_every_output(
         expected, produced, prepared.kinds, options.precision, source.trained,
@@ -231,12 +239,27 @@ def check_other_size(runner, prepared: Prepared, source: ModelSource, options: C
             "failures": failures_of(verdicts)}
 
 
+def preparation_key(options: ConvertOptions) -> str:
+    """What the prepared model, the calibration and parity images of a conversion with
+    ``options`` depend on: every setting but the layers kept float, the calibration method and
+    count, where the file goes, and the target's settings that do not change the prepared model
+    (:meth:`~deploytool.converters.targets.registry.ExportTarget.same_preparation`)."""
+    from dataclasses import replace
+
+    same = target(options.to).same_preparation(options)
+    return repr(replace(same, keep_float=[], calibration_method="", calib_samples=0,
+                        out_dir=Path(".")))
+
+
 def convert(source: ModelSource, options: ConvertOptions, log=lambda message: None,
-            extra: dict | None = None, remember: bool = True) -> ConvertResult:
+            extra: dict | None = None, remember: bool = True,
+            reuse: Reuse | None = None) -> ConvertResult:
     """Convert ``source`` as ``options`` say; write the artifact (and its companion files) and
     its manifest (with ``extra`` records added) into ``options.out_dir``; return both.
     ``log(message)`` receives progress. With ``remember``, the artifact becomes what `deploytool
-    verify` checks when named none (a trial conversion, such as the budget's, passes False)."""
+    verify` checks when named none (a trial conversion, such as the budget's, passes False).
+    With ``reuse``, what the conversions of one search share is made once there
+    (:mod:`deploytool.core.reuse`): the same file comes out either way."""
     options.check()
     if getattr(options.target_options, "free_size", False) and not source.free_input:
         raise UserError(f"--free-size keeps a free input size free, and {source.name}'s input is "
@@ -249,13 +272,20 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
     for note in source.notes:
         log(note)
     started = time.perf_counter()
-    source = target(options.to).prepare_source(source, options, log)
-    calibration = calibrate(source, options, log, messages)
-    images, images_source = parity_images(source, options, calibration)
-    prepared = prepare(source, options, images, log)
+    # what attempts that differ only in layers kept float, calibration or int8 I/O share
+    key = preparation_key(options)
+    calibrated_key = (key, options.calib_samples)
+    source = made_once(reuse, "source", key,
+                       lambda: target(options.to).prepare_source(source, options, log))
+    calibration = made_once(reuse, "calibration_images", calibrated_key,
+                            lambda: calibrate(source, options, log, messages))
+    images, images_source = made_once(
+        reuse, "parity_images", calibrated_key if options.data_for(source).is_array else key,
+        lambda: parity_images(source, options, calibration))
+    prepared = made_once(reuse, "prepared", key, lambda: prepare(source, options, images, log))
     log(f"exporting {options.to} {options.precision}")
     exported = target(options.to).export(prepared.export_model, options.precision, calibration,
-                                         options)
+                                         options, reuse=reuse)
     exported, metadata = target(options.to).describe(exported, model_description(
         source, options, prepared), log)
     seconds = time.perf_counter() - started
@@ -270,7 +300,9 @@ def convert(source: ModelSource, options: ConvertOptions, log=lambda message: No
         for suffix, data in exported.side_files.items():  # beside the staged file, as it reads them
             stack.enter_context(atomic_path(artifact.with_suffix(suffix))).write_bytes(data)
             staged.with_suffix(suffix).write_bytes(data)
-        checked = check(staged, prepared, source, options, images, calibration, log)
+        checked = check(staged, prepared, source, options, images, calibration, log,
+                        expected=made_once(reuse, "reference_outputs", key,
+                                           lambda: reference_outputs(prepared, images)))
     if "other_size" in checked:
         other = checked["other_size"]
         log(f"parity at a second size, {other['size']}: "

@@ -36,6 +36,7 @@ from deploytool.converters.options import ConvertOptions
 from deploytool.converters.targets.registry import target
 from deploytool.core.errors import UserError
 from deploytool.core.output_parity import proportion_text
+from deploytool.core.reuse import Reuse
 from deploytool.sources.model_source import ModelSource
 from deploytool.workflows.quantization.budget_criteria import MET, MISSED, NOT_RESOLVABLE, Budget, Judgement
 from deploytool.workflows.conversion.convert import ConvertResult, convert, place
@@ -88,6 +89,7 @@ class SearchResult:
     attempts: list[Attempt]
     best: Attempt
     record: dict
+    made: dict = field(default_factory=dict)  # what the search made once and shared, by kind
 
 
 class _Trials:
@@ -101,6 +103,9 @@ class _Trials:
         self.attempts: list[Attempt] = []
         self.failed: list[dict] = []
         self.started = time.perf_counter()
+        # the prepared model, calibration and parity images, float export and calibration
+        # statistics, made by the first attempt that needs them and shared by the rest
+        self.reuse = Reuse(folder / "shared")
 
     def run(self, label: str, variant: ConvertOptions, step: tuple[int, int, str] | None = None
             ) -> tuple[Attempt, ConvertResult]:
@@ -117,7 +122,7 @@ class _Trials:
                      f"{pace * (most - index + 1):.0f} s more at {pace:.0f} s an attempt")
         self.log(f"budget: trying {label} (attempt {number}{where}; {elapsed:.0f} s so far)")
         result = convert(self.source, replace(variant, out_dir=self.folder / str(len(self.attempts))),
-                         remember=False)
+                         remember=False, reuse=self.reuse)
         figures, milliseconds = self.judge.figures(result)
         done = Attempt(label, variant, figures, self.budget.judge(figures),
                        result.manifest.size_bytes, milliseconds, list(variant.keep_float),
@@ -209,7 +214,8 @@ def _search_record(trials: _Trials, best: Attempt, plain: Attempt, perfect: Judg
             if plain.milliseconds else None,
             "float_only": float_only, "labelled": trials.judge.labels is not None,
             "held_out_images": int(len(trials.judge.images)),
-            "attempts": [a.as_dict() for a in trials.attempts], "failed_attempts": trials.failed}
+            "attempts": [a.as_dict() for a in trials.attempts], "failed_attempts": trials.failed,
+            "made_once": dict(trials.reuse.made)}
 
 
 def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
@@ -239,7 +245,8 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
             best = _cheap_attempts(trials, options, best)
             if not best.met:
                 best, ranking = _float_layer_attempts(trials, options, best, plain_result)
-    return SearchResult(trials.attempts, best, _search_record(trials, best, plain, perfect, ranking))
+    return SearchResult(trials.attempts, best, _search_record(trials, best, plain, perfect, ranking),
+                        dict(trials.reuse.made))
 
 
 def budgeted_convert(source: ModelSource, options: ConvertOptions, budget: Budget,
