@@ -21,11 +21,13 @@ import os
 import time
 from pathlib import Path
 
+from deploytool.converters.options import ConvertOptions
 from deploytool.core.child import call_in_child
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
 from deploytool.sources.model_source import load_source
 from deploytool.workflows.quantization.budget_criteria import Budget
+from deploytool.workflows.conversion.convert import convert
 from deploytool.workflows.quantization.optimize import ROUNDS, optimize
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -35,14 +37,24 @@ BUSY_LOAD = 2.5  # the machine has 2 cores; the benchmark itself keeps about 2 b
 
 
 def measure(family, runtime: str, work: Path, log) -> dict:
-    """optimize on one family for one runtime: the int8 search's outcome and the choice."""
+    """optimize on one family for one runtime: the int8 search's outcome and the choice; then,
+    in the same process (its imports and caches as warm as the search's, so the ratio is not
+    flattered), a plain `convert --int8` of the same file, which the search's time is set
+    against."""
     path = build_family_file(family, work)
     source = load_source(str(path), preprocess={"preset": family.preset})
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     report = optimize(source, runtime, BUDGET, out_dir=work / f"{family.name}-{runtime}",
                       threads=2, runs=20, log=log)
+    seconds = time.perf_counter() - started
+    plain_started = time.perf_counter()
+    convert(source, ConvertOptions.create("tflite" if runtime == "tflite" else "onnx", precision="int8",
+                                          out_dir=work / f"{family.name}-{runtime}-plain"),
+            remember=False)
+    plain_seconds = time.perf_counter() - plain_started
     by_label = {c.label: c for c in report.candidates}
-    return {"seconds": round(time.perf_counter() - started), "chosen": report.chosen.label,
+    return {"seconds": round(seconds), "plain_int8_seconds": round(plain_seconds, 1),
+            "chosen": report.chosen.label,
             "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "reason": report.reason, "int8_search": report.int8_search, "timing_rounds": ROUNDS,
             "plain_int8_cosine": by_label["int8"].figures["min_cosine"] if "int8" in by_label else None,
@@ -58,8 +70,13 @@ def write_page(results: dict) -> None:
              "search goes on until the budget holds or every layer diagnose ranks is in float; "
              "optimize then keeps the fastest candidate that meets it, float forms included. "
              "Regenerate with `.venv/bin/python benchmarks/own_models_budget.py`.", "",
-             "| family | runtime | plain int8 worst cosine | int8 search | attempts | optimize chose | why | time |",
-             "|---|---|---:|---|---:|---|---|---:|"]
+             "The search's own time is set against a plain `convert --int8` of the same file, "
+             "measured in the same process right after it (its imports and caches as warm); "
+             "*before* is the search of 2026-11 (every attempt a whole conversion; a walk through "
+             "1, 2, 3, 5, 8, ... layers in float), as optimize's whole run and its attempts.", "",
+             "| family | runtime | plain int8 worst cosine | int8 search | attempts (before) | "
+             "search | plain --int8 | search / plain | optimize chose | why | optimize time (before) |",
+             "|---|---|---:|---|---:|---:|---:|---:|---|---|---:|"]
     for key, row in results.items():
         family, runtime = key.split("/")
         search = row["int8_search"] or {}
@@ -70,11 +87,17 @@ def write_page(results: dict) -> None:
             outcome = f"met only with every ranked layer in float ({len(search['layers_in_float'])})"
         if search.get("failed_attempts"):  # tried, but the converter could not make it
             outcome += f" ({', '.join(f['label'] for f in search['failed_attempts'])}: could not be made)"
-        cosine = row["plain_int8_cosine"]
-        lines.append(f"| {family} | {runtime} | {cosine:.4f} | {outcome} | "
-                     f"{len(search.get('attempts', []))} | {row['chosen']} | "
-                     f"{row['reason'].replace('|', '/')} | {row['seconds']} s |" if cosine is not None else
-                     f"| {family} | {runtime} | - | - | - | {row['chosen']} | {row['reason']} | {row['seconds']} s |")
+        cosine, before = row["plain_int8_cosine"], row.get("before") or {}
+        attempts = len(search.get("attempts", []))
+        attempts_text = f"{attempts} ({before['attempts']})" if before.get("attempts") else f"{attempts}"
+        timed = f"{row['seconds']} s ({before['seconds']} s)" if before.get("seconds") else f"{row['seconds']} s"
+        plain, searched = row.get("plain_int8_seconds"), search.get("seconds")
+        ratio = f"{searched / plain:.1f}x" if plain and searched is not None else "-"
+        lines.append(f"| {family} | {runtime} | {cosine:.4f} | {outcome} | {attempts_text} | "
+                     f"{_seconds(searched)} | {_seconds(plain)} | {ratio} | {row['chosen']} | "
+                     f"{row['reason'].replace('|', '/')} | {timed} |" if cosine is not None else
+                     f"| {family} | {runtime} | - | - | - | - | - | - | {row['chosen']} | "
+                     f"{row['reason']} | {timed} |")
     busy = [key for key, row in results.items()
             if row.get("shared_cores") or max(row.get("load_average") or [0]) > BUSY_LOAD]
     if busy:
@@ -94,11 +117,17 @@ def write_page(results: dict) -> None:
     write_bytes(DOCS / "own-models-budget.md", ("\n".join(lines) + "\n").encode())
 
 
+def _seconds(value) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", help="comma-separated family names (default: all)")
     parser.add_argument("--runtimes", default="tflite,onnxruntime")
     parser.add_argument("--work", default="/tmp/deploytool-own-models-budget")
+    parser.add_argument("--again", action="store_true",
+                        help="measure every family again, keeping each row's earlier time as before")
     args = parser.parse_args()
     work = Path(args.work)
     families = ([family_by_name(name) for name in args.families.split(",")] if args.families
@@ -107,12 +136,17 @@ def main():
     for family in families:
         for runtime in args.runtimes.split(","):
             key = f"{family.name}/{runtime}"
-            if key in results and not args.families:
+            if key in results and not args.families and not args.again:
                 continue
+            previous = results.get(key)
             # a process of its own: what a conversion holds is given back when it ends
             answer = call_in_child(f"{__file__}:measure_in_child", family.name, runtime, str(work),
                                    echo=True)
             results[key] = answer.value if answer.ok else error_row(answer.error)
+            if previous and previous.get("int8_search") is not None:
+                results[key]["before"] = previous.get("before") or {
+                    "seconds": previous["seconds"],
+                    "attempts": len(previous["int8_search"].get("attempts", []))}
             write_json(RESULTS, results)
             write_page(results)
             print(f"{key}: {results[key]['chosen']} ({results[key]['seconds']} s)", flush=True)

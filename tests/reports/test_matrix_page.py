@@ -121,3 +121,20 @@ def test_a_file_a_client_declines_is_shown_apart_from_the_failures():
     declined = text.split("## Files a client does not take")[1]
     assert declined.count("Only RGB color space is supported for now") == 1  # once, both cells
     assert "1 of 1 runnable cells pass; 2 files a client does not take" in text
+
+
+def test_a_cell_only_a_runtimes_other_variant_ran_is_listed_with_the_defaults_refusal():
+    """TensorFlow's oneDNN variant ran a .pb its default path refused: a stock install on this
+    CPU meets the refusal, so the page says it; OpenCV's engines stay in their cells."""
+    from deploytool.reports.matrix import render_tables
+
+    refusal = ("default engine (not used): error: TensorFlow's runtime refused the graph: "
+               "UnimplementedError at node m/relu")
+    cells = [{**cell("TF GraphDef fp32", "tensorflow"), "engine": "oneDNN, TF_ENABLE_ONEDNN_OPTS=1",
+              "passed_over": [refusal]},
+             {**cell("ONNX fp32", "opencv"), "engine": "classic",
+              "passed_over": ["new engine (not used): cosine 0.2"]}]
+    text = "\n".join(render_tables(cells, ["TF GraphDef fp32", "ONNX fp32"]))
+    listed = text.split("## Cells only a runtime's other variant ran")[1]
+    assert "oneDNN, TF_ENABLE_ONEDNN_OPTS=1" in listed and "UnimplementedError at node m/relu" in listed
+    assert "lenet_bn · TF GraphDef fp32" in listed and "new engine" not in listed

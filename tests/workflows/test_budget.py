@@ -203,12 +203,36 @@ def test_convert_says_how_many_images_calibrated_and_records_that_count(tmp_path
     assert manifest["settings"]["calib_samples_requested"] == 300
 
 
-def test_the_float_layer_steps_grow_as_fibonacci_numbers_and_end_with_every_ranked_layer():
-    from deploytool.workflows.quantization.budget import float_layer_steps
+def bisected(layers: int, meets) -> list[int]:
+    from deploytool.workflows.quantization.budget import FloatLayerBisection
 
-    assert float_layer_steps(40) == [1, 2, 3, 5, 8, 13, 21, 34, 40]
-    assert float_layer_steps(5) == [1, 2, 3, 5]
-    assert float_layer_steps(1) == [1] and float_layer_steps(0) == []
+    bisection, tried = FloatLayerBisection(layers), []
+    while (step := bisection.next()) is not None:
+        tried.append(step[0])
+        bisection.record(step[0], meets(step[0]))
+    assert len(tried) <= bisection.most
+    return tried
+
+
+def test_the_float_layer_count_tries_every_layer_first_and_stops_when_that_misses():
+    assert bisected(40, lambda count: False) == [40]
+
+
+def test_the_float_layer_count_is_bisected_down_to_a_tenth_of_the_count_that_met():
+    assert bisected(40, lambda count: count >= 21) == [40, 20, 30, 25, 22]  # 20 missed, 22 met
+    assert bisected(566, lambda count: count >= 500)[-1] - 500 <= 50
+    assert bisected(5, lambda count: count >= 1) == [5, 2, 1]
+
+
+def test_the_float_layer_bisection_ends_on_a_count_seen_to_meet_when_effects_wander():
+    """Two layers meet, three miss (errors cancelled): the count kept is one that met."""
+    from deploytool.workflows.quantization.budget import FloatLayerBisection
+
+    bisection = FloatLayerBisection(4)
+    for count, met in [(4, True), (2, True), (1, False)]:
+        assert bisection.next()[0] == count
+        bisection.record(count, met)
+    assert bisection.next() is None and bisection.met == 2
 
 
 @pytest.mark.heavy
@@ -222,6 +246,7 @@ def test_a_search_that_runs_out_of_layers_says_only_a_float_form_is_left(hostile
     labels = [attempt["label"] for attempt in budget["attempts"]]
     ranked = len(budget["attempts"][-1]["keep_float"])
     assert labels[-1] == f"all {ranked} ranked layers in float" and ranked >= 4
+    assert not any("costliest" in label for label in labels)  # nothing fewer was tried
     assert budget["float_only"] and not budget["met"]
     assert "a float form is left" in " ".join(result.output.split())
 

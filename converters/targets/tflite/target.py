@@ -100,19 +100,16 @@ class TFLiteTarget(ExportTarget):
         return report
 
     def export(self, model, precision, calibration, options, reuse=None) -> Exported:
-        """int8: the model calibrated once per model, images and pixel input (``reuse``'s
-        ``tflite_calibration``), then quantized with ``options.keep_float`` left in float."""
-        from deploytool.core.reuse import made_once
-
-        from .export import calibrated_tflite, export_tflite
+        """int8: with ``reuse``, the model converted once (``tflite_export``, calibrated on the
+        first calibration set), calibrated again for each other set (``tflite_calibration``),
+        then quantized with ``options.keep_float`` left in float."""
+        from .export import export_tflite
 
         images = calibration.images if calibration is not None else None
         int8_io = options.target_options.int8_io
         calibrated = None
-        if precision == "int8":
-            calibrated = made_once(reuse, "tflite_calibration",
-                                   (id(model), id(calibration), int8_io == "uint8"),
-                                   lambda: calibrated_tflite(model, images, int8_io))
+        if precision == "int8" and reuse is not None:
+            calibrated = _shared_calibration(reuse, model, calibration, int8_io)
         return Exported(export_tflite(model, precision, images, int8_io, options.keep_float,
                                       calibrated))
 
@@ -147,3 +144,17 @@ class TFLiteTarget(ExportTarget):
         consumers = tflite_consumers(artifact)
         return list(dict.fromkeys(name for tensor in tensors
                                   for name in [tensor, *consumers.get(tensor, [])]))
+
+
+def _shared_calibration(reuse, model, calibration, int8_io: str) -> bytes:
+    """``model`` calibrated on ``calibration``, from what ``reuse`` holds: one conversion per
+    model (and pixel input), one calibration per set of images."""
+    from .export import calibrated_tflite, recalibrated_tflite
+
+    model_key = (id(model), int8_io == "uint8")
+    first_images, converted = reuse.get("tflite_export", model_key, lambda: (
+        id(calibration), calibrated_tflite(model, calibration.images, int8_io)))
+    return reuse.get("tflite_calibration", (*model_key, id(calibration)), lambda: (
+        converted if first_images == id(calibration)
+        else recalibrated_tflite(converted, calibration.images, int8_io)))
+

@@ -1,18 +1,21 @@
 """An accuracy budget for int8: `deploytool convert --int8 --max-drop POINTS | --min-cosine C`.
 
 Plain int8 is tried first. When it misses the budget on held-out images (never the calibration
-ones), what costs nothing comes next: the other calibration methods the format offers (ONNX
-Runtime's percentile and entropy calibrators), four times the calibration images, and what the
-format offers besides (a .tflite's float input and output instead of int8 ones). Then the
-layers `deploytool diagnose` finds costliest are kept in float, fewest first (1, 2, 3, 5, 8, ...
-of them, growing as Fibonacci numbers), until the budget holds or every layer diagnose ranks is
-in float: a mixed int8/float model (TFLite: denylisted nodes, with float input and output; ONNX:
-nodes excluded from quantization). The ranking does not predict each layer's effect on the
-output exactly (errors cancel and compound: on a keras.applications MobileNetV2, 1 to 34 layers
-in float wandered between 0.85 and 0.94), so the search does not stop at a fixed count: it ends
-with every ranked layer in float, and when nothing short of that meets the budget the record's
-``float_only`` says so (a float form, fp16 or dynamic range, which `deploytool optimize` weighs,
-is then the file to ship). The chosen attempt's own file is written (not a second conversion), and its manifest's
+ones), what costs nothing in the file comes next, cheapest to try first: what the format offers
+besides (a .tflite's float input and output instead of int8 ones), the other calibration
+methods the format offers (ONNX Runtime's percentile and entropy calibrators), four times the
+calibration images. Then the
+layers `deploytool diagnose` finds costliest are kept in float: a mixed int8/float model
+(TFLite: denylisted nodes, with float input and output; ONNX: nodes excluded from
+quantization). Every ranked layer in float is tried first: when even that misses, no count of
+them meets the budget, the search ends, and the record's ``float_only`` says so (a float form,
+fp16 or dynamic range, which `deploytool optimize` weighs, is then the file to ship). Otherwise
+the count is bisected between one that missed and one that met
+(:class:`FloatLayerBisection`). The ranking does not predict each layer's effect on the output
+exactly (errors cancel and compound: on a keras.applications MobileNetV2, 1 to 34 layers in
+float wandered between 0.85 and 0.94), so the count chosen is one seen to meet the budget.
+The attempts share what does not change between them (:mod:`deploytool.core.reuse`): the
+prepared model, its float export and calibration are made once per calibration set. The chosen attempt's own file is written (not a second conversion), and its manifest's
 ``budget`` record lists every attempt, the layers left in float and what they cost in size and
 latency against plain int8.
 
@@ -45,15 +48,42 @@ from deploytool.workflows.quantization.held_out import HeldOutJudge
 __all__ = ["Budget", "budget_search", "budgeted_convert"]
 
 
-def float_layer_steps(layers: int) -> list[int]:
-    """How many of the ``layers`` ranked layers each attempt keeps in float: 1, 2, 3, 5, 8, ...
-    below ``layers``, then all of them (so the search always ends with every ranked layer in
-    float; weights and tensors diagnose does not rank may stay int8)."""
-    steps, low, high = [], 1, 2
-    while low < layers:
-        steps.append(low)
-        low, high = high, low + high
-    return steps + [layers] if layers else []
+class FloatLayerBisection:
+    """How many of ``layers`` ranked layers the next attempt keeps in float, and why: every one
+    of them first (when that misses the budget, no count of them meets it, and the search ends
+    there), then halfway between the largest count known to miss (plain int8's none at first)
+    and the smallest known to meet, until the two are at most a tenth of the latter apart (or
+    one layer): a few layers more or less in float cost next to nothing at that point. Errors
+    cancel and compound, so a count between two others need not do between them; the count
+    chosen is one that was seen to meet the budget."""
+
+    def __init__(self, layers: int, resolution: float = 0.1):
+        self.layers, self.resolution = layers, resolution
+        self.missed, self.met = 0, None
+
+    @property
+    def most(self) -> int:
+        """At most this many attempts in all."""
+        return 1 + max(1, self.layers).bit_length()
+
+    def next(self) -> tuple[int, str] | None:
+        """The next count and the reason for it, or None when the search is done."""
+        if self.met is None:
+            if self.missed >= self.layers:
+                return None
+            return self.layers, ("every ranked layer first: if that misses, no count of them "
+                                 "meets the budget")
+        if self.met - self.missed <= max(1, self.resolution * self.met):
+            return None
+        below = f"{self.missed} missed" if self.missed else "plain int8 missed"
+        return (self.missed + self.met) // 2, f"{below} and {self.met} met: halfway between"
+
+    def record(self, count: int, met: bool) -> None:
+        """What the attempt keeping ``count`` layers in float did (not made counts as missed)."""
+        if met:
+            self.met = count if self.met is None else min(self.met, count)
+        else:
+            self.missed = max(self.missed, count)
 
 
 @dataclass
@@ -149,13 +179,16 @@ class _Trials:
 
 
 def _cheap_attempts(trials: _Trials, options: ConvertOptions, best: Attempt) -> Attempt:
-    """What costs nothing, in turn until one meets the budget: the format's other calibration
-    methods, four times the calibration images, the target's own variants. Returns the best."""
+    """What costs nothing in the file, in turn until one meets the budget: the target's own
+    variants, the format's other calibration methods, four times the calibration images.
+    Returns the best."""
     chosen_target = target(options.to)
-    cheap = [(f"{method} calibration", replace(options, calibration_method=method))
-             for method in chosen_target.calibration_methods if method != options.calibration_method]
+    # cheapest to try first: the target's variants quantize the calibration already made, the
+    # other methods calibrate the same export again, more images calibrate longer
+    cheap = list(chosen_target.budget_variants(options))
+    cheap += [(f"{method} calibration", replace(options, calibration_method=method))
+              for method in chosen_target.calibration_methods if method != options.calibration_method]
     cheap.append(("4x the calibration images", replace(options, calib_samples=options.calib_samples * 4)))
-    cheap += chosen_target.budget_variants(options)
     for index, (label, variant) in enumerate(cheap, 1):
         done = trials.optional(label, variant, (index, len(cheap), "that cost nothing in the file"))
         best = trials.better(best, done)
@@ -166,8 +199,9 @@ def _cheap_attempts(trials: _Trials, options: ConvertOptions, best: Attempt) -> 
 
 def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attempt,
                           plain_result: ConvertResult) -> tuple[Attempt, list[str]]:
-    """The layers diagnose finds costliest kept in float, fewest first (:func:`float_layer_steps`),
-    until the budget holds. Returns the best attempt and the ranking."""
+    """The layers diagnose finds costliest kept in float, as many as :class:`FloatLayerBisection`
+    says in turn. Returns the best attempt (the one with the fewest layers in float among those
+    that meet the budget) and the ranking."""
     from deploytool.workflows.quantization.diagnose import diagnose
 
     chosen_target = target(options.to)
@@ -178,20 +212,22 @@ def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attemp
     base = chosen_target.float_edges(best.options)
     edges = "" if base == best.options else " (and float input and output)"
     artifact_bytes = Path(plain_result.artifact).read_bytes()
-    steps = float_layer_steps(len(ranking))
-    for index, count in enumerate(steps, 1):
+    bisection, met, index = FloatLayerBisection(len(ranking)), {}, 0
+    while (step := bisection.next()) is not None:
+        (count, why), index = step, index + 1
         keep = chosen_target.keep_float_closure(artifact_bytes, ranking[:count])
         label = (f"all {count} ranked layers in float" if count == len(ranking) else
                  f"{count} costliest layer{'s' if count > 1 else ''} in float") + edges
+        trials.log(f"budget: {count} of {len(ranking)} ranked layers in float next: {why}")
         done = trials.optional(label, replace(base, keep_float=keep),
-                               (index, len(steps), "with layers in float"))
-        if done is None:
-            continue
-        done.keep_float = ranking[:count]
-        best = trials.better(best, done)
-        if done.met:
-            break
-    return best, ranking
+                               (index, bisection.most, "with layers in float"))
+        if done is not None:
+            done.keep_float = ranking[:count]
+            best = trials.better(best, done)
+            if done.met:
+                met[count] = done
+        bisection.record(count, done is not None and done.met)
+    return (met[bisection.met] if bisection.met is not None else best), ranking
 
 
 def _search_record(trials: _Trials, best: Attempt, plain: Attempt, perfect: Judgement,
@@ -202,8 +238,8 @@ def _search_record(trials: _Trials, best: Attempt, plain: Attempt, perfect: Judg
         reasons.append(f"an attempt keeping every decision of float could not show it on "
                        f"{perfect.samples} images either")
         needed = needed or perfect.needed
-    # the search ran to the end, every layer diagnose ranks in float: no int8 form short of that meets it
-    float_only = bool(ranking) and len(trials.attempts[-1].keep_float) == len(ranking)
+    # no int8 form short of every layer diagnose ranks in float meets it
+    float_only = bool(ranking) and (len(best.keep_float) == len(ranking) or not judgement.met)
     return {"budget": trials.budget.describe(), "met": judgement.met, "verdict": judgement.verdict,
             "reasons": reasons, "needed_images": needed,
             "judged_by": "the 95 % interval's bound of each agreement and accuracy drop; the "
@@ -215,7 +251,8 @@ def _search_record(trials: _Trials, best: Attempt, plain: Attempt, perfect: Judg
             "float_only": float_only, "labelled": trials.judge.labels is not None,
             "held_out_images": int(len(trials.judge.images)),
             "attempts": [a.as_dict() for a in trials.attempts], "failed_attempts": trials.failed,
-            "made_once": dict(trials.reuse.made)}
+            "made_once": dict(trials.reuse.made),
+            "seconds": round(time.perf_counter() - trials.started, 1)}
 
 
 def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,

@@ -192,7 +192,8 @@ def _int8_candidates(source, options, budget, judge, log, summary: dict) -> list
     search = budget_search(source, options, budget, log, judge=judge, workdir=options.out_dir)
     record = search.record
     summary.update({key: record[key] for key in ("verdict", "chosen", "layers_in_float",
-                                                 "float_only", "reasons", "failed_attempts")},
+                                                 "float_only", "reasons", "failed_attempts",
+                                                 "seconds", "made_once")},
                    attempts=[(a["label"], a["judgement"]["verdict"]) for a in record["attempts"]])
     plain = search.attempts[0]
     found = [Candidate("int8", plain.options, plain.figures, plain.judgement, plain.size_bytes,
