@@ -115,6 +115,11 @@ class ExportTarget(abc.ABC):
         ``reuse`` (a :class:`~deploytool.core.reuse.Reuse`, or None) holds what the
         conversions of one search share (a float export, calibration statistics)."""
 
+    def quantized_from(self, reuse) -> bytes | None:
+        """The float model the int8 files of a search were quantized from, as ``reuse`` holds
+        it (the twin `diagnose` compares their layers with), or None."""
+        return None
+
     def same_preparation(self, options):
         """``options`` with the settings that do not change the prepared model set as another
         conversion's would be, so that conversions differing only in them share one (TFLite: an

@@ -40,6 +40,10 @@ class Reuse:
             self.made[kind] += 1
         return self._items[(kind, key)]
 
+    def first(self, kind: str):
+        """The first item of ``kind`` made, or None."""
+        return next((item for (made, _), item in self._items.items() if made == kind), None)
+
     def path(self, kind: str, key, suffix: str) -> tuple[Path, bool]:
         """A file of ``kind`` under ``key`` in :attr:`folder`, and whether it is new (to be
         written by the caller, once)."""

@@ -109,11 +109,17 @@ def test_a_tflite_calibrated_again_on_other_images_quantizes_as_one_calibrated_o
     assert quantized_tflite(again) == quantized_tflite(calibrated_tflite(model, other))
 
 
-def _search_makes_each_shared_part_once(hostile_model_file, to):
+def _search_makes_each_shared_part_once(hostile_model_file, to, monkeypatch):
+    from deploytool.workflows.quantization import diagnose as diagnose_module
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("diagnose rebuilt a float twin: the search holds the float model")
+
+    monkeypatch.setattr(diagnose_module, "float_twin", no_second_export)
     search = budget_search(load_source(str(hostile_model_file)),
                            ConvertOptions.create(to, precision="int8"), Budget(min_cosine=0.99))
     attempts = [a.options for a in search.attempts]
-    assert len(attempts) >= 3 and search.best.met
+    assert len(attempts) >= 3 and search.best.met and search.best.keep_float
     assert search.made["prepared"] == 1 and search.made["source"] == 1
     assert search.made["calibration_images"] == len({o.calib_samples for o in attempts})
     assert search.made["reference_outputs"] == 1
@@ -127,10 +133,12 @@ def _search_makes_each_shared_part_once(hostile_model_file, to):
     assert search.record["made_once"] == search.made
 
 
-def test_a_tflite_search_exports_and_calibrates_once_per_calibration_set(hostile_model_file):
-    _search_makes_each_shared_part_once(hostile_model_file, "tflite")
+def test_a_tflite_search_exports_and_calibrates_once_per_calibration_set(hostile_model_file,
+                                                                         monkeypatch):
+    _search_makes_each_shared_part_once(hostile_model_file, "tflite", monkeypatch)
 
 
 @pytest.mark.heavy
-def test_an_onnx_search_exports_once_and_calibrates_once_per_set_and_method(hostile_model_file):
-    _search_makes_each_shared_part_once(hostile_model_file, "onnx")
+def test_an_onnx_search_exports_once_and_calibrates_once_per_set_and_method(hostile_model_file,
+                                                                           monkeypatch):
+    _search_makes_each_shared_part_once(hostile_model_file, "onnx", monkeypatch)

@@ -75,6 +75,11 @@ class OnnxTarget(ExportTarget):
                                        keep_float=options.keep_float, ranges=ranges)
         return Exported(proto.SerializeToString(deterministic=True))
 
+    def quantized_from(self, reuse) -> bytes | None:
+        """tf2onnx's float graph, as the quantizer was given it."""
+        proto = reuse.first("onnx_export")
+        return proto.SerializeToString() if proto is not None else None
+
     def describe(self, exported, about, log):
         """metadata_props: the spec's image keys and deploytool's own (:mod:`.metadata`)."""
         from deploytool.converters.targets.onnx.metadata import with_metadata

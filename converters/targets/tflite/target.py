@@ -113,6 +113,11 @@ class TFLiteTarget(ExportTarget):
         return Exported(export_tflite(model, precision, images, int8_io, options.keep_float,
                                       calibrated))
 
+    def quantized_from(self, reuse) -> bytes | None:
+        """The calibrated float model (its ops and tensor names are the int8 file's)."""
+        made = reuse.first("tflite_export")
+        return made[1] if made is not None else None
+
     def same_preparation(self, options):
         """An int8 file's int8 and float input and output come from the same prepared model
         (uint8 does not: its normalization goes into the graph)."""

@@ -205,8 +205,9 @@ def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attemp
     from deploytool.workflows.quantization.diagnose import diagnose
 
     chosen_target = target(options.to)
-    ranking = [row.name for row in sorted(diagnose(plain_result.artifact, options.calib_data, 32).rows,
-                                          key=lambda row: row.own_snr_db) if row.scale]
+    twin = chosen_target.quantized_from(trials.reuse)  # no second float export
+    report = diagnose(plain_result.artifact, options.calib_data, 32, float_artifact=twin)
+    ranking = [row.name for row in sorted(report.rows, key=lambda row: row.own_snr_db) if row.scale]
     # a layer kept in float keeps the model's edges in float too: with int8 logits, every
     # layer in float still held a MobileNetV2 .tflite at worst cosine 0.94
     base = chosen_target.float_edges(best.options)

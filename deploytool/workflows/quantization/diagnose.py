@@ -106,9 +106,11 @@ def float_twin(manifest: Manifest, options: ConvertOptions,
 
 
 def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
-             log=lambda message: None) -> DiagnoseReport:
+             log=lambda message: None, float_artifact: bytes | None = None) -> DiagnoseReport:
     """Diagnose the quantized ``artifact`` (int8, or fp16/dynamic where the format has them) on
-    ``samples`` verification images of ``data`` (default: the manifest's own)."""
+    ``samples`` verification images of ``data`` (default: the manifest's own), against
+    ``float_artifact`` (the float model it was quantized from, as a budget search holds it) or,
+    when None, its float twin rebuilt from the manifest."""
     started = time.perf_counter()
     manifest = manifest_of(artifact)
     if manifest.precision == "fp32":
@@ -118,8 +120,9 @@ def diagnose(artifact, data: str | None = None, samples: int = DEFAULT_SAMPLES,
         raise UserError(f"--samples must be at least 1, got {samples}")
     images, _, description = verification_images(manifest, data, samples)
     options = ConvertOptions.from_record(manifest.settings)
-    log(f"rebuilding the float twin of {Path(artifact).name}")
-    _, float_artifact = float_twin(manifest, options, log)
+    if float_artifact is None:
+        log(f"rebuilding the float twin of {Path(artifact).name}")
+        _, float_artifact = float_twin(manifest, options, log)
     log(f"comparing every quantized layer on {len(images)} {description['dataset']} images")
     tensors, unmatched = target(options.to).activations(
         float_artifact, Path(artifact).read_bytes(), images, options)
