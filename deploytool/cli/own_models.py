@@ -36,7 +36,7 @@ def own_models_command(families, out_file, work_dir, layers, samples, calib_samp
     by Keras 3, one tiny model per built-in layer, and tiny models with several outputs, a free
     input size or no functional model in the file, converted and verified as a user's files."""
     from deploytool.core.fileio import write_bytes
-    from deploytool.reports.matrix import count_summary
+    from deploytool.reports.matrix_sections import count_summary
     from deploytool.reports.output_cases import build_section, splice_section
     from deploytool.reports.own_models import PAGE_KINDS, build_page
 

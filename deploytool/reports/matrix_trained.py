@@ -15,9 +15,9 @@ from deploytool.converters.targets.tflite.gpu_readiness import describe
 from deploytool.core.compare import CRITERION_PREFIXES, TOLERANCES, judge, tolerance_for
 from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
 from deploytool.models import list_models
-from deploytool.reports.matrix import (ARTIFACT_KINDS, REFUSED_MARK, RUNTIMES, RUNTIME_NAMES,
-                                       count_summary, refused_lines, variant_lines,
-                                       label_known_causes, source_cells, versions_line)
+from deploytool.reports.matrix import ARTIFACT_KINDS, RUNTIMES, label_known_causes, source_cells
+from deploytool.reports.matrix_sections import (REFUSED_MARK, RUNTIME_NAMES, count_summary,
+                                                refused_lines, variant_lines, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
 from deploytool.sources.model_source import RUN_MODEL, load_source
 from deploytool.workflows.quantization.budget import Budget

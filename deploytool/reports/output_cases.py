@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploytool.core.keras_env import keras, keras3
-from deploytool.reports.matrix import render_tables, source_cells, versions_line
+from deploytool.reports.matrix import render_tables, source_cells
+from deploytool.reports.matrix_sections import versions_line
 from deploytool.sources.model_source import load_source
 
 HEADING = "## Several outputs, any input size, any saved form"

@@ -21,9 +21,9 @@ import numpy as np
 from deploytool.core.errors import UserError
 from deploytool.core.fileio import cache_path, cached, write_bytes
 from deploytool.core.preprocessing import Preprocessing
-from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIME_NAMES, count_summary,
-                                       label_known_causes, render_tables, source_cells,
-                                       versions_line)
+from deploytool.reports.matrix import (ARTIFACT_KINDS, label_known_causes, render_tables,
+                                       source_cells)
+from deploytool.reports.matrix_sections import RUNTIME_NAMES, count_summary, versions_line
 from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
 # the artifact kinds the page tries (fp16 adds nothing a user's model would fail on differently)

@@ -86,6 +86,8 @@ class MediaPipeRunner(Runner):
     def _checked(self, images: np.ndarray) -> np.ndarray:
         self.load()
         images = np.asarray(images)
+        if images.ndim == 4 and images.shape[-1] == 1:  # a grey image, as an app's RGB bitmap holds it
+            images = np.repeat(images, 3, axis=-1)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             raise UserError(f"{self.label} takes 8-bit RGB images (N, H, W, 3), got "
                             f"{images.dtype} {images.shape}")

@@ -33,7 +33,7 @@ def test_the_settings_record_rebuilds_the_same_options(options):
 
 def test_every_target_declares_its_own_options_and_a_flag_for_each():
     flags = {name: sorted(t.options_type.flags()) for name, t in targets().items()}
-    assert flags == {"tflite": ["--int8-io"], "onnx": ["--free-size", "--nchw", "--opset"], "pb": []}
+    assert flags == {"tflite": ["--int8-io", "--rgb-input"], "onnx": ["--free-size", "--nchw", "--opset"], "pb": []}
     assert ConvertOptions(to="onnx").target_options == OnnxOptions(opset=17, nchw_input=False)
     assert ConvertOptions().target_options == TFLiteOptions(int8_io="int8")
 

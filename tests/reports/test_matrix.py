@@ -65,7 +65,7 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
 
 
 def test_a_page_says_which_cpu_and_whether_it_has_vnni():
-    from deploytool.reports.matrix import cpu_words
+    from deploytool.reports.matrix_sections import cpu_words
 
     assert cpu_words("model name\t: AMD EPYC\nflags\t\t: fpu avx avx2\n").endswith(
         "(AMD EPYC, without VNNI)")

@@ -109,7 +109,8 @@ def test_a_models_process_that_fails_twice_fills_its_cells_with_why(tmp_path):
 
 
 def test_a_file_a_client_declines_is_shown_apart_from_the_failures():
-    from deploytool.reports.matrix import REFUSED_MARK, render_tables
+    from deploytool.reports.matrix import render_tables
+    from deploytool.reports.matrix_sections import REFUSED_MARK
 
     reason = "MediaPipe's ImageClassifier refuses it: Only RGB color space is supported for now"
     cells = [cell("TFLite fp32", "tflite"),

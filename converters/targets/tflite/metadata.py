@@ -36,18 +36,21 @@ def metadata_spec(about: ModelDescription, tensors: dict) -> tuple[dict, list[st
     if preprocessing.channels == 1:
         colour = "GRAYSCALE"
         notes.append("MediaPipe's image tasks and the Task Library feed RGB images only: the "
-                     "metadata describes this grey model, and those clients will not run it")
+                     "metadata describes this grey model, and those clients will not run it "
+                     "(--rgb-input makes it take RGB: luma as its first layer)")
     elif preprocessing.channel_order == "RGB":
         colour = "RGB"
     else:
         colour = "UNKNOWN"
         notes.append("the metadata cannot say BGR (its colour spaces are RGB and grey): it says "
                      "UNKNOWN, and the standard clients, which feed RGB, would swap the model's "
-                     "colours")
+                     "colours (--rgb-input makes it take RGB: the channels reversed in its "
+                     "first layer)")
     if len(set(mean)) > 1 or len(set(std)) > 1:
         notes.append("MediaPipe's image tasks take one mean and one std for every channel and "
                      "refuse this file's per-channel normalization (\"Per-channel image "
-                     "normalization is not available\"); the Task Library takes it")
+                     "normalization is not available\"); the Task Library takes it, and an int8 "
+                     "file with --int8-io uint8 carries it in its graph")
     if tensors["inputs"][0]["dtype"] not in ("float32", "uint8"):
         notes.append(f"MediaPipe and the Task Library take uint8 or float32 input and refuse "
                      f"this {tensors['inputs'][0]['dtype']}-input file")

@@ -16,6 +16,10 @@ class TFLiteOptions(TargetOptions):
                                  "uint8 takes 8-bit pixels as they are (the normalization goes "
                                  "into the graph), as MediaPipe Tasks and the Task Library feed "
                                  "them.", choices=("int8", "uint8", "float"))
+    rgb_input: bool = target_option(False, "--rgb-input", "Take RGB where the model takes grey "
+                                    "(BT.601 luma as its first layer) or BGR (the channels "
+                                    "reversed there), so that MediaPipe Tasks and the Task "
+                                    "Library, which feed RGB only, run it.")
 
 
 class TFLiteTarget(ExportTarget):
@@ -57,25 +61,20 @@ class TFLiteTarget(ExportTarget):
                             "--int8-io int8 or float")
 
     def prepare_source(self, source, options, log):
-        """uint8 input: the model takes 8-bit pixels, its normalization moved into the graph
+        """With ``--rgb-input``, a grey or BGR model takes RGB
+        (:mod:`deploytool.converters.passes.rgb_input`); with uint8 input, the model takes
+        8-bit pixels, its normalization moved into the graph
         (:mod:`deploytool.converters.passes.pixel_input`), its preprocessing record the resize
-        and channel order alone, its Keras reference the model with that first layer."""
-        if options.precision != "int8" or options.target_options.int8_io != "uint8":
-            return source
-        from dataclasses import replace
-
+        and channel order alone. The Keras reference is then the model with those first layers."""
         from deploytool.converters.passes.pixel_input import normalization_in_graph
-        from deploytool.core.errors import UserError
+        from deploytool.converters.passes.rgb_input import rgb_input_in_graph
 
-        if source.framework == "keras3":
-            raise UserError(f"--int8-io uint8 puts the normalization into the graph on the "
-                            f"tf_keras path, and {source.name} has no exact tf_keras twin "
-                            f"({source.framework_reason}); use --int8-io float")
-        model, report = normalization_in_graph(source.model, source.preprocessing)
-        log(report.summary())
-        return replace(source, model=model, preprocessing=report.preprocessing,
-                       reference_path=None,
-                       description={**source.description, "normalization_in_graph": report.as_dict()})
+        if options.target_options.rgb_input:
+            source = _rewritten(source, rgb_input_in_graph, "rgb_input", "--rgb-input", log)
+        if options.precision == "int8" and options.target_options.int8_io == "uint8":
+            source = _rewritten(source, normalization_in_graph, "normalization_in_graph",
+                                "--int8-io uint8", log)
+        return source
 
     def graph_rewrites(self, options) -> list:
         """Full int8 (post-training): average poolings as depthwise convolutions, which LiteRT's
@@ -162,4 +161,20 @@ def _shared_calibration(reuse, model, calibration, int8_io: str) -> bytes:
     return reuse.get("tflite_calibration", (*model_key, id(calibration)), lambda: (
         converted if first_images == id(calibration)
         else recalibrated_tflite(converted, calibration.images, int8_io)))
+
+
+def _rewritten(source, rewrite, record: str, flag: str, log):
+    """``source`` with its model and preprocessing as ``rewrite`` (a pass taking the model and
+    its preprocessing) leaves them, recorded under ``record`` in its description."""
+    from dataclasses import replace
+
+    from deploytool.core.errors import UserError
+
+    if source.framework == "keras3":
+        raise UserError(f"{flag} rewrites the graph on the tf_keras path, and {source.name} has "
+                        f"no exact tf_keras twin ({source.framework_reason})")
+    model, report = rewrite(source.model, source.preprocessing)
+    log(report.summary())
+    return replace(source, model=model, preprocessing=report.preprocessing, reference_path=None,
+                   description={**source.description, record: report.as_dict()})
 
