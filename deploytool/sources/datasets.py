@@ -10,6 +10,7 @@ calibration and parity only: ``images:PATH``, a plain folder of images (what a u
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,16 +218,30 @@ def random_crops(photos: list[np.ndarray], count: int, size: tuple[int, int], ch
     return np.stack(crops)
 
 
+@functools.lru_cache(maxsize=4)
+def _photo_crops(size: tuple[int, int], channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The photos' calibration and held-out crops at ``size``, made once per process (a budget
+    search asks for them at every attempt), read-only so that no caller changes them for the
+    next."""
+    from skimage import data as photos_module
+
+    photos = [getattr(photos_module, name)()[..., :3] for name in PHOTOS]
+    crops = (random_crops(photos, PHOTO_CROPS["train"], size, channels, 0),
+             random_crops(photos, PHOTO_CROPS["test"], size, channels, 1))
+    for images in crops:
+        images.setflags(write=False)
+    return crops
+
+
 def load_photos(size: tuple[int, int], channels: int = 3) -> Dataset:
     """Unlabelled crops of scikit-image's bundled photographs at ``size``: 480 for calibration
     ("train", seed 0) and 120 held out for parity ("test", seed 1)."""
-    try:
-        from skimage import data as photos_module
-    except ImportError:  # pragma: no cover - a dependency of deploytool
-        raise UserError("the 'photos' data set needs scikit-image (pip install scikit-image)") from None
-    photos = [getattr(photos_module, name)()[..., :3] for name in PHOTOS]
-    return Dataset("photos", random_crops(photos, PHOTO_CROPS["train"], size, channels, 0), None,
-                   random_crops(photos, PHOTO_CROPS["test"], size, channels, 1), None, [],
+    import importlib.util
+
+    if importlib.util.find_spec("skimage") is None:  # pragma: no cover - a dependency
+        raise UserError("the 'photos' data set needs scikit-image (pip install scikit-image)")
+    train, test = _photo_crops(tuple(size), channels)
+    return Dataset("photos", train, None, test, None, [],
                    {"source": f"scikit-image sample photographs ({', '.join(PHOTOS)})",
                     "crops": dict(PHOTO_CROPS), "labelled": False,
                     "split": "random crops, seed 0 (train) and seed 1 (test)"})

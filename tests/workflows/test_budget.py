@@ -29,8 +29,15 @@ def test_budget_keeps_the_hostile_layer_in_float_and_meets_it(hostile_model_file
     assert budget["met"] and budget["chosen"].startswith("1 costliest layer in float")
     assert len(budget["layers_in_float"]) == 1 and "relu_h" in budget["layers_in_float"][0]
     assert budget["attempts"][0]["label"] == "plain int8" and not budget["attempts"][0]["met"]
-    assert budget["attempts"][-1]["figures"]["min_cosine"] >= 0.99
+    assert chosen_attempt(budget)["figures"]["min_cosine"] >= 0.99
     assert budget["size_cost"] > 0
+    # one layer of several in float met it: the other calibrations were tried after, and missed
+    assert "4x the calibration images" in [attempt["label"] for attempt in budget["attempts"]]
+
+
+def chosen_attempt(budget: dict) -> dict:
+    (chosen,) = [attempt for attempt in budget["attempts"] if attempt["label"] == budget["chosen"]]
+    return chosen
 
 
 @pytest.mark.heavy
@@ -54,7 +61,7 @@ def test_an_agreement_bar_the_accuracy_criterion_misses_drives_the_search(hostil
     assert budget["budget"] == "top-1 agreement >= 0.95"  # the agreement alone is a budget
     assert budget["attempts"][0]["figures"]["top1_agreement"] < 1 and not budget["attempts"][0]["met"]
     assert budget["met"] and "relu_h" in budget["layers_in_float"][0]
-    assert budget["attempts"][-1]["figures"]["top1_agreement"] == 1.0
+    assert chosen_attempt(budget)["figures"]["top1_agreement"] == 1.0
 
 
 @pytest.mark.parametrize("args, message", [
@@ -235,20 +242,19 @@ def test_the_float_layer_bisection_ends_on_a_count_seen_to_meet_when_effects_wan
     assert bisection.next() is None and bisection.met == 2
 
 
-@pytest.mark.heavy
-def test_a_search_that_runs_out_of_layers_says_only_a_float_form_is_left(hostile_model_file):
-    """A cosine bar no int8 form of the hostile model reaches (the logits' int8 weights stay
-    int8): the search goes on to every ranked layer in float, then says a float form is left."""
+def test_a_search_that_needs_most_layers_in_float_does_not_calibrate_again(hostile_model_file):
+    """A cosine bar that only most of the hostile model's layers in float reach: every ranked
+    layer first, then the count bisected, and no other calibration tried after (each costs a
+    conversion, and moving ranges mends a few layers, not most of a model)."""
     result = run_cli("convert", hostile_model_file, "--to", "onnx", "--int8",
                      "--min-cosine", "0.99999", "--json")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 0, result.output
     budget = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])["budget"]
     labels = [attempt["label"] for attempt in budget["attempts"]]
-    ranked = len(budget["attempts"][-1]["keep_float"])
-    assert labels[-1] == f"all {ranked} ranked layers in float" and ranked >= 4
-    assert not any("costliest" in label for label in labels)  # nothing fewer was tried
-    assert budget["float_only"] and not budget["met"]
-    assert "a float form is left" in " ".join(result.output.split())
+    ranked = len(budget["attempts"][1]["keep_float"])
+    assert labels[1] == f"all {ranked} ranked layers in float" and ranked >= 4
+    assert budget["met"] and len(budget["layers_in_float"]) > ranked / 2
+    assert not any("calibration" in label for label in labels)
 
 
 @pytest.mark.heavy

@@ -1,21 +1,25 @@
 """An accuracy budget for int8: `deploytool convert --int8 --max-drop POINTS | --min-cosine C`.
 
 Plain int8 is tried first. When it misses the budget on held-out images (never the calibration
-ones), what costs nothing in the file comes next, cheapest to try first: what the format offers
-besides (a .tflite's float input and output instead of int8 ones), the other calibration
-methods the format offers (ONNX Runtime's percentile and entropy calibrators), four times the
-calibration images. Then the
-layers `deploytool diagnose` finds costliest are kept in float: a mixed int8/float model
-(TFLite: denylisted nodes, with float input and output; ONNX: nodes excluded from
-quantization). Every ranked layer in float is tried first: when even that misses, no count of
-them meets the budget, the search ends, and the record's ``float_only`` says so (a float form,
-fp16 or dynamic range, which `deploytool optimize` weighs, is then the file to ship). Otherwise
-the count is bisected between one that missed and one that met
+ones), the attempts come cheapest first, cheapest in seconds and in the file. What re-quantizes
+the calibration already made and costs nothing in the file: what the format offers besides (a
+.tflite's float input and output instead of int8 ones). Then the layers `deploytool diagnose`
+finds costliest are kept in float, each attempt a re-quantization of the same calibration: a
+mixed int8/float model (TFLite: denylisted nodes, with float input and output; ONNX: nodes
+excluded from quantization). Every ranked layer in float is tried first: when even that misses,
+no count of them meets the budget, the search ends, and the record's ``float_only`` says so (a
+float form, fp16 or dynamic range, which `deploytool optimize` weighs, is then the file to
+ship). Otherwise the count is bisected between one that missed and one that met
 (:class:`FloatLayerBisection`). The ranking does not predict each layer's effect on the output
 exactly (errors cancel and compound: on a keras.applications MobileNetV2, 1 to 34 layers in
 float wandered between 0.85 and 0.94), so the count chosen is one seen to meet the budget.
+Last, where a few layers in float met it (:func:`_recalibration_may_mend`), what calibrates
+again, each as costly as a conversion: the format's other calibration methods (ONNX Runtime's
+percentile and entropy calibrators) and four times the calibration images; one that meets gives
+an int8 file without float layers, which is chosen.
 The attempts share what does not change between them (:mod:`deploytool.core.reuse`): the
-prepared model, its float export and calibration are made once per calibration set. The chosen attempt's own file is written (not a second conversion), and its manifest's
+prepared model, its float export and calibration are made once per calibration set. The chosen
+attempt's own file is written (not a second conversion), and its manifest's
 ``budget`` record lists every attempt, the layers left in float and what they cost in size and
 latency against plain int8.
 
@@ -46,6 +50,10 @@ from deploytool.workflows.conversion.convert import ConvertResult, convert, plac
 from deploytool.workflows.quantization.held_out import HeldOutJudge
 
 __all__ = ["Budget", "budget_search", "budgeted_convert"]
+
+# the other calibrations are tried after the float-layer search when the fewest layers seen to
+# meet the budget are at most this share of those ranked
+RECALIBRATE_WITHIN = 0.5
 
 
 class FloatLayerBisection:
@@ -178,23 +186,38 @@ class _Trials:
         return one if other is None else _better(one, other, self.budget)
 
 
-def _cheap_attempts(trials: _Trials, options: ConvertOptions, best: Attempt) -> Attempt:
-    """What costs nothing in the file, in turn until one meets the budget: the target's own
-    variants, the format's other calibration methods, four times the calibration images.
-    Returns the best."""
-    chosen_target = target(options.to)
-    # cheapest to try first: the target's variants quantize the calibration already made, the
-    # other methods calibrate the same export again, more images calibrate longer
-    cheap = list(chosen_target.budget_variants(options))
-    cheap += [(f"{method} calibration", replace(options, calibration_method=method))
-              for method in chosen_target.calibration_methods if method != options.calibration_method]
-    cheap.append(("4x the calibration images", replace(options, calib_samples=options.calib_samples * 4)))
-    for index, (label, variant) in enumerate(cheap, 1):
-        done = trials.optional(label, variant, (index, len(cheap), "that cost nothing in the file"))
+def _in_turn(trials: _Trials, attempts: list, best: Attempt, phase: str) -> tuple[Attempt, Attempt | None]:
+    """``attempts`` (label, options) in turn until one meets the budget. Returns the best
+    attempt so far and the one that met (None when none did)."""
+    for index, (label, variant) in enumerate(attempts, 1):
+        done = trials.optional(label, variant, (index, len(attempts), phase))
         best = trials.better(best, done)
         if done is not None and done.met:
-            break
-    return best
+            return best, done
+    return best, None
+
+
+def _recalibrations(options: ConvertOptions) -> list:
+    """Attempts that calibrate again, each as costly as a conversion: the format's other
+    calibration methods, then four times the calibration images."""
+    chosen_target = target(options.to)
+    return [*((f"{method} calibration", replace(options, calibration_method=method))
+              for method in chosen_target.calibration_methods if method != options.calibration_method),
+            ("4x the calibration images", replace(options, calib_samples=options.calib_samples * 4))]
+
+
+def _recalibration_may_mend(best: Attempt, ranking: list[str], log) -> bool:
+    """Whether the other calibrations are worth their cost after the float-layer search: when a
+    few layers in float met the budget (at most :data:`RECALIBRATE_WITHIN` of those ranked),
+    ranges at fault in a few layers are what another calibration can mend. Where most of the
+    model had to stay float, or no count of layers met, the error is spread through it."""
+    if best.met and len(best.keep_float) <= RECALIBRATE_WITHIN * len(ranking):
+        return True
+    why = (f"{len(best.keep_float)} of {len(ranking)} ranked layers had to stay float to meet it"
+           if best.met else "no count of ranked layers in float met it")
+    log(f"budget: other calibrations not tried: {why}; another calibration moves ranges, "
+        "which mends a few layers, not most of a model")
+    return False
 
 
 def _float_layer_attempts(trials: _Trials, options: ConvertOptions, best: Attempt,
@@ -280,9 +303,14 @@ def budget_search(source: ModelSource, options: ConvertOptions, budget: Budget,
         perfect = budget.judge_perfect(plain.figures)
         best, ranking = plain, []
         if not plain.met and perfect.met:
-            best = _cheap_attempts(trials, options, best)
-            if not best.met:
+            free = list(target(options.to).budget_variants(options))
+            best, met = _in_turn(trials, free, best, "that re-quantize the calibration made")
+            if met is None:
                 best, ranking = _float_layer_attempts(trials, options, best, plain_result)
+                if _recalibration_may_mend(best, ranking, log):
+                    best, met = _in_turn(trials, _recalibrations(options), best,
+                                         "that calibrate again")
+                    best = met or best  # int8 throughout beats layers in float
     return SearchResult(trials.attempts, best, _search_record(trials, best, plain, perfect, ranking),
                         dict(trials.reuse.made))
 
