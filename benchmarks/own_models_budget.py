@@ -67,8 +67,10 @@ def write_page(results: dict) -> None:
              "`deploytool optimize FILE --runtime R --min-cosine 0.99` on the files of "
              "[own-models.md](own-models.md) (96x96x3, 10 classes, random weights, BatchNorm "
              "statistics measured on photographs), judged on the held-out photographs. The int8 "
-             "search goes on until the budget holds or every layer diagnose ranks is in float; "
-             "optimize then keeps the fastest candidate that meets it, float forms included. "
+             "search (calibrated once, each attempt a re-quantization): plain int8, a .tflite's "
+             "float input and output, every layer diagnose ranks in float, then their count "
+             "bisected, then, where a few layers were enough, the other calibrations; optimize "
+             "then keeps the fastest candidate that meets it, float forms included. "
              "Regenerate with `.venv/bin/python benchmarks/own_models_budget.py`.", "",
              "The search's own time is set against a plain `convert --int8` of the same file, "
              "measured in the same process right after it (its imports and caches as warm); "
