@@ -35,10 +35,12 @@ def print_fields(fields: Iterable[tuple[str, str]]) -> None:
 
 
 def progress(prefix: str = "[dim]·[/dim]", style: str | None = None):
-    """A ``log(message)`` callback for a workflow: one dim line per message on stderr."""
+    """A ``log(message)`` callback for a workflow: one dim line per message on stderr, never
+    wrapped by the console (piped to a file, a long message stays one line that starts with
+    the prefix; a terminal wraps it itself)."""
     if style:
-        return lambda message: stderr.print(f"[{style}]{prefix} {message}[/{style}]")
-    return lambda message: stderr.print(f"{prefix} {message}")
+        return lambda message: stderr.print(f"[{style}]{prefix} {message}[/{style}]", soft_wrap=True)
+    return lambda message: stderr.print(f"{prefix} {message}", soft_wrap=True)
 
 
 def status(value: str) -> str:

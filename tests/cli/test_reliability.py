@@ -188,3 +188,16 @@ def test_a_zip_bomb_is_refused(tmp_path):
         archive.writestr("model.weights.h5", b"\0" * (64 << 20))
     result = run_cli("inspect", bomb)
     assert result.exit_code == 2 and "zip bomb" in result.stderr
+
+
+def test_a_progress_line_longer_than_the_console_stays_one_line(monkeypatch):
+    """Piped stderr is 160 columns wide: a longer message (a metadata note with its remedy)
+    must not spill onto a second line that does not start with the progress mark."""
+    import io
+
+    from deploytool.cli import tables
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(tables.stderr, "file", buffer)
+    tables.progress("·", "dim")("metadata: " + "word " * 60)
+    assert [line.startswith("·") for line in buffer.getvalue().splitlines()] == [True]
