@@ -195,9 +195,11 @@ def test_a_progress_line_longer_than_the_console_stays_one_line(monkeypatch):
     must not spill onto a second line that does not start with the progress mark."""
     import io
 
+    from rich.console import Console
+
     from deploytool.cli import tables
 
     buffer = io.StringIO()
-    monkeypatch.setattr(tables.stderr, "file", buffer)
+    monkeypatch.setattr(tables, "stderr", Console(file=buffer, width=160))  # as piped
     tables.progress("·", "dim")("metadata: " + "word " * 60)
     assert [line.startswith("·") for line in buffer.getvalue().splitlines()] == [True]
