@@ -4,10 +4,13 @@ dynamic range, int8; .onnx fp32, int8; .pb fp32) on each runtime that runs it, a
 threads: median and p90 latency (batch 1), size, and the int8/fp32 and fp16/fp32 ratios.
 
     .venv/bin/python benchmarks/deployment_size.py [--models resnet18,vgg16] [--runs 20] [--fresh]
+        [--ray-address HEAD | --serial]
 
 Results accumulate in docs/deployment-size.json (a model measured with the same settings is not
-measured again unless --fresh or named in --models), and docs/deployment-size.md and .png are rewritten from it after
-each model, so an interrupted run keeps what it measured. Each artifact kind of each model is
+measured again unless --fresh or named in --models), and docs/deployment-size.md and .png are
+rewritten from it. Each model is a cell of deploytool.cluster that measures time: on Ray (a local
+instance, or the cluster at --ray-address) it runs with its node to itself, one model a node at a
+time; each model's result is kept in --work as it ends, so an interrupted run resumes there. Each artifact kind of each model is
 converted in a process of its own, and each runtime runs in its own child process (`deploytool bench`). Speed does not depend on the weights' values; int8 is calibrated on
 32 images (enough for a scale; the accuracy of these random-weight models is not the point here).
 """
@@ -22,6 +25,8 @@ import time
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
+from deploytool.cluster.cells import Cell, cache_file
+from deploytool.cluster.run import run_cells
 from deploytool.core.child import call_in_child
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.models.weights import randomize_batchnorm
@@ -84,8 +89,12 @@ def convert_in_child(name: str, to: str, precision: str, work: str) -> dict:
 
 
 def measure_in_child(name: str, runs: int, work: str) -> dict:
-    """:func:`measure_model`, in :func:`in_child`'s process."""
-    return measure_model(name, runs, Path(work), say)
+    """:func:`measure_model`, as a cell of deploytool.cluster runs it (in a process of its own),
+    with the load average of its node before and after (what else ran meanwhile: this run's own
+    work keeps it near 1-2 on 2 cores)."""
+    load_before = os.getloadavg()[0]
+    measured = measure_model(name, runs, Path(work), say)
+    return {**measured, "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def say(message: str) -> None:
@@ -262,6 +271,8 @@ def main():
     parser.add_argument("--work", default="/tmp/deploytool-deployment-size")
     parser.add_argument("--fresh", action="store_true", help="measure stored models again")
     parser.add_argument("--page-only", action="store_true", help="rewrite the page from the JSON")
+    parser.add_argument("--ray-address", help="a Ray cluster's head (default: a local instance)")
+    parser.add_argument("--serial", action="store_true", help="one model after another, without Ray")
     args = parser.parse_args()
     work = Path(args.work)
     wanted = args.models.split(",") if args.models else list(ORDER)
@@ -276,23 +287,22 @@ def main():
     if results.get("settings") != current or args.fresh:
         results = {"settings": current, "models": {}, "wall_seconds": None}
     started = time.perf_counter()
-    # named models are measured again; the whole zoo measures only what is not stored
+    # named models are measured again; the whole zoo measures only what is not stored. Each
+    # model is a cell that measures time: on Ray, alone on its node (deploytool.cluster)
     todo = [name for name in ORDER if name in wanted and (args.models or name not in results["models"])]
-    for name in todo:
-        model_started, load_before = time.perf_counter(), os.getloadavg()[0]
-        measured = in_child("measure_in_child", name, args.runs, str(work))
-        if "rows" not in measured:  # its process was killed or failed
-            results.setdefault("unmeasured", {})[name] = measured["error"]
-            save(results)
+    cells = [Cell(name, f"{Path(__file__).resolve()}:measure_in_child", (name, args.runs, str(work)),
+                  exclusive=True) for name in todo]
+    for cell in cells:
+        cache_file(work, cell).unlink(missing_ok=True)
+    for name, result in run_cells(cells, work, args.ray_address, args.serial, log=say).items():
+        if not result.ok or "rows" not in result.value:  # its process was killed or failed
+            results.setdefault("unmeasured", {})[name] = result.error or result.value["error"]
             print(f"{name}: not measured", flush=True)
             continue
         results.get("unmeasured", {}).pop(name, None)
-        results["models"][name] = measured
-        results["models"][name]["seconds"] = round(time.perf_counter() - model_started)
-        # what else ran meanwhile: this run's own work keeps it near 1-2 on 2 cores
-        results["models"][name]["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-        save(results)
+        results["models"][name] = {**result.value, "seconds": round(result.seconds), "node": result.node}
         print(f"{name}: {results['models'][name]['seconds']} s", flush=True)
+    save(results)
     print(f"measured {len(todo)} models in {time.perf_counter() - started:.0f} s")
 
 

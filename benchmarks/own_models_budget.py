@@ -8,9 +8,10 @@ candidate that meets the budget, float forms included.
 Files: built as the own-models page builds them (96x96x3, 10 classes, random weights, BatchNorm
 statistics measured on photographs), in --work. Results accumulate in docs/own-models-budget.json
 (a family and runtime already stored is skipped unless named in --families) and the table is
-rewritten to docs/own-models-budget.md after each one. Each family and runtime is measured in a
-process of its own: one process measuring EfficientNetB0 and EfficientNetV2B0 in turn had grown to
-14 GiB of this machine's 24.
+rewritten to docs/own-models-budget.md. Each family and runtime is a cell of deploytool.cluster
+that measures time: on Ray (a local instance, or the cluster at --ray-address; --serial: without
+Ray) alone on its node, in a process of its own (one process measuring EfficientNetB0 and
+EfficientNetV2B0 in turn had grown to 14 GiB of this machine's 24), kept in --work as it ends.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 
 from deploytool.converters.options import ConvertOptions
-from deploytool.core.child import call_in_child
+from deploytool.cluster.cells import Cell, cache_file
+from deploytool.cluster.run import run_cells
 from deploytool.core.fileio import write_bytes, write_json
 from deploytool.reports.own_models import FAMILIES, build_family_file, family_by_name
 from deploytool.sources.model_source import load_source
@@ -128,6 +130,8 @@ def main():
     parser.add_argument("--families", help="comma-separated family names (default: all)")
     parser.add_argument("--runtimes", default="tflite,onnxruntime")
     parser.add_argument("--work", default="/tmp/deploytool-own-models-budget")
+    parser.add_argument("--ray-address", help="a Ray cluster's head (default: a local instance)")
+    parser.add_argument("--serial", action="store_true", help="one after another, without Ray")
     parser.add_argument("--again", action="store_true",
                         help="measure every family again, keeping each row's earlier time as before")
     args = parser.parse_args()
@@ -135,23 +139,25 @@ def main():
     families = ([family_by_name(name) for name in args.families.split(",")] if args.families
                 else list(FAMILIES))
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    for family in families:
-        for runtime in args.runtimes.split(","):
-            key = f"{family.name}/{runtime}"
-            if key in results and not args.families and not args.again:
-                continue
-            previous = results.get(key)
-            # a process of its own: what a conversion holds is given back when it ends
-            answer = call_in_child(f"{__file__}:measure_in_child", family.name, runtime, str(work),
-                                   echo=True)
-            results[key] = answer.value if answer.ok else error_row(answer.error)
-            if previous and previous.get("int8_search") is not None:
-                results[key]["before"] = previous.get("before") or {
-                    "seconds": previous["seconds"],
-                    "attempts": len(previous["int8_search"].get("attempts", []))}
-            write_json(RESULTS, results)
-            write_page(results)
-            print(f"{key}: {results[key]['chosen']} ({results[key]['seconds']} s)", flush=True)
+    keys = [f"{family.name}/{runtime}" for family in families for runtime in args.runtimes.split(",")]
+    todo = [key for key in keys if key not in results or args.families or args.again]
+    # each family and runtime a cell that measures time: on Ray, alone on its node, in a process
+    # of its own (what a conversion holds is given back when it ends)
+    cells = [Cell(key, f"{Path(__file__).resolve()}:measure_in_child", (*key.split("/"), str(work)),
+                  exclusive=True) for key in todo]
+    for cell in cells:  # named ones are measured again
+        cache_file(work, cell).unlink(missing_ok=True)
+    for key, result in run_cells(cells, work, args.ray_address, args.serial,
+                                 log=lambda line: print(line, flush=True)).items():
+        previous = results.get(key)
+        results[key] = result.value if result.ok else error_row(result.error)
+        if previous and previous.get("int8_search") is not None:
+            results[key]["before"] = previous.get("before") or {
+                "seconds": previous["seconds"],
+                "attempts": len(previous["int8_search"].get("attempts", []))}
+        print(f"{key}: {results[key]['chosen']} ({results[key]['seconds']} s)", flush=True)
+    write_json(RESULTS, results)
+    write_page(results)
 
 
 def measure_in_child(family_name: str, runtime: str, work: str) -> dict:

@@ -9,7 +9,7 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
-from deploytool.cli.options import parse_shape, width_option
+from deploytool.cli.options import cluster_options, parse_shape, width_option
 from deploytool.cli.tables import progress, stderr, stdout
 from deploytool.reports import matrix_settings as settings
 
@@ -34,17 +34,34 @@ from deploytool.reports import matrix_settings as settings
 @click.option("--artifacts", "artifact_dir", default="artifacts/matrix", show_default=True,
               type=click.Path(file_okay=False), help="Work folder: run folders, artifacts, cached cells.")
 @click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
+@click.option("--fleet", type=click.Path(exists=True),
+              help="Your own models instead of the zoo: a folder of model files (each with its "
+                   "settings in <file>.json) or a JSON file listing them with their "
+                   "preprocessing, labels and data (see docs/commands/matrix.md).")
+@cluster_options
 def matrix_command(names, out_file, random_weights, epochs, input_shape, width, samples,
-                   artifact_dir, fresh):
+                   artifact_dir, fresh, fleet, address, serial):
     """Regenerate the deployability matrix: zoo models (or NAMES) x artifact kinds x runtimes,
-    trained on digits, with accuracy, latency, size and phone-GPU readiness in every cell."""
+    trained on digits, with accuracy, latency, size and phone-GPU readiness in every cell.
+    Each model is a cell run on Ray (a local instance, or --ray-address) and kept in
+    --artifacts by its inputs, so a rerun computes only what is missing."""
     from deploytool.core.fileio import write_bytes
 
-    if random_weights:
+    if fleet:
+        from click.core import ParameterSource
+
+        if click.get_current_context().get_parameter_source("out_file") == ParameterSource.DEFAULT:
+            out_file = "fleet-matrix.md"  # not the zoo's page
+        if names or random_weights:
+            raise click.UsageError("--fleet checks your models: give no zoo NAMES and no --random")
+        cells, written = _fleet(fleet, out_file, samples or settings.SAMPLES, artifact_dir, fresh,
+                                address, serial)
+    elif random_weights:
         from deploytool.reports.matrix import build_matrix
 
-        cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir, samples or settings.RANDOM_SAMPLES,
-                                       log=progress("·", "dim"))
+        cells, markdown = build_matrix(names or None, input_shape, width, artifact_dir,
+                                       samples or settings.RANDOM_SAMPLES, log=progress("·", "dim"),
+                                       address=address, serial=serial, fresh=fresh)
         write_bytes(out_file, markdown.encode())
         written = [out_file]
     else:
@@ -61,10 +78,10 @@ def matrix_command(names, out_file, random_weights, epochs, input_shape, width, 
                            description=f"matrix: {model}" if model else "matrix")
 
             started = time.perf_counter()
-            reused = fresh is False and any((Path(artifact_dir) / "cells").glob("*.json"))
-            results = build_trained_matrix(
+            results, reused = build_trained_matrix(
                 names or None, Path(artifact_dir), epochs, width, samples or settings.SAMPLES, fresh,
-                log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=on_model)
+                log=lambda message: bar.console.print(f"[dim]· {message}[/dim]"), progress=on_model,
+                address=address, serial=serial)
         wall = None if reused else time.perf_counter() - started
         written = write_outputs(results, out_file, epochs, width, samples or settings.SAMPLES, wall,
                                 Path(artifact_dir) / "artifacts")
@@ -73,3 +90,19 @@ def matrix_command(names, out_file, random_weights, epochs, input_shape, width, 
     failed = sum(c["status"] == "fail" for c in cells)
     stdout.print(f"{', '.join(map(str, written))}: {passed} cells pass, {failed} fail "
                  "(each with its cause)")
+
+
+def _fleet(fleet, out_file, samples, artifact_dir, fresh, address, serial):
+    """The fleet's page and JSON: the cells and the paths written."""
+    from deploytool.core.fileio import write_bytes, write_json
+    from deploytool.core.manifest import tool_versions
+    from deploytool.reports.fleet import build_fleet_matrix, read_fleet, render_fleet_page
+
+    models = read_fleet(fleet)
+    cells, wall = build_fleet_matrix(models, artifact_dir, samples, address=address, serial=serial,
+                                     fresh=fresh, log=progress("·", "dim"))
+    out_file = Path(out_file)
+    write_bytes(out_file, render_fleet_page(cells, models, samples, wall).encode())
+    write_json(out_file.with_suffix(".json"), {"settings": {"samples": samples}, "versions": tool_versions(),
+                                               "wall_seconds": wall, "cells": cells})
+    return cells, [out_file, out_file.with_suffix(".json")]

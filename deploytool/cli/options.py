@@ -234,3 +234,16 @@ def default_run_folder(model: str, data: str, suffix: str = "") -> str:
     """runs/MODEL-DATA[SUFFIX], with a folder data set's path flattened into the name."""
     name = data.replace("folder:", "").replace("images:", "").strip("/").replace("/", "_") or "data"
     return f"runs/{Path(model).name}-{name}{suffix}"
+
+
+def cluster_options(command):
+    """``--ray-address`` and ``--serial``: where a page's cells run (its ``address`` and
+    ``serial`` parameters)."""
+    command = click.option(
+        "--serial", is_flag=True,
+        help="Run the cells one after another on this machine, without Ray.")(command)
+    return click.option(
+        "--ray-address", "address", envvar="RAY_ADDRESS", metavar="ADDRESS",
+        help="Run the cells on the Ray cluster at ADDRESS (host:port of its head; default "
+             "$RAY_ADDRESS, else a local Ray instance on this machine's CPUs). Every node needs "
+             "the README's set-up and the --artifacts folder's path writable.")(command)

@@ -8,6 +8,7 @@ import click
 
 from deploytool.cli.help_texts import example
 from deploytool.cli.main import main
+from deploytool.cli.options import cluster_options
 from deploytool.cli.tables import progress, stdout
 from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
@@ -23,18 +24,18 @@ from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MOD
 @click.option("--samples", default=OWN_MODELS_SAMPLES, show_default=True, type=click.IntRange(min=1))
 @click.option("--calib-samples", default=OWN_MODELS_CALIB_SAMPLES, show_default=True,
               type=click.IntRange(min=1))
-@click.option("--shard", default="1/1", show_default=True, metavar="K/N",
-              help="Compute every N-th model from the K-th (N processes share the work; each "
-                   "model's cells are cached in --work, the last shard renders the page).")
 @click.option("--fresh", is_flag=True, help="Forget the cached cells of an earlier run.")
+@cluster_options
 @click.option("--outputs-only", is_flag=True,
               help="Recompute only the section on several outputs, free input sizes and saved "
                    "forms, and put it into the existing --out page.")
-def own_models_command(families, out_file, work_dir, layers, samples, calib_samples, shard, fresh,
-                       outputs_only):
+def own_models_command(families, out_file, work_dir, layers, samples, calib_samples, fresh,
+                       address, serial, outputs_only):
     """Regenerate docs/own-models.md: keras.applications FAMILIES (default: all fourteen) saved
     by Keras 3, one tiny model per built-in layer, and tiny models with several outputs, a free
-    input size or no functional model in the file, converted and verified as a user's files."""
+    input size or no functional model in the file, converted and verified as a user's files.
+    Each family and layer model is a cell run on Ray (a local instance, or --ray-address) and
+    kept in --work by its inputs."""
     from deploytool.core.fileio import write_bytes
     from deploytool.reports.matrix_sections import count_summary
     from deploytool.reports.output_cases import build_section, splice_section
@@ -53,13 +54,9 @@ def own_models_command(families, out_file, work_dir, layers, samples, calib_samp
         write_bytes(out_file, section_into(Path(out_file).read_text(encoding="utf-8")).encode())
         return
 
-    try:
-        index, count = (int(part) for part in shard.split("/"))
-    except ValueError:
-        raise click.BadParameter(f"expected K/N, got {shard!r}", param_hint="--shard") from None
     results, layer_cells, page = build_page(
         families or None, Path(work_dir), samples, calib_samples, layers,
-        log=progress("·", "dim"), shard=(index, count), fresh=fresh)
+        log=progress("·", "dim"), address=address, serial=serial, fresh=fresh)
     write_bytes(out_file, section_into(page).encode())
     family_cells = [cell for cells, _ in results.values() for cell in cells]
     stdout.print(f"{out_file}: families {count_summary(family_cells)}" +

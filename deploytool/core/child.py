@@ -73,13 +73,24 @@ def signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
+def _die_with_parent() -> None:
+    """In the child before it runs: be killed (SIGKILL) when the process that started it ends,
+    so that a worker killed mid-cell leaves no orphan computing on (Linux' PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+
+
 def call_in_child(function: str, *args, timeout: float | None = None, env: dict | None = None,
-                  echo: bool = False, python: str | Interpreter | None = None) -> ChildAnswer:
+                  echo: bool = False, python: str | Interpreter | None = None,
+                  die_with_parent: bool = False) -> ChildAnswer:
     """``function`` called with ``args`` (JSON values; paths become strings) in a fresh Python
     process (``python``: an interpreter's path or an :class:`Interpreter`; default this one),
     killed after ``timeout`` seconds (None: no
     limit). ``env`` adds environment variables; with ``echo`` the child's standard output goes
-    to this process's as it comes (progress), else it is captured in the answer."""
+    to this process's as it comes (progress), else it is captured in the answer. With
+    ``die_with_parent`` (Linux) the child is killed when this process ends (a cluster worker
+    killed mid-cell; not for a call from a thread that may end before the child)."""
     with tempfile.TemporaryDirectory(prefix="deploytool-child-") as tmp:
         request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
         request.write_text(json.dumps({"function": function, "answer": str(answer),
@@ -92,6 +103,7 @@ def call_in_child(function: str, *args, timeout: float | None = None, env: dict 
                                   stdout=None if echo else subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, errors="replace",
                                   timeout=timeout,
+                                  preexec_fn=_die_with_parent if die_with_parent else None,
                                   env={**os.environ, **dict(python.env), **(env or {})})
         except subprocess.TimeoutExpired:
             return ChildAnswer("timeout", error=f"no answer within {timeout:g} s (killed)")

@@ -262,6 +262,8 @@ def _cell_text(cell: dict) -> str:
     if cell["status"] == "pass":
         text = f"✅ {figures['max_abs']:.0e}" if cell["artifact"].endswith("fp32") \
             else f"✅ cos {figures['min_cosine']:.4f}"
+        if cell.get("median_ms") is not None:
+            text += f" · {cell['median_ms']:.2g} ms"
         notes = [cell["engine"]] if cell.get("engine") else []
         if cell.get("in_float"):
             notes.append(f"{cell['in_float']} in float")
@@ -320,12 +322,41 @@ def render_markdown(cells: list[dict], input_shape, width: float, samples: int,
     return "\n".join(lines)
 
 
+def random_model_cells(model: str, input_shape, width: float, out_dir: str, samples: int,
+                       calib_samples: int) -> list[dict]:
+    """:func:`matrix_cells`, as a cell of :mod:`deploytool.cluster` runs it (in a child process),
+    with known causes named where the files are."""
+    return label_known_causes(matrix_cells(model, tuple(input_shape), width, Path(out_dir), samples,
+                                           calib_samples, log=lambda message: print(message, flush=True)))
+
+
+def failed_model_cells(model: str, reason: str, kinds=ARTIFACT_KINDS) -> list[dict]:
+    """A model whose cell did not finish: every artifact kind x runtime fails with ``reason``."""
+    return [{"model": model, "artifact": label, "runtime": runtime, "status": "fail",
+             "why": f"the model's cell did not finish ({reason})"}
+            for label, _, _ in kinds for runtime in RUNTIMES]
+
+
 def build_matrix(models=None, input_shape=RANDOM_INPUT_SHAPE, width: float = WIDTH,
                  out_dir: Path = Path("artifacts/matrix"), samples: int = RANDOM_SAMPLES,
-                 calib_samples: int = 100, log=lambda message: None) -> tuple[list[dict], str]:
-    """Cells and Markdown of the matrix for ``models`` (default: the whole zoo)."""
+                 calib_samples: int = 100, log=lambda message: None, address: str | None = None,
+                 serial: bool = False, fresh: bool = False) -> tuple[list[dict], str]:
+    """Cells and Markdown of the matrix for ``models`` (default: the whole zoo), a cell of
+    :mod:`deploytool.cluster` per model (on Ray, or ``serial``), kept in ``out_dir/random``."""
+    from deploytool.cluster.cells import Cell
+    from deploytool.cluster.run import run_cells
+
     started = time.perf_counter()
+    names = list(models or list_models())
+    unknown = [name for name in names if name not in list_models()]
+    if unknown:
+        raise UserError(f"not a zoo model: {', '.join(unknown)} (see `deploytool models`)")
+    folder = Path(out_dir).resolve() / "random"
+    jobs = [Cell(model, f"{__name__}:random_model_cells",
+                 (model, list(input_shape), width, str(folder), samples, calib_samples))
+            for model in names]
+    results = run_cells(jobs, folder, address, serial, fresh, log)
     cells = []
-    for model in models or list_models():
-        cells += matrix_cells(model, input_shape, width, Path(out_dir), samples, calib_samples, log)
+    for model, result in results.items():
+        cells += result.value if result.ok else failed_model_cells(model, result.error)
     return cells, render_markdown(cells, input_shape, width, samples, time.perf_counter() - started)

@@ -6,16 +6,17 @@ each model's cells are cached, so an interrupted run resumes."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
 from deploytool.converters.targets.tflite.gpu_readiness import describe
 from deploytool.core.compare import CRITERION_PREFIXES, TOLERANCES, judge, tolerance_for
-from deploytool.core.fileio import cache_path, cached, write_bytes, write_json
+from deploytool.core.errors import UserError
+from deploytool.core.fileio import write_bytes, write_json
 from deploytool.models import list_models
-from deploytool.reports.matrix import ARTIFACT_KINDS, RUNTIMES, label_known_causes, source_cells
+from deploytool.reports.matrix import (ARTIFACT_KINDS, RUNTIMES, failed_model_cells,
+                                       label_known_causes, source_cells)
 from deploytool.reports.matrix_sections import (REFUSED_MARK, RUNTIME_NAMES, count_summary,
                                                 refused_lines, variant_lines, versions_line)
 from deploytool.reports.matrix_settings import BATCH_SIZE, EPOCHS, PATIENCE, SAMPLES, WIDTH
@@ -26,6 +27,7 @@ from deploytool.workflows.training.train_options import TrainOptions
 
 INT8_MAX_DROP = 1.0  # top-1 points an int8 cell may lose against float
 TIMING = {"runs": 20, "warmup": 3}
+CELL_TIMEOUT = 3 * 3600  # seconds a model's row may take (a 19-model run took 186 min in all)
 NUMERICAL = ("numerical: the quantized model itself is this far from float (the runtimes agree "
              "with each other); `deploytool diagnose` names the layers")
 MIN_TOP1_AGREEMENT = 0.9  # verify's int8 bar on decisions
@@ -72,20 +74,17 @@ def judge_by_current_bars(cell: dict) -> dict:
     return cell
 
 
-def model_cells(model: str, work: Path, epochs: int = EPOCHS, width: float = WIDTH,
-                samples: int = SAMPLES, calib_samples: int = 100,
-                log=lambda message: None) -> dict:
+def model_cells(model: str, work: str, epochs: int = EPOCHS, width: float = WIDTH,
+                samples: int = SAMPLES, calib_samples: int = 100) -> dict:
     """``{"seconds", "cells"}`` of zoo ``model``: trained on digits (once, in WORK/runs), then
     every artifact kind on every runtime (:func:`~deploytool.reports.matrix.source_cells`), int8 within
-    a budget of ``INT8_MAX_DROP`` top-1 points and ``MIN_TOP1_AGREEMENT`` agreement with float.
-    Cached in WORK/cells."""
-    return cached(work, model, lambda: _model_cells(model, work, epochs, width, samples,
-                                                    calib_samples, log))
-
-
-def _model_cells(model, work, epochs, width, samples, calib_samples, log) -> dict:
+    a budget of ``INT8_MAX_DROP`` top-1 points and ``MIN_TOP1_AGREEMENT`` agreement with float;
+    known causes are named here, where the files are. The first step of a matrix cell (its
+    timing step is :func:`timed_model_cells`), run in a child process by :mod:`deploytool.cluster`."""
     started = time.perf_counter()
+    work = Path(work)
     run = work / "runs" / model
+    log = lambda message: print(message, flush=True)  # noqa: E731 - the child's progress
     if not (run / RUN_MODEL).exists():
         if run.exists():  # a training cut short: start it again
             shutil.rmtree(run)
@@ -94,8 +93,18 @@ def _model_cells(model, work, epochs, width, samples, calib_samples, log) -> dic
     cells = source_cells(load_source(str(run)), model, work / "artifacts", samples, calib_samples,
                          data="digits", numerical=NUMERICAL,
                          budget=Budget(max_drop=INT8_MAX_DROP, min_agreement=MIN_TOP1_AGREEMENT),
-                         timing=TIMING, log=log)
-    return {"seconds": time.perf_counter() - started, "cells": cells}
+                         log=log)
+    return {"seconds": time.perf_counter() - started, "cells": label_known_causes(cells)}
+
+
+def timed_model_cells(value: dict, *settings) -> dict:
+    """A matrix cell's timing step: :func:`model_cells`' value with every artifact that ran
+    timed on its runtime (batch 1, ``TIMING``), on the node that made the files, alone there."""
+    from deploytool.reports.cell_timing import timed_cells
+
+    started = time.perf_counter()
+    cells = timed_cells(value["cells"], TIMING)
+    return {"seconds": value["seconds"] + time.perf_counter() - started, "cells": cells}
 
 
 def training_options(epochs: int, width: float) -> TrainOptions:
@@ -297,65 +306,38 @@ def plot_heatmap(results: dict[str, dict], path) -> None:
     plt.close(figure)
 
 
+def matrix_cell(model: str, work: Path, epochs: int = EPOCHS, width: float = WIDTH,
+                samples: int = SAMPLES, timeout: float | None = CELL_TIMEOUT):
+    """The :class:`~deploytool.cluster.cells.Cell` of one zoo model's row: :func:`model_cells`, then
+    :func:`timed_model_cells` with the node to itself."""
+    from deploytool.cluster.cells import Cell
+
+    return Cell(model, f"{__name__}:model_cells", (model, str(Path(work).resolve()), epochs, width,
+                                                  samples), timeout=timeout,
+                timing=f"{__name__}:timed_model_cells")
+
+
 def build_trained_matrix(models=None, work: Path = Path("artifacts/matrix"), epochs: int = EPOCHS,
                          width: float = WIDTH, samples: int = SAMPLES, fresh: bool = False,
-                         log=lambda message: None, progress=lambda done, total, model: None,
-                         jobs: int = 2) -> dict:
-    """Every model's cells (cached in ``work``; ``fresh`` forgets them), keyed by model;
-    ``jobs`` models are computed at a time, each in its own process (on 2 cores, two at a time
-    keep both busy through the single-threaded parts: tracing, converting, process start-up)."""
-    work = Path(work)
-    if fresh and (work / "cells").exists():
-        shutil.rmtree(work / "cells")
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+                         log=lambda message: None, progress=lambda done, total, label: None,
+                         address: str | None = None, serial: bool = False,
+                         timeout: float | None = CELL_TIMEOUT) -> tuple[dict, int]:
+    """Every model's cells, keyed by model: each model one cell of :mod:`deploytool.cluster`
+    (on Ray: a local instance, or the cluster at ``address``; with ``serial``, one after another
+    here), kept in ``work/cells`` by its inputs (``fresh`` forgets them), and how many models'
+    cells were kept from an earlier run. A model whose cell failed has every cell saying why."""
+    from deploytool.cluster.run import run_cells
 
     names = list(models or list_models())
-    progress(0, len(names), ", ".join(names[:jobs]))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each model in a child process
-        futures = {pool.submit(isolated_model_cells, model, work, epochs, width, samples, log): model
-                   for model in names}
-        results = {}
-        for done, future in enumerate(as_completed(futures), 1):
-            progress(done, len(names), futures[future])
-            results[futures[future]] = future.result()
-    progress(len(names), len(names), None)
-    return {model: results[model] for model in names}
-
-
-def isolated_model_cells(model: str, work: Path, epochs: int, width: float, samples: int,
-                         log=lambda message: None, attempts: int = 2) -> dict:
-    """:func:`model_cells` in a child process of its own (through
-    :func:`deploytool.core.child.call_in_child`), as every runtime runs in verify: hours of
-    training, converting and quantizing in one process ended in glibc heap-corruption aborts
-    (``corrupted size vs. prev_size``) that no model reproduces alone. A child that dies is tried
-    once more; if it dies again, every cell of the model says so."""
-    from deploytool.core.child import call_in_child
-
-    result = cache_path(work, model)
-    reason = ""
-    for _ in range(attempts):
-        if result.exists():
-            break
-        answer = call_in_child(f"{__name__}:logged_model_cells", model, str(work), epochs, width,
-                               samples)
-        for line in answer.stdout.splitlines():
-            log(line)
-        if not answer.ok:
-            reason = answer.error
-            log(f"{model}: its process ended ({reason})")
-    if result.exists():
-        return json.loads(result.read_text())
-    return {"seconds": 0.0, "cells": [
-        {"model": model, "artifact": label, "runtime": runtime, "status": "fail",
-         "why": f"the model's matrix process ended twice ({reason})"}
-        for label, _, _ in ARTIFACT_KINDS for runtime in RUNTIMES]}
-
-
-def logged_model_cells(model: str, work: str, epochs: int, width: float, samples: int) -> None:
-    """:func:`isolated_model_cells`' child: :func:`model_cells`, its log on standard output (the
-    cells land in the model's cache file)."""
-    model_cells(model, Path(work), epochs, width, samples,
-                log=lambda message: print(message, flush=True))
+    unknown = [name for name in names if name not in list_models()]
+    if unknown:
+        raise UserError(f"not a zoo model: {', '.join(unknown)} (see `deploytool models`)")
+    cells = [matrix_cell(model, work, epochs, width, samples, timeout) for model in names]
+    results = run_cells(cells, work, address, serial, fresh, log, progress)
+    return ({model: result.value if result.ok else
+             {"seconds": 0.0, "cells": failed_model_cells(model, result.error)}
+             for model, result in results.items()},
+            sum(result.cached for result in results.values()))
 
 
 def write_outputs(results: dict[str, dict], out_file, epochs: int, width: float, samples: int,

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from deploytool.core.errors import UserError
-from deploytool.core.fileio import cache_path, cached, write_bytes
+from deploytool.core.fileio import write_bytes
 from deploytool.core.preprocessing import Preprocessing
-from deploytool.reports.matrix import (ARTIFACT_KINDS, label_known_causes, render_tables,
-                                       source_cells)
+from deploytool.reports.matrix import (ARTIFACT_KINDS, failed_model_cells, label_known_causes,
+                                       render_tables, source_cells)
 from deploytool.reports.matrix_sections import RUNTIME_NAMES, count_summary, versions_line
 from deploytool.reports.matrix_settings import OWN_MODELS_CALIB_SAMPLES, OWN_MODELS_SAMPLES
 
@@ -159,11 +159,12 @@ def known_causes(source):
     return causes
 
 
-def family_cells(family: Family, folder: Path, samples: int, calib_samples: int,
-                 log=lambda message: None) -> tuple[list[dict], dict]:
-    """Every cell of one family's file, and a line about how it was loaded."""
-    return tuple(cached(folder, f"family {family.name}",
-                        lambda: _family_cells(family, folder, samples, calib_samples, log)))
+def family_cells(name: str, folder: str, samples: int, calib_samples: int) -> list:
+    """``[cells, info]`` of family ``name``'s file: every cell, and how it was loaded. A cell of
+    :mod:`deploytool.cluster`, run in a child process (its progress on standard output)."""
+    cells, info = _family_cells(family_by_name(name), Path(folder), samples, calib_samples,
+                                lambda message: print(message, flush=True))
+    return [label_known_causes(cells, Path(folder) / "artifacts"), info]
 
 
 def _family_cells(family: Family, folder: Path, samples: int, calib_samples: int, log):
@@ -184,19 +185,25 @@ def _family_cells(family: Family, folder: Path, samples: int, calib_samples: int
 
 
 def coverage_cells(folder: Path, samples: int, calib_samples: int, cases=None,
-                   log=lambda message: None, cache: bool = False) -> list[dict]:
+                   log=lambda message: None) -> list[dict]:
     """Every cell of every layer-coverage model: each case built by Keras 3 and by tf_keras, as
     a Sequential and a functional model, converted and verified as a user's file (TFLite and
     ONNX, float32 and int8: the frozen graph is the families' part). A Keras 3-only feature is
-    one n/a cell for tf_keras, saying so. With ``cache``, each case's cells are kept (see
-    :func:`cached`)."""
+    one n/a cell for tf_keras, saying so."""
     from deploytool.reports.layer_coverage import CASES
 
-    cells = []
-    for case in cases or CASES:
-        compute = lambda case=case: _case_cells(case, folder, samples, calib_samples, log)  # noqa: E731
-        cells += cached(folder, f"layer {case.name}", compute) if cache else compute()
-    return cells
+    return [cell for case in cases or CASES
+            for cell in _case_cells(case, Path(folder), samples, calib_samples, log)]
+
+
+def case_cells(name: str, folder: str, samples: int, calib_samples: int) -> list[dict]:
+    """:func:`coverage_cells` of the one case ``name``, as a cell of :mod:`deploytool.cluster`
+    runs it (in a child process)."""
+    from deploytool.reports.layer_coverage import CASES
+
+    (case,) = [case for case in CASES if case.name == name]
+    return label_known_causes(_case_cells(case, Path(folder), samples, calib_samples,
+                                          lambda message: print(message, flush=True)))
 
 
 def _case_cells(case, folder: Path, samples: int, calib_samples: int, log) -> list[dict]:
@@ -225,10 +232,6 @@ def _case_cells(case, folder: Path, samples: int, calib_samples: int, log) -> li
                                   calib_samples, kinds=LAYER_KINDS, causes=known_causes(source),
                                   numerical=NUMERICAL_OWN, log=log)
     return cells
-
-
-def _is_cached(folder: Path, kind: str, name: str) -> bool:
-    return cache_path(folder, f"{'family' if kind == 'family' else 'layer'} {name}").exists()
 
 
 def render_page(family_results: dict, layer_cells: list[dict], size: int, samples: int,
@@ -302,53 +305,38 @@ def render_page(family_results: dict, layer_cells: list[dict], size: int, sample
 
 def build_page(families=None, folder=Path("artifacts/own-models"),
                samples: int = OWN_MODELS_SAMPLES, calib_samples: int = OWN_MODELS_CALIB_SAMPLES,
-               layers: bool = True, layer_cases=None,
-               log=lambda message: None, shard: tuple[int, int] = (1, 1),
+               layers: bool = True, layer_cases=None, log=lambda message: None,
+               address: str | None = None, serial: bool = False,
                fresh: bool = False) -> tuple[dict, list[dict], str]:
     """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the
     layer-coverage models; return the family results, the layer cells and the page. Every
-    model's cells are cached in ``folder/cells`` (``fresh`` clears them); ``shard`` (K, N)
-    computes only every N-th model from the K-th, so N processes can share the work, and the
-    last one to finish renders the whole page from the cache."""
-    import shutil
-
+    family and every layer case is a cell of :mod:`deploytool.cluster` (on Ray: a local
+    instance, or the cluster at ``address``; ``serial``: one after another here), kept in
+    ``folder/cells`` by its inputs (``fresh`` forgets them)."""
+    from deploytool.cluster.cells import Cell
+    from deploytool.cluster.run import run_cells
     from deploytool.reports.layer_coverage import CASES
 
     started = time.perf_counter()
-    folder = Path(folder)
-    if fresh:
-        shutil.rmtree(folder / "cells", ignore_errors=True)
-    index, count = shard
-    if not 1 <= index <= count:
-        raise UserError(f"--shard K/N needs 1 <= K <= N, got {index}/{count}")
+    folder = Path(folder).resolve()
     chosen = [family_by_name(name) for name in families] if families else list(FAMILIES)
     cases = list(layer_cases or CASES) if layers else []
-    jobs = [("family", family) for family in chosen] + [("layer", case) for case in cases]
-    for position, (kind, item) in enumerate(jobs):  # this shard's share, cached
-        if position % count == index - 1:
-            log(f"{item.name}: building and converting")
-            if kind == "family":
-                family_cells(item, folder, samples, calib_samples, log)
-            else:
-                coverage_cells(folder, samples, calib_samples, [item], log, cache=True)
-    missing = [item.name for kind, item in jobs
-               if not (folder / "cells").exists() or not _is_cached(folder, kind, item.name)]
-    if missing:
-        raise UserError(f"shard {index}/{count} is done; the page waits for {len(missing)} model(s) "
-                        f"of the other shards ({', '.join(missing[:3])}...); run them, then any "
-                        "shard again to render")
-    results = {family.name: family_cells(family, folder, samples, calib_samples, log)
-               for family in chosen}
-    layer_cells = coverage_cells(folder, samples, calib_samples, cases, log, cache=True) if cases else []
-    for cells, _ in results.values():  # the files, to name the .tflite layer OpenCV fails on
-        label_known_causes(cells, folder / "artifacts")
-    label_known_causes(layer_cells)
-    # cells computed by other shards or earlier runs make this process's time meaningless
-    seconds = time.perf_counter() - started if (count == 1 and fresh) else None
+    settings = (str(folder), samples, calib_samples)
+    jobs = [Cell(f"family {f.name}", f"{__name__}:family_cells", (f.name, *settings)) for f in chosen] + \
+        [Cell(f"layer {c.name}", f"{__name__}:case_cells", (c.name, *settings)) for c in cases]
+    ran = run_cells(jobs, folder, address, serial, fresh, log)
+    results = {f.name: ran[f"family {f.name}"].value if ran[f"family {f.name}"].ok else
+               (failed_model_cells(f.name, ran[f"family {f.name}"].error, PAGE_KINDS),
+                {"path": "not computed", "reason": ran[f"family {f.name}"].error})
+               for f in chosen}
+    layer_cells = [cell for c in cases for cell in
+                   (ran[f"layer {c.name}"].value if ran[f"layer {c.name}"].ok else
+                    failed_model_cells(c.name, ran[f"layer {c.name}"].error, LAYER_KINDS))]
+    kept = any(result.cached for result in ran.values())
+    seconds = None if kept else time.perf_counter() - started  # cells of earlier runs: not this run's time
     page = render_page(results, layer_cells, INPUT_SIZE, samples, seconds)
     data = {"families": {name: {"info": info, "cells": cells} for name, (cells, info) in results.items()},
             "layers": layer_cells}
     write_bytes(folder / "own-models.json", json.dumps(data, indent=1, default=str).encode())
     return results, layer_cells, page
-
 

@@ -4,6 +4,7 @@ and its heatmap written together."""
 
 import json
 
+import pytest
 from PIL import Image
 
 from deploytool.reports.matrix_trained import (judge_by_current_bars, judge_int8_by_accuracy,
@@ -98,14 +99,26 @@ def test_a_cell_is_labelled_numerical_by_what_failed_not_by_its_words():
     assert not _accuracy_only([])
 
 
-def test_a_models_process_that_fails_twice_fills_its_cells_with_why(tmp_path):
+def test_a_model_whose_cell_does_not_finish_has_every_cell_saying_why(tmp_path):
     from deploytool.reports.matrix import RUNTIMES
-    from deploytool.reports.matrix_trained import ARTIFACT_KINDS, isolated_model_cells
+    from deploytool.reports.matrix_trained import ARTIFACT_KINDS, build_trained_matrix
 
-    result = isolated_model_cells("no_such_model", tmp_path, 1, 0.25, 8)
+    results, reused = build_trained_matrix(["lenet_bn"], tmp_path, serial=True, timeout=1)
+    result = results["lenet_bn"]
+    assert reused == 0
     assert len(result["cells"]) == len(ARTIFACT_KINDS) * len(RUNTIMES)
     assert {cell["status"] for cell in result["cells"]} == {"fail"}
-    assert "no_such_model" in result["cells"][0]["why"]  # the child's own error, carried
+    assert "no answer within 1 s" in result["cells"][0]["why"]  # the child's time limit, carried
+    assert not list((tmp_path / "cells").glob("*.json"))  # computed again next time
+
+
+def test_a_matrix_of_a_model_not_in_the_zoo_is_refused_before_any_work(tmp_path):
+    from deploytool.core.errors import UserError
+    from deploytool.reports.matrix_trained import build_trained_matrix
+
+    with pytest.raises(UserError):
+        build_trained_matrix(["no_such_model"], tmp_path, serial=True)
+    assert not tmp_path.joinpath("cells").exists()
 
 
 def test_a_file_a_client_declines_is_shown_apart_from_the_failures():
