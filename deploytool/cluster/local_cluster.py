@@ -5,11 +5,13 @@ cluster equals the serial one, and that a lost worker is retried.
     with LocalCluster(nodes=2, cpus_per_node=1) as address:
         run_cells(cells, folder, address=address)
 
-The nodes share a temporary folder and an authentication token of their own: Ray 2.60 turns
-token authentication on for a head that finds ~/.ray/auth_token (which a local ``ray.init()``
-writes), and then every node and driver must hold the same token. Stopping ends only this
-cluster's processes (their command lines name its folder), not `ray stop`, which would end every
-Ray instance on the machine.
+The nodes share a temporary folder of their own and the user's Ray authentication token,
+~/.ray/auth_token (written here if missing, as a local ``ray.init()`` writes it): Ray 2.60 turns
+token authentication on for a head that finds that file, and then every node and driver must
+hold the same token (a driver process loads it once, so a token of the cluster's own would not
+reach a process that had started a local instance before). Stopping ends only this cluster's
+processes (their command lines name its folder), not `ray stop`, which would end every Ray
+instance on the machine.
 """
 
 from __future__ import annotations
@@ -63,9 +65,11 @@ class LocalCluster:
 
     def __enter__(self) -> str:
         self.temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # socket paths must stay short
-        token = Path(self.temp) / "auth_token"
-        token.write_text(secrets.token_hex(32))
-        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+        token = Path.home() / ".ray" / "auth_token"
+        if not token.exists():
+            token.parent.mkdir(parents=True, exist_ok=True)
+            token.write_text(secrets.token_hex(32))
+        self.auth = {"RAY_AUTH_MODE": "token"}
         self.env = {**os.environ, "RAY_ADDRESS": "", **self.auth}
         self.saved = {name: os.environ.get(name) for name in self.auth}
         os.environ.update(self.auth)
