@@ -19,7 +19,8 @@ EXAMPLES = {
     "bundle": ["deploytool bundle artifacts/my_int8.tflite --labels labels.txt --app android_demo"],
     "run": ["deploytool run lenet_bn --data digits",
             "deploytool run my.keras --data images:photos/ --labels labels.txt"],
-    "matrix": ["deploytool matrix lenet_bn resnet18"],
+    "matrix": ["deploytool matrix lenet_bn resnet18",
+               "deploytool matrix --fleet my-models/ --out fleet.md --ray-address 10.0.0.5:6379"],
     "own-models": ["deploytool own-models --outputs-only"],
     "setup": ["deploytool setup"],
 }

@@ -308,7 +308,7 @@ def build_page(families=None, folder=Path("artifacts/own-models"),
                layers: bool = True, layer_cases=None, log=lambda message: None,
                address: str | None = None, serial: bool = False,
                fresh: bool = False) -> tuple[dict, list[dict], str]:
-    """Build, convert and verify the families (default: all fourteen) and, with ``layers``, the
+    """Build, convert and verify the families (None: all fourteen) and, with ``layers``, the
     layer-coverage models; return the family results, the layer cells and the page. Every
     family and every layer case is a cell of :mod:`deploytool.cluster` (on Ray: a local
     instance, or the cluster at ``address``; ``serial``: one after another here), kept in
@@ -319,7 +319,7 @@ def build_page(families=None, folder=Path("artifacts/own-models"),
 
     started = time.perf_counter()
     folder = Path(folder).resolve()
-    chosen = [family_by_name(name) for name in families] if families else list(FAMILIES)
+    chosen = [family_by_name(name) for name in families] if families is not None else list(FAMILIES)
     cases = list(layer_cases or CASES) if layers else []
     settings = (str(folder), samples, calib_samples)
     jobs = [Cell(f"family {f.name}", f"{__name__}:family_cells", (f.name, *settings)) for f in chosen] + \

@@ -1,0 +1,39 @@
+"""The names in an .onnx depend on the model alone, not on what the process converted before."""
+
+from onnx import helper
+
+from deploytool.converters.targets.onnx.export import export_onnx
+from deploytool.converters.targets.onnx.names import counters_renumbered
+from deploytool.core.keras_env import keras
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(x)))
+
+
+def test_the_same_model_exported_again_in_one_process_gives_the_same_bytes():
+    model = _model()
+    first = export_onnx(model, 17).SerializeToString(deterministic=True)
+    export_onnx(_model(), 17)  # tf2onnx's name counter moves on meanwhile
+    again = export_onnx(model, 17).SerializeToString(deterministic=True)
+    assert first == again
+    assert b"__1" in first  # tf2onnx's own names kept their form
+
+
+def test_counters_are_renumbered_in_graph_order_and_layer_names_are_kept():
+    nodes = [helper.make_node("Reshape", ["input", "new_shape__69"], ["block__2/conv:0"], name="block__2/conv"),
+             helper.make_node("Squeeze", ["block__2/conv:0"], ["Mean_Squeeze__79:0"], name="Mean_Squeeze__79"),
+             helper.make_node("QuantizeLinear", ["Mean_Squeeze__79:0", "s"], ["Mean_Squeeze__79:0_QuantizeLinear"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", 1, [1, 4])],
+                              [helper.make_tensor_value_info("Mean_Squeeze__79:0_QuantizeLinear", 1, [4])],
+                              [helper.make_tensor("new_shape__69", 7, [1], [4])])
+    proto = helper.make_model(graph)
+    counters_renumbered(proto)
+    assert [n.name for n in proto.graph.node][:2] == ["block__2/conv", "Mean_Squeeze__2"]
+    assert list(proto.graph.node[0].input) == ["input", "new_shape__1"]
+    assert proto.graph.initializer[0].name == "new_shape__1"
+    assert proto.graph.output[0].name == "Mean_Squeeze__2:0_QuantizeLinear"
