@@ -88,6 +88,8 @@ def run_on_ray(cells: list[Cell], tally: Tally, on_result, address: str | None =
     """Run ``cells`` as Ray tasks; ``on_result(cell, CellResult)`` as each ends."""
     ray = connect(address)
     try:
+        if not alive_nodes(ray):
+            raise UserError(f"the Ray cluster at {address} has no live node with a CPU to run cells on")
         _run(ray, cells, tally, on_result)
     finally:
         ray.shutdown()

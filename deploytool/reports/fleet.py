@@ -5,12 +5,13 @@ of :mod:`deploytool.cluster` per model (kept by the file's hash), timed with its
 FLEET is a folder of model files, or a JSON file listing them::
 
     {"models": [{"path": "faces.h5", "preprocess": {"preset": "tf"}, "labels": "faces.txt",
-                 "data": "photos/", "name": "faces"}]}
+                 "data": "folder:photos/", "name": "faces"}]}
 
 In a folder, a file's settings sit beside it as ``<file>.json`` (the same keys but ``path``).
 ``preprocess`` takes the keys of `deploytool convert`'s preprocessing options (preset, mean,
-std, channel_order); ``data`` is what verify takes (a folder of class sub-folders, a built-in
-set), default the model's own held-out photos; relative paths are the fleet file's folder's.
+std, channel_order); ``data`` is what verify's ``--data`` takes (``folder:DIR`` of class
+sub-folders, ``images:DIR`` unlabelled, a built-in set), default the model's own held-out
+photos; relative paths are the fleet file's folder's.
 With labelled ``data`` an int8 artifact is held to the zoo page's budget (top-1 within 1 point
 of float and 90 % agreement), otherwise to 90 % agreement with float.
 """
@@ -47,18 +48,35 @@ def _entry(record: dict, base: Path, where: str) -> FleetModel:
         raise UserError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(sorted(KEYS))})")
 
-    def resolved(value):
-        return str((base / value).resolve()) if value and not str(value).startswith("builtin:") \
-            and (base / value).exists() else value
-
     path = base / record["path"]
     if not path.exists():
         raise UserError(f"{where}: {record['path']}: no such file or directory")
     if record.get("labels") and not (base / record["labels"]).is_file():
         raise UserError(f"{where}: labels {record['labels']}: no such file")
+    labels = str((base / record["labels"]).resolve()) if record.get("labels") else None
     return FleetModel(record.get("name") or path.stem, str(path.resolve()),
-                      record.get("preprocess"), resolved(record.get("labels")),
-                      resolved(record.get("data")))
+                      record.get("preprocess"), labels, _data(record.get("data"), base))
+
+
+def _data(name: str | None, base: Path) -> str | None:
+    """A fleet entry's data as verify takes it, a folder's path resolved against ``base``
+    (``folder:photos`` → ``folder:/abs/photos``), checked now (a one-line error)."""
+    from deploytool.sources.datasets import FOLDER_PREFIX, IMAGES_PREFIX, check_dataset_name
+
+    if not name:
+        return None
+    for prefix in (FOLDER_PREFIX, IMAGES_PREFIX):
+        if name.startswith(prefix):
+            name = prefix + str((base / name[len(prefix):]).resolve())
+    return check_dataset_name(name)
+
+
+def labelled(data: str | None) -> bool:
+    """Whether verify's images from ``data`` carry labels (a folder of class sub-folders, a
+    built-in set), so accuracy can be judged; the model's own photos and images: folders do not."""
+    from deploytool.sources.datasets import IMAGES_PREFIX
+
+    return bool(data) and not data.startswith(IMAGES_PREFIX)
 
 
 def read_fleet(spec) -> list[FleetModel]:
@@ -97,7 +115,8 @@ def fleet_model_cells(model: dict, folder: str, samples: int, calib_samples: int
 
     entry = FleetModel(**model)
     source = load_source(entry.path, preprocess=entry.preprocess, labels=entry.labels)
-    budget = Budget(max_drop=INT8_MAX_DROP if entry.data else None, min_agreement=MIN_TOP1_AGREEMENT)
+    budget = Budget(max_drop=INT8_MAX_DROP if labelled(entry.data) else None,
+                    min_agreement=MIN_TOP1_AGREEMENT)
     cells = source_cells(source, entry.name, Path(folder) / "artifacts", samples, calib_samples,
                          data=entry.data, numerical=NUMERICAL, budget=budget,
                          log=lambda message: print(message, flush=True))

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from deploytool.core.errors import UserError
-from deploytool.reports.fleet import read_fleet
+from deploytool.reports.fleet import labelled, read_fleet
 from support import run_cli, save_colour_classifier
 
 
@@ -28,11 +28,13 @@ def test_a_listed_fleet_resolves_paths_against_its_own_folder(tmp_path):
     (tmp_path / "models" / "m.h5").write_bytes(b"x")
     (tmp_path / "photos").mkdir()
     listing = tmp_path / "fleet.json"
-    listing.write_text(json.dumps({"models": [{"path": "models/m.h5", "data": "photos"},
-                                              {"path": "models/m.h5", "name": "m2", "data": "builtin:digits"}]}))
+    listing.write_text(json.dumps({"models": [{"path": "models/m.h5", "data": "folder:photos"},
+                                              {"path": "models/m.h5", "name": "m2", "data": "digits"}]}))
     first, second = read_fleet(listing)
     assert first.path == str((tmp_path / "models" / "m.h5").resolve())
-    assert first.data == str((tmp_path / "photos").resolve()) and second.data == "builtin:digits"
+    assert first.data == f"folder:{(tmp_path / 'photos').resolve()}" and second.data == "digits"
+    assert labelled(first.data) and labelled(second.data) and not labelled(None)
+    assert not labelled(f"images:{tmp_path / 'photos'}")
 
 
 @pytest.mark.parametrize("models, problem", [
@@ -40,6 +42,8 @@ def test_a_listed_fleet_resolves_paths_against_its_own_folder(tmp_path):
     ([{"path": "m.h5", "colour": "red"}], "unknown key"),
     ([{"path": "m.h5"}, {"path": "m.h5"}], "share a name"),
     ([{"name": "no path"}], "needs a \"path\""),
+    ([{"path": "m.h5", "data": "folder:nowhere"}], "no such folder"),
+    ([{"path": "m.h5", "data": "cifar-1000"}], "unknown data set"),
     ([], "no model files"),
 ])
 def test_a_fleet_with_a_wrong_entry_is_refused_naming_it(tmp_path, models, problem):

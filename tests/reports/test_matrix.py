@@ -2,6 +2,7 @@
 
 import pytest
 
+from deploytool.cluster.local_cluster import LocalCluster
 from support import run_cli
 
 pytestmark = pytest.mark.heavy  # trains and converts whole models on every runtime
@@ -62,6 +63,18 @@ def test_trained_matrix_reports_accuracy_latency_size_and_gpu_and_resumes(tmp_pa
     again = run_cli(*args)
     assert again.exit_code == 0 and "training" not in again.stderr and "TFLite fp32" not in again.stderr
     assert json.loads(out.with_suffix(".json").read_text())["models"] == data["models"]
+    # every cell computed again on a two-node cluster: the same cells but for latency and paths
+    with LocalCluster(nodes=2, cpus_per_node=1) as address:
+        on_cluster = run_cli(*args, "--fresh", "--ray-address", address)
+    assert on_cluster.exit_code == 0, on_cluster.output
+    assert "lenet_bn: timing on" in on_cluster.stderr  # its timing step, after its cell
+    again_cells = json.loads(out.with_suffix(".json").read_text())["models"]["lenet_bn"]["cells"]
+    assert without_timing_or_paths(again_cells) == without_timing_or_paths(cells)
+
+
+def without_timing_or_paths(cells: list[dict]) -> list[dict]:
+    """Cells as two runs in other places and at other moments must agree on them."""
+    return [{k: v for k, v in cell.items() if k not in ("median_ms", "file", "path")} for cell in cells]
 
 
 def test_a_page_says_which_cpu_and_whether_it_has_vnni():

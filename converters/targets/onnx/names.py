@@ -59,3 +59,16 @@ def counters_renumbered(proto) -> None:
         tensor.name = new(tensor.name)
     for dim in _dims(graph):
         dim.dim_param = new(dim.dim_param)
+
+
+def initializers_sorted(proto) -> None:
+    """Put ``proto``'s initializers in the order of their names (in place): ONNX Runtime's
+    quantizer writes them in an order that follows Python's string hashing, so the same
+    quantization came out as one of several files from one process to the next."""
+    graph = proto.graph
+    ordered = sorted(graph.initializer, key=lambda tensor: tensor.name)
+    copies = [type(tensor)() for tensor in ordered]
+    for copy, tensor in zip(copies, ordered):
+        copy.CopyFrom(tensor)
+    del graph.initializer[:]
+    graph.initializer.extend(copies)

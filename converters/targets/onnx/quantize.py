@@ -11,6 +11,7 @@ import numpy as np
 from deploytool.converters.failures import ConversionError, first_error_line
 from deploytool.converters.targets.onnx.debug import onnx_keeping_float_nodes
 from deploytool.converters.targets.onnx.inputs import image_reader
+from deploytool.converters.targets.onnx.names import initializers_sorted
 from deploytool.core.errors import UserError
 from deploytool.core.quiet import native_output_silenced
 
@@ -68,4 +69,6 @@ def quantize_onnx_int8(proto, calibration: np.ndarray, nchw_input: bool = False,
                     "span fewer float32 steps than its bins (a LayerNorm's 1/sqrt(variance) near "
                     "1, for one); calibrate by minmax") from exc
             raise ConversionError(f"onnxruntime quantize_static failed: {first_error_line(exc)}") from exc
-        return onnx.load(int8_path)
+        quantized = onnx.load(int8_path)
+    initializers_sorted(quantized)
+    return quantized
