@@ -37,3 +37,16 @@ def test_counters_are_renumbered_in_graph_order_and_layer_names_are_kept():
     assert list(proto.graph.node[0].input) == ["input", "new_shape__1"]
     assert proto.graph.initializer[0].name == "new_shape__1"
     assert proto.graph.output[0].name == "Mean_Squeeze__2:0_QuantizeLinear"
+
+
+def test_initializers_are_put_in_the_order_of_their_names():
+    from deploytool.converters.targets.onnx.names import initializers_sorted
+
+    tensors = [helper.make_tensor(name, 7, [1], [i]) for i, name in enumerate(["new_shape__9", "a", "new_shape__4"])]
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", 1, [1])],
+                              [helper.make_tensor_value_info("y", 1, [1])], tensors)
+    proto = helper.make_model(graph)
+    initializers_sorted(proto)
+    assert [t.name for t in proto.graph.initializer] == ["a", "new_shape__4", "new_shape__9"]
+    assert [t.int64_data[0] for t in proto.graph.initializer] == [1, 2, 0]  # each keeps its values

@@ -11,7 +11,7 @@ import traceback
 import numpy as np
 from deploytool.converters.failures import ConversionError, conversion_failure
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
-from deploytool.converters.targets.onnx.names import counters_renumbered
+from deploytool.converters.targets.onnx.names import counters_renumbered, initializers_sorted
 from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
 from deploytool.core.model_outputs import output_names
@@ -136,6 +136,7 @@ def _export_onnx(model, opset: int, nchw_input: bool):
         raise conversion_failure(exc, model, "tf2onnx") from exc
     check_onnx_ops(proto, model)
     counters_renumbered(proto)
+    initializers_sorted(proto)
     if len(proto.graph.output) > 1:
         name_outputs(proto, output_names(model))
     return proto

@@ -62,9 +62,11 @@ def counters_renumbered(proto) -> None:
 
 
 def initializers_sorted(proto) -> None:
-    """Put ``proto``'s initializers in the order of their names (in place): ONNX Runtime's
-    quantizer writes them in an order that follows Python's string hashing, so the same
-    quantization came out as one of several files from one process to the next."""
+    """Put ``proto``'s initializers in the order of their names (in place): tf2onnx and ONNX
+    Runtime's quantizer write them in an order that follows Python's string hashing, so the same
+    model came out as one of several files from one process to the next, and the quantizer,
+    given them in another order, quantized AlexNet's .onnx differently (its budget search ranked
+    18 layers instead of 19 under one hash seed in eight and kept 14 in float instead of 11)."""
     graph = proto.graph
     ordered = sorted(graph.initializer, key=lambda tensor: tensor.name)
     copies = [type(tensor)() for tensor in ordered]
