@@ -4,9 +4,33 @@ interrupt 130, a bug 1); ``--debug`` shows the traceback."""
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 
 from deploytool.core.errors import UserError
+
+
+_INTERRUPTS: list[int] = []  # SIGINTs this process received
+
+
+def _on_interrupt(signum, frame):
+    """Python's own Ctrl-C (KeyboardInterrupt), remembered: raised inside a C extension's import,
+    it can surface as another error (TensorFlow: SystemError, then AttributeError)."""
+    _INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of a Ctrl-C: one arrived, or a KeyboardInterrupt is in its chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return bool(_INTERRUPTS)
 
 
 class DeploytoolGroup(click.Group):
@@ -16,6 +40,9 @@ class DeploytoolGroup(click.Group):
     ``--debug`` lets the traceback through instead."""
 
     def invoke(self, ctx):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _on_interrupt)
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -31,6 +58,9 @@ class DeploytoolGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
+            if interrupted(exc):  # a Ctrl-C that a library turned into another error
+                click.echo("deploytool: interrupted; nothing half-written was left behind", err=True)
+                ctx.exit(130)
             if isinstance(exc, OSError) and exc.strerror:  # the machine: disk full, read-only
                 where = f"{exc.filename}: " if exc.filename else ""
                 click.echo(f"deploytool: error: {where}{exc.strerror}", err=True)

@@ -203,3 +203,24 @@ def test_a_progress_line_longer_than_the_console_stays_one_line(monkeypatch):
     monkeypatch.setattr(tables, "stderr", Console(file=buffer, width=160))  # as piped
     tables.progress("·", "dim")("metadata: " + "word " * 60)
     assert [line.startswith("·") for line in buffer.getvalue().splitlines()] == [True]
+
+
+def test_an_error_a_ctrl_c_turned_into_is_an_interrupt():
+    """Ctrl-C inside TensorFlow's import machinery surfaced as SystemError, then AttributeError
+    ('SymbolicTensor' object has no attribute '_type_spec'): "internal error" and exit 1 instead
+    of 130 (seen once in a fresh-clone CI)."""
+    from deploytool.cli.main import interrupted
+
+    def chained():
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as stop:
+                raise SystemError("returned a result with an exception set") from stop
+        except SystemError:
+            raise AttributeError("'SymbolicTensor' object has no attribute '_type_spec'")
+
+    with pytest.raises(AttributeError) as caught:
+        chained()
+    assert interrupted(caught.value)
+    assert not interrupted(ValueError("a bug of ours"))
