@@ -94,15 +94,9 @@ def matrix_command(names, out_file, random_weights, epochs, input_shape, width, 
 
 def _fleet(fleet, out_file, samples, artifact_dir, fresh, address, serial):
     """The fleet's page and JSON: the cells and the paths written."""
-    from deploytool.core.fileio import write_bytes, write_json
-    from deploytool.core.manifest import tool_versions
-    from deploytool.reports.fleet import build_fleet_matrix, read_fleet, render_fleet_page
+    from deploytool.reports.fleet import build_fleet_matrix, read_fleet, write_fleet_outputs
 
     models = read_fleet(fleet)
     cells, wall = build_fleet_matrix(models, artifact_dir, samples, address=address, serial=serial,
                                      fresh=fresh, log=progress("·", "dim"))
-    out_file = Path(out_file)
-    write_bytes(out_file, render_fleet_page(cells, models, samples, wall).encode())
-    write_json(out_file.with_suffix(".json"), {"settings": {"samples": samples}, "versions": tool_versions(),
-                                               "wall_seconds": wall, "cells": cells})
-    return cells, [out_file, out_file.with_suffix(".json")]
+    return cells, write_fleet_outputs(cells, models, samples, wall, out_file)

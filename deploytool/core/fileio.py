@@ -106,20 +106,3 @@ def write_bytes(path, data: bytes) -> Path:
 def write_json(path, value) -> Path:
     """Write ``value`` as indented JSON to ``path`` atomically."""
     return write_bytes(path, (json.dumps(value, indent=2, sort_keys=False) + "\n").encode())
-
-
-def cache_path(folder, row: str) -> Path:
-    """Where :func:`cached` keeps ``row``'s result: ``folder/cells/<row as a file name>.json``."""
-    slug = "".join(ch if ch.isalnum() else "_" for ch in row).strip("_")
-    return Path(folder) / "cells" / f"{slug}.json"
-
-
-def cached(folder, row: str, compute):
-    """``compute()``'s JSON result for ``row``, kept in ``folder/cells`` so that a run cut short
-    (or run in several processes) picks up where it stopped."""
-    path = cache_path(folder, row)
-    if path.exists():
-        return json.loads(path.read_text())
-    value = compute()
-    write_bytes(path, json.dumps(value, default=str).encode())
-    return value

@@ -174,3 +174,17 @@ def render_fleet_page(cells: list[dict], models: list[FleetModel], samples: int,
     lines += ["", versions_line(wall_seconds), ""]
     lines += render_tables(cells, [label for label, _, _ in ARTIFACT_KINDS])
     return "\n".join(lines)
+
+
+def write_fleet_outputs(cells: list[dict], models: list[FleetModel], samples: int,
+                        wall_seconds: float | None, out_file) -> list[Path]:
+    """The fleet's page at ``out_file`` and its cells as JSON beside it; returns both paths."""
+    from deploytool.core.fileio import write_bytes, write_json
+    from deploytool.core.manifest import tool_versions
+
+    out_file = Path(out_file)
+    write_bytes(out_file, render_fleet_page(cells, models, samples, wall_seconds).encode())
+    write_json(out_file.with_suffix(".json"), {"settings": {"samples": samples},
+                                               "versions": tool_versions(),
+                                               "wall_seconds": wall_seconds, "cells": cells})
+    return [out_file, out_file.with_suffix(".json")]
