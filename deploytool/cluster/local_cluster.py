@@ -36,16 +36,20 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _processes_naming(text: str) -> list[int]:
-    found = []
+def _command_lines() -> dict[int, bytes]:
+    """Each other process's command line, by process ID."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
     return found
+
+
+def _processes_naming(text: str) -> list[int]:
+    return [pid for pid, line in _command_lines().items() if text.encode() in line]
 
 
 class LocalCluster:
@@ -108,5 +112,4 @@ class LocalCluster:
 
 def cell_workers() -> list[int]:
     """Process IDs of Ray workers of this machine running a cell's step now."""
-    return [pid for pid in _processes_naming("ray::cell_step")
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::cell_step")]
+    return [pid for pid, line in _command_lines().items() if line.startswith(b"ray::cell_step")]

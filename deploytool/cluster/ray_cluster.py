@@ -53,10 +53,18 @@ def alive_nodes(ray) -> dict[str, float]:
             if node["Alive"] and node["Resources"].get("CPU", 0.0) >= 1}
 
 
-def node_name(node_id: str, ray) -> str:
-    """"127.0.0.1 (node 3f2a9c)": where a node is, and which."""
-    address = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), "?")
-    return f"{address} (node {node_id[:6]})"
+class NodeNames:
+    """"127.0.0.1 (node 3f2a9c)": where a node is, and which; Ray's node list is asked again only
+    for a node not seen before (one that joined during the run)."""
+
+    def __init__(self, ray):
+        self._ray = ray
+        self._addresses: dict[str, str] = {}
+
+    def __call__(self, node_id: str) -> str:
+        if node_id not in self._addresses:
+            self._addresses.update({n["NodeID"]: n["NodeManagerAddress"] for n in self._ray.nodes()})
+        return f"{self._addresses.get(node_id, '?')} (node {node_id[:6]})"
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,6 +109,7 @@ def _run(ray, cells: list[Cell], tally: Tally, on_result) -> None:
     cell_step, Reporter = _remote(ray)
     reporter = Reporter.remote()
     pending, waiting, busy = {}, [], set()  # busy: nodes with a timing step sent to them
+    node_name = NodeNames(ray)
 
     def submit(cell, tries, stage="run", value=None, node=None, seconds=0.0):
         if stage == "run" and not cell.exclusive:
@@ -146,7 +155,7 @@ def _run(ray, cells: list[Cell], tally: Tally, on_result) -> None:
         dispatch()
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
         for label, node, step in ray.get(reporter.take.remote()):
-            tally.started(label, node_name(node, ray), step)
+            tally.started(label, node_name(node), step)
         for ref in ready:
             cell, tries, stage, node, seconds = pending.pop(ref)
             busy.discard(node)
@@ -160,5 +169,5 @@ def _run(ray, cells: list[Cell], tally: Tally, on_result) -> None:
                 submit(cell, tries, "timing", answer["value"], answer["node"], seconds)
                 continue
             on_result(cell, CellResult(cell.label, answer["ok"], answer["value"], answer["error"],
-                                       node_name(answer["node"], ray), seconds, tries,
+                                       node_name(answer["node"]), seconds, tries,
                                        printed=answer["printed"]))

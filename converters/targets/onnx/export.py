@@ -12,6 +12,7 @@ import numpy as np
 from deploytool.converters.failures import ConversionError, conversion_failure
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
 from deploytool.converters.targets.onnx.names import counters_renumbered, initializers_sorted
+from deploytool.converters.targets.onnx.repeatable import repeatable_conversion
 from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
 from deploytool.core.model_outputs import output_names
@@ -121,7 +122,7 @@ def _export_onnx(model, opset: int, nchw_input: bool):
         register_erfc()
         if is_keras3_model(model):  # the inference function Keras 3 itself traces and exports
             graph_def, inputs, outputs = frozen_graph(model, batch=None)
-            with native_output_silenced(stdout=True):
+            with repeatable_conversion(), native_output_silenced(stdout=True):
                 proto, _ = tf2onnx.convert.from_graph_def(
                     graph_def, input_names=inputs, output_names=outputs, opset=opset,
                     inputs_as_nchw=[inputs[0]] if nchw_input else None)
@@ -129,7 +130,8 @@ def _export_onnx(model, opset: int, nchw_input: bool):
             for node in proto.graph.node:
                 node.input[:] = [INPUT_NAME if name == inputs[0] else name for name in node.input]
         else:
-            with plain_grouped_convolutions(model), native_output_silenced(stdout=True):
+            with plain_grouped_convolutions(model), repeatable_conversion(), \
+                    native_output_silenced(stdout=True):
                 proto, _ = tf2onnx.convert.from_keras(
                     model, input_signature=signature, opset=opset, inputs_as_nchw=nchw)
     except Exception as exc:
