@@ -80,3 +80,14 @@ def test_initializers_are_put_in_the_order_of_their_names():
     initializers_sorted(proto)
     assert [t.name for t in proto.graph.initializer] == ["a", "new_shape__4", "new_shape__9"]
     assert [t.int64_data[0] for t in proto.graph.initializer] == [1, 2, 0]  # each keeps its values
+
+
+def test_conversions_in_two_threads_at_once_each_give_the_one_file():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = _small_nin()
+    fresh = export_onnx(model, 13).SerializeToString(deterministic=True)
+    with ThreadPoolExecutor(2) as pool:
+        files = list(pool.map(lambda _: export_onnx(model, 13).SerializeToString(deterministic=True),
+                              range(4)))
+    assert files == [fresh] * 4

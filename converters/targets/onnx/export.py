@@ -12,7 +12,8 @@ import numpy as np
 from deploytool.converters.failures import ConversionError, conversion_failure
 from deploytool.converters.targets.onnx.inputs import INPUT_NAME
 from deploytool.converters.targets.onnx.names import counters_renumbered, initializers_sorted
-from deploytool.converters.targets.onnx.repeatable import repeatable_conversion
+from deploytool.converters.targets.onnx.repeatable import (ONE_CONVERSION_AT_A_TIME,
+                                                        repeatable_conversion)
 from deploytool.converters.tracing import frozen_graph, input_spec, plain_grouped_convolutions
 
 from deploytool.core.model_outputs import output_names
@@ -92,15 +93,17 @@ def export_onnx(model, opset: int, nchw_input: bool = False):
     Memory: VGG-11 at 224x224 (531 MB of weights) grew past this machine's 24 GiB in tf2onnx's
     optimizers and was killed; with :func:`node_protos_rebuilt` and :func:`optimizers_in_place`
     it peaks near 13 GiB (in TensorFlow's freezing, before them) and ends at 7.5. Should an
-    optimizer fail in place, the conversion runs again tf2onnx's default way, which skips it."""
-    try:
-        with node_protos_rebuilt(), optimizers_in_place():
+    optimizer fail in place, the conversion runs again tf2onnx's default way, which skips it.
+    Conversions in other threads wait for it."""
+    with ONE_CONVERSION_AT_A_TIME:  # its patches of tf2onnx are the whole process's
+        try:
+            with node_protos_rebuilt(), optimizers_in_place():
+                return _export_onnx(model, opset, nchw_input)
+        except Exception as exc:
+            if not failed_in_an_optimizer(exc):
+                raise
+        with node_protos_rebuilt():
             return _export_onnx(model, opset, nchw_input)
-    except Exception as exc:
-        if not failed_in_an_optimizer(exc):
-            raise
-    with node_protos_rebuilt():
-        return _export_onnx(model, opset, nchw_input)
 
 
 def failed_in_an_optimizer(exc: BaseException) -> bool:

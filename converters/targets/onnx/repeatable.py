@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 import zlib
 
 FRESH_COUNTER = 1  # tf2onnx.utils.INTERNAL_NAME before its first conversion
+# tf2onnx's counter (and this module's hash, and export's own patches) are the whole process's
+ONE_CONVERSION_AT_A_TIME = threading.RLock()
 
 
 def _hash_by_name(node) -> int:
@@ -30,19 +33,21 @@ def _hash_by_name(node) -> int:
 @contextlib.contextmanager
 def repeatable_conversion():
     """Run a tf2onnx conversion with its name counter restarted and its nodes hashed by name (a
-    node's name does not change while it is in the graph; equality stays identity)."""
+    node's name does not change while it is in the graph; equality stays identity). Conversions
+    in other threads wait for it."""
     from tf2onnx import utils
     from tf2onnx.graph import Node
 
     importlib.import_module("tf2onnx.rewriter.loop_rewriter_base")  # names a constant on import
 
-    utils.INTERNAL_NAME = FRESH_COUNTER
-    own = Node.__dict__.get("__hash__")
-    Node.__hash__ = _hash_by_name
-    try:
-        yield
-    finally:
-        if own is None:
-            del Node.__hash__
-        else:
-            Node.__hash__ = own
+    with ONE_CONVERSION_AT_A_TIME:
+        utils.INTERNAL_NAME = FRESH_COUNTER
+        own = Node.__dict__.get("__hash__")
+        Node.__hash__ = _hash_by_name
+        try:
+            yield
+        finally:
+            if own is None:
+                del Node.__hash__
+            else:
+                Node.__hash__ = own
