@@ -54,8 +54,8 @@ def alive_nodes(ray) -> dict[str, float]:
 
 
 class NodeNames:
-    """"127.0.0.1 (node 3f2a9c)": where a node is, and which; Ray's node list is asked again only
-    for a node not seen before (one that joined during the run)."""
+    """"192.0.2.2 (node 3f2a9c)": where a node is (the address Ray gives it), and which. Ray's
+    node list is asked again only for a node not seen before (one that joined during the run)."""
 
     def __init__(self, ray):
         self._ray = ray
