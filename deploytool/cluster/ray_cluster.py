@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 
 from deploytool.cluster.cells import Cell, CellResult
 from deploytool.cluster.step import run_step
@@ -27,6 +28,20 @@ from deploytool.core.errors import UserError
 TRIES = 3  # a cell whose worker or node is lost runs at most this many times in all
 POLL_SECONDS = 1.0
 LOCAL_OBJECT_STORE = 256 * 2**20  # the cells' values are small JSON
+PROBE_SECONDS = 10  # how long a cluster's head may take to accept a connection
+
+
+def check_reachable(address: str) -> None:
+    """Refuse a cluster address (``HOST:PORT`` or ``ray://HOST:PORT``) where nothing answers:
+    Ray's own connection waits minutes for such a head before it gives up."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and Ray's other forms: Ray resolves them itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        raise UserError(f"no Ray cluster answers at {address}: {error.strerror or error} "
+                        "(start one with `ray start --head`, or run with --serial)") from None
 
 
 def connect(address: str | None):
@@ -34,6 +49,8 @@ def connect(address: str | None):
     CPUs, started here); :func:`run_on_ray` disconnects (and ends a local instance) when done."""
     import ray
 
+    if address:
+        check_reachable(address)
     try:
         if address:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
@@ -41,9 +58,11 @@ def connect(address: str | None):
             ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                      object_store_memory=LOCAL_OBJECT_STORE, logging_level=logging.ERROR,
                      log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        raise UserError(f"no Ray cluster could be reached at {address}: "
-                        f"{str(error).strip().splitlines()[-1]}") from None
+    except (ConnectionError, RuntimeError, ValueError, OSError) as error:
+        last = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        where = f"no Ray cluster could be reached at {address}" if address else \
+            "a local Ray instance could not start"
+        raise UserError(f"{where}: {last} (--serial runs without Ray)") from None
     return ray
 
 
