@@ -10,16 +10,7 @@ import threading
 import click
 
 from deploytool.core.errors import UserError
-
-
-_INTERRUPTS: list[int] = []  # SIGINTs this process received
-
-
-def _on_interrupt(signum, frame):
-    """Python's own Ctrl-C (KeyboardInterrupt), remembered: raised inside a C extension's import,
-    it can surface as another error (TensorFlow: SystemError, then AttributeError)."""
-    _INTERRUPTS.append(signum)
-    raise KeyboardInterrupt
+from deploytool.core.interrupts import on_interrupt, received, stop_if_interrupted
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -30,7 +21,7 @@ def interrupted(exc: BaseException) -> bool:
             return True
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return bool(_INTERRUPTS)
+    return received()
 
 
 class DeploytoolGroup(click.Group):
@@ -42,9 +33,11 @@ class DeploytoolGroup(click.Group):
     def invoke(self, ctx):
         if threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            signal.signal(signal.SIGINT, _on_interrupt)
+            signal.signal(signal.SIGINT, on_interrupt)
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            stop_if_interrupted()  # a Ctrl-C that a library printed and dropped
+            return result
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except UserError as exc:

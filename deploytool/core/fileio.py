@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from deploytool.core.errors import UserError
+from deploytool.core.interrupts import stop_if_interrupted
 
 
 def sha256_file(path) -> str:
@@ -84,6 +85,7 @@ def atomic_path(target, directory: bool = False):
         if directory:
             staging.mkdir()
         yield staging
+        stop_if_interrupted()  # after a Ctrl-C a library dropped, the old file stays
         if target.is_dir() and not target.is_symlink():
             os.replace(target, temporary / ".previous")
         os.replace(staging, target)

@@ -224,3 +224,57 @@ def test_an_error_a_ctrl_c_turned_into_is_an_interrupt():
         chained()
     assert interrupted(caught.value)
     assert not interrupted(ValueError("a bug of ours"))
+
+
+def test_a_ctrl_c_during_an_import_lands_once_the_import_is_done(tmp_path, monkeypatch):
+    """Raised inside an import, the KeyboardInterrupt left TensorFlow half-imported or was
+    dropped (a fresh-clone CI's convert went on to exit 0); it is raised after the import."""
+    from deploytool.core import interrupts
+
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "deadline = time.monotonic() + 0.5\n"
+        "while time.monotonic() < deadline:\n"
+        "    pass\n"
+        "finished = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(interrupts, "_RECEIVED", [])
+    previous = signal.signal(signal.SIGINT, interrupts.on_interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import slow_module  # noqa: F401
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # the interrupt lands here
+                pass
+        assert sys.modules["slow_module"].finished
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.modules.pop("slow_module", None)
+
+
+def _dropped_ctrl_c(monkeypatch):
+    """A Ctrl-C that a library caught and went on after."""
+    from deploytool.core import interrupts
+
+    monkeypatch.setattr(interrupts, "_RECEIVED", [])
+    try:
+        interrupts.on_interrupt(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass
+
+
+def test_after_a_dropped_ctrl_c_nothing_is_committed_to_disk(tmp_path, monkeypatch):
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"previous")
+    _dropped_ctrl_c(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(target) as staging:
+            staging.write_bytes(b"new")
+    assert target.read_bytes() == b"previous"
+    assert temporaries(tmp_path) == []
+
+
+def test_a_command_that_ends_after_a_dropped_ctrl_c_exits_130(monkeypatch):
+    _dropped_ctrl_c(monkeypatch)
+    assert run_cli("models").exit_code == 130
