@@ -12,6 +12,8 @@ import click
 from deploytool.core.errors import UserError
 from deploytool.core.interrupts import on_interrupt, received, stop_if_interrupted
 
+INTERRUPTED = "deploytool: interrupted; nothing half-written was left behind"
+
 
 def interrupted(exc: BaseException) -> bool:
     """Whether ``exc`` comes of a Ctrl-C: one arrived, or a KeyboardInterrupt is in its chain."""
@@ -46,13 +48,13 @@ class DeploytoolGroup(click.Group):
             click.echo(f"deploytool: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("deploytool: interrupted; nothing half-written was left behind", err=True)
+            click.echo(INTERRUPTED, err=True)
             ctx.exit(130)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
             if interrupted(exc):  # a Ctrl-C that a library turned into another error
-                click.echo("deploytool: interrupted; nothing half-written was left behind", err=True)
+                click.echo(INTERRUPTED, err=True)
                 ctx.exit(130)
             if isinstance(exc, OSError) and exc.strerror:  # the machine: disk full, read-only
                 where = f"{exc.filename}: " if exc.filename else ""

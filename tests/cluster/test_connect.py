@@ -2,19 +2,14 @@
 at once, with nothing written (Ray's own connection waits minutes for a head that is not there)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from deploytool.cluster.local_cluster import _free_port
+
 DEPLOYTOOL = str(Path(sys.executable).parent / "deploytool")
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _matrix(tmp_path, *extra, env=None):
@@ -30,7 +25,7 @@ def _error_lines(stderr: str) -> list[str]:
 
 
 def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path):
-    done, seconds = _matrix(tmp_path, "--ray-address", f"127.0.0.1:{_closed_port()}")
+    done, seconds = _matrix(tmp_path, "--ray-address", f"127.0.0.1:{_free_port()}")  # nothing listens
     assert done.returncode == 2
     assert len(_error_lines(done.stderr)) == 1 and "internal error" not in done.stderr
     assert "Traceback" not in done.stderr
